@@ -211,9 +211,12 @@ void Reader::read_chunks(std::size_t pos, std::uint16_t declared_tracks) {
     problem(Malformation::WrongTrackCount, 10,
             "header declares " + std::to_string(declared_tracks) + " track(s), found " +
                 std::to_string(found) + "; using the " + std::to_string(found) + " found");
-  if (file_.format == 0 && found > 1)
+  // Repair: players play the tracks of such a file together, which is what format 1 means.
+  if (file_.format == 0 && found > 1) {
     problem(Malformation::WrongTrackCount, 10,
-            "format 0 file holds " + std::to_string(found) + " tracks, expected 1; keeping all of them");
+            "format 0 file holds " + std::to_string(found) + " tracks, expected 1; read as format 1");
+    file_.format = 1;
+  }
 }
 
 // Reads the track chunk at chunk_pos and returns where the next chunk starts.
@@ -392,11 +395,12 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
       }
       status = running_;
     } else {
+      // Repair: skip the byte with its delta time (keeping the delta would let the gap between
+      // two kept events exceed what one delta time can express when written back).
       problem(Malformation::NoRunningStatus, offset(p),
               "status byte expected, found data byte " + hex_byte(status) +
                   " and no running status is in effect; byte skipped");
       ++p;
-      tick += delta;
       continue;
     }
     tick += delta;

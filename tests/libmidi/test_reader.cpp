@@ -401,6 +401,7 @@ TEST(Malformed, Format0WithTwoTracks) {
   const Bytes bytes = file(0, {kEndOfTrack, kEndOfTrack});
   const auto f = read_expecting(bytes, {Malformation::WrongTrackCount});
   EXPECT_EQ(f.tracks.size(), 2u);
+  EXPECT_EQ(f.format, 1);  // the tracks play together
 }
 
 TEST(Malformed, OverlongVlqSaturates) {

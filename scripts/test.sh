@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds and tests everything: the release preset (all tests), then the asan preset
+# (AddressSanitizer + UndefinedBehaviorSanitizer) running the libmidi tests (label "midi").
+# Ends with one summary line; exits non-zero if any step failed.
+#
+# usage: scripts/test.sh
+# env:   MUSEGEN_DATA_DIR  test data (default: ../shared/datasets beside the repository,
+#                          when it exists); tests that need absent data are skipped
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+"$repo/scripts/setup.sh"
+
+if [[ -z "${MUSEGEN_DATA_DIR:-}" && -d "$repo/../shared/datasets" ]]; then
+  MUSEGEN_DATA_DIR=$(cd "$repo/../shared/datasets" && pwd)
+  export MUSEGEN_DATA_DIR
+fi
+echo "test.sh: MUSEGEN_DATA_DIR=${MUSEGEN_DATA_DIR:-<unset: tests that need data will be skipped>}"
+
+jobs=$(nproc)
+results=()
+failed=0
+
+# step NAME COMMAND...: runs one step, records "NAME ok" or "NAME FAILED", keeps going.
+step() {
+  local name=$1
+  shift
+  echo
+  echo "=== test.sh: $name: $*"
+  if "$@"; then
+    results+=("$name ok")
+    return 0
+  fi
+  results+=("$name FAILED")
+  failed=1
+  return 1
+}
+
+# A failed configure or build skips that preset's tests; the other preset still runs.
+if step "release build" bash -c "cmake --preset release && cmake --build --preset release --parallel $jobs"; then
+  step "release tests" ctest --preset release --parallel "$jobs" || true
+fi
+if step "asan build" bash -c "cmake --preset asan && cmake --build --preset asan --parallel $jobs"; then
+  step "asan midi tests" ctest --preset asan --label-regex '^midi$' --parallel "$jobs" || true
+fi
+
+echo
+summary=$(IFS=','; echo "${results[*]}")
+if [[ $failed -eq 0 ]]; then
+  echo "test.sh: PASS (${summary//,/, })"
+else
+  echo "test.sh: FAIL (${summary//,/, })"
+fi
+exit $failed
