@@ -1,0 +1,384 @@
+// Note extraction tests: pairing (FIFO, velocity-0 note-ons, stray note-offs, notes never
+// closed), programs across tracks, the drum channel, the sustain pedal, control changes and
+// pitch bends, and per-track time in format 2 files. Expected notes are written out by hand.
+#include <gtest/gtest.h>
+
+#include <tuple>
+#include <vector>
+
+#include "libmidi/notes.hpp"
+
+namespace {
+
+using midi::MidiFile;
+using midi::Note;
+using midi::NoteOptions;
+using midi::Track;
+
+MidiFile file_with(int format, std::size_t tracks, std::uint16_t ppq = 96) {
+  MidiFile f;
+  f.format = format;
+  f.division = midi::TimeDivision::ppq(ppq);
+  f.tracks.resize(tracks);
+  return f;
+}
+
+// (pitch, channel, track, start_tick, end_tick): what most tests check.
+using Span = std::tuple<int, int, int, std::uint64_t, std::uint64_t>;
+std::vector<Span> spans(const midi::Performance& p) {
+  std::vector<Span> out;
+  for (const Note& n : p.notes) out.emplace_back(n.pitch, n.channel, n.track, n.start_tick, n.end_tick);
+  return out;
+}
+
+void on(Track& t, std::uint64_t tick, int channel, int pitch, int velocity = 100) {
+  t.add_channel(tick, static_cast<std::uint8_t>(0x90 | channel), static_cast<std::uint8_t>(pitch),
+                static_cast<std::uint8_t>(velocity));
+}
+void off(Track& t, std::uint64_t tick, int channel, int pitch) {
+  t.add_channel(tick, static_cast<std::uint8_t>(0x80 | channel), static_cast<std::uint8_t>(pitch), 64);
+}
+void pedal(Track& t, std::uint64_t tick, int channel, int value) {
+  t.add_channel(tick, static_cast<std::uint8_t>(0xB0 | channel), 64, static_cast<std::uint8_t>(value));
+}
+void program(Track& t, std::uint64_t tick, int channel, int number) {
+  t.add_channel(tick, static_cast<std::uint8_t>(0xC0 | channel), static_cast<std::uint8_t>(number));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pairing
+
+TEST(Notes, OneNoteWithTimes) {
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 3, 60, 90);
+  off(f.tracks[0], 96, 3, 60);
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.notes.size(), 1u);
+  const Note& n = p.notes[0];
+  EXPECT_EQ(n.pitch, 60);
+  EXPECT_EQ(n.velocity, 90);
+  EXPECT_EQ(n.channel, 3);
+  EXPECT_EQ(n.program, 0);
+  EXPECT_EQ(n.track, 0);
+  EXPECT_FALSE(n.drum);
+  EXPECT_EQ(n.start_tick, 0u);
+  EXPECT_EQ(n.end_tick, 96u);
+  EXPECT_EQ(n.start_seconds, 0.0);
+  EXPECT_EQ(n.end_seconds, 0.5);  // one quarter at the default 120 bpm
+  EXPECT_TRUE(p.warnings.empty());
+}
+
+TEST(Notes, VelocityZeroNoteOnIsANoteOff) {
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 0, 60);
+  on(f.tracks[0], 48, 0, 60, 0);
+  EXPECT_EQ(spans(midi::extract_notes(f)), (std::vector<Span>{{60, 0, 0, 0, 48}}));
+}
+
+TEST(Notes, OverlappingNotesOfOnePitchCloseFirstInFirstOut) {
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 0, 60, 10);
+  on(f.tracks[0], 10, 0, 60, 20);
+  off(f.tracks[0], 20, 0, 60);  // closes the one from tick 0
+  off(f.tracks[0], 30, 0, 60);  // closes the one from tick 10
+  const auto p = midi::extract_notes(f);
+  EXPECT_EQ(spans(p), (std::vector<Span>{{60, 0, 0, 0, 20}, {60, 0, 0, 10, 30}}));
+  EXPECT_EQ(p.notes[0].velocity, 10);
+  EXPECT_EQ(p.notes[1].velocity, 20);
+}
+
+TEST(Notes, PairingIsPerTrackChannelAndPitch) {
+  MidiFile f = file_with(1, 2);
+  on(f.tracks[0], 0, 0, 60);
+  on(f.tracks[0], 0, 1, 60);
+  on(f.tracks[0], 0, 0, 61);
+  off(f.tracks[1], 5, 0, 60);  // another track: does not close track 0's note
+  off(f.tracks[0], 10, 1, 60);
+  off(f.tracks[0], 20, 0, 61);
+  off(f.tracks[0], 30, 0, 60);
+  EXPECT_EQ(spans(midi::extract_notes(f)),
+            (std::vector<Span>{{60, 0, 0, 0, 30}, {61, 0, 0, 0, 20}, {60, 1, 0, 0, 10}}));  // channel before pitch
+}
+
+TEST(Notes, NoteOffWithoutAnOpenNoteIsIgnored) {
+  MidiFile f = file_with(0, 1);
+  off(f.tracks[0], 0, 0, 60);
+  on(f.tracks[0], 10, 0, 60);
+  off(f.tracks[0], 20, 0, 60);
+  off(f.tracks[0], 30, 0, 60);
+  const auto p = midi::extract_notes(f);
+  EXPECT_EQ(spans(p), (std::vector<Span>{{60, 0, 0, 10, 20}}));
+  EXPECT_TRUE(p.warnings.empty());
+}
+
+TEST(Notes, NoteOnAndOffAtTheSameTickInFileOrder) {
+  // Off then on at tick 96: the first note ends and the second begins.
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 0, 60);
+  off(f.tracks[0], 96, 0, 60);
+  on(f.tracks[0], 96, 0, 60);
+  off(f.tracks[0], 192, 0, 60);
+  EXPECT_EQ(spans(midi::extract_notes(f)), (std::vector<Span>{{60, 0, 0, 0, 96}, {60, 0, 0, 96, 192}}));
+}
+
+TEST(Notes, UnclosedNoteEndsWithItsTrackAndWarns) {
+  MidiFile f = file_with(1, 2);
+  f.tracks[0].add_end_of_track(2000);  // a longer track does not extend track 1's note
+  on(f.tracks[1], 480, 0, 60);
+  f.tracks[1].add_end_of_track(960);
+  const auto p = midi::extract_notes(f);
+  EXPECT_EQ(spans(p), (std::vector<Span>{{60, 0, 1, 480, 960}}));
+  ASSERT_EQ(p.warnings.size(), 1u);
+  const midi::Diagnostic& w = p.warnings[0];
+  EXPECT_FALSE(w.kind.has_value());
+  EXPECT_EQ(w.track, 1);
+  EXPECT_EQ(w.offset, 0u);
+  EXPECT_EQ(w.message, "note 60 on channel 0 opened at tick 480 was never closed; closed at tick 960");
+}
+
+TEST(Notes, UnclosedNotesWarnInTrackThenStartOrder) {
+  MidiFile f = file_with(1, 2);
+  on(f.tracks[1], 5, 2, 70);
+  on(f.tracks[0], 3, 0, 62);
+  on(f.tracks[0], 7, 0, 61);
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.warnings.size(), 3u);
+  EXPECT_EQ(p.warnings[0].track, 0);
+  EXPECT_EQ(p.warnings[0].message, "note 62 on channel 0 opened at tick 3 was never closed; closed at tick 7");
+  EXPECT_EQ(p.warnings[1].track, 0);
+  EXPECT_EQ(p.warnings[1].message, "note 61 on channel 0 opened at tick 7 was never closed; closed at tick 7");
+  EXPECT_EQ(p.warnings[2].track, 1);
+  EXPECT_EQ(p.warnings[2].message, "note 70 on channel 2 opened at tick 5 was never closed; closed at tick 5");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs and drums
+
+TEST(Notes, ProgramIsTheLastChangeOnTheChannelAtOrBeforeTheNote) {
+  MidiFile f = file_with(1, 3);
+  Track& conductor = f.tracks[0];
+  Track& piano = f.tracks[1];
+  Track& late = f.tracks[2];
+  program(conductor, 0, 0, 5);
+  program(conductor, 100, 0, 7);
+  on(piano, 0, 0, 60);    // program 5
+  on(piano, 0, 1, 61);    // channel 1: never changed, program 0
+  on(piano, 50, 0, 62);   // still 5
+  on(piano, 100, 0, 63);  // 7: an earlier track's change at the same tick comes first
+  program(late, 100, 0, 9);  // a later track at tick 100: after track 1's note-on
+  on(piano, 101, 0, 64);     // 9
+  program(piano, 200, 0, 11);
+  on(piano, 200, 0, 65);  // 11: the change precedes the note in the same track
+  on(piano, 300, 0, 66);
+  program(piano, 300, 0, 12);  // follows the note-on: not its program
+  const auto p = midi::extract_notes(f);
+  std::vector<std::pair<int, int>> pitch_program;
+  for (const Note& n : p.notes) pitch_program.emplace_back(n.pitch, n.program);
+  EXPECT_EQ(pitch_program,
+            (std::vector<std::pair<int, int>>{{60, 5}, {61, 0}, {62, 5}, {63, 7}, {64, 9}, {65, 11}, {66, 11}}));
+}
+
+TEST(Notes, ChannelTenIsDrums) {
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 9, 36);
+  on(f.tracks[0], 0, 8, 36);
+  off(f.tracks[0], 10, 9, 36);
+  off(f.tracks[0], 10, 8, 36);
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.notes.size(), 2u);
+  EXPECT_EQ(p.notes[0].channel, 8);
+  EXPECT_FALSE(p.notes[0].drum);
+  EXPECT_EQ(p.notes[1].channel, 9);
+  EXPECT_TRUE(p.notes[1].drum);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sustain pedal
+
+const NoteOptions kSustain = NoteOptions().sustain_pedal(true);
+
+TEST(Sustain, OffByDefault) {
+  MidiFile f = file_with(0, 1);
+  pedal(f.tracks[0], 0, 0, 127);
+  on(f.tracks[0], 0, 0, 60);
+  off(f.tracks[0], 10, 0, 60);
+  pedal(f.tracks[0], 50, 0, 0);
+  EXPECT_EQ(spans(midi::extract_notes(f)), (std::vector<Span>{{60, 0, 0, 0, 10}}));
+}
+
+TEST(Sustain, NoteOffWhilePedalDownEndsAtRelease) {
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 0, 60);
+  pedal(f.tracks[0], 10, 0, 127);
+  off(f.tracks[0], 20, 0, 60);
+  pedal(f.tracks[0], 50, 0, 0);
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)), (std::vector<Span>{{60, 0, 0, 0, 50}}));
+}
+
+TEST(Sustain, ThresholdIs64) {
+  MidiFile f = file_with(0, 1);
+  pedal(f.tracks[0], 0, 0, 63);  // up
+  on(f.tracks[0], 0, 0, 60);
+  off(f.tracks[0], 10, 0, 60);
+  pedal(f.tracks[0], 20, 0, 64);  // down
+  on(f.tracks[0], 20, 0, 62);
+  off(f.tracks[0], 30, 0, 62);
+  pedal(f.tracks[0], 40, 0, 63);  // up
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)), (std::vector<Span>{{60, 0, 0, 0, 10}, {62, 0, 0, 20, 40}}));
+}
+
+TEST(Sustain, KeyHeldPastTheReleaseEndsAtItsNoteOff) {
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 0, 60);
+  pedal(f.tracks[0], 10, 0, 127);
+  pedal(f.tracks[0], 20, 0, 0);
+  off(f.tracks[0], 30, 0, 60);
+  // Repeated "down" messages do not release anything.
+  pedal(f.tracks[0], 40, 0, 100);
+  on(f.tracks[0], 40, 0, 61);
+  off(f.tracks[0], 45, 0, 61);
+  pedal(f.tracks[0], 50, 0, 127);
+  pedal(f.tracks[0], 60, 0, 0);
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)), (std::vector<Span>{{60, 0, 0, 0, 30}, {61, 0, 0, 40, 60}}));
+}
+
+TEST(Sustain, NewOnsetOfTheSamePitchEndsTheHeldNote) {
+  MidiFile f = file_with(0, 1);
+  pedal(f.tracks[0], 0, 0, 127);
+  on(f.tracks[0], 0, 0, 60);
+  on(f.tracks[0], 0, 0, 64);
+  off(f.tracks[0], 10, 0, 60);
+  off(f.tracks[0], 10, 0, 64);
+  on(f.tracks[0], 20, 0, 60);  // re-strike: the held 60 ends here; 64 keeps ringing
+  off(f.tracks[0], 30, 0, 60);
+  pedal(f.tracks[0], 40, 0, 0);
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)),
+            (std::vector<Span>{{60, 0, 0, 0, 20}, {64, 0, 0, 0, 40}, {60, 0, 0, 20, 40}}));
+}
+
+TEST(Sustain, PedalNeverReleasedEndsWithTheTrack) {
+  MidiFile f = file_with(0, 1);
+  pedal(f.tracks[0], 0, 0, 127);
+  on(f.tracks[0], 0, 0, 60);
+  off(f.tracks[0], 10, 0, 60);
+  f.tracks[0].add_end_of_track(100);
+  const auto p = midi::extract_notes(f, kSustain);
+  EXPECT_EQ(spans(p), (std::vector<Span>{{60, 0, 0, 0, 100}}));
+  EXPECT_TRUE(p.warnings.empty());  // the note was closed; the pedal only held it
+}
+
+TEST(Sustain, PedalIsPerChannel) {
+  MidiFile f = file_with(0, 1);
+  pedal(f.tracks[0], 0, 1, 127);  // channel 1 only
+  on(f.tracks[0], 0, 0, 60);
+  on(f.tracks[0], 0, 1, 60);
+  off(f.tracks[0], 10, 0, 60);
+  off(f.tracks[0], 10, 1, 60);
+  pedal(f.tracks[0], 30, 1, 0);
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)), (std::vector<Span>{{60, 0, 0, 0, 10}, {60, 1, 0, 0, 30}}));
+}
+
+TEST(Sustain, PedalOnAnotherTrackHoldsTheChannelButNotPastTheNotesTrack) {
+  MidiFile f = file_with(1, 2);
+  on(f.tracks[0], 0, 0, 60);
+  off(f.tracks[0], 10, 0, 60);
+  on(f.tracks[0], 12, 0, 62);
+  off(f.tracks[0], 15, 0, 62);
+  f.tracks[0].add_end_of_track(20);
+  pedal(f.tracks[1], 5, 0, 127);
+  pedal(f.tracks[1], 50, 0, 0);
+  // Both notes are held by track 1's pedal, but track 0 ends at tick 20.
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)), (std::vector<Span>{{60, 0, 0, 0, 20}, {62, 0, 0, 12, 20}}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controls, bends, time
+
+TEST(Notes, ControlsAndPitchBendsInTimeOrder) {
+  MidiFile f = file_with(1, 2);
+  f.tracks[0].add_channel(0, 0xB0, 7, 100);
+  f.tracks[0].add_channel(96, 0xB2, 64, 127);
+  f.tracks[1].add_channel(0, 0xB1, 10, 64);
+  f.tracks[1].add_channel(48, 0xE3, 0x00, 0x00);  // -8192
+  f.tracks[0].add_channel(192, 0xE3, 0x7F, 0x7F);  // 8191
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.controls.size(), 3u);
+  // (tick, track, file order): track 0's CC7, track 1's CC10 (both tick 0), then the pedal at 96.
+  EXPECT_EQ(p.controls[0].controller, 7);
+  EXPECT_EQ(p.controls[0].track, 0);
+  EXPECT_EQ(p.controls[1].controller, 10);
+  EXPECT_EQ(p.controls[1].track, 1);
+  EXPECT_EQ(p.controls[1].channel, 1);
+  EXPECT_EQ(p.controls[1].value, 64);
+  EXPECT_EQ(p.controls[2].controller, 64);
+  EXPECT_EQ(p.controls[2].channel, 2);
+  EXPECT_EQ(p.controls[2].seconds, 0.5);
+  ASSERT_EQ(p.pitch_bends.size(), 2u);
+  EXPECT_EQ(p.pitch_bends[0].value, -8192);
+  EXPECT_EQ(p.pitch_bends[0].tick, 48u);
+  EXPECT_EQ(p.pitch_bends[0].seconds, 0.25);
+  EXPECT_EQ(p.pitch_bends[0].channel, 3);
+  EXPECT_EQ(p.pitch_bends[1].value, 8191);
+  EXPECT_EQ(p.pitch_bends[1].seconds, 1.0);
+}
+
+TEST(Notes, TempoOfAnyTrackTimesAFormat1File) {
+  MidiFile f = file_with(1, 2);
+  f.tracks[0].add_tempo(96, 1000000);  // 0.5 s for the first quarter, then 1 s per quarter
+  on(f.tracks[1], 96, 0, 60);
+  off(f.tracks[1], 288, 0, 60);
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.notes.size(), 1u);
+  EXPECT_EQ(p.notes[0].start_seconds, 0.5);
+  EXPECT_EQ(p.notes[0].end_seconds, 2.5);
+}
+
+TEST(Notes, Format2TracksKeepTheirOwnTimeAndPrograms) {
+  MidiFile f = file_with(2, 2);
+  f.tracks[0].add_tempo(0, 1000000);  // sequence 0: 1 s per quarter
+  program(f.tracks[0], 0, 0, 40);
+  on(f.tracks[0], 96, 0, 60);
+  off(f.tracks[0], 192, 0, 60);
+  on(f.tracks[1], 96, 0, 60);  // sequence 1: default tempo, no program change
+  off(f.tracks[1], 192, 0, 60);
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.notes.size(), 2u);
+  EXPECT_EQ(p.notes[0].track, 0);
+  EXPECT_EQ(p.notes[0].start_seconds, 1.0);
+  EXPECT_EQ(p.notes[0].end_seconds, 2.0);
+  EXPECT_EQ(p.notes[0].program, 40);
+  EXPECT_EQ(p.notes[1].track, 1);
+  EXPECT_EQ(p.notes[1].start_seconds, 0.5);
+  EXPECT_EQ(p.notes[1].end_seconds, 1.0);
+  EXPECT_EQ(p.notes[1].program, 0);
+}
+
+TEST(Notes, Format2SustainIsPerTrack) {
+  MidiFile f = file_with(2, 2);
+  pedal(f.tracks[0], 0, 0, 127);
+  on(f.tracks[1], 0, 0, 60);
+  off(f.tracks[1], 10, 0, 60);
+  f.tracks[1].add_end_of_track(100);
+  EXPECT_EQ(spans(midi::extract_notes(f, kSustain)), (std::vector<Span>{{60, 0, 1, 0, 10}}));
+}
+
+TEST(Notes, SortedByStartTrackChannelPitchEnd) {
+  MidiFile f = file_with(1, 2);
+  on(f.tracks[1], 0, 0, 50);
+  on(f.tracks[0], 0, 1, 40);
+  on(f.tracks[0], 0, 0, 72);
+  on(f.tracks[0], 0, 0, 48);
+  on(f.tracks[0], 0, 0, 48);
+  off(f.tracks[0], 10, 0, 48);
+  off(f.tracks[0], 20, 0, 72);
+  off(f.tracks[0], 20, 1, 40);
+  off(f.tracks[1], 20, 0, 50);
+  off(f.tracks[0], 5000, 0, 48);
+  EXPECT_EQ(spans(midi::extract_notes(f)), (std::vector<Span>{{48, 0, 0, 0, 10},
+                                                              {48, 0, 0, 0, 5000},
+                                                              {72, 0, 0, 0, 20},
+                                                              {40, 1, 0, 0, 20},
+                                                              {50, 0, 1, 0, 20}}));
+}
+
+}  // namespace
