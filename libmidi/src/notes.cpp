@@ -1,210 +1,395 @@
 // Note extraction: pairs note-ons with note-offs, assigns programs, applies the sustain pedal,
 // and collects control changes and pitch bends, all with times in ticks and seconds.
 //
-// Every channel event of every track is visited once, in (tick, track index, file order): the
-// order a sequencer playing the tracks side by side would send them. Channel state (program,
-// pedal) is shared by all tracks of a format 0/1 file, since they drive the same 16 channels;
-// each track of a format 2 file is its own sequence with its own state and tempo map.
-// Pairing is per (track, channel, pitch), first in first out.
+// Playing order is (tick, track index, file order): the order a sequencer playing the tracks
+// side by side sends events. Channel state (program, pedal) is shared by all tracks of a
+// format 0/1 file, since they drive the same 16 channels; each track of a format 2 file is its
+// own sequence with its own state and tempo map.
+//
+// Pairing is per (track, channel, pitch), first in first out, so it only ever looks at one
+// track: it runs track by track in file order with a direct 16 x 128 table of queues, no
+// merge and no hashing. Only the program and the pedal depend on the other tracks; they are
+// resolved afterwards by binary search over the program changes and pedal events of the
+// note's channel, compared by position in playing order. That keeps the common path (one pass
+// over the events) fast: this is what turns MIDI files into training data.
 #include "libmidi/notes.hpp"
 
 #include <algorithm>
-#include <deque>
+#include <array>
+#include <iterator>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
-#include <unordered_map>
 
 namespace midi {
 namespace {
 
 constexpr int kChannels = 16;
+constexpr int kKeys = kChannels * 128;           // (channel, pitch) pairs
 constexpr std::uint8_t kSustainController = 64;  // CC64: damper pedal, >= 64 is down
 constexpr int kDrumChannel = 9;                  // channel 10 in 1-based numbering
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 
-// One channel event, by position; sorted into playing order.
-struct EventRef {
+// Where an event stands in playing order.
+struct Position {
   std::uint64_t tick;
   std::uint32_t track;
-  std::uint32_t index;
-  bool operator<(const EventRef& o) const {
-    return std::tie(tick, track, index) < std::tie(o.tick, o.track, o.index);
+  std::uint32_t index;  // within the track
+  bool operator<(const Position& o) const { return std::tie(tick, track, index) < std::tie(o.tick, o.track, o.index); }
+};
+
+// Per note, while extracting: where its note-on and note-off stand in playing order, and the
+// next note in the same open-note queue.
+struct NoteWork {
+  std::uint32_t on;    // index of the note-on in the note's track (its tick and track are in Note)
+  std::uint32_t off;   // index of the note-off in the track; kNone: never released by its key
+  std::uint32_t next;  // next note in the same open-note queue
+};
+
+// Merges runs [begins[r], begins[r + 1]) of v, each sorted by `less`, into one sorted vector;
+// on ties the earlier run comes first (a stable merge). O(size × log runs).
+template <typename T, typename Less>
+std::vector<T> merge_runs(std::vector<T>& v, const std::vector<std::size_t>& begins, Less less) {
+  std::vector<std::size_t> runs;  // boundaries of the non-empty runs
+  for (std::size_t r = 0; r + 1 < begins.size(); ++r)
+    if (begins[r] < begins[r + 1]) runs.push_back(begins[r]);
+  runs.push_back(v.size());
+  if (runs.size() <= 2) return std::move(v);  // one run: already sorted
+  if (runs.size() <= 5) {
+    // A few runs (the usual MIDI file): fold them in one by one with std::merge, which is
+    // stable and takes from its first range on ties.
+    std::vector<T> merged(v.begin() + static_cast<std::ptrdiff_t>(runs[0]), v.begin() + static_cast<std::ptrdiff_t>(runs[1]));
+    std::vector<T> next;
+    for (std::size_t r = 1; r + 1 < runs.size(); ++r) {
+      next.clear();
+      next.reserve(merged.size() + (runs[r + 1] - runs[r]));
+      std::merge(merged.begin(), merged.end(), v.begin() + static_cast<std::ptrdiff_t>(runs[r]),
+                 v.begin() + static_cast<std::ptrdiff_t>(runs[r + 1]), std::back_inserter(next), less);
+      merged.swap(next);
+    }
+    return merged;
   }
-};
-
-// What the 16 channels of one sequence remember between events.
-struct ChannelState {
-  std::uint8_t program = 0;
-  bool pedal_down = false;
-  std::vector<std::size_t> sustained;  // notes whose note-off came while the pedal was down
-};
-
-std::uint64_t key_of(std::size_t track, int channel, int pitch) {
-  return (static_cast<std::uint64_t>(track) << 11) | (static_cast<std::uint64_t>(channel) << 7) |
-         static_cast<std::uint64_t>(pitch);
+  struct Head {
+    std::size_t at, end, run;
+  };
+  std::vector<Head> heap;
+  for (std::size_t r = 0; r + 1 < begins.size(); ++r)
+    if (begins[r] < begins[r + 1]) heap.push_back({begins[r], begins[r + 1], r});
+  // A heap ordered so that the smallest head (earliest run on ties) is on top.
+  const auto later = [&](const Head& a, const Head& b) {
+    if (less(v[b.at], v[a.at])) return true;
+    if (less(v[a.at], v[b.at])) return false;
+    return a.run > b.run;
+  };
+  std::make_heap(heap.begin(), heap.end(), later);
+  std::vector<T> out;
+  out.reserve(v.size());
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    Head& h = heap.back();
+    // Take this run's elements while they stay ahead of every other run's head.
+    const Head* rival = heap.size() > 1 ? &heap.front() : nullptr;
+    do {
+      out.push_back(std::move(v[h.at++]));
+    } while (h.at < h.end && (!rival || less(v[h.at], v[rival->at]) ||
+                              (!less(v[rival->at], v[h.at]) && h.run < rival->run)));
+    if (h.at < h.end) std::push_heap(heap.begin(), heap.end(), later);
+    else heap.pop_back();
+  }
+  return out;
 }
+
+// A program change or pedal event of one channel of one sequence.
+struct ChannelEvent {
+  std::uint32_t lane;  // sequence × 16 + channel
+  Position at;
+  std::uint8_t value;  // program, or pedal value
+};
 
 class NoteExtractor {
  public:
   NoteExtractor(const MidiFile& file, const NoteOptions& options) : file_(file), options_(options) {
-    if (file.tracks.size() > 0xFFFF)
-      throw std::invalid_argument("extract_notes: more than 65535 tracks");
-    const std::size_t sequences = file.format == 2 ? file.tracks.size() : 1;
-    channels_.resize(sequences * kChannels);
-    track_end_.reserve(file.tracks.size());
-    // Track::end_tick() for a well-ordered track; the max guards against hand-built unordered ones.
-    for (const Track& t : file.tracks) {
-      std::uint64_t end = 0;
-      for (const Event& e : t.events) end = std::max(end, e.tick);
-      track_end_.push_back(end);
-    }
+    if (file.tracks.size() > 0xFFFF) throw std::invalid_argument("extract_notes: more than 65535 tracks");
+    // At most one note per two channel events: reserving up front spares the regrowth copies.
+    const std::size_t events = file.event_count();
+    out_.notes.reserve(events / 2);
+    work_.reserve(events / 2);
+    head_.fill(kNone);
+    tail_.fill(kNone);
   }
 
   Performance run() {
-    for (const EventRef& ref : playing_order()) {
-      const Event& e = file_.tracks[ref.track].events[ref.index];
+    for (std::size_t t = 0; t < file_.tracks.size(); ++t) {
+      track_notes_.push_back(out_.notes.size());
+      track_controls_.push_back(out_.controls.size());
+      track_bends_.push_back(out_.pitch_bends.size());
+      pair_track(static_cast<std::uint32_t>(t));
+    }
+    track_notes_.push_back(out_.notes.size());
+    track_controls_.push_back(out_.controls.size());
+    track_bends_.push_back(out_.pitch_bends.size());
+    assign_programs();
+    if (options_.sustain_pedal()) apply_sustain();
+    into_playing_order();
+    add_seconds();
+    return std::move(out_);
+  }
+
+ private:
+  std::uint32_t lane(std::uint32_t track, int channel) const {
+    return (file_.format == 2 ? track : 0) * kChannels + static_cast<std::uint32_t>(channel);
+  }
+
+  // Tracks are in tick order (the reader and the builders guarantee it), so a track ends at
+  // its last event.
+  std::uint64_t track_end(std::uint32_t track) const { return file_.tracks[track].end_tick(); }
+
+  // Pairs the notes of one track in file order and collects its programs, pedal, controls
+  // and bends.
+  void pair_track(std::uint32_t t) {
+    const auto& events = file_.tracks[t].events;
+    for (std::uint32_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      if (!e.is_channel()) continue;
+      const int channel = e.channel();
       switch (e.message()) {
         case ChannelMessage::NoteOn:
-        case ChannelMessage::NoteOff:
-          if (e.is_note_on()) note_on(ref, e);
-          else note_off(ref, e);
+          if (e.data2 > 0) {
+            open(t, i, e);
+            break;
+          }
+          [[fallthrough]];  // velocity 0: a note-off
+        case ChannelMessage::NoteOff: {
+          const int key = channel * 128 + e.data1;
+          const std::uint32_t n = head_[key];  // first in, first out
+          if (n == kNone) break;               // nothing to close: ignored
+          head_[key] = work_[n].next;
+          --open_count_;
+          out_.notes[n].end_tick = e.tick;
+          work_[n].off = i;
           break;
+        }
         case ChannelMessage::ProgramChange:
-          state(ref.track, e.channel()).program = e.data1;
+          programs_.push_back({lane(t, channel), {e.tick, t, i}, e.data1});
           break;
         case ChannelMessage::ControlChange:
-          out_.controls.push_back({e.tick, 0.0, static_cast<std::uint16_t>(ref.track),
-                                   static_cast<std::uint8_t>(e.channel()), e.data1, e.data2});
-          if (options_.sustain_pedal() && e.data1 == kSustainController) pedal(ref, e);
+          out_.controls.push_back({e.tick, 0.0, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel),
+                                   e.data1, e.data2});
+          if (e.data1 == kSustainController) pedals_.push_back({lane(t, channel), {e.tick, t, i}, e.data2});
           break;
         case ChannelMessage::PitchBend:
-          out_.pitch_bends.push_back({e.tick, 0.0, static_cast<std::uint16_t>(ref.track),
-                                      static_cast<std::uint8_t>(e.channel()), e.pitch_bend()});
+          out_.pitch_bends.push_back(
+              {e.tick, 0.0, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel), e.pitch_bend()});
           break;
         default:
           break;
       }
     }
-    close_what_is_left();
-    add_seconds();
-    std::stable_sort(out_.notes.begin(), out_.notes.end(), [](const Note& a, const Note& b) {
-      return std::tie(a.start_tick, a.track, a.channel, a.pitch, a.end_tick) <
-             std::tie(b.start_tick, b.track, b.channel, b.pitch, b.end_tick);
-    });
-    return std::move(out_);
+    close_unclosed(t);
   }
 
- private:
-  std::vector<EventRef> playing_order() const {
-    std::vector<EventRef> refs;
-    for (std::size_t t = 0; t < file_.tracks.size(); ++t) {
-      const auto& events = file_.tracks[t].events;
-      for (std::size_t i = 0; i < events.size(); ++i)
-        if (events[i].is_channel())
-          refs.push_back({events[i].tick, static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(i)});
-    }
-    std::sort(refs.begin(), refs.end());  // keys are unique, so no tie is left to chance
-    return refs;
-  }
-
-  ChannelState& state(std::size_t track, int channel) {
-    const std::size_t sequence = file_.format == 2 ? track : 0;
-    return channels_[sequence * kChannels + static_cast<std::size_t>(channel)];
-  }
-
-  // A held note ends at `tick`, but never after its own track has ended.
-  void end_sustained(std::size_t note, std::uint64_t tick) {
-    Note& n = out_.notes[note];
-    n.end_tick = std::min(tick, track_end_[n.track]);
-  }
-
-  void note_on(const EventRef& ref, const Event& e) {
-    ChannelState& channel = state(ref.track, e.channel());
-    if (options_.sustain_pedal()) {
-      // A new onset of a pitch the pedal is holding ends the held note (re-striking a string).
-      auto& held = channel.sustained;
-      const auto same_pitch = [&](std::size_t i) { return out_.notes[i].pitch == e.data1; };
-      for (const std::size_t i : held)
-        if (same_pitch(i)) end_sustained(i, e.tick);
-      held.erase(std::remove_if(held.begin(), held.end(), same_pitch), held.end());
-    }
+  void open(std::uint32_t t, std::uint32_t i, const Event& e) {
+    const auto n = static_cast<std::uint32_t>(out_.notes.size());
     Note note;
     note.pitch = e.data1;
     note.velocity = e.data2;
     note.channel = static_cast<std::uint8_t>(e.channel());
-    note.program = channel.program;
-    note.track = static_cast<std::uint16_t>(ref.track);
+    note.track = static_cast<std::uint16_t>(t);
     note.drum = e.channel() == kDrumChannel;
     note.start_tick = note.end_tick = e.tick;
-    open_[key_of(ref.track, e.channel(), e.data1)].push_back(out_.notes.size());
     out_.notes.push_back(note);
+    work_.push_back({i, kNone, kNone});
+    const int key = e.channel() * 128 + e.data1;
+    if (head_[key] == kNone) head_[key] = n;
+    else work_[tail_[key]].next = n;
+    tail_[key] = n;
+    ++open_count_;
   }
 
-  void note_off(const EventRef& ref, const Event& e) {
-    const auto found = open_.find(key_of(ref.track, e.channel(), e.data1));
-    if (found == open_.end() || found->second.empty()) return;  // nothing to close: ignored
-    const std::size_t note = found->second.front();             // first in, first out
-    found->second.pop_front();
-    ChannelState& channel = state(ref.track, e.channel());
-    if (options_.sustain_pedal() && channel.pedal_down) channel.sustained.push_back(note);
-    else out_.notes[note].end_tick = e.tick;
-  }
-
-  void pedal(const EventRef& ref, const Event& e) {
-    ChannelState& channel = state(ref.track, e.channel());
-    const bool down = e.data2 >= 64;
-    if (channel.pedal_down && !down) {
-      for (const std::size_t i : channel.sustained) end_sustained(i, e.tick);
-      channel.sustained.clear();
+  // Notes of track t never closed end with their track, with a warning, in the order they began.
+  void close_unclosed(std::uint32_t t) {
+    if (open_count_ == 0) return;
+    std::vector<std::uint32_t> unclosed;
+    for (int key = 0; key < kKeys; ++key)
+      for (std::uint32_t n = head_[key]; n != kNone; n = work_[n].next) unclosed.push_back(n);
+    open_count_ = 0;
+    head_.fill(kNone);  // every queue is empty again (a queue that empties resets its own head)
+    std::sort(unclosed.begin(), unclosed.end());
+    const std::uint64_t end = track_end(t);
+    for (const std::uint32_t n : unclosed) {
+      Note& note = out_.notes[n];
+      note.end_tick = std::max(note.start_tick, end);
+      out_.warnings.push_back(Diagnostic{std::nullopt, static_cast<int>(t), 0,
+                                         "note " + std::to_string(note.pitch) + " on channel " +
+                                             std::to_string(note.channel) + " opened at tick " +
+                                             std::to_string(note.start_tick) + " was never closed; closed at tick " +
+                                             std::to_string(note.end_tick)});
     }
-    channel.pedal_down = down;
   }
 
-  void close_what_is_left() {
-    for (ChannelState& channel : channels_)
-      for (const std::size_t i : channel.sustained) end_sustained(i, track_end_[out_.notes[i].track]);
-
-    // Notes never closed: end them with their track, and say so, in a stable order.
-    std::vector<std::size_t> unclosed;
-    for (const auto& [key, queue] : open_) unclosed.insert(unclosed.end(), queue.begin(), queue.end());
-    // By track, then by note index (the playing order of the note-ons).
-    std::sort(unclosed.begin(), unclosed.end(), [&](std::size_t a, std::size_t b) {
-      return std::tie(out_.notes[a].track, a) < std::tie(out_.notes[b].track, b);
+  // Sorts channel events by (lane, playing order).
+  static void sort_by_lane(std::vector<ChannelEvent>& v) {
+    std::sort(v.begin(), v.end(), [](const ChannelEvent& a, const ChannelEvent& b) {
+      return std::tie(a.lane, a.at) < std::tie(b.lane, b.at);
     });
-    for (const std::size_t i : unclosed) {
-      Note& n = out_.notes[i];
-      n.end_tick = track_end_[n.track];
-      out_.warnings.push_back(Diagnostic{
-          std::nullopt, static_cast<int>(n.track), 0,
-          "note " + std::to_string(n.pitch) + " on channel " + std::to_string(n.channel) + " opened at tick " +
-              std::to_string(n.start_tick) + " was never closed; closed at tick " + std::to_string(n.end_tick)});
+  }
+  // The events of one lane: a sub-range of a vector sorted by sort_by_lane.
+  static std::pair<const ChannelEvent*, const ChannelEvent*> lane_range(const std::vector<ChannelEvent>& v,
+                                                                        std::uint32_t lane) {
+    const auto lo = std::lower_bound(v.begin(), v.end(), lane,
+                                     [](const ChannelEvent& e, std::uint32_t l) { return e.lane < l; });
+    const auto hi = std::upper_bound(lo, v.end(), lane,
+                                     [](std::uint32_t l, const ChannelEvent& e) { return l < e.lane; });
+    return {v.data() + (lo - v.begin()), v.data() + (hi - v.begin())};
+  }
+  // The last event of [begin, end) strictly before `at` in playing order, or nullptr.
+  static const ChannelEvent* last_before(const ChannelEvent* begin, const ChannelEvent* end, const Position& at) {
+    const ChannelEvent* it =
+        std::lower_bound(begin, end, at, [](const ChannelEvent& e, const Position& p) { return e.at < p; });
+    return it == begin ? nullptr : it - 1;
+  }
+
+  // A note's program: the last program change on its channel before the note-on.
+  void assign_programs() {
+    if (programs_.empty()) return;  // every note keeps program 0
+    sort_by_lane(programs_);
+    for (std::size_t n = 0; n < out_.notes.size(); ++n) {
+      Note& note = out_.notes[n];
+      const auto [begin, end] = lane_range(programs_, lane(note.track, note.channel));
+      if (const ChannelEvent* change = last_before(begin, end, {note.start_tick, note.track, work_[n].on}))
+        note.program = change->value;
+    }
+  }
+
+  // Magenta's sustain rule: a note released while the pedal is down on its channel ends at the
+  // pedal's release, at the next onset of the same pitch on that channel, or with its track,
+  // whichever comes first.
+  void apply_sustain() {
+    if (pedals_.empty()) return;
+    sort_by_lane(pedals_);
+    // Onsets by (lane, pitch, playing order), to find the next re-strike of a held pitch.
+    struct Onset {
+      std::uint32_t lane;
+      std::uint8_t pitch;
+      Position at;
+    };
+    std::vector<Onset> onsets;
+    onsets.reserve(out_.notes.size());
+    for (std::size_t n = 0; n < out_.notes.size(); ++n)
+      onsets.push_back({lane(out_.notes[n].track, out_.notes[n].channel), out_.notes[n].pitch,
+                        {out_.notes[n].start_tick, out_.notes[n].track, work_[n].on}});
+    const auto onset_less = [](const Onset& a, const Onset& b) {
+      return std::tie(a.lane, a.pitch, a.at) < std::tie(b.lane, b.pitch, b.at);
+    };
+    std::sort(onsets.begin(), onsets.end(), onset_less);
+
+    for (std::size_t n = 0; n < out_.notes.size(); ++n) {
+      if (work_[n].off == kNone) continue;  // never released by its key: ends with its track
+      Note& note = out_.notes[n];
+      const Position off{note.end_tick, note.track, work_[n].off};
+      const std::uint32_t l = lane(note.track, note.channel);
+      const auto [begin, end] = lane_range(pedals_, l);
+      const ChannelEvent* before = last_before(begin, end, off);
+      if (!before || before->value < 64) continue;  // pedal up at the release
+      std::uint64_t until = track_end(note.track);
+      // The pedal's release: the first pedal event after the note-off with a value below 64.
+      for (const ChannelEvent* p = before + 1; p < end; ++p)
+        if (p->value < 64) {
+          until = std::min(until, p->at.tick);
+          break;
+        }
+      // The next onset of the same pitch on the channel.
+      const Onset probe{l, note.pitch, off};
+      const auto next = std::upper_bound(onsets.begin(), onsets.end(), probe, onset_less);
+      if (next != onsets.end() && next->lane == l && next->pitch == note.pitch) until = std::min(until, next->at.tick);
+      note.end_tick = std::max(note.start_tick, until);
+    }
+  }
+
+  // Notes into (start_tick, track, channel, pitch, end_tick) order; controls and bends into
+  // (tick, track, file order). Each track's records are already in tick order, one track after
+  // another: a stable merge of the tracks' runs gives (tick, track, file order); then each group
+  // of notes sharing (start_tick, track), a chord, is sorted by channel, pitch and end.
+  void into_playing_order() {
+    if (file_.tracks.size() > 1) {
+      out_.notes = merge_runs(out_.notes, track_notes_,
+                              [](const Note& a, const Note& b) { return a.start_tick < b.start_tick; });
+      out_.controls = merge_runs(out_.controls, track_controls_,
+                                 [](const ControlChange& a, const ControlChange& b) { return a.tick < b.tick; });
+      out_.pitch_bends = merge_runs(out_.pitch_bends, track_bends_,
+                                    [](const PitchBend& a, const PitchBend& b) { return a.tick < b.tick; });
+    }
+    auto& notes = out_.notes;
+    const auto within = [](const Note& a, const Note& b) {
+      return std::tie(a.channel, a.pitch, a.end_tick) < std::tie(b.channel, b.pitch, b.end_tick);
+    };
+    for (std::size_t begin = 0, end; begin < notes.size(); begin = end) {
+      end = begin + 1;
+      while (end < notes.size() && notes[end].start_tick == notes[begin].start_tick &&
+             notes[end].track == notes[begin].track)
+        ++end;
+      if (end - begin > 16) {
+        std::stable_sort(notes.begin() + begin, notes.begin() + end, within);
+      } else {
+        // Chords are small: insertion sort, stable and free of the temporary buffer
+        // std::stable_sort allocates on every call.
+        for (std::size_t i = begin + 1; i < end; ++i) {
+          Note note = notes[i];
+          std::size_t j = i;
+          for (; j > begin && within(note, notes[j - 1]); --j) notes[j] = notes[j - 1];
+          notes[j] = note;
+        }
+      }
     }
   }
 
   void add_seconds() {
-    // Format 2: every track keeps its own time; otherwise one map serves all tracks.
-    std::vector<std::optional<TempoMap>> maps(file_.format == 2 ? file_.tracks.size() : 1);
-    const auto map_of = [&](std::size_t track) -> const TempoMap& {
-      const std::size_t m = file_.format == 2 ? track : 0;
-      if (!maps[m]) maps[m].emplace(file_.format == 2 ? TempoMap(file_, track) : TempoMap(file_));
-      return *maps[m];
-    };
-    for (Note& n : out_.notes) {
-      const TempoMap& map = map_of(n.track);
-      n.start_seconds = map.seconds(n.start_tick);
-      n.end_seconds = map.seconds(n.end_tick);
+    if (file_.format == 2) {
+      // Every track keeps its own time.
+      std::vector<std::optional<TempoMap>> maps(file_.tracks.size());
+      const auto map_of = [&](std::size_t track) -> const TempoMap& {
+        if (!maps[track]) maps[track].emplace(file_, track);
+        return *maps[track];
+      };
+      for (Note& n : out_.notes) {
+        n.start_seconds = map_of(n.track).seconds(n.start_tick);
+        n.end_seconds = map_of(n.track).seconds(n.end_tick);
+      }
+      for (ControlChange& c : out_.controls) c.seconds = map_of(c.track).seconds(c.tick);
+      for (PitchBend& b : out_.pitch_bends) b.seconds = map_of(b.track).seconds(b.tick);
+      return;
     }
-    for (ControlChange& c : out_.controls) c.seconds = map_of(c.track).seconds(c.tick);
-    for (PitchBend& b : out_.pitch_bends) b.seconds = map_of(b.track).seconds(b.tick);
+    // Everything is in tick order now (note ends nearly so): hinted lookups are O(1).
+    const TempoMap map(file_);
+    std::size_t start_segment = 0, end_segment = 0, segment = 0;
+    // Chord notes share their ticks: convert each distinct tick once.
+    std::uint64_t last_start = 0, last_end = 0;
+    double last_start_seconds = map.seconds(0), last_end_seconds = last_start_seconds;
+    for (Note& n : out_.notes) {
+      if (n.start_tick != last_start) last_start = n.start_tick, last_start_seconds = map.seconds(last_start, start_segment);
+      if (n.end_tick != last_end) last_end = n.end_tick, last_end_seconds = map.seconds(last_end, end_segment);
+      n.start_seconds = last_start_seconds;
+      n.end_seconds = last_end_seconds;
+    }
+    for (ControlChange& c : out_.controls) c.seconds = map.seconds(c.tick, segment);
+    segment = 0;
+    for (PitchBend& b : out_.pitch_bends) b.seconds = map.seconds(b.tick, segment);
   }
 
   const MidiFile& file_;
   const NoteOptions& options_;
-  std::vector<ChannelState> channels_;  // [sequence × 16 + channel]
-  std::vector<std::uint64_t> track_end_;
-  std::unordered_map<std::uint64_t, std::deque<std::size_t>> open_;  // (track, channel, pitch) -> notes
   Performance out_;
+  // Per note (same index as out_.notes until into_playing_order).
+  std::vector<NoteWork> work_;
+  // Open notes of the track being paired: a queue per (channel, pitch), linked through
+  // NoteWork::next.
+  std::array<std::uint32_t, kKeys> head_, tail_;
+  std::size_t open_count_ = 0;
+  // Where each track's notes, controls and bends begin (one extra entry: the end).
+  std::vector<std::size_t> track_notes_, track_controls_, track_bends_;
+  std::vector<ChannelEvent> programs_, pedals_;
 };
 
 }  // namespace

@@ -42,6 +42,8 @@ std::uint32_t le32(const std::uint8_t* p) {
   return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
 }
 
+constexpr std::size_t kMaxTracks = 0xFFFF;
+
 bool looks_like_chunk_id(const std::uint8_t* p) {
   for (int i = 0; i < 4; ++i)
     if (p[i] < 0x20 || p[i] > 0x7E) return false;
@@ -184,6 +186,13 @@ void Reader::read_chunks(std::size_t pos, std::uint16_t declared_tracks) {
     }
     const std::uint32_t length = be32(c + 4);
     if (std::memcmp(c, "MTrk", 4) == 0) {
+      // The header counts tracks in 16 bits; a file holding more track chunks is not one a
+      // writer produced. Repair: keep the first 65535.
+      if (file_.tracks.size() == kMaxTracks) {
+        problem(Malformation::WrongTrackCount, pos,
+                "more than " + std::to_string(kMaxTracks) + " track chunks; the rest of the file is ignored");
+        break;
+      }
       track_index_ = static_cast<int>(file_.tracks.size());
       pos = read_track(pos, length);
       track_index_ = -1;

@@ -21,7 +21,8 @@ namespace {
 
 void collect_changes(const Track& track, std::vector<TempoChange>& changes) {
   for (const Event& e : track.events)
-    if (const auto tempo = tempo_of(track, e)) changes.push_back({e.tick, *tempo});
+    if (e.is_meta(meta::kTempo))  // cheap test first: this loop visits every event of the file
+      if (const auto tempo = tempo_of(track, e)) changes.push_back({e.tick, *tempo});
 }
 
 std::vector<TempoChange> changes_of_file(const MidiFile& file) {
@@ -93,23 +94,45 @@ void TempoMap::build() {
 }
 
 double TempoMap::seconds(std::uint64_t tick) const {
+  std::size_t segment = 0;
+  return seconds(tick, segment);
+}
+
+double TempoMap::seconds(std::uint64_t tick, std::size_t& segment) const {
   if (division_.smpte) {
     // ticks / (fps × ticks per frame), with 29 meaning 30000/1001 frames per second.
     const auto per_frame = static_cast<std::uint64_t>(division_.ticks_per_frame);
     if (division_.frames_per_second == 29) return divide(Units{tick} * 1001, 30000 * per_frame);
     return divide(tick, static_cast<std::uint64_t>(division_.frames_per_second) * per_frame);
   }
-  // The last change at or before tick (none: the default tempo from tick 0).
-  const auto after = std::upper_bound(changes_.begin(), changes_.end(), tick,
-                                      [](std::uint64_t t, const TempoChange& c) { return t < c.tick; });
+  // `segment` counts the changes at or before tick (0: the default tempo from tick 0). Keep the
+  // hint if tick still falls in its segment or the next; otherwise search.
+  const std::size_t n = changes_.size();
+  const auto holds = [&](std::size_t k) {
+    return (k == 0 || changes_[k - 1].tick <= tick) && (k == n || tick < changes_[k].tick);
+  };
+  if (segment > n || !holds(segment)) {
+    if (segment < n && holds(segment + 1)) {
+      ++segment;
+    } else {
+      segment = static_cast<std::size_t>(
+          std::upper_bound(changes_.begin(), changes_.end(), tick,
+                           [](std::uint64_t t, const TempoChange& c) { return t < c.tick; }) -
+          changes_.begin());
+    }
+  }
   Units units;
-  if (after == changes_.begin()) {
+  if (segment == 0) {
     units = Units{tick} * kDefaultTempo;
   } else {
-    const auto i = static_cast<std::size_t>(after - changes_.begin()) - 1;
+    const std::size_t i = segment - 1;
     units = start_units_[i] + Units{tick - changes_[i].tick} * changes_[i].microseconds_per_quarter;
   }
-  return divide(units, std::uint64_t{division_.ticks_per_quarter} * 1'000'000);
+  const std::uint64_t denominator = std::uint64_t{division_.ticks_per_quarter} * 1'000'000;
+  // Below 2^53 both operands convert to double exactly, so one IEEE division gives the
+  // correctly rounded quotient: the common case (a piece of ~100 days at 960 ppq), and fast.
+  if (units < (Units{1} << 53)) return static_cast<double>(static_cast<std::uint64_t>(units)) / static_cast<double>(denominator);
+  return divide(units, denominator);
 }
 
 std::uint64_t TempoMap::tick_at(double s) const {

@@ -508,3 +508,18 @@ TEST(Robustness, EverySingleByteValueAtEveryPosition) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Malformed, MoreTrackChunksThanTheHeaderCanCount) {
+  Bytes bytes = header(1, 0xFFFF);
+  const Bytes one = track(kEndOfTrack);
+  for (int i = 0; i < 0xFFFF + 2; ++i) append(bytes, one);
+  const auto f = midi::read(bytes);
+  EXPECT_EQ(f.tracks.size(), 0xFFFFu);
+  ASSERT_EQ(f.warnings.size(), 1u);
+  EXPECT_EQ(f.warnings[0].kind, Malformation::WrongTrackCount);
+  EXPECT_EQ(midi::extract_notes(f).notes.size(), 0u);  // every track index fits the notes' 16 bits
+}
+
+}  // namespace

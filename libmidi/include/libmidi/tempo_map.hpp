@@ -35,6 +35,9 @@ class TempoMap {
   TempoMap(TimeDivision division, std::vector<TempoChange> changes);
 
   double seconds(std::uint64_t tick) const;
+  // The same, for runs of queries in (mostly) increasing tick order: `segment` remembers where
+  // the last query landed (start it at 0), so each query costs O(1) instead of a binary search.
+  double seconds(std::uint64_t tick, std::size_t& segment) const;
   // Largest tick whose time is <= seconds (negative seconds give 0).
   std::uint64_t tick_at(double seconds) const;
   // Tempo in force at a tick (kDefaultTempo before the first change; SMPTE: kDefaultTempo).
