@@ -48,6 +48,20 @@ struct NoteWork {
   std::uint32_t next;  // next note in the same open-note queue
 };
 
+// Stable merge of sorted [a, a_end) and [b, b_end) into out (ties: from a first). Branch-free
+// selection: which input gives the next element is unpredictable when two hands interleave.
+template <typename T, typename Less>
+T* merge_two(const T* a, const T* a_end, const T* b, const T* b_end, T* out, Less less) {
+  while (a != a_end && b != b_end) {
+    const bool from_b = less(*b, *a);
+    *out++ = *(from_b ? b : a);
+    b += from_b;
+    a += !from_b;
+  }
+  out = std::copy(a, a_end, out);
+  return std::copy(b, b_end, out);
+}
+
 // Merges runs [begins[r], begins[r + 1]) of v, each sorted by `less`, into one sorted vector;
 // on ties the earlier run comes first (a stable merge). O(size × log runs).
 template <typename T, typename Less>
@@ -58,16 +72,18 @@ std::vector<T> merge_runs(std::vector<T>& v, const std::vector<std::size_t>& beg
   runs.push_back(v.size());
   if (runs.size() <= 2) return std::move(v);  // one run: already sorted
   if (runs.size() <= 5) {
-    // A few runs (the usual MIDI file): fold them in one by one with std::merge, which is
-    // stable and takes from its first range on ties.
-    std::vector<T> merged(v.begin() + static_cast<std::ptrdiff_t>(runs[0]), v.begin() + static_cast<std::ptrdiff_t>(runs[1]));
-    std::vector<T> next;
-    for (std::size_t r = 1; r + 1 < runs.size(); ++r) {
-      next.clear();
-      next.reserve(merged.size() + (runs[r + 1] - runs[r]));
-      std::merge(merged.begin(), merged.end(), v.begin() + static_cast<std::ptrdiff_t>(runs[r]),
-                 v.begin() + static_cast<std::ptrdiff_t>(runs[r + 1]), std::back_inserter(next), less);
-      merged.swap(next);
+    // A few runs (the usual MIDI file): fold them in one by one.
+    std::vector<T> merged(v.size()), scratch(runs.size() > 3 ? v.size() : 0);
+    const T* data = v.data();
+    // The first two runs straight from v, then each further run into the other buffer.
+    std::size_t size = static_cast<std::size_t>(
+        merge_two(data + runs[0], data + runs[1], data + runs[1], data + runs[2], merged.data(), less) - merged.data());
+    for (std::size_t r = 2; r + 1 < runs.size(); ++r) {
+      scratch.resize(v.size());
+      size = static_cast<std::size_t>(merge_two(merged.data(), merged.data() + size, data + runs[r], data + runs[r + 1],
+                                                scratch.data(), less) -
+                                      scratch.data());
+      merged.swap(scratch);
     }
     return merged;
   }
@@ -121,6 +137,7 @@ class NoteExtractor {
   }
 
   Performance run() {
+    if (file_.format != 2) shared_map_.emplace(file_);
     for (std::size_t t = 0; t < file_.tracks.size(); ++t) {
       track_notes_.push_back(out_.notes.size());
       track_controls_.push_back(out_.controls.size());
@@ -133,11 +150,20 @@ class NoteExtractor {
     assign_programs();
     if (options_.sustain_pedal()) apply_sustain();
     into_playing_order();
-    add_seconds();
     return std::move(out_);
   }
 
  private:
+  // Format 0/1: one tempo map for all tracks; format 2: each track keeps its own time.
+  const TempoMap& map_of(std::uint32_t track) {
+    if (shared_map_) return *shared_map_;
+    if (track_map_track_ != track) {
+      track_map_.emplace(file_, track);
+      track_map_track_ = track;
+    }
+    return *track_map_;
+  }
+
   std::uint32_t lane(std::uint32_t track, int channel) const {
     return (file_.format == 2 ? track : 0) * kChannels + static_cast<std::uint32_t>(channel);
   }
@@ -150,14 +176,21 @@ class NoteExtractor {
   // and bends.
   void pair_track(std::uint32_t t) {
     const auto& events = file_.tracks[t].events;
+    // The track is walked in tick order, so the hinted tempo lookup is O(1), and the events
+    // that share a tick share one conversion.
+    const TempoMap& map = map_of(t);
+    std::size_t segment = 0;
+    std::uint64_t clock_tick = 0;
+    double clock_seconds = map.seconds(0, segment);
     for (std::uint32_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
       if (!e.is_channel()) continue;
       const int channel = e.channel();
+      if (e.tick != clock_tick) clock_tick = e.tick, clock_seconds = map.seconds(e.tick, segment);
       switch (e.message()) {
         case ChannelMessage::NoteOn:
           if (e.data2 > 0) {
-            open(t, i, e);
+            open(t, i, e, clock_seconds);
             break;
           }
           [[fallthrough]];  // velocity 0: a note-off
@@ -168,6 +201,7 @@ class NoteExtractor {
           head_[key] = work_[n].next;
           --open_count_;
           out_.notes[n].end_tick = e.tick;
+          out_.notes[n].end_seconds = clock_seconds;
           work_[n].off = i;
           break;
         }
@@ -175,13 +209,13 @@ class NoteExtractor {
           programs_.push_back({lane(t, channel), {e.tick, t, i}, e.data1});
           break;
         case ChannelMessage::ControlChange:
-          out_.controls.push_back({e.tick, 0.0, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel),
+          out_.controls.push_back({e.tick, clock_seconds, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel),
                                    e.data1, e.data2});
           if (e.data1 == kSustainController) pedals_.push_back({lane(t, channel), {e.tick, t, i}, e.data2});
           break;
         case ChannelMessage::PitchBend:
           out_.pitch_bends.push_back(
-              {e.tick, 0.0, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel), e.pitch_bend()});
+              {e.tick, clock_seconds, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel), e.pitch_bend()});
           break;
         default:
           break;
@@ -190,16 +224,18 @@ class NoteExtractor {
     close_unclosed(t);
   }
 
-  void open(std::uint32_t t, std::uint32_t i, const Event& e) {
+  void open(std::uint32_t t, std::uint32_t i, const Event& e, double seconds) {
     const auto n = static_cast<std::uint32_t>(out_.notes.size());
-    Note note;
+    // Filled in place: a Note assembled on the stack from byte-sized stores and then copied
+    // with wide loads stalls store forwarding, which cost a third of the whole extraction.
+    Note& note = out_.notes.emplace_back();
     note.pitch = e.data1;
     note.velocity = e.data2;
     note.channel = static_cast<std::uint8_t>(e.channel());
     note.track = static_cast<std::uint16_t>(t);
     note.drum = e.channel() == kDrumChannel;
     note.start_tick = note.end_tick = e.tick;
-    out_.notes.push_back(note);
+    note.start_seconds = note.end_seconds = seconds;
     work_.push_back({i, kNone, kNone});
     const int key = e.channel() * 128 + e.data1;
     if (head_[key] == kNone) head_[key] = n;
@@ -221,6 +257,7 @@ class NoteExtractor {
     for (const std::uint32_t n : unclosed) {
       Note& note = out_.notes[n];
       note.end_tick = std::max(note.start_tick, end);
+      note.end_seconds = map_of(t).seconds(note.end_tick);
       out_.warnings.push_back(Diagnostic{std::nullopt, static_cast<int>(t), 0,
                                          "note " + std::to_string(note.pitch) + " on channel " +
                                              std::to_string(note.channel) + " opened at tick " +
@@ -255,11 +292,32 @@ class NoteExtractor {
   void assign_programs() {
     if (programs_.empty()) return;  // every note keeps program 0
     sort_by_lane(programs_);
-    for (std::size_t n = 0; n < out_.notes.size(); ++n) {
-      Note& note = out_.notes[n];
-      const auto [begin, end] = lane_range(programs_, lane(note.track, note.channel));
-      if (const ChannelEvent* change = last_before(begin, end, {note.start_tick, note.track, work_[n].on}))
-        note.program = change->value;
+    // A track's notes are in playing order, so on each channel the last change before the
+    // next note only moves forward: one cursor per channel, advanced by galloping search.
+    for (std::uint32_t t = 0; t < file_.tracks.size(); ++t) {
+      const ChannelEvent* begin[kChannels];
+      const ChannelEvent* end[kChannels];
+      const ChannelEvent* cursor[kChannels];
+      for (int ch = 0; ch < kChannels; ++ch) {
+        std::tie(begin[ch], end[ch]) = lane_range(programs_, lane(t, ch));
+        cursor[ch] = begin[ch];
+      }
+      for (std::size_t n = track_notes_[t]; n < track_notes_[t + 1]; ++n) {
+        Note& note = out_.notes[n];
+        const int ch = note.channel;
+        if (begin[ch] == end[ch]) continue;
+        const Position at{note.start_tick, t, work_[n].on};
+        const ChannelEvent*& c = cursor[ch];
+        if (c != end[ch] && c->at < at) {
+          // The first change at or after `at`: double the step until past it, then bisect.
+          std::size_t step = 1;
+          const ChannelEvent* lo = c;
+          while (static_cast<std::size_t>(end[ch] - lo) > step && lo[step].at < at) lo += step, step *= 2;
+          const ChannelEvent* hi = static_cast<std::size_t>(end[ch] - lo) > step ? lo + step + 1 : end[ch];
+          c = std::lower_bound(lo, hi, at, [](const ChannelEvent& e, const Position& p) { return e.at < p; });
+        }
+        if (c != begin[ch]) note.program = (c - 1)->value;
+      }
     }
   }
 
@@ -305,6 +363,7 @@ class NoteExtractor {
       const auto next = std::upper_bound(onsets.begin(), onsets.end(), probe, onset_less);
       if (next != onsets.end() && next->lane == l && next->pitch == note.pitch) until = std::min(until, next->at.tick);
       note.end_tick = std::max(note.start_tick, until);
+      note.end_seconds = map_of(note.track).seconds(note.end_tick);
     }
   }
 
@@ -345,42 +404,11 @@ class NoteExtractor {
     }
   }
 
-  void add_seconds() {
-    if (file_.format == 2) {
-      // Every track keeps its own time.
-      std::vector<std::optional<TempoMap>> maps(file_.tracks.size());
-      const auto map_of = [&](std::size_t track) -> const TempoMap& {
-        if (!maps[track]) maps[track].emplace(file_, track);
-        return *maps[track];
-      };
-      for (Note& n : out_.notes) {
-        n.start_seconds = map_of(n.track).seconds(n.start_tick);
-        n.end_seconds = map_of(n.track).seconds(n.end_tick);
-      }
-      for (ControlChange& c : out_.controls) c.seconds = map_of(c.track).seconds(c.tick);
-      for (PitchBend& b : out_.pitch_bends) b.seconds = map_of(b.track).seconds(b.tick);
-      return;
-    }
-    // Everything is in tick order now (note ends nearly so): hinted lookups are O(1).
-    const TempoMap map(file_);
-    std::size_t start_segment = 0, end_segment = 0, segment = 0;
-    // Chord notes share their ticks: convert each distinct tick once.
-    std::uint64_t last_start = 0, last_end = 0;
-    double last_start_seconds = map.seconds(0), last_end_seconds = last_start_seconds;
-    for (Note& n : out_.notes) {
-      if (n.start_tick != last_start) last_start = n.start_tick, last_start_seconds = map.seconds(last_start, start_segment);
-      if (n.end_tick != last_end) last_end = n.end_tick, last_end_seconds = map.seconds(last_end, end_segment);
-      n.start_seconds = last_start_seconds;
-      n.end_seconds = last_end_seconds;
-    }
-    for (ControlChange& c : out_.controls) c.seconds = map.seconds(c.tick, segment);
-    segment = 0;
-    for (PitchBend& b : out_.pitch_bends) b.seconds = map.seconds(b.tick, segment);
-  }
-
   const MidiFile& file_;
   const NoteOptions& options_;
   Performance out_;
+  std::optional<TempoMap> shared_map_, track_map_;  // track_map_: format 2, of track_map_track_
+  std::uint32_t track_map_track_ = kNone;
   // Per note (same index as out_.notes until into_playing_order).
   std::vector<NoteWork> work_;
   // Open notes of the track being paired: a queue per (channel, pitch), linked through

@@ -82,14 +82,27 @@ void TempoMap::build() {
 
   start_units_.clear();
   start_units_.reserve(changes_.size());
+  fast_.clear();
+  constexpr Units kExact = Units{1} << 53;  // below this, integers convert to double exactly
   std::uint64_t tick = 0;
   std::uint32_t tempo = kDefaultTempo;
   Units units = 0;
+  const auto add_fast = [&](std::uint64_t end) {
+    const std::uint64_t max_delta = units < kExact ? static_cast<std::uint64_t>((kExact - 1 - units) / tempo) : 0;
+    fast_.push_back({tick, end, static_cast<std::uint64_t>(units < kExact ? units : 0), tempo,
+                     units < kExact ? max_delta : 0});
+    if (units >= kExact) fast_.back().end = tick;  // empty: always the slow path
+  };
   for (const TempoChange& c : changes_) {
+    if (!division_.smpte) add_fast(c.tick);
     units += Units{c.tick - tick} * tempo;
     start_units_.push_back(units);
     tick = c.tick;
     tempo = c.microseconds_per_quarter;
+  }
+  if (!division_.smpte) {
+    add_fast(std::numeric_limits<std::uint64_t>::max());
+    denominator_ = static_cast<double>(division_.ticks_per_quarter) * 1e6;
   }
 }
 
@@ -98,7 +111,7 @@ double TempoMap::seconds(std::uint64_t tick) const {
   return seconds(tick, segment);
 }
 
-double TempoMap::seconds(std::uint64_t tick, std::size_t& segment) const {
+double TempoMap::seconds_slow(std::uint64_t tick, std::size_t& segment) const {
   if (division_.smpte) {
     // ticks / (fps × ticks per frame), with 29 meaning 30000/1001 frames per second.
     const auto per_frame = static_cast<std::uint64_t>(division_.ticks_per_frame);

@@ -37,7 +37,16 @@ class TempoMap {
   double seconds(std::uint64_t tick) const;
   // The same, for runs of queries in (mostly) increasing tick order: `segment` remembers where
   // the last query landed (start it at 0), so each query costs O(1) instead of a binary search.
-  double seconds(std::uint64_t tick, std::size_t& segment) const;
+  double seconds(std::uint64_t tick, std::size_t& segment) const {
+    // Inline fast path: a PPQ file, the tick in the hinted segment, the exact time under 2^53
+    // units. One multiply-add in integers and one correctly rounded division.
+    if (segment < fast_.size()) {
+      const FastSegment& f = fast_[segment];
+      if (f.begin <= tick && tick < f.end && tick - f.begin <= f.max_delta)
+        return static_cast<double>(f.start_units + (tick - f.begin) * f.tempo) / denominator_;
+    }
+    return seconds_slow(tick, segment);
+  }
   // Largest tick whose time is <= seconds (negative seconds give 0).
   std::uint64_t tick_at(double seconds) const;
   // Tempo in force at a tick (kDefaultTempo before the first change; SMPTE: kDefaultTempo).
@@ -48,6 +57,16 @@ class TempoMap {
 
  private:
   void build();
+  double seconds_slow(std::uint64_t tick, std::size_t& segment) const;
+
+  // Per segment (segment k: from change k-1, or tick 0, up to change k): what the inline path
+  // needs. max_delta bounds tick - begin so that start_units + delta * tempo stays below 2^53,
+  // where the conversion to double is exact. Empty for SMPTE files.
+  struct FastSegment {
+    std::uint64_t begin, end, start_units, tempo, max_delta;
+  };
+  std::vector<FastSegment> fast_;
+  double denominator_ = 1;  // ticks_per_quarter × 10^6
 
   TimeDivision division_;
   std::vector<TempoChange> changes_;  // sorted by tick; a later change at the same tick wins
