@@ -176,21 +176,14 @@ class NoteExtractor {
   // and bends.
   void pair_track(std::uint32_t t) {
     const auto& events = file_.tracks[t].events;
-    // The track is walked in tick order, so the hinted tempo lookup is O(1), and the events
-    // that share a tick share one conversion.
-    const TempoMap& map = map_of(t);
-    std::size_t segment = 0;
-    std::uint64_t clock_tick = 0;
-    double clock_seconds = map.seconds(0, segment);
     for (std::uint32_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
       if (!e.is_channel()) continue;
       const int channel = e.channel();
-      if (e.tick != clock_tick) clock_tick = e.tick, clock_seconds = map.seconds(e.tick, segment);
       switch (e.message()) {
         case ChannelMessage::NoteOn:
           if (e.data2 > 0) {
-            open(t, i, e, clock_seconds);
+            open(t, i, e);
             break;
           }
           [[fallthrough]];  // velocity 0: a note-off
@@ -201,7 +194,6 @@ class NoteExtractor {
           head_[key] = work_[n].next;
           --open_count_;
           out_.notes[n].end_tick = e.tick;
-          out_.notes[n].end_seconds = clock_seconds;
           work_[n].off = i;
           break;
         }
@@ -209,22 +201,42 @@ class NoteExtractor {
           programs_.push_back({lane(t, channel), {e.tick, t, i}, e.data1});
           break;
         case ChannelMessage::ControlChange:
-          out_.controls.push_back({e.tick, clock_seconds, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel),
+          out_.controls.push_back({e.tick, 0.0, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel),
                                    e.data1, e.data2});
           if (e.data1 == kSustainController) pedals_.push_back({lane(t, channel), {e.tick, t, i}, e.data2});
           break;
         case ChannelMessage::PitchBend:
           out_.pitch_bends.push_back(
-              {e.tick, clock_seconds, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel), e.pitch_bend()});
+              {e.tick, 0.0, static_cast<std::uint16_t>(t), static_cast<std::uint8_t>(channel), e.pitch_bend()});
           break;
         default:
           break;
       }
     }
     close_unclosed(t);
+    add_seconds(t);
   }
 
-  void open(std::uint32_t t, std::uint32_t i, const Event& e, double seconds) {
+  // Times of track t's notes, controls and bends, in one tight pass per kind once the track is
+  // paired: the queries come in (nearly) increasing tick order, so the hinted lookup is O(1),
+  // and the divisions are independent of each other, so they overlap in the pipeline.
+  void add_seconds(std::uint32_t t) {
+    const TempoMap& map = map_of(t);
+    std::size_t start_segment = 0, end_segment = 0;
+    for (std::size_t n = track_notes_[t]; n < out_.notes.size(); ++n) {
+      Note& note = out_.notes[n];
+      note.start_seconds = map.seconds(note.start_tick, start_segment);
+      note.end_seconds = map.seconds(note.end_tick, end_segment);
+    }
+    std::size_t segment = 0;
+    for (std::size_t c = track_controls_[t]; c < out_.controls.size(); ++c)
+      out_.controls[c].seconds = map.seconds(out_.controls[c].tick, segment);
+    segment = 0;
+    for (std::size_t b = track_bends_[t]; b < out_.pitch_bends.size(); ++b)
+      out_.pitch_bends[b].seconds = map.seconds(out_.pitch_bends[b].tick, segment);
+  }
+
+  void open(std::uint32_t t, std::uint32_t i, const Event& e) {
     const auto n = static_cast<std::uint32_t>(out_.notes.size());
     // Filled in place: a Note assembled on the stack from byte-sized stores and then copied
     // with wide loads stalls store forwarding, which cost a third of the whole extraction.
@@ -235,7 +247,6 @@ class NoteExtractor {
     note.track = static_cast<std::uint16_t>(t);
     note.drum = e.channel() == kDrumChannel;
     note.start_tick = note.end_tick = e.tick;
-    note.start_seconds = note.end_seconds = seconds;
     work_.push_back({i, kNone, kNone});
     const int key = e.channel() * 128 + e.data1;
     if (head_[key] == kNone) head_[key] = n;
@@ -257,7 +268,6 @@ class NoteExtractor {
     for (const std::uint32_t n : unclosed) {
       Note& note = out_.notes[n];
       note.end_tick = std::max(note.start_tick, end);
-      note.end_seconds = map_of(t).seconds(note.end_tick);
       out_.warnings.push_back(Diagnostic{std::nullopt, static_cast<int>(t), 0,
                                          "note " + std::to_string(note.pitch) + " on channel " +
                                              std::to_string(note.channel) + " opened at tick " +
@@ -382,7 +392,8 @@ class NoteExtractor {
     }
     auto& notes = out_.notes;
     const auto within = [](const Note& a, const Note& b) {
-      return std::tie(a.channel, a.pitch, a.end_tick) < std::tie(b.channel, b.pitch, b.end_tick);
+      const int ka = a.channel << 7 | a.pitch, kb = b.channel << 7 | b.pitch;
+      return ka < kb || (ka == kb && a.end_tick < b.end_tick);
     };
     for (std::size_t begin = 0, end; begin < notes.size(); begin = end) {
       end = begin + 1;
@@ -395,6 +406,7 @@ class NoteExtractor {
         // Chords are small: insertion sort, stable and free of the temporary buffer
         // std::stable_sort allocates on every call.
         for (std::size_t i = begin + 1; i < end; ++i) {
+          if (!within(notes[i], notes[i - 1])) continue;  // already in place: the usual case
           Note note = notes[i];
           std::size_t j = i;
           for (; j > begin && within(note, notes[j - 1]); --j) notes[j] = notes[j - 1];
