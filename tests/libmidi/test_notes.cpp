@@ -3,6 +3,8 @@
 // pitch bends, and per-track time in format 2 files. Expected notes are written out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -379,6 +381,105 @@ TEST(Notes, SortedByStartTrackChannelPitchEnd) {
                                                               {72, 0, 0, 0, 20},
                                                               {40, 1, 0, 0, 20},
                                                               {50, 0, 1, 0, 20}}));
+}
+
+}  // namespace
+
+namespace {
+
+// Random files with many program changes, pedal events and notes spread over several tracks:
+// every note's program and (with the pedal on) end must match a brute-force oracle that walks
+// all events of all tracks merged in (tick, track, file order), as the format defines.
+TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
+  std::uint64_t state = 12345;
+  const auto next = [&](std::uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  for (int trial = 0; trial < 40; ++trial) {
+    MidiFile f = file_with(1, 1 + next(4));
+    for (Track& t : f.tracks) {
+      std::uint64_t tick = 0;
+      const std::uint64_t events = next(120);
+      for (std::uint64_t k = 0; k < events; ++k) {
+        tick += next(3) * next(40);  // many events share ticks
+        const int channel = static_cast<int>(next(3));
+        switch (next(6)) {
+          case 0: program(t, tick, channel, static_cast<int>(next(128))); break;
+          case 1: t.add_channel(tick, static_cast<std::uint8_t>(0xB0 | channel), 64, static_cast<std::uint8_t>(next(2) * 127)); break;
+          case 2: case 3: on(t, tick, channel, 60 + static_cast<int>(next(4))); break;
+          default: off(t, tick, channel, 60 + static_cast<int>(next(4))); break;
+        }
+      }
+    }
+    // The oracle: all channel events in playing order.
+    struct Ref {
+      std::uint64_t tick;
+      std::size_t track, index;
+    };
+    std::vector<Ref> order;
+    for (std::size_t t = 0; t < f.tracks.size(); ++t)
+      for (std::size_t i = 0; i < f.tracks[t].events.size(); ++i) order.push_back({f.tracks[t].events[i].tick, t, i});
+    std::stable_sort(order.begin(), order.end(), [](const Ref& a, const Ref& b) { return a.tick < b.tick; });
+    struct Expected {
+      int pitch, channel, track, program;
+      std::uint64_t start, end;
+    };
+    std::vector<Expected> expected_plain, expected_sustain;
+    for (const bool sustain : {false, true}) {
+      int programs[16] = {};
+      bool pedal[16] = {};
+      std::vector<std::vector<std::size_t>> open(f.tracks.size() * 16 * 128);
+      std::vector<std::vector<std::size_t>> held(16);  // released while the pedal was down
+      std::vector<Expected>& out = sustain ? expected_sustain : expected_plain;
+      const auto close_held = [&](int ch, std::uint64_t tick, int pitch_or_all) {
+        auto& h = held[ch];
+        for (auto it = h.begin(); it != h.end();) {
+          if (pitch_or_all < 0 || out[*it].pitch == pitch_or_all) {
+            out[*it].end = std::min(tick, f.tracks[out[*it].track].end_tick());
+            it = h.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      };
+      for (const Ref& r : order) {
+        const midi::Event& e = f.tracks[r.track].events[r.index];
+        if (!e.is_channel()) continue;
+        const int ch = e.channel();
+        auto& queue = open[(r.track * 16 + ch) * 128 + e.data1];
+        if (e.message() == midi::ChannelMessage::ProgramChange) programs[ch] = e.data1;
+        if (e.message() == midi::ChannelMessage::ControlChange && e.data1 == 64 && sustain) {
+          if (pedal[ch] && e.data2 < 64) close_held(ch, e.tick, -1);
+          pedal[ch] = e.data2 >= 64;
+        }
+        if (e.is_note_on()) {
+          if (sustain) close_held(ch, e.tick, e.data1);
+          queue.push_back(out.size());
+          out.push_back({e.data1, ch, static_cast<int>(r.track), programs[ch], e.tick, e.tick});
+        } else if (e.is_note_off() && !queue.empty()) {
+          const std::size_t n = queue.front();
+          queue.erase(queue.begin());
+          out[n].end = e.tick;
+          if (sustain && pedal[ch]) held[ch].push_back(n);
+        }
+      }
+      for (int ch = 0; ch < 16; ++ch) close_held(ch, std::numeric_limits<std::uint64_t>::max(), -1);
+      for (auto& queue : open)
+        for (const std::size_t n : queue) out[n].end = f.tracks[out[n].track].end_tick();
+    }
+    for (const bool sustain : {false, true}) {
+      const auto p = midi::extract_notes(f, NoteOptions().sustain_pedal(sustain));
+      const auto& expected = sustain ? expected_sustain : expected_plain;
+      using Key = std::tuple<int, int, int, std::uint64_t, std::uint64_t, int>;
+      std::vector<Key> got, want;
+      for (const Note& n : p.notes) got.emplace_back(n.track, n.channel, n.pitch, n.start_tick, n.end_tick, n.program);
+      for (const auto& n : expected) want.emplace_back(n.track, n.channel, n.pitch, n.start, n.end, n.program);
+      std::sort(got.begin(), got.end());
+      std::sort(want.begin(), want.end());
+      ASSERT_EQ(got, want) << "trial " << trial << (sustain ? " with" : " without") << " sustain";
+    }
+  }
 }
 
 }  // namespace
