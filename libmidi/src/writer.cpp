@@ -162,9 +162,10 @@ void write_track(ByteWriter& out, const Track& track, std::size_t index, const W
 }
 
 void write_unknown_chunk(ByteWriter& out, const UnknownChunk& chunk) {
-  if (std::memcmp(chunk.id.data(), "MThd", 4) == 0 || std::memcmp(chunk.id.data(), "MTrk", 4) == 0)
-    throw std::invalid_argument("an unknown chunk may not have the id '" + std::string(chunk.id.data(), 4) +
-                                "': a reader would take it for a header or track");
+  // Only the first chunk is the header, so a later 'MThd' (two files glued together) reads
+  // back as an unknown chunk; an 'MTrk' would read back as a track.
+  if (std::memcmp(chunk.id.data(), "MTrk", 4) == 0)
+    throw std::invalid_argument("an unknown chunk may not have the id 'MTrk': a reader would take it for a track");
   // Readers (ours included) find chunks by a printable ASCII id; any other id reads as garbage.
   for (const char c : chunk.id)
     if (c < 0x20 || c > 0x7E)

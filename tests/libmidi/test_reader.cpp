@@ -523,3 +523,21 @@ TEST(Malformed, MoreTrackChunksThanTheHeaderCanCount) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found by the fuzzer: two files glued together. Only the first chunk is the header; the
+// second 'MThd' is kept as an unknown chunk and its tracks read on; all of it writes back.
+TEST(Reader, SecondHeaderIsKeptAsAnUnknownChunkAndWritesBack) {
+  Bytes bytes = file(1, {with_eot({0x00, 0x90, 60, 1})});
+  append(bytes, file(1, {with_eot({0x00, 0x91, 61, 1})}));
+  const auto f = read_expecting(bytes, {Malformation::WrongTrackCount});
+  ASSERT_EQ(f.tracks.size(), 2u);
+  ASSERT_EQ(f.unknown_chunks.size(), 1u);
+  EXPECT_EQ(std::string(f.unknown_chunks[0].id.data(), 4), "MThd");
+  const auto again = midi::read(midi::write(f));
+  EXPECT_EQ(again.tracks.size(), 2u);
+  EXPECT_EQ(again.unknown_chunks.size(), 1u);
+}
+
+}  // namespace
