@@ -61,4 +61,17 @@ for file in "${files[@]}"; do
   esac
 done
 echo "demo.sh: ${#files[@]} files: $clean clean, $repaired read with repairs, $unreadable unreadable"
+
+edge=$MUSEGEN_DATA_DIR/midi-edge-cases/midi
+if [[ -d "$edge" ]]; then
+  echo
+  echo "=== demo.sh: midi-inspect --check on broken files: what is repaired, what is refused"
+  for name in test-corrupt-file-missing-byte.mid test-running-status-metaevent.mid \
+              test-illegal-message-f2-xx-xx.mid test-not-a-midi-file.mid; do
+    [[ -f "$edge/$name" ]] || continue
+    status=0
+    "$inspect" --check "$edge/$name" 2>&1 | sed "s|$edge/||" || status=${PIPESTATUS[0]}
+    echo "  -> exit $status"
+  done
+fi
 echo "demo.sh: the musegen training pipeline is not there yet; this demo grows with it."

@@ -9,8 +9,8 @@
 // Pairing is per (track, channel, pitch), first in first out, so it only ever looks at one
 // track: it runs track by track in file order with a direct 16 x 128 table of queues, no
 // merge and no hashing. Only the program and the pedal depend on the other tracks; they are
-// resolved afterwards by binary search over the program changes and pedal events of the
-// note's channel, compared by position in playing order. That keeps the common path (one pass
+// resolved afterwards by searching the program changes and pedal events of the note's
+// channel, compared by position in playing order. The tracks' runs of notes are then merged. That keeps the common path (one pass
 // over the events) fast: this is what turns MIDI files into training data.
 #include "libmidi/notes.hpp"
 

@@ -176,7 +176,7 @@ void print_summary(const std::string& path, std::uintmax_t size, const midi::Mid
           o << "  key sig     " << ks->sharps << (ks->sharps < 0 ? " flats" : " sharps") << (ks->minor ? " minor" : " major")
             << " at tick " << e.tick << " (track " << ti << ")\n";
     }
-    o << "  track " << ti << "     " << t.events.size() << " events";
+    o << "  track " << ti << "     " << t.events.size() << (t.events.size() == 1 ? " event" : " events");
     if (!name.empty()) o << ", name '" << name << "'";
     for (auto [ch, n] : channel_notes) o << ", ch " << ch << ": " << n << " notes";
     o << "\n";

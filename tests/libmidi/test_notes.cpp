@@ -397,7 +397,7 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
     return (state >> 33) % n;
   };
   for (int trial = 0; trial < 40; ++trial) {
-    MidiFile f = file_with(1, 1 + next(4));
+    MidiFile f = file_with(1, 1 + next(8));  // up to 8 tracks: both ways of merging tracks
     for (Track& t : f.tracks) {
       std::uint64_t tick = 0;
       const std::uint64_t events = next(120);
@@ -475,6 +475,15 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
       std::vector<Key> got, want;
       for (const Note& n : p.notes) got.emplace_back(n.track, n.channel, n.pitch, n.start_tick, n.end_tick, n.program);
       for (const auto& n : expected) want.emplace_back(n.track, n.channel, n.pitch, n.start, n.end, n.program);
+      // In the documented order: (start tick, track, channel, pitch, end tick).
+      ASSERT_TRUE(std::is_sorted(p.notes.begin(), p.notes.end(), [](const Note& a, const Note& b) {
+        return std::tie(a.start_tick, a.track, a.channel, a.pitch, a.end_tick) <
+               std::tie(b.start_tick, b.track, b.channel, b.pitch, b.end_tick);
+      })) << "trial " << trial;
+      ASSERT_TRUE(std::is_sorted(p.controls.begin(), p.controls.end(),
+                                 [](const midi::ControlChange& a, const midi::ControlChange& b) {
+                                   return std::tie(a.tick, a.track) < std::tie(b.tick, b.track);
+                                 }));
       std::sort(got.begin(), got.end());
       std::sort(want.begin(), want.end());
       ASSERT_EQ(got, want) << "trial " << trial << (sustain ? " with" : " without") << " sustain";
