@@ -62,30 +62,26 @@ T* merge_two(const T* a, const T* a_end, const T* b, const T* b_end, T* out, Les
   return std::copy(b, b_end, out);
 }
 
-// Merges runs [begins[r], begins[r + 1]) of v, each sorted by `less`, into one sorted vector;
-// on ties the earlier run comes first (a stable merge). O(size × log runs).
+// Sorts v, made of runs [begins[r], begins[r + 1]) each sorted by `less`, with a stable merge
+// (on ties the earlier run comes first). O(size × log runs).
 template <typename T, typename Less>
-std::vector<T> merge_runs(std::vector<T>& v, const std::vector<std::size_t>& begins, Less less) {
+void merge_runs(std::vector<T>& v, const std::vector<std::size_t>& begins, Less less) {
   std::vector<std::size_t> runs;  // boundaries of the non-empty runs
   for (std::size_t r = 0; r + 1 < begins.size(); ++r)
     if (begins[r] < begins[r + 1]) runs.push_back(begins[r]);
   runs.push_back(v.size());
-  if (runs.size() <= 2) return std::move(v);  // one run: already sorted
+  if (runs.size() <= 2) return;  // one run: already sorted
   if (runs.size() <= 5) {
-    // A few runs (the usual MIDI file): fold them in one by one.
-    std::vector<T> merged(v.size()), scratch(runs.size() > 3 ? v.size() : 0);
-    const T* data = v.data();
-    // The first two runs straight from v, then each further run into the other buffer.
-    std::size_t size = static_cast<std::size_t>(
-        merge_two(data + runs[0], data + runs[1], data + runs[1], data + runs[2], merged.data(), less) - merged.data());
-    for (std::size_t r = 2; r + 1 < runs.size(); ++r) {
-      scratch.resize(v.size());
-      size = static_cast<std::size_t>(merge_two(merged.data(), merged.data() + size, data + runs[r], data + runs[r + 1],
-                                                scratch.data(), less) -
-                                      scratch.data());
-      merged.swap(scratch);
+    // A few runs (the usual MIDI file): fold them in one by one, in place. The sorted prefix
+    // moves to a scratch buffer and is merged with the next run back into v from the front;
+    // the write position never passes the next run's read position.
+    std::vector<T> prefix;
+    for (std::size_t r = 1; r + 1 < runs.size(); ++r) {
+      prefix.assign(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(runs[r]));
+      merge_two(prefix.data(), prefix.data() + prefix.size(), v.data() + runs[r], v.data() + runs[r + 1], v.data(),
+                less);
     }
-    return merged;
+    return;
   }
   struct Head {
     std::size_t at, end, run;
@@ -114,7 +110,7 @@ std::vector<T> merge_runs(std::vector<T>& v, const std::vector<std::size_t>& beg
     if (h.at < h.end) std::push_heap(heap.begin(), heap.end(), later);
     else heap.pop_back();
   }
-  return out;
+  v = std::move(out);
 }
 
 // A program change or pedal event of one channel of one sequence.
@@ -128,6 +124,8 @@ class NoteExtractor {
  public:
   NoteExtractor(const MidiFile& file, const NoteOptions& options) : file_(file), options_(options) {
     if (file.tracks.size() > 0xFFFF) throw std::invalid_argument("extract_notes: more than 65535 tracks");
+    for (const Track& t : file.tracks)  // events are indexed in 32 bits (a file of over 8 GB)
+      if (t.events.size() >= kNone) throw std::invalid_argument("extract_notes: a track of 2^32 events or more");
     // At most one note per two channel events: reserving up front spares the regrowth copies.
     const std::size_t events = file.event_count();
     out_.notes.reserve(events / 2);
@@ -175,8 +173,11 @@ class NoteExtractor {
   // Pairs the notes of one track in file order and collects its programs, pedal, controls
   // and bends.
   void pair_track(std::uint32_t t) {
-    const auto& events = file_.tracks[t].events;
-    for (std::uint32_t i = 0; i < events.size(); ++i) {
+    // The event array and its size in locals: the byte-sized stores into each Note may alias
+    // anything, so the compiler would otherwise reload them from the vector after every note.
+    const Event* const events = file_.tracks[t].events.data();
+    const auto count = static_cast<std::uint32_t>(file_.tracks[t].events.size());
+    for (std::uint32_t i = 0; i < count; ++i) {
       const Event& e = events[i];
       if (!e.is_channel()) continue;
       const int channel = e.channel();
@@ -383,38 +384,40 @@ class NoteExtractor {
   // of notes sharing (start_tick, track), a chord, is sorted by channel, pitch and end.
   void into_playing_order() {
     if (file_.tracks.size() > 1) {
-      out_.notes = merge_runs(out_.notes, track_notes_,
-                              [](const Note& a, const Note& b) { return a.start_tick < b.start_tick; });
-      out_.controls = merge_runs(out_.controls, track_controls_,
-                                 [](const ControlChange& a, const ControlChange& b) { return a.tick < b.tick; });
-      out_.pitch_bends = merge_runs(out_.pitch_bends, track_bends_,
-                                    [](const PitchBend& a, const PitchBend& b) { return a.tick < b.tick; });
+      merge_runs(out_.notes, track_notes_, [](const Note& a, const Note& b) { return a.start_tick < b.start_tick; });
+      merge_runs(out_.controls, track_controls_,
+                 [](const ControlChange& a, const ControlChange& b) { return a.tick < b.tick; });
+      merge_runs(out_.pitch_bends, track_bends_, [](const PitchBend& a, const PitchBend& b) { return a.tick < b.tick; });
     }
-    auto& notes = out_.notes;
+    // Each group of notes sharing (start_tick, track), a chord, by channel, pitch and end: in
+    // one pass, by insertion (stable, no allocation; chords are small and mostly in order
+    // already). A group that grows past 16 notes is finished with std::stable_sort instead.
     const auto within = [](const Note& a, const Note& b) {
       const int ka = a.channel << 7 | a.pitch, kb = b.channel << 7 | b.pitch;
       return ka < kb || (ka == kb && a.end_tick < b.end_tick);
     };
-    for (std::size_t begin = 0, end; begin < notes.size(); begin = end) {
-      end = begin + 1;
-      while (end < notes.size() && notes[end].start_tick == notes[begin].start_tick &&
-             notes[end].track == notes[begin].track)
-        ++end;
-      if (end - begin > 16) {
-        std::stable_sort(notes.begin() + begin, notes.begin() + end, within);
-      } else {
-        // Chords are small: insertion sort, stable and free of the temporary buffer
-        // std::stable_sort allocates on every call.
-        for (std::size_t i = begin + 1; i < end; ++i) {
-          if (!within(notes[i], notes[i - 1])) continue;  // already in place: the usual case
-          Note note = notes[i];
-          std::size_t j = i;
-          for (; j > begin && within(note, notes[j - 1]); --j) notes[j] = notes[j - 1];
-          notes[j] = note;
-        }
+    Note* const notes = out_.notes.data();
+    const std::size_t count = out_.notes.size();
+    std::vector<std::pair<std::size_t, std::size_t>> large;  // [begin, end) of big groups
+    for (std::size_t i = 1, group = 0; i < count; ++i) {
+      if (notes[i].start_tick != notes[i - 1].start_tick || notes[i].track != notes[i - 1].track) {
+        group = i;
+        continue;
       }
+      if (i - group >= 16) {
+        if (large.empty() || large.back().first != group) large.emplace_back(group, i);
+        large.back().second = i + 1;
+        continue;
+      }
+      if (!within(notes[i], notes[i - 1])) continue;  // already in place: the usual case
+      const Note note = notes[i];
+      std::size_t j = i;
+      for (; j > group && within(note, notes[j - 1]); --j) notes[j] = notes[j - 1];
+      notes[j] = note;
     }
+    for (const auto& [begin, end] : large) std::stable_sort(notes + begin, notes + end, within);
   }
+
 
   const MidiFile& file_;
   const NoteOptions& options_;

@@ -81,7 +81,13 @@ class Reader {
   std::size_t read_track(std::size_t chunk_pos, std::uint32_t declared_length);
   Stop read_events(Track& track, const std::uint8_t*& p, const std::uint8_t* end,
                    const std::uint8_t*& event_start);
-  bool read_vlq(const std::uint8_t*& p, const std::uint8_t* end, std::uint32_t& value);
+  // A variable-length quantity: where it ends (nullptr if the data ends inside it) and its value.
+  // Positions go in and out by value so that the caller's cursor never has its address taken.
+  struct Vlq {
+    const std::uint8_t* next;
+    std::uint32_t value;
+  };
+  Vlq read_vlq(const std::uint8_t* p, const std::uint8_t* end);
   std::uint8_t data_byte(std::uint8_t b, const std::uint8_t* at, std::uint8_t status);
   void check_meta(const Track& track, const Event& e, const std::uint8_t* at);
 
@@ -311,28 +317,22 @@ std::size_t Reader::read_track(std::size_t chunk_pos, std::uint32_t declared_len
   return offset(end);
 }
 
-// Reads a variable-length quantity. Returns false if the data ends inside it.
-bool Reader::read_vlq(const std::uint8_t*& p, const std::uint8_t* end, std::uint32_t& value) {
+Reader::Vlq Reader::read_vlq(const std::uint8_t* p, const std::uint8_t* end) {
   const std::uint8_t* start = p;
   std::uint32_t v = 0;
   for (int i = 0; i < 4; ++i) {
-    if (p == end) return false;
+    if (p == end) return {nullptr, 0};
     const std::uint8_t b = *p++;
     v = (v << 7) | (b & 0x7F);
-    if (!(b & 0x80)) {
-      value = v;
-      return true;
-    }
+    if (!(b & 0x80)) return {p, v};
   }
   // A fifth byte: more than the 28 bits the format allows. Repair: consume the rest of the
   // quantity and saturate at the largest legal value.
   problem(Malformation::OverlongVlq, offset(start),
           "variable-length quantity longer than 4 bytes; read as 0x0FFFFFFF");
   while (p != end && (*p & 0x80)) ++p;
-  if (p == end) return false;
-  ++p;
-  value = 0x0FFFFFFF;
-  return true;
+  if (p == end) return {nullptr, 0};
+  return {p + 1, 0x0FFFFFFF};
 }
 
 // A data byte with its top bit set. Repair: clamp to 127 (what mido's clip mode does).
@@ -374,8 +374,22 @@ void Reader::check_meta(const Track& track, const Event& e, const std::uint8_t* 
 
 // The hot loop: decodes events from p up to end into track. On return p is past the last
 // complete event and event_start marks where the event being read began.
-Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std::uint8_t* end,
-                                 const std::uint8_t*& event_start) {
+Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const std::uint8_t* end,
+                                 const std::uint8_t*& event_start_out) {
+  // The loop works on locals, written back on return: the byte-sized stores into each Event
+  // may alias anything, so state reached through a reference or a member would be reloaded
+  // from memory after every event.
+  const std::uint8_t* p = p_out;
+  const std::uint8_t* event_start = event_start_out;
+  std::uint8_t running = running_;
+  bool running_cancelled = running_cancelled_;
+  const auto finish = [&](Stop stop) {
+    p_out = p;
+    event_start_out = event_start;
+    running_ = running;
+    running_cancelled_ = running_cancelled;
+    return stop;
+  };
   std::vector<Event>& events = track.events;
   std::uint64_t tick = events.empty() ? 0 : events.back().tick;
   while (p < end) {
@@ -383,26 +397,28 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
     std::uint32_t delta = *p;
     if (delta < 0x80) {
       ++p;
-    } else if (!read_vlq(p, end, delta)) {
-      p = event_start;
-      return Stop::CutEvent;
+    } else {
+      const Vlq vlq = read_vlq(p, end);
+      if (!vlq.next) return finish(Stop::CutEvent);  // p is still event_start
+      p = vlq.next;
+      delta = vlq.value;
     }
     if (p == end) {
       p = event_start;
-      return Stop::CutEvent;
+      return finish(Stop::CutEvent);
     }
 
     std::uint8_t status = *p;
     if (status >= 0x80) {
       ++p;
-    } else if (running_ != 0) {
-      if (running_cancelled_) {
+    } else if (running != 0) {
+      if (running_cancelled) {
         problem(Malformation::RunningStatusAfterMetaOrSysEx, offset(p),
                 "running status used after a meta or SysEx event (which cancels it); continuing with " +
-                    hex_byte(running_));
-        running_cancelled_ = false;
+                    hex_byte(running));
+        running_cancelled = false;
       }
-      status = running_;
+      status = running;
     } else {
       // Repair: skip the byte with its delta time (keeping the delta would let the gap between
       // two kept events exceed what one delta time can express when written back).
@@ -418,7 +434,7 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
       const bool two = (status & 0xE0) != 0xC0;
       if (end - p < 1 + two) {
         p = event_start;
-        return Stop::CutEvent;
+        return finish(Stop::CutEvent);
       }
       std::uint8_t d1 = p[0];
       std::uint8_t d2 = two ? p[1] : 0;
@@ -428,8 +444,8 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
       }
       p += 1 + two;
       events.push_back(Event{tick, 0, 0, status, d1, d2, 0});
-      running_ = status;
-      running_cancelled_ = false;
+      running = status;
+      running_cancelled = false;
       continue;
     }
 
@@ -438,14 +454,16 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
       if (status == kMeta) {
         if (p == end) {
           p = event_start;
-          return Stop::CutEvent;
+          return finish(Stop::CutEvent);
         }
         type = *p++;
       }
-      std::uint32_t length = 0;
-      if (!read_vlq(p, end, length) || length > static_cast<std::size_t>(end - p)) {
+      const Vlq vlq = read_vlq(p, end);
+      const std::uint32_t length = vlq.value;
+      if (vlq.next) p = vlq.next;
+      if (!vlq.next || length > static_cast<std::size_t>(end - p)) {
         p = event_start;
-        return Stop::CutEvent;
+        return finish(Stop::CutEvent);
       }
       if (track.payload.size() + length > std::numeric_limits<std::uint32_t>::max())
         fatal(offset(event_start), "track holds more than 4 GiB of meta and SysEx data");
@@ -453,10 +471,10 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
       track.payload.insert(track.payload.end(), p, p + length);
       p += length;
       events.push_back(Event{tick, data_offset, length, status, type, 0, 0});
-      if (running_ != 0) running_cancelled_ = true;
+      if (running != 0) running_cancelled = true;
       if (status == kMeta) {
         check_meta(track, events.back(), event_start);
-        if (type == meta::kEndOfTrack) return Stop::EndOfTrack;
+        if (type == meta::kEndOfTrack) return finish(Stop::EndOfTrack);
       }
       continue;
     }
@@ -469,14 +487,14 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p, const std
     const int n = data_length(status);
     if (end - p < n) {
       p = event_start;
-      return Stop::CutEvent;
+      return finish(Stop::CutEvent);
     }
     std::uint8_t d[2] = {0, 0};
     for (int i = 0; i < n; ++i) d[i] = (p[i] & 0x80) ? data_byte(p[i], p + i, status) : p[i];
     p += n;
     events.push_back(Event{tick, 0, 0, status, d[0], d[1], 0});
   }
-  return Stop::EndOfData;
+  return finish(Stop::EndOfData);
 }
 
 }  // namespace

@@ -127,6 +127,8 @@ double TempoMap::seconds_slow(std::uint64_t tick, std::size_t& segment) const {
   if (segment > n || !holds(segment)) {
     if (segment < n && holds(segment + 1)) {
       ++segment;
+    } else if (segment > 0 && segment <= n && holds(segment - 1)) {  // a query a little behind
+      --segment;
     } else {
       segment = static_cast<std::size_t>(
           std::upper_bound(changes_.begin(), changes_.end(), tick,

@@ -492,3 +492,57 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
 }
 
 }  // namespace
+
+namespace {
+
+// A chord of more notes than insertion sort handles (the extractor switches to stable_sort
+// past 16): 60 note-ons at one tick on two channels, pitches descending with repeats, ended
+// at different ticks. Expected: ordered by channel, pitch, end; equal keys keep file order
+// (told apart here by velocity).
+TEST(Notes, BigChordsAreOrderedLikeSmallOnes) {
+  MidiFile f = file_with(1, 2);
+  Track& t = f.tracks[1];
+  struct Spec {
+    int channel, pitch, velocity;
+    std::uint64_t end;
+  };
+  std::vector<Spec> specs;
+  for (int k = 0; k < 60; ++k) specs.push_back({k % 2, 90 - (k % 25), 1 + k, static_cast<std::uint64_t>(10 + (k * 7) % 3)});
+  for (const Spec& s : specs) on(t, 0, s.channel, s.pitch, s.velocity);
+  // Note-offs in end-tick order; within one tick, in note-on order (FIFO per pitch).
+  for (std::uint64_t end = 10; end <= 12; ++end)
+    for (const Spec& s : specs)
+      if (s.end == end) off(t, end, s.channel, s.pitch);
+  on(t, 20, 0, 60);  // a later, separate group
+  off(t, 30, 0, 60);
+
+  const auto p = midi::extract_notes(f);
+  ASSERT_EQ(p.notes.size(), specs.size() + 1);
+  // The FIFO pairing decides which note-off ends which note: compute the expected ends the
+  // same way, then the expected order with a stable sort.
+  std::vector<std::tuple<int, int, std::uint64_t, int>> expected;  // channel, pitch, end, velocity
+  {
+    std::vector<std::vector<std::size_t>> open(16 * 128);
+    std::vector<std::uint64_t> ends(specs.size());
+    for (std::size_t k = 0; k < specs.size(); ++k) open[specs[k].channel * 128 + specs[k].pitch].push_back(k);
+    for (std::uint64_t end = 10; end <= 12; ++end)
+      for (const Spec& s : specs)
+        if (s.end == end) {
+          auto& q = open[s.channel * 128 + s.pitch];
+          ends[q.front()] = end;
+          q.erase(q.begin());
+        }
+    for (std::size_t k = 0; k < specs.size(); ++k)
+      expected.emplace_back(specs[k].channel, specs[k].pitch, ends[k], specs[k].velocity);
+    std::stable_sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+      return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) < std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
+    });
+  }
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    const Note& n = p.notes[k];
+    EXPECT_EQ(std::make_tuple(int{n.channel}, int{n.pitch}, n.end_tick, int{n.velocity}), expected[k]) << "note " << k;
+  }
+  EXPECT_EQ(p.notes.back().start_tick, 20u);
+}
+
+}  // namespace
