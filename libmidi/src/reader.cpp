@@ -383,13 +383,7 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
   const std::uint8_t* event_start = event_start_out;
   std::uint8_t running = running_;
   bool running_cancelled = running_cancelled_;
-  const auto finish = [&](Stop stop) {
-    p_out = p;
-    event_start_out = event_start;
-    running_ = running;
-    running_cancelled_ = running_cancelled;
-    return stop;
-  };
+  Stop stop = Stop::EndOfData;  // every exit breaks out of the loop to the one write-back
   std::vector<Event>& events = track.events;
   std::uint64_t tick = events.empty() ? 0 : events.back().tick;
   while (p < end) {
@@ -399,13 +393,17 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
       ++p;
     } else {
       const Vlq vlq = read_vlq(p, end);
-      if (!vlq.next) return finish(Stop::CutEvent);  // p is still event_start
+      if (!vlq.next) {  // p is still event_start
+        stop = Stop::CutEvent;
+        break;
+      }
       p = vlq.next;
       delta = vlq.value;
     }
     if (p == end) {
       p = event_start;
-      return finish(Stop::CutEvent);
+      stop = Stop::CutEvent;
+      break;
     }
 
     std::uint8_t status = *p;
@@ -434,7 +432,8 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
       const bool two = (status & 0xE0) != 0xC0;
       if (end - p < 1 + two) {
         p = event_start;
-        return finish(Stop::CutEvent);
+        stop = Stop::CutEvent;
+        break;
       }
       std::uint8_t d1 = p[0];
       std::uint8_t d2 = two ? p[1] : 0;
@@ -454,7 +453,8 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
       if (status == kMeta) {
         if (p == end) {
           p = event_start;
-          return finish(Stop::CutEvent);
+          stop = Stop::CutEvent;
+          break;
         }
         type = *p++;
       }
@@ -463,7 +463,8 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
       if (vlq.next) p = vlq.next;
       if (!vlq.next || length > static_cast<std::size_t>(end - p)) {
         p = event_start;
-        return finish(Stop::CutEvent);
+        stop = Stop::CutEvent;
+        break;
       }
       if (track.payload.size() + length > std::numeric_limits<std::uint32_t>::max())
         fatal(offset(event_start), "track holds more than 4 GiB of meta and SysEx data");
@@ -474,7 +475,10 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
       if (running != 0) running_cancelled = true;
       if (status == kMeta) {
         check_meta(track, events.back(), event_start);
-        if (type == meta::kEndOfTrack) return finish(Stop::EndOfTrack);
+        if (type == meta::kEndOfTrack) {
+          stop = Stop::EndOfTrack;
+          break;
+        }
       }
       continue;
     }
@@ -487,14 +491,19 @@ Reader::Stop Reader::read_events(Track& track, const std::uint8_t*& p_out, const
     const int n = data_length(status);
     if (end - p < n) {
       p = event_start;
-      return finish(Stop::CutEvent);
+      stop = Stop::CutEvent;
+      break;
     }
     std::uint8_t d[2] = {0, 0};
     for (int i = 0; i < n; ++i) d[i] = (p[i] & 0x80) ? data_byte(p[i], p + i, status) : p[i];
     p += n;
     events.push_back(Event{tick, 0, 0, status, d[0], d[1], 0});
   }
-  return finish(Stop::EndOfData);
+  p_out = p;
+  event_start_out = event_start;
+  running_ = running;
+  running_cancelled_ = running_cancelled;
+  return stop;
 }
 
 }  // namespace
