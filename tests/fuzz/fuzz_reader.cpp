@@ -9,29 +9,12 @@
 #include <span>
 
 #include "libmidi/libmidi.hpp"
+#include "../libmidi/same_events.hpp"
 
 namespace {
 
 void check(bool ok) {
   if (!ok) std::abort();  // libFuzzer reports the input as a crash
-}
-
-bool same_events(const midi::MidiFile& a, const midi::MidiFile& b) {
-  if (a.tracks.size() != b.tracks.size()) return false;
-  for (std::size_t t = 0; t < a.tracks.size(); ++t) {
-    const auto& ta = a.tracks[t];
-    const auto& tb = b.tracks[t];
-    if (ta.events.size() != tb.events.size()) return false;
-    for (std::size_t i = 0; i < ta.events.size(); ++i) {
-      const auto& ea = ta.events[i];
-      const auto& eb = tb.events[i];
-      if (ea.tick != eb.tick || ea.status != eb.status || ea.data1 != eb.data1 || ea.data2 != eb.data2) return false;
-      const auto da = ta.data(ea);
-      const auto db = tb.data(eb);
-      if (!std::equal(da.begin(), da.end(), db.begin(), db.end())) return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -61,6 +44,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                                        midi::Policy::Repair)
                                            .on(midi::Malformation::BadKeySignature, midi::Policy::Repair)
                                            .on(midi::Malformation::BadMetaLength, midi::Policy::Repair));
-  check(same_events(file, again));
+  check(midi_test::first_difference(file, again).empty());
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "libmidi/libmidi.hpp"
+#include "same_events.hpp"
 
 namespace {
 
@@ -176,28 +177,8 @@ TEST(EdgeCases, EveryFileReadsAsTheTableSays) {
   EXPECT_EQ(seen, table.size()) << "some files of the table are missing from " << *folder;
 }
 
-// Same events: tick, status, data bytes and payload of every event of every track.
 void expect_same_events(const midi::MidiFile& a, const midi::MidiFile& b) {
-  ASSERT_EQ(a.format, b.format);
-  ASSERT_EQ(a.division.raw(), b.division.raw());
-  ASSERT_EQ(a.tracks.size(), b.tracks.size());
-  for (std::size_t t = 0; t < a.tracks.size(); ++t) {
-    const auto& ta = a.tracks[t];
-    const auto& tb = b.tracks[t];
-    ASSERT_EQ(ta.events.size(), tb.events.size()) << "track " << t;
-    for (std::size_t i = 0; i < ta.events.size(); ++i) {
-      const auto& ea = ta.events[i];
-      const auto& eb = tb.events[i];
-      ASSERT_EQ(ea.tick, eb.tick) << "track " << t << " event " << i;
-      ASSERT_EQ(ea.status, eb.status) << "track " << t << " event " << i;
-      ASSERT_EQ(ea.data1, eb.data1) << "track " << t << " event " << i;
-      ASSERT_EQ(ea.data2, eb.data2) << "track " << t << " event " << i;
-      const auto da = ta.data(ea);
-      const auto db = tb.data(eb);
-      ASSERT_TRUE(std::equal(da.begin(), da.end(), db.begin(), db.end())) << "track " << t << " event " << i;
-    }
-  }
-  ASSERT_EQ(a.unknown_chunks.size(), b.unknown_chunks.size());
+  EXPECT_EQ(midi_test::first_difference(a, b), "");
 }
 
 void round_trip_folder(const fs::path& folder, std::size_t minimum_files) {

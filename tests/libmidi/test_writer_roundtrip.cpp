@@ -7,6 +7,7 @@
 #include <string>
 
 #include "libmidi/io.hpp"
+#include "same_events.hpp"
 
 namespace {
 
@@ -16,34 +17,8 @@ using midi::Track;
 using midi::WriteOptions;
 using Bytes = std::vector<std::uint8_t>;
 
-// Events compared by meaning: payload bytes, not where they sit in the payload buffer.
 void expect_same_events(const MidiFile& expected, const MidiFile& got) {
-  ASSERT_EQ(got.tracks.size(), expected.tracks.size());
-  EXPECT_EQ(got.format, expected.format);
-  EXPECT_EQ(got.division.raw(), expected.division.raw());
-  for (std::size_t t = 0; t < expected.tracks.size(); ++t) {
-    const Track& a = expected.tracks[t];
-    const Track& b = got.tracks[t];
-    ASSERT_EQ(b.events.size(), a.events.size()) << "track " << t;
-    for (std::size_t i = 0; i < a.events.size(); ++i) {
-      const Event& x = a.events[i];
-      const Event& y = b.events[i];
-      const std::string where = "track " + std::to_string(t) + " event " + std::to_string(i) + ": " +
-                                midi::describe(a, x) + " vs " + midi::describe(b, y);
-      ASSERT_EQ(y.tick, x.tick) << where;
-      ASSERT_EQ(y.status, x.status) << where;
-      ASSERT_EQ(y.data1, x.data1) << where;
-      if (!x.is_meta() && !x.is_sysex()) {
-        const int n = midi::data_length(x.status);
-        if (n == 2) {
-          ASSERT_EQ(y.data2, x.data2) << where;
-        }
-      } else {
-        const auto da = a.data(x), db = b.data(y);
-        ASSERT_EQ(Bytes(db.begin(), db.end()), Bytes(da.begin(), da.end())) << where;
-      }
-    }
-  }
+  EXPECT_EQ(midi_test::first_difference(expected, got), "");
 }
 
 // Every kind of event the model holds, End of Track where it belongs.
@@ -213,6 +188,34 @@ TEST(WriterRoundTrip, RandomFiles) {
     expect_same_events(f, back);
     ASSERT_EQ(midi::write(back, options), bytes);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The comparison the round-trip tests rely on sees each kind of difference.
+TEST(WriterRoundTrip, TheComparisonSeesDifferences) {
+  MidiFile a;
+  a.format = 1;
+  a.division = midi::TimeDivision::ppq(96);
+  a.tracks.resize(1);
+  a.tracks[0].add_channel(0, 0x90, 60, 100);
+  a.tracks[0].add_meta_text(10, midi::meta::kText, "abc");
+  a.tracks[0].add_end_of_track(20);
+  EXPECT_EQ(midi_test::first_difference(a, a), "");
+  const auto differs = [&](auto change) {
+    MidiFile b = a;
+    change(b);
+    return !midi_test::first_difference(a, b).empty();
+  };
+  EXPECT_TRUE(differs([](MidiFile& b) { b.format = 0; }));
+  EXPECT_TRUE(differs([](MidiFile& b) { b.division = midi::TimeDivision::ppq(480); }));
+  EXPECT_TRUE(differs([](MidiFile& b) { b.tracks[0].events[0].tick = 1; }));
+  EXPECT_TRUE(differs([](MidiFile& b) { b.tracks[0].events[0].data2 = 99; }));
+  EXPECT_TRUE(differs([](MidiFile& b) { b.tracks[0].payload[b.tracks[0].events[1].data_offset] = 'x'; }));
+  EXPECT_TRUE(differs([](MidiFile& b) { b.tracks[0].events.pop_back(); }));
+  EXPECT_TRUE(differs([](MidiFile& b) { b.tracks.emplace_back(); }));
 }
 
 }  // namespace
