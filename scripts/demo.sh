@@ -7,14 +7,8 @@
 # env:   MUSEGEN_DATA_DIR  datasets folder (default: ../shared/datasets beside the repository)
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-
-"$repo/scripts/setup.sh"
-
-if [[ -z "${MUSEGEN_DATA_DIR:-}" && -d "$repo/../shared/datasets" ]]; then
-  MUSEGEN_DATA_DIR=$(cd "$repo/../shared/datasets" && pwd)
-fi
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # repo root, setup.sh, MUSEGEN_DATA_DIR
 
 jobs=$(nproc)
 echo "=== demo.sh: building the release preset"

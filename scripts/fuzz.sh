@@ -14,14 +14,8 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
   exit 64
 fi
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-
-"$repo/scripts/setup.sh"
-
-if [[ -z "${MUSEGEN_DATA_DIR:-}" && -d "$repo/../shared/datasets" ]]; then
-  MUSEGEN_DATA_DIR=$(cd "$repo/../shared/datasets" && pwd)
-fi
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # repo root, setup.sh, MUSEGEN_DATA_DIR
 
 build=$repo/build/fuzz
 corpus=$build/corpus

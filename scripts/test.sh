@@ -8,15 +8,8 @@
 #                          when it exists); tests that need absent data are skipped
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-
-"$repo/scripts/setup.sh"
-
-if [[ -z "${MUSEGEN_DATA_DIR:-}" && -d "$repo/../shared/datasets" ]]; then
-  MUSEGEN_DATA_DIR=$(cd "$repo/../shared/datasets" && pwd)
-  export MUSEGEN_DATA_DIR
-fi
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # repo root, setup.sh, MUSEGEN_DATA_DIR
 echo "test.sh: MUSEGEN_DATA_DIR=${MUSEGEN_DATA_DIR:-<unset: tests that need data will be skipped>}"
 
 jobs=$(nproc)
