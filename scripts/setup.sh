@@ -14,6 +14,7 @@ required=(
   pkg-config
   libgtest-dev            # GoogleTest (tests)
   libbenchmark-dev        # Google Benchmark (benches)
+  libopenblas-dev         # the GEMM benchmark's yardstick only; never linked into libnn
   libfmt-dev
   python3-mido            # tests/libmidi/mido_crosscheck.py
   python3-torch           # reference values for libnn's tests

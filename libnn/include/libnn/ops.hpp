@@ -1,0 +1,127 @@
+// The ops: free functions on tensors, each recording its backward when an input requires
+// grad. Shapes use the letters of docs/architecture.md: B batch, T time, C channels or
+// classes, N rows, V vocabulary, H hidden.
+//
+// Every op here is listed in src/ops/op_table.hpp, and has a finite-difference gradient
+// check and a PyTorch golden test (tests/libnn/); test_op_table.cpp fails if one is missing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "libnn/tensor.hpp"
+
+namespace nn {
+
+// --- elementwise, with broadcasting (NumPy rules) ----------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+// a * scale + shift, elementwise (the scalar forms of the operators below).
+Tensor affine(const Tensor& a, double scale, double shift);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(const Tensor& a, double b);
+
+// --- elementwise, one input -------------------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor sqrt(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+// At least one bound; the gradient passes where min <= x <= max (PyTorch's convention).
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+
+// --- matrix products ----------------------------------------------------------------------
+// a (N,K) @ b (K,M) -> (N,M); a (B,N,K) @ b (K,M) -> (B,N,M); a (B,N,K) @ b (B,K,M) -> (B,N,M).
+Tensor matmul(const Tensor& a, const Tensor& b);
+// a (B,N,K) @ b (B,K,M) -> (B,N,M)
+Tensor bmm(const Tensor& a, const Tensor& b);
+// x (...,I) @ weight (O,I)^T + bias (O) -> (...,O); bias may be undefined.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// --- reductions (dims empty = all; negative dims count from the end) ------------------------
+Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims = {}, bool keepdim = false);
+struct MaxResult {
+  Tensor values;   // float32, with history
+  Tensor indices;  // int64, the first maximum's position along dim
+};
+MaxResult max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor max(const Tensor& x);  // over all elements (gradient to the first maximum)
+
+// --- softmax and losses ---------------------------------------------------------------------
+Tensor softmax(const Tensor& x, std::int64_t dim);
+Tensor log_softmax(const Tensor& x, std::int64_t dim);
+
+enum class Reduction { None, Mean, Sum };
+
+struct CrossEntropyOptions {
+  CrossEntropyOptions& ignore_index(std::int64_t value) { ignore_index_ = value; return *this; }
+  CrossEntropyOptions& label_smoothing(double value) { label_smoothing_ = value; return *this; }
+  CrossEntropyOptions& reduction(Reduction value) { reduction_ = value; return *this; }
+  std::int64_t ignore_index_ = -100;
+  double label_smoothing_ = 0.0;
+  Reduction reduction_ = Reduction::Mean;
+};
+// Fused log-softmax + negative log-likelihood over class indices.
+// logits (N,C) float32, target (N) int64 in [0,C) or ignore_index -> () (or (N) for None).
+// Mean divides by the number of targets not ignored, as PyTorch does.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target,
+                     const CrossEntropyOptions& options = {});
+
+struct BCEWithLogitsOptions {
+  BCEWithLogitsOptions& pos_weight(const Tensor& value) { pos_weight_ = value; return *this; }
+  BCEWithLogitsOptions& reduction(Reduction value) { reduction_ = value; return *this; }
+  Tensor pos_weight_;  // broadcast against the last dimension; undefined = 1
+  Reduction reduction_ = Reduction::Mean;
+};
+// Numerically stable sigmoid + binary cross-entropy. logits and target have the same shape;
+// no gradient flows to target or pos_weight.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        const BCEWithLogitsOptions& options = {});
+
+// --- layers as functions ----------------------------------------------------------------------
+// weight (V,D), indices int64 of any shape S -> S + (D). (Argument order: weight first.)
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+// Zeroes each element with probability p and scales the rest by 1/(1-p) when training;
+// the identity otherwise.
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+// Normalizes over the last normalized_shape.size() dims; weight and bias (that shape) optional.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+// x (N,C) or (N,C,L). In training, normalizes with the batch statistics and updates
+// running_mean / running_var in place (unbiased variance, as PyTorch); in evaluation uses them.
+// running stats and weight/bias may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training,
+                  double momentum = 0.1, double eps = 1e-5);
+
+// --- joining, cutting and reshaping -------------------------------------------------------------
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t end);
+Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
+Tensor reshape(const Tensor& x, const Shape& shape);
+
+// Sums a broadcast gradient back to `shape` (the backward of broadcasting).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+}  // namespace nn

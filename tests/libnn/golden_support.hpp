@@ -1,0 +1,195 @@
+// Shared by the golden replay (test_golden.cpp), the gradient check (test_gradcheck.cpp) and
+// the op-table check (test_op_table.cpp): loading tests/libnn/golden/ops.safetensors, and
+// running one of its cases through libnn by op name and PyTorch-named arguments.
+#pragma once
+
+#include <cstring>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "libnn/io/safetensors.hpp"
+#include "libnn/ops.hpp"
+#include "mini_json.hpp"
+
+namespace golden {
+
+struct Case {
+  std::string name;
+  std::string op;
+  test_json::Value args;
+  int inputs = 0;
+  int outputs = 0;
+  std::vector<int> grads;  // input indices with a reference gradient
+};
+
+// gtest prints a parameter with this (instead of its bytes).
+inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name << " (" << c.op << ")"; }
+
+inline std::string fixture_path(const char* file) {
+  return std::string(LIBNN_TEST_DIR) + "/golden/" + file;
+}
+
+// Every case of a fixture file, in name order (the four file-level metadata keys skipped).
+inline std::vector<Case> load_cases(const nn::io::StFile& file) {
+  std::vector<Case> cases;
+  for (const auto& [key, value] : file.metadata) {
+    if (key == "format" || key == "version" || key == "torch" || key == "generator") continue;
+    const test_json::Value meta = test_json::parse(value);
+    Case c;
+    c.name = key;
+    c.op = meta["op"].string;
+    c.args = meta["args"];
+    c.inputs = static_cast<int>(meta["inputs"].integer());
+    c.outputs = static_cast<int>(meta["outputs"].integer());
+    for (const auto& g : meta["grads"].array) c.grads.push_back(static_cast<int>(g.integer()));
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+inline const nn::io::StFile& ops_file() {
+  static const nn::io::StFile file = nn::io::read_safetensors(fixture_path("ops.safetensors"));
+  return file;
+}
+
+// A fixture tensor as an nn::Tensor: F32 and F64 become float32, I64 int64.
+inline nn::Tensor to_tensor(const nn::io::StTensor& t) {
+  const nn::Shape shape(t.shape.begin(), t.shape.end());
+  const auto n = static_cast<std::size_t>(nn::numel(shape));
+  if (t.dtype == nn::io::StDType::I64) {
+    std::vector<std::int64_t> v(n);
+    std::memcpy(v.data(), t.data.data(), n * 8);
+    return nn::from_vector(v, shape);
+  }
+  std::vector<float> v(n);
+  if (t.dtype == nn::io::StDType::F32) {
+    std::memcpy(v.data(), t.data.data(), n * 4);
+  } else if (t.dtype == nn::io::StDType::F64) {
+    for (std::size_t i = 0; i < n; ++i) {
+      double d;
+      std::memcpy(&d, t.data.data() + i * 8, 8);
+      v[i] = static_cast<float>(d);
+    }
+  } else {
+    throw std::runtime_error("fixture tensor " + t.name + ": unexpected dtype");
+  }
+  return nn::from_vector(v, shape);
+}
+
+// A fixture tensor's values as doubles (F64, F32 or I64).
+inline std::vector<double> to_doubles(const nn::io::StTensor& t) {
+  std::size_t n = 1;
+  for (auto s : t.shape) n *= static_cast<std::size_t>(s);
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (t.dtype == nn::io::StDType::F64) {
+      std::memcpy(&v[i], t.data.data() + i * 8, 8);
+    } else if (t.dtype == nn::io::StDType::F32) {
+      float f;
+      std::memcpy(&f, t.data.data() + i * 4, 4);
+      v[i] = f;
+    } else {
+      std::int64_t k;
+      std::memcpy(&k, t.data.data() + i * 8, 8);
+      v[i] = static_cast<double>(k);
+    }
+  }
+  return v;
+}
+
+inline const nn::io::StTensor& tensor(const nn::io::StFile& file, const std::string& name) {
+  const nn::io::StTensor* t = file.find(name);
+  if (!t) throw std::runtime_error("fixture has no tensor " + name);
+  return *t;
+}
+
+inline std::vector<std::int64_t> int_list(const test_json::Value& v) {
+  std::vector<std::int64_t> out;
+  if (v.kind == test_json::Value::Kind::Array) {
+    for (const auto& x : v.array) out.push_back(x.integer());
+  } else if (!v.is_null()) {
+    out.push_back(v.integer());
+  }
+  return out;
+}
+
+inline std::optional<double> opt_num(const test_json::Value& v) {
+  if (v.is_null()) return std::nullopt;
+  return v.num();
+}
+
+inline nn::Reduction reduction(const test_json::Value& args) {
+  if (!args.has("reduction")) return nn::Reduction::Mean;
+  const std::string& r = args["reduction"].string;
+  return r == "sum" ? nn::Reduction::Sum : r == "none" ? nn::Reduction::None : nn::Reduction::Mean;
+}
+
+// Runs `op` on `in` with the fixture's args; returns the outputs in the fixture's order.
+// batch_norm in training returns (y, running_mean, running_var): the running statistics are
+// the (updated in place) inputs 1 and 2.
+inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value& args,
+                                   const std::vector<nn::Tensor>& in) {
+  using namespace nn;
+  auto arg = [&](const char* key) -> const test_json::Value& { return args[key]; };
+  if (op == "add") return {add(in[0], in[1])};
+  if (op == "sub") return {sub(in[0], in[1])};
+  if (op == "mul") return {mul(in[0], in[1])};
+  if (op == "div") return {div(in[0], in[1])};
+  if (op == "affine") return {affine(in[0], arg("scale").num(), arg("shift").num())};
+  if (op == "matmul") return {matmul(in[0], in[1])};
+  if (op == "bmm") return {bmm(in[0], in[1])};
+  if (op == "linear") return {linear(in[0], in[1], in.size() > 2 ? in[2] : Tensor())};
+  if (op == "sum") return {sum(in[0], int_list(arg("dim")), arg("keepdim").boolean)};
+  if (op == "mean") return {mean(in[0], int_list(arg("dim")), arg("keepdim").boolean)};
+  if (op == "max") {
+    if (arg("dim").is_null()) return {max(in[0])};
+    MaxResult r = max(in[0], arg("dim").integer(), args.has("keepdim") && arg("keepdim").boolean);
+    return {r.values, r.indices};
+  }
+  if (op == "exp") return {exp(in[0])};
+  if (op == "log") return {log(in[0])};
+  if (op == "tanh") return {tanh(in[0])};
+  if (op == "sigmoid") return {sigmoid(in[0])};
+  if (op == "relu") return {relu(in[0])};
+  if (op == "neg") return {neg(in[0])};
+  if (op == "sqrt") return {sqrt(in[0])};
+  if (op == "leaky_relu") return {leaky_relu(in[0], arg("negative_slope").num())};
+  if (op == "pow") return {pow(in[0], arg("exponent").num())};
+  if (op == "clamp") return {clamp(in[0], opt_num(arg("min")), opt_num(arg("max")))};
+  if (op == "softmax") return {softmax(in[0], arg("dim").integer())};
+  if (op == "log_softmax") return {log_softmax(in[0], arg("dim").integer())};
+  if (op == "cross_entropy") {
+    return {cross_entropy(in[0], in[1],
+                          CrossEntropyOptions()
+                              .ignore_index(arg("ignore_index").integer())
+                              .label_smoothing(arg("label_smoothing").num())
+                              .reduction(reduction(args)))};
+  }
+  if (op == "binary_cross_entropy_with_logits") {
+    BCEWithLogitsOptions options;
+    options.reduction(reduction(args));
+    if (in.size() > 2) options.pos_weight(in[2]);
+    return {binary_cross_entropy_with_logits(in[0], in[1], options)};
+  }
+  if (op == "embedding") return {embedding(in[0], in[1])};
+  if (op == "cat") return {cat(in, arg("dim").integer())};
+  if (op == "stack") return {stack(in, arg("dim").integer())};
+  if (op == "slice") return {slice(in[0], arg("dim").integer(), arg("start").integer(), arg("end").integer())};
+  if (op == "transpose") return {transpose(in[0], arg("dim0").integer(), arg("dim1").integer())};
+  if (op == "reshape") return {reshape(in[0], int_list(arg("shape")))};
+  if (op == "layer_norm") {
+    return {layer_norm(in[0], int_list(arg("normalized_shape")), in.size() > 1 ? in[1] : Tensor(),
+                       in.size() > 2 ? in[2] : Tensor(), arg("eps").num())};
+  }
+  if (op == "batch_norm") {
+    const bool training = arg("training").boolean;
+    Tensor y = batch_norm(in[0], in[1], in[2], in[3], in[4], training, arg("momentum").num(),
+                          arg("eps").num());
+    if (training) return {y, in[1], in[2]};
+    return {y};
+  }
+  throw std::runtime_error("golden::run: unknown op " + op);
+}
+
+}  // namespace golden
