@@ -374,7 +374,7 @@ TEST(OptimState, ResumeContinuesBitExactlyForEveryFixtureConfig) {
 
     auto first = make_optimizer(c, run.fresh_params());
     for (int t = 0; t < kSplit; ++t) run.apply(*first, t);
-    optim::StateDict saved;
+    optim::TrainingState saved;
     first->save_state(saved);
     std::vector<Tensor> params_at_split;  // what the weights file would hold
     for (const Tensor& p : first->parameters()) {
@@ -383,7 +383,7 @@ TEST(OptimState, ResumeContinuesBitExactlyForEveryFixtureConfig) {
       params_at_split.push_back(q);
     }
     // The saved tensors are a snapshot: stepping on must not change them.
-    optim::StateDict snapshot;
+    optim::TrainingState snapshot;
     first->save_state(snapshot);
     run.apply(*first, kSplit);
     for (const auto& [key, t] : snapshot.tensors) {
@@ -401,7 +401,7 @@ TEST(OptimState, ResumeContinuesBitExactlyForEveryFixtureConfig) {
           << "parameter " << i << " differs after resuming";
       EXPECT_EQ(resumed->step_count(i), straight->step_count(i));
     }
-    optim::StateDict a, b;
+    optim::TrainingState a, b;
     straight->save_state(a);
     resumed->save_state(b);
     EXPECT_EQ(a.ints, b.ints);
@@ -421,7 +421,7 @@ TEST(OptimState, KeysArePyTorchNames) {
   optim::Adam adam(params, optim::AdamOptions(1e-2).amsgrad(true));
   run.apply(adam, 0);
   run.apply(adam, 1);  // param 1 has no gradient at t = 1
-  optim::StateDict s;
+  optim::TrainingState s;
   adam.save_state(s);
   EXPECT_EQ(s.strings.at("optimizer"), "Adam");
   EXPECT_EQ(s.ints.at("num_params"), 2);
@@ -440,7 +440,7 @@ TEST(OptimState, KeysArePyTorchNames) {
   optim::SGD sgd(fresh, optim::SGDOptions(0.1).momentum(0.9));
   fresh[0].set_grad(nn::ones({3, 4}));
   sgd.step();
-  optim::StateDict t;
+  optim::TrainingState t;
   sgd.save_state(t);
   EXPECT_TRUE(t.tensors.count("param.0.momentum_buffer"));
   EXPECT_FALSE(t.tensors.count("param.1.momentum_buffer"));
@@ -449,9 +449,9 @@ TEST(OptimState, KeysArePyTorchNames) {
 }
 
 // Expects load_state to throw nn::Error mentioning every fragment, and to leave `opt` as it was.
-void expect_refused(optim::Optimizer& opt, const optim::StateDict& bad,
+void expect_refused(optim::Optimizer& opt, const optim::TrainingState& bad,
                     const std::vector<std::string>& fragments) {
-  optim::StateDict before;
+  optim::TrainingState before;
   opt.save_state(before);
   try {
     opt.load_state(bad);
@@ -462,7 +462,7 @@ void expect_refused(optim::Optimizer& opt, const optim::StateDict& bad,
       EXPECT_NE(what.find(f), std::string::npos) << "message \"" << what << "\" lacks \"" << f << "\"";
     }
   }
-  optim::StateDict after;
+  optim::TrainingState after;
   opt.save_state(after);
   EXPECT_EQ(before.ints, after.ints);
   EXPECT_EQ(before.floats, after.floats);
@@ -475,7 +475,7 @@ TEST(OptimState, BadStateIsRefusedWithAClearError) {
   auto source_params = run.fresh_params();
   optim::Adam source(source_params, optim::AdamOptions(1e-2));
   run.apply(source, 0);
-  optim::StateDict good;
+  optim::TrainingState good;
   source.save_state(good);
 
   auto params = run.fresh_params();
@@ -484,47 +484,47 @@ TEST(OptimState, BadStateIsRefusedWithAClearError) {
   run.apply(target, 1);
 
   {  // wrong shape
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.tensors["param.0.exp_avg"] = nn::zeros({4, 3});
     expect_refused(target, bad, {"param.0.exp_avg", "(3,4)", "(4,3)"});
   }
   {  // missing tensor
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.tensors.erase("param.1.exp_avg_sq");
     expect_refused(target, bad, {"missing", "param.1.exp_avg_sq"});
   }
   {  // missing step
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.ints.erase("param.0.step");
     expect_refused(target, bad, {"param.0.exp_avg", "param.0.step"});
   }
   {  // unknown buffer (e.g. a state saved with amsgrad)
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.tensors["param.0.max_exp_avg_sq"] = nn::zeros({3, 4});
     expect_refused(target, bad, {"param.0.max_exp_avg_sq", "exp_avg, exp_avg_sq"});
   }
   {  // parameter index out of range
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.ints["param.2.step"] = 1;
     expect_refused(target, bad, {"param.2.step", "2 parameters"});
   }
   {  // wrong number of parameters
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.ints["num_params"] = 3;
     expect_refused(target, bad, {"2 parameters", "got 3"});
   }
   {  // another optimizer's state
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.strings["optimizer"] = "SGD";
     expect_refused(target, bad, {"Adam", "SGD"});
   }
   {  // wrong dtype
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.tensors["param.0.exp_avg"] = nn::zeros({3, 4}, nn::DType::Int64);
     expect_refused(target, bad, {"param.0.exp_avg", "float32", "int64"});
   }
   {  // no lr / unknown float / malformed key / empty dict
-    optim::StateDict bad = good;
+    optim::TrainingState bad = good;
     bad.floats.erase("lr");
     expect_refused(target, bad, {"\"lr\""});
     bad = good;
@@ -533,7 +533,7 @@ TEST(OptimState, BadStateIsRefusedWithAClearError) {
     bad = good;
     bad.ints["param.00.step"] = 1;
     expect_refused(target, bad, {"param.00.step"});
-    expect_refused(target, optim::StateDict{}, {"missing", "optimizer"});
+    expect_refused(target, optim::TrainingState{}, {"missing", "optimizer"});
   }
   // The good one loads, and restores lr.
   target.set_lr(0.5);
@@ -543,10 +543,10 @@ TEST(OptimState, BadStateIsRefusedWithAClearError) {
 }
 
 TEST(OptimState, StateDictPrefixAndMerge) {
-  optim::StateDict a;
+  optim::TrainingState a;
   a.ints["last_epoch"] = 3;
   a.tensors["param.0.exp_avg"] = nn::zeros({2});
-  optim::StateDict all;
+  optim::TrainingState all;
   all.merge(a.prefixed("optimizer."));
   all.merge(a.prefixed("scheduler."));
   EXPECT_EQ(all.ints.size(), 2u);
@@ -574,7 +574,7 @@ TEST(OptimState, SchedulesResumeExactly) {
     auto opt2 = make({q});
     auto first = make_scheduler(*opt2, c.meta["scheduler"].string, c.meta["kwargs"]);
     for (int k = 0; k < 5; ++k) first->step();
-    optim::StateDict opt_state, sched_state;
+    optim::TrainingState opt_state, sched_state;
     opt2->save_state(opt_state);
     first->save_state(sched_state);
 
@@ -600,7 +600,7 @@ TEST(OptimState, SchedulesResumeExactly) {
       }
     }
     // A state of another schedule is refused.
-    optim::StateDict bad = sched_state;
+    optim::TrainingState bad = sched_state;
     bad.strings["scheduler"] = "NoSuchLR";
     EXPECT_THROW(first->load_state(bad), nn::Error);
     bad = sched_state;

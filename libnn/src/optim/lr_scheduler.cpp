@@ -35,15 +35,15 @@ void LRScheduler::set_epoch(std::int64_t epoch) {
 
 void LRScheduler::step() { set_epoch(last_epoch_ + 1); }
 
-void LRScheduler::save_state(StateDict& out) const {
-  StateDict s;
+void LRScheduler::save_state(TrainingState& out) const {
+  TrainingState s;
   s.strings["scheduler"] = name();
   s.ints["last_epoch"] = last_epoch_;
   s.floats["base_lr"] = base_lr_;
   out.merge(s);
 }
 
-void LRScheduler::load_state(const StateDict& in) {
+void LRScheduler::load_state(const TrainingState& in) {
   const std::string me = name();
   const auto name_it = in.strings.find("scheduler");
   NN_CHECK(name_it != in.strings.end(), "{}: load_state: missing string \"scheduler\"", me);
@@ -149,26 +149,26 @@ double SequentialLR::lr_at(std::int64_t epoch) const {
   return schedulers_[j]->lr_at(epoch - start);
 }
 
-void SequentialLR::save_state(StateDict& out) const {
-  StateDict s;
+void SequentialLR::save_state(TrainingState& out) const {
+  TrainingState s;
   LRScheduler::save_state(s);
   s.ints["num_schedulers"] = static_cast<std::int64_t>(schedulers_.size());
   for (std::size_t j = 0; j < schedulers_.size(); ++j) {
-    StateDict child;
+    TrainingState child;
     schedulers_[j]->save_state(child);
     s.merge(child.prefixed(fmt::format("schedulers.{}.", j)));
   }
   out.merge(s);
 }
 
-void SequentialLR::load_state(const StateDict& in) {
+void SequentialLR::load_state(const TrainingState& in) {
   const auto n_it = in.ints.find("num_schedulers");
   NN_CHECK(n_it != in.ints.end(), "SequentialLR: load_state: missing int \"num_schedulers\"");
   NN_CHECK(n_it->second == static_cast<std::int64_t>(schedulers_.size()),
            "SequentialLR: load_state: expected the state of {} schedules, got {}",
            schedulers_.size(), n_it->second);
   // Our own entries, and a check that every "schedulers.<j>." entry has a schedule to go to.
-  StateDict own;
+  TrainingState own;
   std::vector<std::string> prefixes;
   for (std::size_t j = 0; j < schedulers_.size(); ++j) {
     prefixes.push_back(fmt::format("schedulers.{}.", j));
@@ -194,7 +194,7 @@ void SequentialLR::load_state(const StateDict& in) {
 
   // Load the schedules, then ourselves (which sets the optimizer's lr); if any part is
   // refused, put every part back as it was.
-  std::vector<StateDict> backups(schedulers_.size() + 1);
+  std::vector<TrainingState> backups(schedulers_.size() + 1);
   for (std::size_t j = 0; j < schedulers_.size(); ++j) schedulers_[j]->save_state(backups[j]);
   LRScheduler::save_state(backups.back());
   const double lr_before = optimizer().lr();

@@ -1,5 +1,5 @@
 // The optimizers' common part (libnn/optim/optimizer.hpp): parameter checks, zero_grad, lazy
-// per-parameter state, and the strict save/load of that state through a StateDict.
+// per-parameter state, and the strict save/load of that state through a TrainingState.
 #include "libnn/optim/optimizer.hpp"
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 namespace nn::optim {
 
-// --- StateDict ------------------------------------------------------------------------------
+// --- TrainingState ------------------------------------------------------------------------------
 
 namespace {
 
@@ -30,19 +30,19 @@ void add_sub(Map& out, const Map& in, std::string_view prefix) {
 template <class Map>
 void add_unique(Map& out, const Map& in, const char* kind) {
   for (const auto& [key, value] : in) {
-    NN_CHECK(out.emplace(key, value).second, "StateDict: {} key \"{}\" is already present",
+    NN_CHECK(out.emplace(key, value).second, "TrainingState: {} key \"{}\" is already present",
              kind, key);
   }
 }
 
 }  // namespace
 
-bool StateDict::empty() const {
+bool TrainingState::empty() const {
   return tensors.empty() && ints.empty() && floats.empty() && strings.empty();
 }
 
-StateDict StateDict::prefixed(std::string_view prefix) const {
-  StateDict out;
+TrainingState TrainingState::prefixed(std::string_view prefix) const {
+  TrainingState out;
   add_prefixed(out.tensors, tensors, prefix);
   add_prefixed(out.ints, ints, prefix);
   add_prefixed(out.floats, floats, prefix);
@@ -50,8 +50,8 @@ StateDict StateDict::prefixed(std::string_view prefix) const {
   return out;
 }
 
-StateDict StateDict::sub(std::string_view prefix) const {
-  StateDict out;
+TrainingState TrainingState::sub(std::string_view prefix) const {
+  TrainingState out;
   add_sub(out.tensors, tensors, prefix);
   add_sub(out.ints, ints, prefix);
   add_sub(out.floats, floats, prefix);
@@ -59,7 +59,7 @@ StateDict StateDict::sub(std::string_view prefix) const {
   return out;
 }
 
-void StateDict::merge(const StateDict& other) {
+void TrainingState::merge(const TrainingState& other) {
   add_unique(tensors, other.tensors, "tensor");
   add_unique(ints, other.ints, "int");
   add_unique(floats, other.floats, "float");
@@ -137,8 +137,8 @@ bool parse_param_key(const std::string& key, std::size_t& index, std::string& re
 
 }  // namespace
 
-void Optimizer::save_state(StateDict& out) const {
-  StateDict s;
+void Optimizer::save_state(TrainingState& out) const {
+  TrainingState s;
   s.strings["optimizer"] = name();
   s.ints["num_params"] = static_cast<std::int64_t>(params_.size());
   s.floats["lr"] = lr();
@@ -155,7 +155,7 @@ void Optimizer::save_state(StateDict& out) const {
   out.merge(s);
 }
 
-void Optimizer::load_state(const StateDict& in) {
+void Optimizer::load_state(const TrainingState& in) {
   const std::string me = name();
   const auto found_keys = [](const auto& map) {
     std::string keys;

@@ -46,10 +46,10 @@ class LRScheduler {
   // Writes strings "scheduler" (name()), ints "last_epoch", floats "base_lr" (adding to
   // `out`; nn::Error if a key is taken). SequentialLR adds its schedules' states under
   // "schedulers.<j>.".
-  virtual void save_state(StateDict& out) const;
+  virtual void save_state(TrainingState& out) const;
   // Restores them after checking the name and that no key is missing or unknown (nn::Error
   // otherwise, this schedule unchanged), and sets the optimizer's lr to lr_at(last_epoch).
-  virtual void load_state(const StateDict& in);
+  virtual void load_state(const TrainingState& in);
 
  protected:
   explicit LRScheduler(Optimizer& optimizer);
@@ -117,8 +117,8 @@ class SequentialLR : public LRScheduler {
                std::vector<std::int64_t> milestones);
   double lr_at(std::int64_t epoch) const override;
   std::string name() const override { return "SequentialLR"; }
-  void save_state(StateDict& out) const override;
-  void load_state(const StateDict& in) override;
+  void save_state(TrainingState& out) const override;
+  void load_state(const TrainingState& in) override;
 
  private:
   std::vector<std::shared_ptr<LRScheduler>> schedulers_;

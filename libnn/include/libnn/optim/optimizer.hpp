@@ -1,6 +1,6 @@
 // The common part of every optimizer: its parameters, zero_grad, the learning rate, and the
 // per-parameter state (step count, moment tensors) with its export to and import from a
-// StateDict, the in-memory form the training-state file (libnn/io/state_file.hpp) stores.
+// TrainingState, the in-memory form the training-state file (libnn/io/state_file.hpp) stores.
 //
 // Shaped like libtorch's torch::optim: an optimizer is built from a parameter list and an
 // options struct with chained setters, e.g.
@@ -39,7 +39,7 @@ namespace nn::optim {
 // Named tensors and numbers: what an optimizer or a schedule needs to resume exactly.
 // Tensors in a saved dict are copies (later steps do not change them); load_state copies
 // them again. Keys are documented by each save_state.
-struct StateDict {
+struct TrainingState {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, std::int64_t> ints;
   std::map<std::string, double> floats;
@@ -48,11 +48,11 @@ struct StateDict {
   bool empty() const;
   // A copy with `prefix` before every key, to keep several objects in one dict or file:
   // state.merge(optimizer_state.prefixed("optimizer.")).
-  StateDict prefixed(std::string_view prefix) const;
+  TrainingState prefixed(std::string_view prefix) const;
   // The entries whose key starts with `prefix`, with the prefix removed (the inverse).
-  StateDict sub(std::string_view prefix) const;
+  TrainingState sub(std::string_view prefix) const;
   // Adds every entry of `other`; throws nn::Error if a key is already present.
-  void merge(const StateDict& other);
+  void merge(const TrainingState& other);
 };
 
 class Optimizer {
@@ -92,12 +92,12 @@ class Optimizer {
   //   ints    "param.<i>.step"     for each parameter i that has been updated
   //   tensors "param.<i>.<buffer>" its buffers, e.g. "param.3.exp_avg" (PyTorch's names)
   // Hyper-parameters other than lr are the constructor's options and are not saved.
-  void save_state(StateDict& out) const;
+  void save_state(TrainingState& out) const;
   // Restores what save_state wrote, after checking all of it: the optimizer name, the
   // number of parameters, that every key is known, that each updated parameter has all its
   // buffers with its parameter's shape and dtype. On any mismatch throws nn::Error naming the
   // key, what was expected and what was found, and leaves this optimizer unchanged.
-  void load_state(const StateDict& in);
+  void load_state(const TrainingState& in);
 
  protected:
   // Checks the parameter list (non-empty, defined float32 leaf tensors). `what` names the
