@@ -64,7 +64,7 @@ void random_cpu(kernels::RandomKind kind, Tensor& out, std::uint64_t seed, std::
   parallel_for(blocks, 1024, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t block = begin; block < end; ++block) {
       const auto bits = philox4x32(seed, counter + static_cast<std::uint64_t>(block));
-      float values[4];
+      float values[4] = {};
       switch (kind) {
         case kernels::RandomKind::Uniform:
           for (int l = 0; l < 4; ++l) {
