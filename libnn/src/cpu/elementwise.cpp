@@ -2,12 +2,16 @@
 //
 // Loops are written so GCC vectorizes them at -O3 (contiguous, no aliasing through the
 // loop-invariant parameters); large tensors are split across OpenMP threads by index.
+// exp, log, tanh and sigmoid go to the array functions of cpu/vec_math.hpp (AVX-512 / AVX2
+// chosen at run time): a loop calling std::exp cannot be vectorized. Their backward forms
+// read y (or x for log) only and need no transcendental.
 #include "kernels/elementwise.hpp"
 
 #include <cmath>
 #include <limits>
 
 #include "cpu/parallel.hpp"
+#include "cpu/vec_math.hpp"
 
 namespace nn::cpu {
 namespace {
@@ -106,14 +110,23 @@ void map(const Tensor& x, Tensor& out, Fn fn) {
   });
 }
 
+// out = fn(x) for an array function of vec_math.hpp, each thread on its own chunk.
+void map_array(const Tensor& x, Tensor& out, void (*fn)(const float*, float*, std::int64_t)) {
+  const float* px = x.data_ptr<float>();
+  float* po = out.data_ptr<float>();
+  parallel_for(x.numel(), kGrain, [&](std::int64_t begin, std::int64_t end) {
+    fn(px + begin, po + begin, end - begin);
+  });
+}
+
 void unary_cpu(kernels::UnaryOp op, const Tensor& x, Tensor& out, float p0, float p1) {
   using kernels::UnaryOp;
   switch (op) {
     case UnaryOp::Neg: return map(x, out, [](float v) { return -v; });
-    case UnaryOp::Exp: return map(x, out, [](float v) { return std::exp(v); });
-    case UnaryOp::Log: return map(x, out, [](float v) { return std::log(v); });
-    case UnaryOp::Tanh: return map(x, out, [](float v) { return std::tanh(v); });
-    case UnaryOp::Sigmoid: return map(x, out, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+    case UnaryOp::Exp: return map_array(x, out, vexp);
+    case UnaryOp::Log: return map_array(x, out, vlog);
+    case UnaryOp::Tanh: return map_array(x, out, vtanh);
+    case UnaryOp::Sigmoid: return map_array(x, out, vsigmoid);  // 1 / (1 + exp(-x))
     case UnaryOp::Relu: return map(x, out, [](float v) { return v > 0.0f ? v : 0.0f; });
     case UnaryOp::LeakyRelu: return map(x, out, [p0](float v) { return v > 0.0f ? v : v * p0; });
     case UnaryOp::Sqrt: return map(x, out, [](float v) { return std::sqrt(v); });

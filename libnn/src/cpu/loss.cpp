@@ -7,7 +7,8 @@
 // logits and those two numbers and writes
 // grad_logits = w * (softmax - smoothed one-hot) in the same pass. Rows are split across
 // threads; each row is computed by one thread in a fixed order (sums in double), so results
-// do not depend on the thread count.
+// do not depend on the thread count. The exponentials of a row are computed by vexp
+// (cpu/vec_math.hpp), a chunk at a time into a stack buffer.
 #include "kernels/loss.hpp"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <mutex>
 
 #include "cpu/parallel.hpp"
+#include "cpu/vec_math.hpp"
 
 namespace nn::cpu {
 namespace {
@@ -23,6 +25,7 @@ namespace {
 using kernels::CrossEntropyStats;
 
 constexpr std::int64_t kWorkGrain = 1 << 14;  // elements below which a fork does not pay
+constexpr std::int64_t kExpChunk = 256;        // exps computed at a time (a multiple of 8)
 
 float max_of(const float* v, std::int64_t n) {
   float m = -std::numeric_limits<float>::infinity();
@@ -31,21 +34,32 @@ float max_of(const float* v, std::int64_t n) {
 }
 
 // sum_c exp(v[c] - m) and (when wanted) sum_c v[c], both in double, 8 lanes each.
+// (The order of the additions is that of one loop over k: lane k % 8 for the whole groups of
+// 8, then the last n % 8 in order; the chunks only decide when exp is computed.)
 void exp_sum_and_sum(const float* v, std::int64_t n, float m, bool want_sum, double& exp_sum,
                      double& sum) {
   double e[8] = {}, s[8] = {};
-  std::int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int l = 0; l < 8; ++l) e[l] += std::exp(v[k + l] - m);
-    if (want_sum) {
-      for (int l = 0; l < 8; ++l) s[l] += v[k + l];
-    }
-  }
+  const std::int64_t whole = n - n % 8;
   exp_sum = 0.0;
   sum = 0.0;
-  for (; k < n; ++k) {
-    exp_sum += std::exp(v[k] - m);
-    if (want_sum) sum += v[k];
+  float ex[kExpChunk];
+  for (std::int64_t k0 = 0; k0 < n; k0 += kExpChunk) {
+    const std::int64_t len = std::min(kExpChunk, n - k0);
+    for (std::int64_t j = 0; j < len; ++j) ex[j] = v[k0 + j] - m;
+    vexp(ex, ex, len);
+    const std::int64_t len_whole = std::max<std::int64_t>(0, std::min(len, whole - k0));
+    std::int64_t j = 0;
+    for (; j < len_whole; j += 8) {
+      for (int l = 0; l < 8; ++l) e[l] += ex[j + l];
+    }
+    for (; j < len; ++j) exp_sum += ex[j];
+  }
+  if (want_sum) {
+    std::int64_t k = 0;
+    for (; k < whole; k += 8) {
+      for (int l = 0; l < 8; ++l) s[l] += v[k + l];
+    }
+    for (; k < n; ++k) sum += v[k];
   }
   for (int l = 0; l < 8; ++l) {
     exp_sum += e[l];
@@ -137,7 +151,13 @@ void cross_entropy_backward_cpu(const Tensor& grad_loss, float scale, const Tens
       //   -> d loss[n] / d x_c = softmax_c - (1-eps) * [c == y] - eps/C
       const float w = pg[per_row ? n : 0] * scale;
       const float m = pm[n], s = ps[n];
-      for (std::int64_t k = 0; k < c; ++k) outr[k] = w * (std::exp((xr[k] - m) - s) - smooth);
+      float e[kExpChunk];  // softmax, a chunk at a time
+      for (std::int64_t k0 = 0; k0 < c; k0 += kExpChunk) {
+        const std::int64_t len = std::min(kExpChunk, c - k0);
+        for (std::int64_t k = 0; k < len; ++k) e[k] = (xr[k0 + k] - m) - s;
+        vexp(e, e, len);
+        for (std::int64_t k = 0; k < len; ++k) outr[k0 + k] = w * (e[k] - smooth);
+      }
       outr[y] -= w * hit;
     }
   });

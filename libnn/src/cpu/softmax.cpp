@@ -5,6 +5,7 @@
 // (o, block of up to kBlock inner positions) tile and walks C with the block as the fast,
 // vectorizable axis, keeping per-position max and sum in small stack buffers. Sums are
 // accumulated in double in a fixed order, so results do not depend on the thread count.
+// The exponentials are computed over whole rows (or tiles) by vexp (cpu/vec_math.hpp).
 #include "kernels/softmax.hpp"
 
 #include <algorithm>
@@ -12,12 +13,14 @@
 #include <limits>
 
 #include "cpu/parallel.hpp"
+#include "cpu/vec_math.hpp"
 
 namespace nn::cpu {
 namespace {
 
 constexpr std::int64_t kBlock = 256;           // inner positions per tile when inner > 1
 constexpr std::int64_t kWorkGrain = 1 << 14;  // elements below which a fork does not pay
+constexpr std::int64_t kExpChunk = 256;        // exp(y) computed this many at a time (stack)
 
 // Sum of n floats in double, 8 lanes then combined: the same bits whatever the caller.
 double sum_double(const float* v, std::int64_t n) {
@@ -77,7 +80,8 @@ void softmax_forward_cpu(const Tensor& x, Tensor& y, std::int64_t outer, std::in
         const float* xr = px + n * c;
         float* yr = py + n * c;
         const float m = row_max(xr, c);
-        for (std::int64_t k = 0; k < c; ++k) yr[k] = std::exp(xr[k] - m);
+        for (std::int64_t k = 0; k < c; ++k) yr[k] = xr[k] - m;
+        vexp(yr, yr, c);
         const double sum = sum_double(yr, c);
         if (log) {
           const float log_sum = static_cast<float>(std::log(sum));
@@ -107,10 +111,9 @@ void softmax_forward_cpu(const Tensor& x, Tensor& y, std::int64_t outer, std::in
     for (std::int64_t k = 0; k < c; ++k) {
       const float* xr = xo + k * inner;
       float* yr = yo + k * inner;
-      for (std::int64_t i = 0; i < w; ++i) {
-        yr[i] = std::exp(xr[i] - m[i]);
-        sum[i] += yr[i];
-      }
+      for (std::int64_t i = 0; i < w; ++i) yr[i] = xr[i] - m[i];
+      vexp(yr, yr, w);
+      for (std::int64_t i = 0; i < w; ++i) sum[i] += yr[i];
     }
     float f[kBlock];  // 1/sum for softmax, log(sum) for log_softmax
     for (std::int64_t i = 0; i < w; ++i) {
@@ -143,7 +146,12 @@ void softmax_backward_cpu(const Tensor& gy, const Tensor& y, Tensor& gx, std::in
         if (log) {
           // y = x - m - log(sum_c exp(x - m))  ->  gx = gy - softmax(x) * sum_c(gy)
           const float total = static_cast<float>(sum_double(gr, c));
-          for (std::int64_t k = 0; k < c; ++k) outr[k] = gr[k] - std::exp(yr[k]) * total;
+          float e[kExpChunk];  // exp(y), a chunk at a time: gx may be gy's buffer
+          for (std::int64_t k0 = 0; k0 < c; k0 += kExpChunk) {
+            const std::int64_t len = std::min(kExpChunk, c - k0);
+            vexp(yr + k0, e, len);
+            for (std::int64_t k = 0; k < len; ++k) outr[k0 + k] = gr[k0 + k] - e[k] * total;
+          }
         } else {
           // y = exp(x - m) / sum_c exp(x - m)  ->  gx = y * (gy - sum_c(gy * y))
           const float dot = static_cast<float>(dot_double(gr, yr, c));
@@ -174,7 +182,9 @@ void softmax_backward_cpu(const Tensor& gy, const Tensor& y, Tensor& gx, std::in
       const float* yr = py + base + k * inner;
       float* outr = po + base + k * inner;
       if (log) {
-        for (std::int64_t i = 0; i < w; ++i) outr[i] = gr[i] - std::exp(yr[i]) * s[i];
+        float e[kBlock];  // exp(y) of the tile's row (w <= kBlock)
+        vexp(yr, e, w);
+        for (std::int64_t i = 0; i < w; ++i) outr[i] = gr[i] - e[i] * s[i];
       } else {
         for (std::int64_t i = 0; i < w; ++i) outr[i] = yr[i] * (gr[i] - s[i]);
       }
