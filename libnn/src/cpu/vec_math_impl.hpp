@@ -38,10 +38,12 @@ namespace {  // see above: one private copy per instruction set
 template <int W> struct VecTypes {
   typedef float F __attribute__((vector_size(4 * W)));
   typedef std::int32_t I __attribute__((vector_size(4 * W)));
+  typedef std::uint32_t U __attribute__((vector_size(4 * W)));
 };
 
 template <int W> using VF = typename VecTypes<W>::F;
 template <int W> using VI = typename VecTypes<W>::I;
+template <int W> using VU = typename VecTypes<W>::U;
 
 template <int W> inline VF<W> splat(float v) { return VF<W>{} + v; }
 template <int W> inline VI<W> splat_i(std::int32_t v) { return VI<W>{} + v; }
@@ -104,7 +106,9 @@ template <int W> VF<W> log_vec(VF<W> x) {
   const VI<W> e_adjust = select_i<W>(subnormal, splat_i<W>(-23), splat_i<W>(0));
   // Offsetting the bits by those of sqrt(1/2) puts m in [sqrt(1/2), sqrt(2)) and the
   // exponent in the top bits.
-  const VI<W> ix = as_int<W>(xs) - 0x3f3504f3;
+  // (Unsigned arithmetic: a negative input's bits would overflow a signed subtraction; such
+  // lanes become NaN below anyway.)
+  const VI<W> ix = reinterpret_cast<VI<W>>(reinterpret_cast<VU<W>>(as_int<W>(xs)) - 0x3f3504f3u);
   const VI<W> e = (ix >> 23) + e_adjust;
   const VF<W> m = as_float<W>((ix & 0x007fffff) + 0x3f3504f3);
   const VF<W> f = m - 1.0f;
