@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -156,7 +159,7 @@ class GemmIsaTest : public ::testing::TestWithParam<GemmIsa> {
 };
 
 // Every combination of small odd sizes: all register-block edge cases (MR is 4, 6 or 14,
-// NR 16 or 32), in all transpose cases, with padded leading dimensions.
+// NR 8, 16 or 32), in all transpose cases, with padded leading dimensions.
 TEST_P(GemmIsaTest, SmallOddSizes) {
   std::mt19937 rng(1);
   const int64_t sizes[] = {1, 2, 3, 7, 15, 17, 31, 33};
@@ -183,8 +186,8 @@ TEST_P(GemmIsaTest, MediumOddSizes) {
       }
 }
 
-// Shapes crossing the cache blocks of every kernel set: KC (256, 384), NC (512 per thread,
-// so more than 1024 columns with 2 threads), MC (1024, 1536, 2016 rows).
+// Shapes crossing the cache blocks of every kernel set: KC (256 or 384), NC (512 columns)
+// and MC (512, 768 or 1008 rows), several times over, with any thread count.
 TEST_P(GemmIsaTest, CacheBlockEdges) {
   std::mt19937 rng(3);
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {

@@ -4,10 +4,10 @@
 //
 // C is cut into chunks of at most MC rows × NC columns. For one chunk:
 //   pc over K by KC              (beta is applied at pc == 0 only)
-//     pack A: the chunk's MC×KC block of op(A), panels of MR rows     (stays in L2)
 //     pack B: the chunk's KC×NC block of op(B), panels of NR columns  (stays in L2)
-//     ir over the A panels       the MR×KC A micro-panel stays in L1 ...
-//       jr over the B panels     ... while the KC×NR B micro-panels stream from L2
+//     ir over the chunk's rows by MR
+//       pack A: the MR×KC micro-panel of op(A)                          (stays in L1)
+//       jr over the B panels     the KC×NR B micro-panels stream from L2
 //         micro-kernel: MR×NR tile of C += A micro-panel × B micro-panel
 // This is BLIS's order with the roles of A and B exchanged, because our C is row-major
 // (BLIS's is column-major): the operand loaded as vectors (B, along a row of C) streams
@@ -17,7 +17,9 @@
 // summed in the same order whatever the thread count or the thread that computes it, and
 // threads need no barrier besides the end of the parallel region. Each thread packs into
 // its own buffers; a row block of A or column block of B used by several chunks is packed
-// once per chunk, which costs about 1/NC + 1/MC of the multiply-adds.
+// once per chunk, which costs about 1/NC + 1/MC of the multiply-adds. MC does not need to
+// fit any cache (A is packed one micro-panel at a time), so it is large: it only sets how
+// often B is packed again.
 #include <libnn/cpu/gemm.hpp>
 
 #include "cpu/cpu_features.hpp"
@@ -27,7 +29,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -162,23 +163,25 @@ void gemm_chunk(const KernelSet& ks, const Problem& p, int64_t m0, int64_t mc, i
                 int64_t nc, ThreadBuffers& buffers) {
   const int64_t mr = ks.mr, nr = ks.nr;
   const int64_t kc_step = even_chunk(p.K, ks.kc, 1);
-  float* a_packed = buffers.a.get(round_up(mc, mr) * kc_step);
+  float* a_packed = buffers.a.get(mr * kc_step);
   float* b_packed = buffers.b.get(round_up(nc, nr) * kc_step);
 
   for (int64_t pc = 0; pc < p.K; pc += kc_step) {
     const int64_t kc = std::min(kc_step, p.K - pc);
     const float beta = pc == 0 ? p.beta : 1.0f;
-    ks.pack_a(p.ta, p.ta ? p.A + pc * p.lda + m0 : p.A + m0 * p.lda + pc, p.lda, mc, kc,
-              a_packed);
     ks.pack_b(p.tb, p.tb ? p.B + n0 * p.ldb + pc : p.B + pc * p.ldb + n0, p.ldb, kc, nc,
               b_packed);
     for (int64_t ir = 0; ir < mc; ir += mr) {
       const int m = static_cast<int>(std::min(mr, mc - ir));
-      const float* a_panel = a_packed + ir * kc;
-      float* c_row = p.C + (m0 + ir) * p.ldc + n0;
+      // The A micro-panel is packed just before its use, into a buffer that stays in L1,
+      // so that only the B block competes for L2.
+      const int64_t row = m0 + ir;
+      ks.pack_a(p.ta, p.ta ? p.A + pc * p.lda + row : p.A + row * p.lda + pc, p.lda, m, kc,
+                a_packed);
+      float* c_row = p.C + row * p.ldc + n0;
       for (int64_t jr = 0; jr < nc; jr += nr) {
         const int n = static_cast<int>(std::min(nr, nc - jr));
-        ks.kernel(kc, a_panel, b_packed + jr * kc, c_row + jr, p.ldc, m, n, p.alpha, beta);
+        ks.kernel(kc, a_packed, b_packed + jr * kc, c_row + jr, p.ldc, m, n, p.alpha, beta);
       }
     }
   }
@@ -220,16 +223,7 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) return scale_c(M, N, beta, C, ldc);
 
-#if defined(LIBNN_GEMM_TUNING)
-  KernelSet tuned = kernels();
-  if (const char* e = std::getenv("GEMM_KC")) tuned.kc = std::atol(e);
-  if (const char* e = std::getenv("GEMM_MC")) tuned.mc = std::atol(e);
-  if (const char* e = std::getenv("GEMM_NC")) tuned.nc = std::atol(e);
-  const int64_t kChunksPerThread = std::getenv("GEMM_CPT") ? std::atol(std::getenv("GEMM_CPT")) : 4;
-  const KernelSet& ks = tuned;
-#else
   const KernelSet& ks = kernels();
-#endif
   const Problem problem{ta == Trans::Yes, tb == Trans::Yes, K, alpha, A, lda, B, ldb,
                         beta, C, ldc};
 

@@ -3,7 +3,7 @@
 // (MR×NR), its cache blocks (KC, MC, NC), its micro-kernel and its packing routines.
 //
 // Packed layouts (what the micro-kernel reads):
-//   A block (mc×kc of op(A)): panels of MR rows; panel p holds, for k = 0..kc-1, the MR
+//   A (m×kc of op(A), m <= MR in the driver): panels of MR rows; panel p holds, for k = 0..kc-1, the MR
 //     values op(A)[p*MR + 0..MR-1][k], contiguously (kc*MR floats per panel). Rows past mc
 //     are zero.
 //   B block (kc×nc of op(B)): panels of NR columns; panel q holds, for k = 0..kc-1, the NR
@@ -40,7 +40,7 @@ struct KernelSet {
   int nr;      // columns of the register block (values of B loaded as vectors per k)
   int64_t kc;  // depth of a packed block: an A micro-panel (MR×KC) stays in L1
   int64_t nc;  // columns of a packed B block (KC×NC): stays in L2, a multiple of NR
-  int64_t mc;  // rows of a packed A block (MC×KC): stays in L3, a multiple of MR
+  int64_t mc;  // rows of a chunk of C (a multiple of MR): B is packed again every MC rows
   MicroKernel kernel;
   PackA pack_a;
   PackB pack_b;

@@ -201,7 +201,7 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t n, floa
 
 const KernelSet& kernel_set_avx512() {
   static const KernelSet set{GemmIsa::Avx512, kMR, kNR, /*kc=*/384, /*nc=*/512,
-                             /*mc=*/kMR * 24, &kernel, &pack_a, &pack_b};
+                             /*mc=*/kMR * 72, &kernel, &pack_a, &pack_b};
   return set;
 }
 
