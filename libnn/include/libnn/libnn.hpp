@@ -6,6 +6,8 @@
 #pragma once
 
 #include "libnn/autograd.hpp"
+#include "libnn/checkpoint.hpp"
+#include "libnn/cpu/gemm.hpp"
 #include "libnn/dtype.hpp"
 #include "libnn/error.hpp"
 #include "libnn/init.hpp"
