@@ -118,3 +118,22 @@ TEST(Autograd, LongChainsDoNotOverflowTheStack) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Autograd, MisuseIsReportedNotCrashed) {
+  Tensor undefined;
+  EXPECT_THROW(undefined.set_requires_grad(), nn::Error);
+  EXPECT_THROW(undefined.zero_grad(), nn::Error);
+  Tensor a = vec({1, 2}).set_requires_grad();
+  Tensor b = a * 2.0;
+  try {
+    b.set_requires_grad(false);
+    FAIL() << "only leaves can change requires_grad";
+  } catch (const nn::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'affine'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(nn::arange(3, nn::DType::Int64).set_requires_grad(), nn::Error) << "integer tensors";
+}
+
+}  // namespace

@@ -101,10 +101,11 @@ template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
 // --- autograd accessors -------------------------------------------------------------------
 
 Tensor& Tensor::set_requires_grad(bool value) {
+  if (!impl_) throw_undefined();
   TensorImpl& t = *impl_;
   NN_CHECK(t.grad_fn == nullptr,
            "set_requires_grad: expected a leaf tensor, got the output of '{}' (use detach())",
-           "an op");
+           t.grad_fn ? t.grad_fn->name() : std::string());
   NN_CHECK(!value || t.dtype == DType::Float32 || t.dtype == DType::Float16 || t.dtype == DType::BFloat16,
            "set_requires_grad: only floating tensors can require grad, got {}", dtype_name(t.dtype));
   t.requires_grad = value;
@@ -114,6 +115,7 @@ Tensor& Tensor::set_requires_grad(bool value) {
 Tensor Tensor::grad() const { return Tensor(checked().grad); }
 
 void Tensor::set_grad(const Tensor& grad) const {
+  if (!impl_) throw_undefined();
   if (grad.defined()) {
     NN_CHECK(grad.sizes() == sizes(), "set_grad: expected a gradient of shape {}, got {}",
              shape_str(sizes()), shape_str(grad.sizes()));
@@ -122,6 +124,7 @@ void Tensor::set_grad(const Tensor& grad) const {
 }
 
 void Tensor::zero_grad(bool set_to_none) const {
+  if (!impl_) throw_undefined();
   if (set_to_none || !impl_->grad) {
     impl_->grad.reset();
   } else {
