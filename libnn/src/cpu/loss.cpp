@@ -27,12 +27,6 @@ using kernels::CrossEntropyStats;
 constexpr std::int64_t kWorkGrain = 1 << 14;  // elements below which a fork does not pay
 constexpr std::int64_t kExpChunk = 256;        // exps computed at a time (a multiple of 8)
 
-float max_of(const float* v, std::int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (std::int64_t k = 0; k < n; ++k) m = v[k] > m ? v[k] : m;
-  return m;
-}
-
 // sum_c exp(v[c] - m) and (when wanted) sum_c v[c], both in double, 8 lanes each.
 // (The order of the additions is that of one loop over k: lane k % 8 for the whole groups of
 // 8, then the last n % 8 in order; the chunks only decide when exp is computed.)
@@ -99,7 +93,7 @@ CrossEntropyStats cross_entropy_forward_cpu(const Tensor& logits, const Tensor& 
       }
       ++local.valid_rows;
       const float* xr = px + n * c;
-      const float m = max_of(xr, c);
+      const float m = nn::cpu::row_max(xr, c);
       double exp_sum = 0.0, sum = 0.0;
       exp_sum_and_sum(xr, c, m, eps > 0.0, exp_sum, sum);
       const double row_log_sum = std::log(exp_sum);

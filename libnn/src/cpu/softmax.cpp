@@ -47,12 +47,6 @@ double dot_double(const float* a, const float* b, std::int64_t n) {
   return total;
 }
 
-float row_max(const float* v, std::int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (std::int64_t k = 0; k < n; ++k) m = v[k] > m ? v[k] : m;
-  return m;
-}
-
 // Calls tile(o, i_begin, i_end) for every (o, block of inner) tile, tiles split across threads.
 template <class Tile>
 void for_each_tile(std::int64_t outer, std::int64_t c, std::int64_t inner, const Tile& tile) {

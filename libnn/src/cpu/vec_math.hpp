@@ -49,4 +49,23 @@ const VecMathKernels& vec_math_avx2();
 const VecMathKernels& vec_math_avx512();
 
 }  // namespace vec_detail
+
+// The largest of v[0..n), ignoring NaN (-inf for n = 0): the max pass of softmax and
+// cross-entropy. 16 independent running maxima let the compiler vectorize the loop (a single
+// running max is a serial dependency); max is exact, so the result does not depend on the
+// order.
+inline float row_max(const float* v, std::int64_t n) {
+  constexpr int kLanes = 16;
+  float lanes[kLanes];
+  for (float& lane : lanes) lane = -__builtin_inff();
+  std::int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lanes[l] = v[k + l] > lanes[l] ? v[k + l] : lanes[l];
+  }
+  float m = -__builtin_inff();
+  for (; k < n; ++k) m = v[k] > m ? v[k] : m;
+  for (float lane : lanes) m = lane > m ? lane : m;
+  return m;
+}
+
 }  // namespace nn::cpu
