@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "libnn/checkpoint.hpp"
 #include "libnn/io/safetensors.hpp"
 #include "libnn/ops.hpp"
 #include "mini_json.hpp"
@@ -53,29 +54,9 @@ inline const nn::io::StFile& ops_file() {
   return file;
 }
 
-// A fixture tensor as an nn::Tensor: F32 and F64 become float32, I64 int64.
-inline nn::Tensor to_tensor(const nn::io::StTensor& t) {
-  const nn::Shape shape(t.shape.begin(), t.shape.end());
-  const auto n = static_cast<std::size_t>(nn::numel(shape));
-  if (t.dtype == nn::io::StDType::I64) {
-    std::vector<std::int64_t> v(n);
-    std::memcpy(v.data(), t.data.data(), n * 8);
-    return nn::from_vector(v, shape);
-  }
-  std::vector<float> v(n);
-  if (t.dtype == nn::io::StDType::F32) {
-    std::memcpy(v.data(), t.data.data(), n * 4);
-  } else if (t.dtype == nn::io::StDType::F64) {
-    for (std::size_t i = 0; i < n; ++i) {
-      double d;
-      std::memcpy(&d, t.data.data() + i * 8, 8);
-      v[i] = static_cast<float>(d);
-    }
-  } else {
-    throw std::runtime_error("fixture tensor " + t.name + ": unexpected dtype");
-  }
-  return nn::from_vector(v, shape);
-}
+// A fixture tensor as an nn::Tensor: F32 and F64 become float32, I64 int64 (the library's
+// own safetensors conversion).
+inline nn::Tensor to_tensor(const nn::io::StTensor& t) { return nn::from_safetensor(t); }
 
 // A fixture tensor's values as doubles (F64, F32 or I64).
 inline std::vector<double> to_doubles(const nn::io::StTensor& t) {

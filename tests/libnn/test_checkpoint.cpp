@@ -2,6 +2,8 @@
 // training-state file resuming a run bit-exactly; damaged files are refused with the path.
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,17 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("libnn_checkpoint_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using test_util::TempDir;
 
 std::shared_ptr<nn::Sequential> make_model() {
   return std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(5, 8), std::make_shared<nn::Tanh>(),
@@ -39,16 +31,16 @@ TEST(Checkpoint, WeightsRoundTripExactly) {
   TempDir dir;
   nn::manual_seed(1);
   auto a = make_model();
-  nn::save_weights(*a, dir.path / "w.safetensors", {{"note", "test"}});
+  nn::save_weights(*a, dir.path() / "w.safetensors", {{"note", "test"}});
   nn::manual_seed(2);
   auto b = make_model();
   ASSERT_NE(a->state_dict()["0.weight"].to_vector<float>(), b->state_dict()["0.weight"].to_vector<float>());
-  nn::load_weights(*b, dir.path / "w.safetensors");
+  nn::load_weights(*b, dir.path() / "w.safetensors");
   for (const auto& [name, tensor] : a->state_dict()) {
     EXPECT_EQ(tensor.to_vector<float>(), b->state_dict()[name].to_vector<float>()) << name;
   }
   std::map<std::string, std::string> metadata;
-  const nn::NamedTensors raw = nn::load_safetensors(dir.path / "w.safetensors", &metadata);
+  const nn::NamedTensors raw = nn::load_safetensors(dir.path() / "w.safetensors", &metadata);
   EXPECT_EQ(metadata.at("note"), "test");
   EXPECT_EQ(raw.keys(), (std::vector<std::string>{"0.bias", "0.weight", "2.bias", "2.weight"}))
       << "the file's order (the reference's: by dtype, then by name)";
@@ -57,7 +49,7 @@ TEST(Checkpoint, WeightsRoundTripExactly) {
 TEST(Checkpoint, MismatchedOrDamagedWeightsAreRefused) {
   TempDir dir;
   auto a = make_model();
-  const fs::path file = dir.path / "w.safetensors";
+  const fs::path file = dir.path() / "w.safetensors";
   nn::save_weights(*a, file);
   auto wrong = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(5, 9));
   try {
@@ -118,7 +110,7 @@ TEST(Checkpoint, TrainingStateResumesBitExactly) {
   nn::optim::StepLR sched1(opt1, 2, 0.5);
   nn::Generator gen1(11);
   std::vector<float> resumed = train(*first, opt1, sched1, gen1, 3);
-  nn::save_weights(*first, dir.path / "model.safetensors");
+  nn::save_weights(*first, dir.path() / "model.safetensors");
   nn::TrainingState state, part;
   opt1.save_state(part);
   state.merge(part.prefixed("optimizer."));
@@ -127,15 +119,15 @@ TEST(Checkpoint, TrainingStateResumesBitExactly) {
   state.merge(sched_part.prefixed("scheduler."));
   nn::save_generator(state, "data_rng.", gen1);
   state.ints["data.step"] = 3;
-  nn::save_training_state(dir.path / "state.mgstate", state);
+  nn::save_training_state(dir.path() / "state.mgstate", state);
 
   nn::manual_seed(99);  // a different initialization, overwritten by the load
   auto second = make_model();
   auto opt2 = run(*second);
   nn::optim::StepLR sched2(opt2, 2, 0.5);
   nn::Generator gen2(12345);
-  nn::load_weights(*second, dir.path / "model.safetensors");
-  const nn::TrainingState loaded = nn::load_training_state(dir.path / "state.mgstate");
+  nn::load_weights(*second, dir.path() / "model.safetensors");
+  const nn::TrainingState loaded = nn::load_training_state(dir.path() / "state.mgstate");
   opt2.load_state(loaded.sub("optimizer."));
   sched2.load_state(loaded.sub("scheduler."));
   nn::load_generator(loaded, "data_rng.", gen2);
@@ -151,7 +143,7 @@ TEST(Checkpoint, DamagedTrainingStateIsRefused) {
   nn::TrainingState state;
   state.tensors["m"] = nn::ones({4, 4});
   state.ints["step"] = 10;
-  const fs::path file = dir.path / "state.mgstate";
+  const fs::path file = dir.path() / "state.mgstate";
   nn::save_training_state(file, state);
   std::vector<char> bytes(fs::file_size(file));
   std::ifstream(file, std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -6,6 +6,8 @@
 // bit-exact; every truncation and a list of targeted corruptions must give a FormatError
 // whose message names the problem. Interop with PyTorch is tests/libnn/safetensors_torch_check.py.
 #include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -122,35 +124,13 @@ void expect_format_error(const std::vector<std::byte>& bytes, const std::string&
   }
 }
 
-class TempDir {
+using test_util::read_text;
+
+// A fresh folder per test.
+class TempDir : public test_util::TempDir {
  public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("libnn_io_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  int temporaries() const {
-    int n = 0;
-    for (const auto& entry : fs::directory_iterator(path_))
-      if (entry.path().filename().string().find(".tmp-") != std::string::npos) ++n;
-    return n;
-  }
-
- private:
-  fs::path path_;
+  TempDir() : test_util::TempDir("libnn_io") {}
 };
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 // ---- byte layout -------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@
 // be refused by the structural checks; a newer version must say so. The CRC is checked
 // against published check values.
 #include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
 #include <unistd.h>
 
 #include <bit>
@@ -116,34 +118,13 @@ void expect_format_error(const std::vector<std::byte>& bytes, const std::string&
   }
 }
 
-class TempDir {
+using test_util::read_text;
+
+// A fresh folder per test.
+class TempDir : public test_util::TempDir {
  public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("libnn_state_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  int temporaries() const {
-    int n = 0;
-    for (const auto& entry : fs::directory_iterator(path_))
-      if (entry.path().filename().string().find(".tmp-") != std::string::npos) ++n;
-    return n;
-  }
-
- private:
-  fs::path path_;
+  TempDir() : test_util::TempDir("libnn_state") {}
 };
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 // ---- CRC-32C -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 
 #include "core/check.hpp"
 #include "kernels/elementwise.hpp"
+#include "kernels/memory.hpp"
 #include "kernels/reduce.hpp"
 #include "libnn/autograd.hpp"
 #include "libnn/ops.hpp"
@@ -42,9 +43,8 @@ Tensor sum_keepdim_raw(const Tensor& x, const std::vector<int>& dims) {
     current = next;
   }
   if (current.is_same(x)) {  // nothing reduced: still a new tensor
-    Tensor copy = empty(x.sizes(), x.options());
-    copy.detach().copy_(x.detach());
-    current = copy;
+    current = empty(x.sizes(), x.options());
+    kernels::copy(x.device(), x, current);
   }
   return current;
 }
