@@ -170,6 +170,23 @@ inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value
     if (training) return {y, in[1], in[2]};
     return {y};
   }
+  if (op == "lstm_layer") {
+    // in: x, then h0, c0 when initial_state, then w_ih, w_hh, then b_ih, b_hh when bias
+    std::size_t k = 1;
+    Tensor h0, c0, b_ih, b_hh;
+    if (arg("initial_state").boolean) {
+      h0 = in[k++];
+      c0 = in[k++];
+    }
+    const Tensor& w_ih = in[k++];
+    const Tensor& w_hh = in[k++];
+    if (arg("bias").boolean) {
+      b_ih = in[k++];
+      b_hh = in[k++];
+    }
+    LSTMLayerResult r = lstm_layer(in[0], h0, c0, w_ih, w_hh, b_ih, b_hh);
+    return {r.output, r.h, r.c};
+  }
   throw std::runtime_error("golden::run: unknown op " + op);
 }
 

@@ -21,6 +21,7 @@
 #include "libnn/modules/dropout.hpp"
 #include "libnn/modules/embedding.hpp"
 #include "libnn/modules/linear.hpp"
+#include "libnn/modules/lstm.hpp"
 #include "libnn/modules/normalization.hpp"
 #include "libnn/modules/sequential.hpp"
 #include "libnn/ops.hpp"

@@ -114,6 +114,21 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training,
                   double momentum = 0.1, double eps = 1e-5);
 
+// --- recurrent layers --------------------------------------------------------------------------
+// One LSTM layer over a whole sequence, fused (forward and backward through time each a few
+// GEMMs plus one elementwise kernel per step). Gates in PyTorch's order i, f, g, o:
+//   G = x_t w_ih^T + b_ih + h_{t-1} w_hh^T + b_hh;  i, f, o = sigmoid, g = tanh of G's quarters
+//   c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
+// x (T,B,I), T >= 1; h0, c0 (B,H), undefined = zeros; w_ih (4H,I), w_hh (4H,H); b_ih, b_hh
+// (4H), undefined = no bias. Returns output (T,B,H) = h_1..h_T, h (B,H) = h_T, c (B,H) = c_T.
+// What the backward needs (gate activations, cells) is kept only when the op is recorded.
+struct LSTMLayerResult {
+  Tensor output, h, c;
+};
+LSTMLayerResult lstm_layer(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                           const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                           const Tensor& b_hh);
+
 // --- joining, cutting and reshaping -------------------------------------------------------------
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);

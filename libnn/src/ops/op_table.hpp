@@ -19,6 +19,7 @@ namespace nn::ops {
   X(softmax) X(log_softmax) X(cross_entropy)                               \
   X(binary_cross_entropy_with_logits)                                      \
   X(embedding) X(dropout) X(layer_norm) X(batch_norm)                      \
+  X(lstm_layer)                                                            \
   X(cat) X(stack) X(slice) X(transpose) X(reshape)
 
 enum class Op {

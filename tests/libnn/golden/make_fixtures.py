@@ -56,7 +56,7 @@ FORMAT = "musegen-golden"
 VERSION = "1"
 GENERATOR = "tests/libnn/golden/make_fixtures.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
-FILES = ("ops.safetensors", "optim.safetensors")
+FILES = ("ops.safetensors", "optim.safetensors", "lstm.safetensors")
 
 DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 NAME_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
@@ -373,6 +373,43 @@ def build_ops():
             y = F.batch_norm(x, rm, rv, w, b, **a)
             return (y, rm, rv) if a["training"] else (y,)
         c.case(name, "batch_norm", args, inputs, [0, 3, 4], bn, r)
+
+    # LSTM: one layer over a sequence. The oracle is _VF.lstm with one layer, what
+    # torch.nn.LSTM runs. Inputs: x, [h0, c0], w_ih, w_hh, [b_ih, b_hh] (README).
+    for name, T, B, I, H, initial_state, bias in (
+            ("lstm_layer_seq", 4, 3, 5, 4, True, True),
+            ("lstm_layer_step", 1, 3, 4, 5, True, True),
+            ("lstm_layer_batch1", 5, 1, 3, 4, True, True),
+            ("lstm_layer_step_batch1", 1, 1, 6, 4, True, True),
+            ("lstm_layer_zero_state", 3, 2, 4, 3, False, True),
+            ("lstm_layer_step_zero_state", 1, 2, 3, 3, False, True),
+            ("lstm_layer_nobias", 3, 2, 3, 5, True, False),
+            ("lstm_layer_long", 12, 2, 3, 3, True, True),
+            # batch > 4: the step GEMM path (below: matrix-vector products); 16 rows span
+            # two register blocks of the AVX-512 micro-kernel, H = 9 a partial panel
+            ("lstm_layer_batch6", 3, 6, 4, 5, True, True),
+            ("lstm_layer_batch16", 2, 16, 3, 9, True, True),
+            ("lstm_layer_batch6_zero_state", 2, 6, 3, 4, False, False)):
+        r = Rng(name)
+        inputs = [r.normal(T, B, I)]
+        if initial_state:
+            inputs += [r.normal(B, H, std=0.5), r.normal(B, H, std=0.5)]
+        inputs += [r.uniform(-0.7, 0.7, 4 * H, I), r.uniform(-0.7, 0.7, 4 * H, H)]
+        if bias:
+            inputs += [r.uniform(-0.7, 0.7, 4 * H), r.uniform(-0.7, 0.7, 4 * H)]
+
+        def lstm(*xs, B=B, H=H, initial_state=initial_state, bias=bias):
+            x, rest = xs[0], list(xs[1:])
+            if initial_state:
+                hx = (rest[0].unsqueeze(0), rest[1].unsqueeze(0))
+                rest = rest[2:]
+            else:
+                zero = torch.zeros(1, B, H, dtype=torch.float64)
+                hx = (zero, zero)
+            out, h, c = torch._VF.lstm(x, hx, rest, bias, 1, 0.0, False, False, False)
+            return out, h.squeeze(0), c.squeeze(0)
+        c.case(name, "lstm_layer", {"initial_state": initial_state, "bias": bias}, inputs,
+               list(range(len(inputs))), lstm, r)
     return c.tensors, c.metadata
 
 
@@ -488,6 +525,66 @@ def build_optim():
     return tensors, metadata
 
 
+# --- modules: LSTM and LSTMCell with PyTorch's parameters ------------------------------------
+
+MODULE_CASES = [
+    # name, module class, constructor kwargs, sequence length T (LSTM only), batch B, hx given
+    ("lstm_3layer", "LSTM", {"input_size": 5, "hidden_size": 4, "num_layers": 3}, 4, 3, True),
+    ("lstm_2layer_batch_first_nobias", "LSTM",
+     {"input_size": 3, "hidden_size": 6, "num_layers": 2, "bias": False, "batch_first": True},
+     5, 2, False),
+    ("lstmcell_hx", "LSTMCell", {"input_size": 4, "hidden_size": 5}, None, 3, True),
+    ("lstmcell_nohx", "LSTMCell", {"input_size": 4, "hidden_size": 3}, None, 2, False),
+]
+
+
+def build_modules():
+    """Whole modules in float64 with float32 parameters drawn here (not PyTorch's own
+    initialization): the state dict, input and state in, every output and every gradient."""
+    tensors, metadata = {}, {}
+    for name, cls_name, kwargs, T, B, hx in MODULE_CASES:
+        r = Rng(name)
+        module = getattr(torch.nn, cls_name)(**kwargs).to(torch.float64)
+        names = [n for n, _ in module.named_parameters()]
+        H, L = kwargs["hidden_size"], kwargs.get("num_layers", 1)
+        with torch.no_grad():
+            for n, p in module.named_parameters():
+                v = r.uniform(-0.6, 0.6, *p.shape)
+                tensors[f"{name}/param/{n}"] = v
+                p.copy_(v.to(torch.float64))
+        if cls_name == "LSTM":
+            shape = (B, T, kwargs["input_size"]) if kwargs.get("batch_first") else \
+                (T, B, kwargs["input_size"])
+            state_shape = (L, B, H)
+        else:
+            shape, state_shape = (B, kwargs["input_size"]), (B, H)
+        ins = {"input": r.normal(*shape)}
+        if hx:
+            ins["h0"] = r.normal(*state_shape, std=0.5)
+            ins["c0"] = r.normal(*state_shape, std=0.5)
+        xs = {k: v.to(torch.float64).requires_grad_(True) for k, v in ins.items()}
+        state = (xs["h0"], xs["c0"]) if hx else None
+        if cls_name == "LSTM":
+            output, (h_n, c_n) = module(xs["input"], state)
+            outs = {"output": output, "h_n": h_n, "c_n": c_n}
+        else:
+            h1, c1 = module(xs["input"], state)
+            outs = {"h": h1, "c": c1}
+        gouts = {k: r.normal(*o.shape).to(torch.float64) for k, o in outs.items()}
+        leaves = list(xs.values()) + list(module.parameters())
+        grads = torch.autograd.grad(list(outs.values()), leaves, list(gouts.values()))
+        for k, v in ins.items():
+            tensors[f"{name}/{k}"] = v
+        for k, o in outs.items():
+            tensors[f"{name}/out/{k}"] = o.detach().clone()
+            tensors[f"{name}/gout/{k}"] = gouts[k]
+        for k, g in zip(list(xs) + [f"param/{n}" for n in names], grads):
+            tensors[f"{name}/grad/{k}"] = g
+        metadata[name] = compact({"module": cls_name, "kwargs": kwargs, "hx": hx,
+                                  "params": names, "outputs": list(outs)})
+    return tensors, metadata
+
+
 # --- driver ---------------------------------------------------------------------------------
 
 def file_metadata(cases):
@@ -501,7 +598,8 @@ def file_metadata(cases):
 def generate(out_dir):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    for file_name, build in (("ops.safetensors", build_ops), ("optim.safetensors", build_optim)):
+    for file_name, build in (("ops.safetensors", build_ops), ("optim.safetensors", build_optim),
+                             ("lstm.safetensors", build_modules)):
         tensors, cases = build()
         write_safetensors(os.path.join(out_dir, file_name), tensors, file_metadata(cases))
 

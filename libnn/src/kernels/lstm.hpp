@@ -1,0 +1,45 @@
+// The fused LSTM kernels: one layer over a whole sequence, forward and backward through
+// time (the op is nn::lstm_layer, src/ops/lstm.cpp; the CPU kernels are src/cpu/lstm.cpp).
+//
+// Shapes (T steps, B batch, I input features, H hidden units, gates in PyTorch's order
+// i, f, g, o along the 4H dimension):
+//   x (T,B,I); h0, c0 (B,H); w_ih (4H,I); w_hh (4H,H); b_ih, b_hh (4H)
+//   y (T,B,H) = h_1..h_T; h_n, c_n (B,H)
+//   gates (T,B,4H): the activations i, f, g, o of every step; cells (T,B,H): c_1..c_T
+// One step:  G = x_t w_ih^T + b_ih + h_{t-1} w_hh^T + b_hh
+//            i, f, o = sigmoid(G_i, G_f, G_o), g = tanh(G_g)
+//            c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+//
+// Optional tensors are passed undefined: h0 / c0 (zeros), b_ih / b_hh (no bias), and the
+// outputs a caller does not want. All tensors are float32, contiguous, on one device; the
+// op has checked the shapes. Both kernels must be deterministic (the same bits whatever the
+// number of threads): every sum has a fixed order, no atomics.
+#pragma once
+
+#include "kernels/table.hpp"
+#include "libnn/tensor.hpp"
+
+namespace nn::kernels {
+
+// Writes y, h_n, c_n. When `gates` and `cells` are defined (the caller will differentiate)
+// it also leaves there what the backward needs; when undefined, it keeps only the state of
+// the current step (inference).
+using LstmForwardFn = void(const Tensor& x, const Tensor& h0, const Tensor& c0,
+                           const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                           const Tensor& b_hh, Tensor& y, Tensor& h_n, Tensor& c_n,
+                           Tensor& gates, Tensor& cells);
+extern Table<LstmForwardFn> lstm_forward;
+
+// Back-propagation through time. dy (T,B,H), dh_n, dc_n (B,H): the gradients arriving at
+// y, h_n, c_n (all defined; zeros where none arrived). x, h0, c0, w_ih, w_hh as given to
+// the forward, y, gates, cells as it left them. Writes whichever of dx (T,B,I), dh0, dc0
+// (B,H), dw_ih, dw_hh, db_ih, db_hh are defined (overwritten, not accumulated).
+using LstmBackwardFn = void(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n,
+                            const Tensor& x, const Tensor& h0, const Tensor& c0,
+                            const Tensor& w_ih, const Tensor& w_hh, const Tensor& y,
+                            const Tensor& gates, const Tensor& cells, Tensor& dx, Tensor& dh0,
+                            Tensor& dc0, Tensor& dw_ih, Tensor& dw_hh, Tensor& db_ih,
+                            Tensor& db_hh);
+extern Table<LstmBackwardFn> lstm_backward;
+
+}  // namespace nn::kernels
