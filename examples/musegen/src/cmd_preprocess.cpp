@@ -1,0 +1,125 @@
+// musegen preprocess: the command-line face of preprocess() (preprocess.hpp).
+#include <iostream>
+#include <sstream>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "dataset.hpp"
+#include "preprocess.hpp"
+
+namespace musegen {
+
+namespace {
+
+std::vector<double> parse_factors(const std::string& text) {
+  std::vector<double> factors;
+  if (text.empty()) return factors;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', begin);
+    factors.push_back(cli::parse_double(text.substr(begin, comma - begin), "--stretch"));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return factors;
+}
+
+}  // namespace
+
+int cmd_preprocess(Args args) {
+  PreprocessOptions o;
+  std::vector<std::string> inputs;
+  std::string out = "dataset.mgds", encoding = "events", stretch;
+  std::int64_t frames_per_quarter = 0, jsb_fpq = 0, step_ms = o.params.step_ms,
+               max_shift = o.params.max_shift_steps, velocity_bins = o.params.velocity_bins,
+               grid = o.params.grid, max_duration = o.params.max_duration,
+               min_chord_count = o.min_chord_count, seed = static_cast<std::int64_t>(o.seed),
+               transpose = o.transpose;
+  bool quiet = false;
+  cli::Parser p(
+      "preprocess", "INPUT... [options]",
+      "Reads MIDI files, folders of MIDI files (searched recursively for .mid, .midi, .kar,\n"
+      ".rmi) and the JSB chorales JSON, and writes a dataset file: the token sequences in\n"
+      "train / valid (/ test) splits, the encoding with its vocabulary, and a summary.\n\n"
+      "Encodings:\n"
+      "  notes   note and chord tokens with duration (\"C4.E4.G4:1/2\") and time advances\n"
+      "          (\"wait:1/4\") on a grid of quarter-note fractions; vocabulary from the data.\n"
+      "  events  performance events: note-on/off per pitch, 10 ms time shifts up to 1 s,\n"
+      "          32 velocity bins, program tokens (drums on their own token): 517 tokens.\n"
+      "  roll    piano-roll frames of the 88 keys at a grid of frames per quarter note.\n\n"
+      "MIDI files are split into train and valid by file, with a seed; the JSB chorales keep\n"
+      "their published train / valid / test split. Files that cannot be read are skipped and\n"
+      "listed with the reason; files that needed repairs are read and counted. Augmentation\n"
+      "(transposition, time stretch) applies to the training split only.");
+  p.positionals("INPUT", inputs, "MIDI files, folders, or a JSB chorales .json file", 1)
+      .option("out", out, "FILE", "where to write the dataset file (written atomically)")
+      .option("encoding", encoding, "NAME", "notes, events or roll")
+      .option("frames-per-quarter", frames_per_quarter, "N",
+              "roll: frames per quarter note (0: the JSB file's own resolution, else 4)")
+      .option("step-ms", step_ms, "MS", "events: milliseconds per time-shift step")
+      .option("max-shift-steps", max_shift, "N", "events: steps of the longest time-shift token")
+      .option("velocity-bins", velocity_bins, "N", "events: velocity bins")
+      .option("grid", grid, "N", "notes: durations and offsets are multiples of 1/N quarter note")
+      .option("max-duration", max_duration, "N", "notes: longest duration or wait token, in grid units")
+      .option("min-chord-count", min_chord_count, "N",
+              "notes: chords seen fewer than N times are spelled as their single notes")
+      .option("jsb-frames-per-quarter", jsb_fpq, "N",
+              "resolution of a JSB .json file (0: from its name: quarter 1, 8th 2, 16th 4)")
+      .option("valid-fraction", o.valid_fraction, "F", "fraction of the MIDI files held out for validation")
+      .option("seed", seed, "N", "seed of the train / validation split of MIDI files")
+      .option("transpose", transpose, "N", "augment the training split with transpositions by -N..+N semitones")
+      .option("stretch", stretch, "F,F,...",
+              "augment the training split with every time multiplied by each factor, e.g. 0.95,1.05 (default: none)")
+      .flag("strict", o.strict, "skip MIDI files that need any repair instead of repairing them")
+      .flag("drums", o.drums, "keep drum notes (channel 10; used by events, left out by notes and roll)")
+      .flag("sustain", o.sustain_pedal, "lengthen notes held by the sustain pedal (CC64), as Magenta does")
+      .flag("quiet", quiet, "print nothing but errors")
+      .epilog(
+          "examples:\n"
+          "  musegen preprocess --encoding roll --out jsb.mgds $MUSEGEN_DATA_DIR/jsb-chorales/jsb-chorales-quarter.json\n"
+          "  musegen preprocess --encoding events --out piano.mgds $MUSEGEN_DATA_DIR/classical-piano-composer/midi_songs\n"
+          "  musegen preprocess --encoding notes --grid 4 --transpose 3 --out notes.mgds song1.mid song2.mid\n"
+          "  musegen preprocess --encoding roll --frames-per-quarter 4 --valid-fraction 0.2 --seed 7 midi/\n\n"
+          "The dataset file is described in docs/formats.md; musegen train reads it.");
+  if (!p.parse(args)) return 0;
+
+  try {
+    o.encoding = parse_encoding(encoding);
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(std::string("--") + e.what());
+  }
+  const auto narrow = [](std::int64_t v, const char* what) {
+    if (v < 0 || v > 1'000'000) throw cli::UsageError(std::string(what) + ": expected 0..1000000, found " + std::to_string(v));
+    return static_cast<int>(v);
+  };
+  o.params.frames_per_quarter = narrow(frames_per_quarter, "--frames-per-quarter");
+  o.params.step_ms = narrow(step_ms, "--step-ms");
+  o.params.max_shift_steps = narrow(max_shift, "--max-shift-steps");
+  o.params.velocity_bins = narrow(velocity_bins, "--velocity-bins");
+  o.params.grid = narrow(grid, "--grid");
+  o.params.max_duration = narrow(max_duration, "--max-duration");
+  o.jsb_frames_per_quarter = narrow(jsb_fpq, "--jsb-frames-per-quarter");
+  o.transpose = narrow(transpose, "--transpose");
+  o.min_chord_count = min_chord_count;
+  if (seed < 0) throw cli::UsageError("--seed: expected a non-negative integer, found " + std::to_string(seed));
+  o.seed = static_cast<std::uint64_t>(seed);
+  o.stretch = parse_factors(stretch);
+  try {
+    validate_params(o.encoding, [&] {
+      CodecParams check = o.params;
+      if (check.frames_per_quarter == 0) check.frames_per_quarter = 4;
+      return check;
+    }());
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(e.what());
+  }
+
+  std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
+  PreprocessReport report;
+  Dataset dataset = preprocess(paths, o, &report);
+  save_dataset(out, dataset);
+  if (!quiet) std::cout << dataset.summary << "wrote " << out << "\n";
+  return 0;
+}
+
+}  // namespace musegen

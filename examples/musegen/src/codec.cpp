@@ -1,0 +1,457 @@
+// The Codec: names, parameters and vocabulary of an encoding, and the parts every encoding
+// shares (MIDI → Piece, Piece → MIDI, augmentation). The encodings themselves are in
+// codec_events.cpp, codec_roll.cpp and codec_notes.cpp.
+#include <algorithm>
+#include <array>
+#include <map>
+#include <stdexcept>
+
+#include "codec_internal.hpp"
+#include "libmidi/notes.hpp"
+#include "libmidi/tempo_map.hpp"
+
+namespace musegen {
+
+namespace {
+
+constexpr std::array<std::string_view, 12> kPitchClassNames = {
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+
+std::string param_error(std::string_view encoding, std::string_view name, std::string_view allowed,
+                        std::int64_t value) {
+  return std::string(encoding) + ": " + std::string(name) + ": expected " + std::string(allowed) +
+         ", found " + std::to_string(value);
+}
+
+void check_range(std::string_view encoding, std::string_view name, std::int64_t value,
+                 std::int64_t lo, std::int64_t hi) {
+  if (value < lo || value > hi)
+    throw std::invalid_argument(param_error(
+        encoding, name, std::to_string(lo) + ".." + std::to_string(hi), value));
+}
+
+}  // namespace
+
+std::string_view encoding_name(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::notes: return "notes";
+    case Encoding::events: return "events";
+    case Encoding::roll: return "roll";
+  }
+  return "?";
+}
+
+Encoding parse_encoding(std::string_view name) {
+  for (Encoding e : {Encoding::notes, Encoding::events, Encoding::roll})
+    if (encoding_name(e) == name) return e;
+  throw std::invalid_argument("encoding: expected one of notes, events, roll, found \"" +
+                              std::string(name) + "\"");
+}
+
+std::string pitch_name(int pitch) {
+  if (pitch < 0 || pitch > 127) throw std::out_of_range("pitch " + std::to_string(pitch));
+  return std::string(kPitchClassNames[static_cast<std::size_t>(pitch % 12)]) +
+         std::to_string(pitch / 12 - 1);
+}
+
+int parse_pitch_name(std::string_view name) {
+  if (name.empty()) return -1;
+  static constexpr std::array<int, 7> kLetter = {9, 11, 0, 2, 4, 5, 7};  // A B C D E F G
+  const char letter = name[0];
+  if (letter < 'A' || letter > 'G') return -1;
+  int pc = kLetter[static_cast<std::size_t>(letter - 'A')];
+  std::size_t i = 1;
+  if (i < name.size() && (name[i] == '#' || name[i] == 'b')) {
+    pc += name[i] == '#' ? 1 : -1;
+    ++i;
+  }
+  // Octave: -1..9, as digits with an optional minus sign.
+  const std::string_view octave_text = name.substr(i);
+  if (octave_text.empty() || octave_text.size() > 2) return -1;
+  int sign = 1;
+  std::size_t j = 0;
+  if (octave_text[0] == '-') {
+    sign = -1;
+    j = 1;
+  }
+  if (j + 1 != octave_text.size() || octave_text[j] < '0' || octave_text[j] > '9') return -1;
+  const int octave = sign * (octave_text[j] - '0');
+  const int pitch = (octave + 1) * 12 + pc;
+  return pitch >= 0 && pitch <= 127 ? pitch : -1;
+}
+
+std::int64_t Sequence::steps() const {
+  return tokens.empty() && !frames.empty() ? static_cast<std::int64_t>(frames.size() / kRollKeys)
+                                           : static_cast<std::int64_t>(tokens.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pieces
+
+Piece piece_from_midi(const midi::MidiFile& file, bool sustain_pedal) {
+  const midi::Performance performance =
+      midi::extract_notes(file, midi::NoteOptions().sustain_pedal(sustain_pedal));
+  Piece piece;
+  piece.notes.reserve(performance.notes.size());
+  const bool smpte = file.division.smpte;
+  const double ticks_per_quarter = smpte ? 1.0 : file.division.ticks_per_quarter;
+  for (const midi::Note& n : performance.notes) {
+    PieceNote p;
+    p.start_seconds = n.start_seconds;
+    p.end_seconds = n.end_seconds;
+    if (smpte) {  // no quarter notes in the file: read it at 120 bpm
+      p.start_quarters = n.start_seconds * 2;
+      p.end_quarters = n.end_seconds * 2;
+    } else {
+      p.start_quarters = static_cast<double>(n.start_tick) / ticks_per_quarter;
+      p.end_quarters = static_cast<double>(n.end_tick) / ticks_per_quarter;
+    }
+    p.pitch = n.pitch;
+    p.velocity = std::max<int>(1, n.velocity);
+    p.program = n.program;
+    p.drum = n.drum;
+    piece.notes.push_back(p);
+  }
+  return piece;
+}
+
+bool transpose_piece(Piece& piece, int semitones) {
+  for (const PieceNote& n : piece.notes) {
+    if (n.drum) continue;
+    const int p = n.pitch + semitones;
+    if (p < 0 || p > 127) return false;
+  }
+  for (PieceNote& n : piece.notes)
+    if (!n.drum) n.pitch += semitones;
+  return true;
+}
+
+void stretch_piece(Piece& piece, double factor) {
+  if (!(factor > 0)) throw std::invalid_argument("stretch: expected a factor > 0");
+  for (PieceNote& n : piece.notes) {
+    n.start_quarters *= factor;
+    n.end_quarters *= factor;
+    n.start_seconds *= factor;
+    n.end_seconds *= factor;
+  }
+}
+
+midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
+  constexpr std::uint16_t kPpq = 480;
+  if (!(options.tempo_bpm > 0) || options.tempo_bpm > 1000)
+    throw std::invalid_argument("tempo: expected 0 < bpm <= 1000, found " +
+                                std::to_string(options.tempo_bpm));
+  midi::MidiFile file;
+  file.format = 1;
+  file.division = midi::TimeDivision::ppq(kPpq);
+  file.tracks.resize(2);
+  midi::Track& tempo_track = file.tracks[0];
+  tempo_track.add_meta_text(0, midi::meta::kTrackName, "musegen");
+  tempo_track.add_tempo(0, static_cast<std::uint32_t>(std::lround(60e6 / options.tempo_bpm)));
+  tempo_track.add_end_of_track(0);
+
+  // Channels are given to instruments as they appear, drums always on channel 10 (index 9).
+  // With more than 15 melodic instruments, the channel used longest ago among those with no
+  // sounding note is taken over, with a program change just before its next note.
+  struct MidiEvent {
+    std::uint64_t tick;
+    int on;  // 0 off, 1 on: offs first at equal ticks
+    int instrument, pitch;
+    std::size_t note;
+  };
+  const auto tick_of = [](double quarters) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, detail::round_half_up(quarters * kPpq)));
+  };
+  std::vector<MidiEvent> events;
+  events.reserve(piece.notes.size() * 2);
+  for (std::size_t i = 0; i < piece.notes.size(); ++i) {
+    const PieceNote& n = piece.notes[i];
+    const int instrument = n.drum ? 128 : n.program;
+    const std::uint64_t start = tick_of(n.start_quarters);
+    const std::uint64_t end = std::max(tick_of(n.end_quarters), start + 1);
+    events.push_back({start, 1, instrument, n.pitch, i});
+    events.push_back({end, 0, instrument, n.pitch, i});
+  }
+  std::stable_sort(events.begin(), events.end(), [](const MidiEvent& a, const MidiEvent& b) {
+    if (a.tick != b.tick) return a.tick < b.tick;
+    if (a.on != b.on) return a.on < b.on;
+    if (a.instrument != b.instrument) return a.instrument < b.instrument;
+    return a.pitch < b.pitch;
+  });
+
+  struct Channel {
+    int program = -1;  // none yet
+    int sounding = 0;
+    std::uint64_t last_used = 0;
+  };
+  std::array<Channel, 16> channels;
+  std::vector<int> channel_of_note(piece.notes.size(), 0);
+  midi::Track& notes = file.tracks[1];
+  for (const MidiEvent& e : events) {
+    const PieceNote& n = piece.notes[e.note];
+    if (!e.on) {
+      const int ch = channel_of_note[e.note];
+      --channels[static_cast<std::size_t>(ch)].sounding;
+      notes.add_channel(e.tick, static_cast<std::uint8_t>(0x80 | ch), static_cast<std::uint8_t>(n.pitch), 0);
+      continue;
+    }
+    int ch = 9;
+    if (e.instrument != 128) {
+      ch = -1;
+      for (int c = 0; c < 16 && ch < 0; ++c)
+        if (c != 9 && channels[static_cast<std::size_t>(c)].program == e.instrument) ch = c;
+      for (int c = 0; c < 16 && ch < 0; ++c)
+        if (c != 9 && channels[static_cast<std::size_t>(c)].program < 0) ch = c;
+      if (ch < 0) {  // take over the channel used longest ago, silent ones first
+        for (int c = 0; c < 16; ++c) {
+          if (c == 9) continue;
+          const Channel& cand = channels[static_cast<std::size_t>(c)];
+          if (ch < 0) {
+            ch = c;
+            continue;
+          }
+          const Channel& best = channels[static_cast<std::size_t>(ch)];
+          if ((cand.sounding == 0) != (best.sounding == 0) ? cand.sounding == 0 : cand.last_used < best.last_used)
+            ch = c;
+        }
+      }
+      Channel& chosen = channels[static_cast<std::size_t>(ch)];
+      if (chosen.program != e.instrument) {
+        notes.add_channel(e.tick, static_cast<std::uint8_t>(0xC0 | ch), static_cast<std::uint8_t>(e.instrument));
+        chosen.program = e.instrument;
+      }
+    }
+    Channel& used = channels[static_cast<std::size_t>(ch)];
+    ++used.sounding;
+    used.last_used = e.tick;
+    channel_of_note[e.note] = ch;
+    notes.add_channel(e.tick, static_cast<std::uint8_t>(0x90 | ch), static_cast<std::uint8_t>(n.pitch),
+                      static_cast<std::uint8_t>(std::clamp(n.velocity, 1, 127)));
+  }
+  notes.add_end_of_track(notes.end_tick());
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codec
+
+void validate_params(Encoding encoding, const CodecParams& p) {
+  switch (encoding) {
+    case Encoding::roll:
+      check_range("roll", "frames per quarter", p.frames_per_quarter, 1, 96);
+      break;
+    case Encoding::events:
+      check_range("events", "step (ms)", p.step_ms, 1, 1000);
+      check_range("events", "max shift steps", p.max_shift_steps, 1, 1000);
+      check_range("events", "velocity bins", p.velocity_bins, 1, 127);
+      break;
+    case Encoding::notes:
+      check_range("notes", "grid (units per quarter)", p.grid, 1, 48);
+      check_range("notes", "max duration (grid units)", p.max_duration, 1, 64 * p.grid);
+      break;
+  }
+}
+
+Codec::Codec() : Codec(Encoding::events, CodecParams{}, detail::events_vocabulary(CodecParams{})) {}
+
+Codec::Codec(Encoding encoding, const CodecParams& params, std::vector<std::string> tokens)
+    : encoding_(encoding), params_(params), tokens_(std::move(tokens)) {
+  ids_.reserve(tokens_.size());
+  for (std::size_t i = 0; i < tokens_.size(); ++i) {
+    if (!ids_.emplace(tokens_[i], static_cast<std::int32_t>(i)).second)
+      throw std::invalid_argument(std::string(encoding_name(encoding)) +
+                                  " vocabulary: token \"" + tokens_[i] + "\" appears twice");
+  }
+}
+
+Codec Codec::roll(int frames_per_quarter) {
+  CodecParams p;
+  p.frames_per_quarter = frames_per_quarter;
+  validate_params(Encoding::roll, p);
+  return Codec(Encoding::roll, p, detail::roll_vocabulary());
+}
+
+Codec Codec::events(const CodecParams& params) {
+  validate_params(Encoding::events, params);
+  return Codec(Encoding::events, params, detail::events_vocabulary(params));
+}
+
+Codec Codec::notes(const CodecParams& params, std::vector<std::string> vocabulary) {
+  validate_params(Encoding::notes, params);
+  detail::NotesToken t;
+  for (std::size_t i = 0; i < vocabulary.size(); ++i) {
+    if (!detail::parse_notes_token(params, vocabulary[i], t))
+      throw std::invalid_argument("notes vocabulary: token " + std::to_string(i) + ": expected " +
+                                  "a chord \"C4.E4:1/2\" or \"wait:1/4\" on a 1/" +
+                                  std::to_string(params.grid) + " grid, found \"" +
+                                  vocabulary[i] + "\"");
+  }
+  return Codec(Encoding::notes, params, std::move(vocabulary));
+}
+
+Codec Codec::make(Encoding encoding, const CodecParams& params, std::vector<std::string> vocabulary) {
+  switch (encoding) {
+    case Encoding::roll: return roll(params.frames_per_quarter);
+    case Encoding::events: return events(params);
+    case Encoding::notes: return notes(params, std::move(vocabulary));
+  }
+  throw std::invalid_argument("unknown encoding");
+}
+
+const std::string& Codec::token(std::int32_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size())
+    throw std::out_of_range(std::string(encoding_name(encoding_)) + ": token id " +
+                            std::to_string(id) + " outside the vocabulary (0.." +
+                            std::to_string(static_cast<std::int64_t>(tokens_.size()) - 1) + ")");
+  return tokens_[static_cast<std::size_t>(id)];
+}
+
+std::int32_t Codec::find(std::string_view name) const {
+  auto it = ids_.find(std::string(name));
+  return it == ids_.end() ? -1 : it->second;
+}
+
+std::vector<std::pair<std::string, int*>> encoding_parameters(Encoding encoding, CodecParams& p) {
+  switch (encoding) {
+    case Encoding::roll: return {{"frames_per_quarter", &p.frames_per_quarter}};
+    case Encoding::events:
+      return {{"step_ms", &p.step_ms}, {"max_shift_steps", &p.max_shift_steps},
+              {"velocity_bins", &p.velocity_bins}};
+    case Encoding::notes: return {{"grid", &p.grid}, {"max_duration", &p.max_duration}};
+  }
+  return {};
+}
+
+std::vector<std::pair<std::string, std::int64_t>> Codec::parameter_list() const {
+  CodecParams copy = params_;
+  std::vector<std::pair<std::string, std::int64_t>> list;
+  for (const auto& [name, value] : encoding_parameters(encoding_, copy)) list.emplace_back(name, *value);
+  return list;
+}
+
+std::string Codec::describe() const {
+  const std::string count = std::to_string(tokens_.size());
+  switch (encoding_) {
+    case Encoding::roll:
+      return "roll: 88 keys (A0..C8), " + std::to_string(params_.frames_per_quarter) +
+             " frames per quarter note";
+    case Encoding::events:
+      return "events: " + std::to_string(params_.step_ms) + " ms steps up to " +
+             std::to_string(params_.step_ms * params_.max_shift_steps) + " ms, " +
+             std::to_string(params_.velocity_bins) + " velocity bins, " + count + " tokens";
+    case Encoding::notes:
+      return "notes: grid 1/" + std::to_string(params_.grid) + " quarter, durations up to " +
+             detail::notes_token_name(params_, {true, {}, params_.max_duration}).substr(5) +
+             " quarters, " + count + " tokens";
+  }
+  return "";
+}
+
+Sequence Codec::encode(const midi::MidiFile& file, std::string source, std::int64_t* dropped) const {
+  EncodeStats stats;
+  Sequence s = encode(piece_from_midi(file), std::move(source), &stats);
+  if (dropped) *dropped = stats.tokens_dropped;
+  return s;
+}
+
+std::vector<std::string> Codec::notes_token_names(const Piece& piece, EncodeStats* stats) const {
+  if (encoding_ != Encoding::notes)
+    throw std::logic_error("notes_token_names on a " + std::string(encoding_name(encoding_)) +
+                           " codec");
+  return detail::encode_notes_names(params_, piece, stats);
+}
+
+Sequence Codec::encode(const Piece& piece, std::string source, EncodeStats* stats) const {
+  Sequence s;
+  s.source = std::move(source);
+  switch (encoding_) {
+    case Encoding::roll: s.frames = detail::encode_roll(params_, piece, stats); break;
+    case Encoding::events: s.tokens = detail::encode_events(params_, piece, stats); break;
+    case Encoding::notes: {
+      for (const std::string& name : detail::encode_notes_names(params_, piece, stats)) {
+        const std::int32_t id = find(name);
+        if (id >= 0) {
+          s.tokens.push_back(id);
+          continue;
+        }
+        // A chord outside the vocabulary: its single notes, sounding together, if known.
+        detail::NotesToken t;
+        detail::parse_notes_token(params_, name, t);
+        for (std::size_t i = 0; i < t.pitches.size(); ++i) {
+          const std::int32_t single =
+              t.pitches.size() > 1 ? find(detail::notes_token_name(params_, {false, {t.pitches[i]}, t.units}))
+                                   : -1;
+          if (single >= 0) {
+            s.tokens.push_back(single);
+          } else if (stats) {
+            ++stats->tokens_dropped;
+          }
+        }
+        if (t.pitches.empty() && stats) ++stats->tokens_dropped;
+      }
+      break;
+    }
+  }
+  return s;
+}
+
+Piece Codec::decode_piece(const Sequence& sequence, const DecodeOptions& options) const {
+  if (!(options.tempo_bpm > 0))
+    throw std::invalid_argument("tempo: expected bpm > 0, found " + std::to_string(options.tempo_bpm));
+  if (options.program < 0 || options.program > 127)
+    throw std::invalid_argument("program: expected 0..127, found " + std::to_string(options.program));
+  if (options.velocity < 1 || options.velocity > 127)
+    throw std::invalid_argument("velocity: expected 1..127, found " + std::to_string(options.velocity));
+  switch (encoding_) {
+    case Encoding::roll:
+      if (sequence.frames.size() % kRollKeys != 0)
+        throw std::invalid_argument("roll: expected a multiple of 88 frame values, found " +
+                                    std::to_string(sequence.frames.size()));
+      return detail::decode_roll(params_, sequence.frames, options);
+    case Encoding::events:
+      for (std::int32_t id : sequence.tokens) token(id);  // range check
+      return detail::decode_events(params_, sequence.tokens, options);
+    case Encoding::notes: {
+      std::vector<const std::string*> names;
+      names.reserve(sequence.tokens.size());
+      for (std::int32_t id : sequence.tokens) names.push_back(&token(id));
+      return detail::decode_notes(params_, names, options);
+    }
+  }
+  return {};
+}
+
+midi::MidiFile Codec::decode(const Sequence& sequence, const DecodeOptions& options) const {
+  return piece_to_midi(decode_piece(sequence, options), options);
+}
+
+std::vector<std::string> build_notes_vocabulary(const CodecParams& params,
+                                                const std::vector<std::vector<std::string>>& pieces,
+                                                std::int64_t min_chord_count) {
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& piece : pieces)
+    for (const std::string& name : piece) ++counts[name];
+  // Rare chords are spelled as their notes: move their counts there.
+  std::map<std::string, std::int64_t> kept;
+  detail::NotesToken t;
+  for (const auto& [name, count] : counts) {
+    if (!detail::parse_notes_token(params, name, t))
+      throw std::invalid_argument("notes vocabulary: not a notes token: \"" + name + "\"");
+    if (t.wait) continue;  // every wait is in the vocabulary anyway
+    if (t.pitches.size() > 1 && count < min_chord_count) {
+      for (int p : t.pitches) kept[detail::notes_token_name(params, {false, {p}, t.units})] += count;
+    } else {
+      kept[name] += count;
+    }
+  }
+  std::vector<std::string> vocabulary;
+  for (int units = 1; units <= params.max_duration; ++units)
+    vocabulary.push_back(detail::notes_token_name(params, {true, {}, units}));
+  std::vector<std::pair<std::string, std::int64_t>> sorted(kept.begin(), kept.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (auto& [name, count] : sorted) vocabulary.push_back(name);
+  return vocabulary;
+}
+
+}  // namespace musegen

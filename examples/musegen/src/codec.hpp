@@ -1,0 +1,167 @@
+// The three ways musegen turns music into sequences a model can learn, and back:
+//
+//   notes   note and chord tokens on a grid of quarter-note fractions ("C4.E4.G4:1/2"), with
+//           explicit time advances ("wait:1/4"); the vocabulary is built from the data.
+//   events  performance events (Oore et al. 2018, as in Magenta): note-on and note-off per
+//           pitch, time shifts of 10 ms up to 1 s, 32 velocity bins, plus program tokens so
+//           several instruments share one sequence; a fixed vocabulary of 517 tokens.
+//   roll    piano-roll frames of the 88 piano keys at a grid of frames per quarter note (the
+//           JSB chorales' representation), for models with 88 independent outputs per step.
+//
+// A Codec is one encoding with its parameters (and, for notes, its vocabulary). Every
+// encoding works on a Piece, the notes of a file with their times in quarter notes and in
+// seconds; MIDI files become Pieces through libmidi's note extraction, the JSB chorales
+// through jsb.hpp. The grammar of each encoding's tokens is written down in docs/formats.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "libmidi/midi_file.hpp"
+
+namespace musegen {
+
+enum class Encoding { notes, events, roll };
+
+// "notes", "events", "roll".
+std::string_view encoding_name(Encoding encoding);
+// Throws std::invalid_argument naming the choices for anything else.
+Encoding parse_encoding(std::string_view name);
+
+inline constexpr int kRollKeys = 88, kRollLowestPitch = 21;  // A0 .. C8
+
+// "C4" for 60, "C#4" for 61, "A0" for 21 (sharps only; MIDI 60 is C4). Pitches 0..127.
+std::string pitch_name(int pitch);
+// The inverse of pitch_name (also accepts flats, "Bb3"); -1 for anything else.
+int parse_pitch_name(std::string_view name);
+
+// One piece of music as a model sees it.
+struct Sequence {
+  std::string source;                 // the file (and piece index) it came from
+  std::vector<std::int32_t> tokens;   // notes / events: token ids
+  std::vector<std::uint8_t> frames;   // roll: steps × 88 (row-major), 1 = key sounding
+  std::int64_t steps() const;         // tokens.size(), or frames.size() / 88
+};
+
+// One note of a Piece. Times are kept both in quarter notes (for the grid encodings) and in
+// seconds (for events), so a file with tempo changes keeps both its notation and its timing.
+struct PieceNote {
+  double start_quarters = 0, end_quarters = 0;
+  double start_seconds = 0, end_seconds = 0;
+  int pitch = 60;     // 0..127
+  int velocity = 80;  // 1..127
+  int program = 0;    // 0..127; meaningless for drums
+  bool drum = false;  // played on MIDI channel 10
+};
+
+struct Piece {
+  std::vector<PieceNote> notes;
+};
+
+// The notes of a MIDI file (libmidi's pairing rules; docs/midi.md). SMPTE files, which have
+// no quarter notes, are read as if at 120 bpm. `sustain_pedal` lengthens notes held by CC64.
+Piece piece_from_midi(const midi::MidiFile& file, bool sustain_pedal = false);
+
+// Augmentations. transpose_piece: every pitched note moved by `semitones` (drums stay);
+// returns false, leaving `piece` untouched, when a note would leave 0..127.
+// stretch_piece: every time multiplied by `factor` (> 0), in quarters and in seconds.
+bool transpose_piece(Piece& piece, int semitones);
+void stretch_piece(Piece& piece, double factor);
+
+// The parameters of all encodings; each encoding reads only its own.
+struct CodecParams {
+  // roll
+  int frames_per_quarter = 4;  // frame grid: 4 = sixteenth notes
+  // events
+  int step_ms = 10;            // one time-shift step
+  int max_shift_steps = 100;   // longest single shift token (100 × 10 ms = 1 s)
+  int velocity_bins = 32;      // velocities 1..127 in this many bins
+  // notes
+  int grid = 4;                // offsets and durations are multiples of 1/grid quarter note
+  int max_duration = 16;       // longest duration and longest wait token, in grid units
+};
+
+struct DecodeOptions {
+  double tempo_bpm = 120;  // the tempo written to the file (and the pace of grid encodings)
+  int program = 0;         // instrument before any program token (notes, roll: throughout)
+  int velocity = 80;       // velocity before any velocity token (notes, roll: throughout)
+};
+
+// What an encoding left out of a piece (reported by preprocess).
+struct EncodeStats {
+  std::int64_t notes = 0;            // notes read
+  std::int64_t notes_dropped = 0;    // out of the encoding's range (roll: not a piano key; drums)
+  std::int64_t tokens_dropped = 0;   // tokens unknown to the vocabulary
+};
+
+class Codec {
+ public:
+  Codec();  // events with default parameters
+  static Codec roll(int frames_per_quarter);
+  static Codec events(const CodecParams& params);
+  // Notes with a vocabulary built from the data (build_notes_vocabulary). Throws
+  // std::invalid_argument for a token that is not a notes token of these parameters.
+  static Codec notes(const CodecParams& params, std::vector<std::string> vocabulary);
+  // Any encoding from its parameters; `vocabulary` is used by notes only.
+  static Codec make(Encoding encoding, const CodecParams& params,
+                    std::vector<std::string> vocabulary = {});
+
+  Encoding encoding() const { return encoding_; }
+  const CodecParams& params() const { return params_; }
+  std::int64_t vocab_size() const { return static_cast<std::int64_t>(tokens_.size()); }
+  const std::string& token(std::int32_t id) const;   // roll: key names "A0".."C8"
+  const std::vector<std::string>& vocabulary() const { return tokens_; }
+  // The id of a token name, or -1.
+  std::int32_t find(std::string_view name) const;
+  // One line, e.g. "events: 10 ms steps up to 1 s, 32 velocity bins, 517 tokens".
+  std::string describe() const;
+  // The parameters this encoding uses, as name/value pairs (file headers; describe()).
+  std::vector<std::pair<std::string, std::int64_t>> parameter_list() const;
+
+  // MIDI → sequence with this codec (used for a generation primer). Tokens unknown to the
+  // vocabulary are dropped and counted in *dropped when given.
+  Sequence encode(const midi::MidiFile& file, std::string source,
+                  std::int64_t* dropped = nullptr) const;
+  Sequence encode(const Piece& piece, std::string source, EncodeStats* stats = nullptr) const;
+  // Notes only: the token names of a piece before any vocabulary is applied (what
+  // build_notes_vocabulary counts). Chords are kept whole.
+  std::vector<std::string> notes_token_names(const Piece& piece, EncodeStats* stats = nullptr) const;
+
+  // Sequence → a playable MIDI file: format 1, tempo track then one note track, programs set
+  // on their channels, drums on channel 10. Token ids out of range throw std::out_of_range.
+  midi::MidiFile decode(const Sequence& sequence, const DecodeOptions& options = {}) const;
+  Piece decode_piece(const Sequence& sequence, const DecodeOptions& options = {}) const;
+
+ private:
+  Codec(Encoding encoding, const CodecParams& params, std::vector<std::string> tokens);
+
+  Encoding encoding_ = Encoding::events;
+  CodecParams params_;
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, std::int32_t> ids_;
+};
+
+// The parameters an encoding uses, by name, as pointers into `params` (for the file readers
+// and writers): roll frames_per_quarter; events step_ms, max_shift_steps, velocity_bins;
+// notes grid, max_duration.
+std::vector<std::pair<std::string, int*>> encoding_parameters(Encoding encoding, CodecParams& params);
+
+// Checks the parameters of one encoding (ranges, documented in docs/formats.md); throws
+// std::invalid_argument naming the parameter, what is allowed and what was given.
+void validate_params(Encoding encoding, const CodecParams& params);
+
+// The notes vocabulary of a corpus: every wait token 1..max_duration, then the tokens seen,
+// most frequent first (ties by name). Chords seen fewer than `min_chord_count` times are
+// not in it; encode() spells them as their single notes instead (same sound, no new token).
+std::vector<std::string> build_notes_vocabulary(
+    const CodecParams& params, const std::vector<std::vector<std::string>>& pieces,
+    std::int64_t min_chord_count);
+
+// The piece a sequence describes written as MIDI (shared by all decoders).
+midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options);
+
+}  // namespace musegen
