@@ -1,0 +1,238 @@
+// `musegen eval`: objective music metrics of a set of MIDI files, against a reference set.
+// The metrics are in metrics.hpp (definitions: docs/metrics.md); this file turns command-line
+// inputs into pieces, prints the table and writes the JSON.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <libmidi/io.hpp>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "codec.hpp"
+#include "commands.hpp"
+#include "dataset.hpp"
+#include "evaluate.hpp"
+#include "jsb.hpp"
+#include "metrics.hpp"
+
+namespace musegen {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_json(const fs::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".json";
+}
+
+// The pieces of one set: MIDI files and folders, and JSB chorale files (.json, every split),
+// named "<file>#<split>/<index>".
+MeasuredSet measure_inputs(const std::vector<std::string>& inputs, const MetricOptions& options,
+                           const std::string& what) {
+  std::vector<std::string> midi_inputs;
+  MeasuredSet set;
+  for (const std::string& input : inputs) {
+    const fs::path path(input);
+    if (fs::is_regular_file(path) && is_json(path)) {
+      const int frames_per_quarter = jsb_frames_per_quarter(path);
+      if (frames_per_quarter == 0)
+        throw std::runtime_error(input +
+                                 ": cannot tell the resolution of these JSB chorales from "
+                                 "the file name (expected quarter, 8th or 16th in it)");
+      const JsbChorales chorales = read_jsb(path);
+      const std::pair<const char*, const std::vector<JsbChorale>*> splits[] = {
+          {"train", &chorales.train}, {"valid", &chorales.valid}, {"test", &chorales.test}};
+      for (const auto& [split, list] : splits)
+        for (std::size_t i = 0; i < list->size(); ++i) {
+          PieceMetrics m = compute_metrics(
+              piece_to_midi(jsb_piece((*list)[i], frames_per_quarter), DecodeOptions{}), options);
+          m.name = input + "#" + split + "/" + std::to_string(i);
+          set.pieces.push_back(std::move(m));
+        }
+      continue;
+    }
+    if (fs::is_directory(path) && collect_midi_files(std::vector<std::string>{input}).empty())
+      throw std::runtime_error(input + ": no .mid or .midi file in this folder (" + what +
+                               "); for the JSB chorales name a .json file, e.g. " +
+                               (path / "jsb-chorales-16th.json").string());
+    midi_inputs.push_back(input);
+  }
+  if (!midi_inputs.empty()) {
+    try {
+      MeasuredSet midi_set = measure_files(collect_midi_files(midi_inputs), options);
+      for (auto& p : midi_set.pieces) set.pieces.push_back(std::move(p));
+      for (auto& s : midi_set.skipped) set.skipped.push_back(std::move(s));
+    } catch (const std::invalid_argument& e) {
+      throw cli::UsageError(e.what());  // a path that does not exist, or bad metric options
+    }
+  }
+  return set;
+}
+
+void report_skipped(const MeasuredSet& set, const std::string& what) {
+  if (set.skipped.empty()) return;
+  std::cerr << "skipped " << set.skipped.size() << " of " << set.skipped.size() + set.pieces.size()
+            << " " << what << " files that could not be read:\n";
+  for (const std::string& s : set.skipped) std::cerr << "  " << s << '\n';
+}
+
+}  // namespace
+
+int cmd_eval(Args args) {
+  std::vector<std::string> generated_inputs;
+  std::string reference;
+  std::string json_path;
+  std::string time_signature = "4/4";
+  std::int64_t ngram = 4;
+  bool per_file = false;
+  std::string checkpoint, dataset_path, split = "test";
+  std::int64_t nll_window = 0, nll_batch = 32;
+
+  cli::Parser p("eval", "GENERATED... [options]",
+                "Objective music metrics of a set of MIDI files, and how far they are from a "
+                "reference set (Yang & Lerch 2018; MusPy): pitch-class histogram, pitch range, "
+                "polyphony, scale consistency, repeated n-grams, the longest run of one note or "
+                "chord (which exposes a model that repeats one note over and over), empty bars "
+                "and note lengths. docs/metrics.md defines each. Prints a table of mean ± std per "
+                "set and the distance between the sets; --json writes the same for machines.");
+  p.option("reference", reference, "PATH",
+           "the reference set: a MIDI file, a folder (searched recursively for .mid/.midi), or "
+           "a JSB chorales .json file (all splits)")
+      .option("json", json_path, "FILE", "also write the report as JSON to FILE (atomically)")
+      .flag("per-file", per_file, "put every file's metrics into the JSON too")
+      .option("ngram", ngram, "N", "n of the repeated n-gram share (onsets per n-gram)")
+      .option("time-signature", time_signature, "N/D",
+              "time signature assumed before a file's first one, for the empty-bar share")
+      .option("checkpoint", checkpoint, "RUN",
+              "also report the negative log-likelihood of this model (a musegen train --run-dir "
+              "or its .safetensors) on a dataset split")
+      .option("dataset", dataset_path, "FILE",
+              "the dataset file for --checkpoint (default: the one the run was trained on)")
+      .option("split", split, "NAME",
+              "the split scored by --checkpoint: test, valid or train (test falls back to valid "
+              "when the dataset has no test split)")
+      .option("nll-window", nll_window, "T",
+              "--checkpoint: score each sequence in one window from a zero state (0), or in "
+              "windows of T predictions")
+      .option("nll-batch", nll_batch, "B", "--checkpoint: sequences scored at once")
+      .positionals("GENERATED", generated_inputs,
+                   "the generated MIDI files or folders (or a JSB .json file); optional with "
+                   "--checkpoint", 0)
+      .epilog(
+          "Files that cannot be read are skipped; each is listed with the reason and counted.\n"
+          "\n"
+          "examples:\n"
+          "  musegen eval out/ --reference $MUSEGEN_DATA_DIR/classical-piano-composer/midi_songs\n"
+          "  musegen eval out.mid --reference "
+          "$MUSEGEN_DATA_DIR/jsb-chorales/jsb-chorales-16th.json\n"
+          "  musegen eval a.mid b.mid --json metrics.json --per-file\n"
+          "  musegen eval --checkpoint runs/jsb --split test   # frame NLL, the JSB benchmark\n"
+          "\n"
+          "The NLL is in nats per prediction: per token (cross-entropy; perplexity = e^NLL) or,\n"
+          "for roll datasets, per frame summed over the 88 keys (the published JSB figure).\n");
+  if (!p.parse(args)) return 0;
+
+  MetricOptions options;
+  if (ngram < 1)
+    throw cli::UsageError("--ngram: expected at least 1, found " + std::to_string(ngram));
+  options.ngram = static_cast<int>(ngram);
+  {
+    const auto slash = time_signature.find('/');
+    if (slash == std::string::npos)
+      throw cli::UsageError("--time-signature: expected N/D such as 3/4, found \"" +
+                            time_signature + "\"");
+    options.default_numerator =
+        static_cast<int>(cli::parse_int(time_signature.substr(0, slash), "--time-signature"));
+    options.default_denominator =
+        static_cast<int>(cli::parse_int(time_signature.substr(slash + 1), "--time-signature"));
+    try {
+      compute_metrics(midi::MidiFile{}, options);  // validates the options
+    } catch (const std::invalid_argument& e) {
+      throw cli::UsageError(std::string("--time-signature: ") + e.what());
+    }
+  }
+
+  if (generated_inputs.empty() && checkpoint.empty()) {
+    throw cli::UsageError("expected at least 1 GENERATED, found 0 (or give --checkpoint)");
+  }
+  if (!checkpoint.empty()) {
+    LoadedModel loaded = load_model(checkpoint);
+    if (dataset_path.empty()) {
+      auto it = loaded.metadata.find("musegen.dataset");
+      if (it == loaded.metadata.end()) {
+        throw cli::UsageError(loaded.weights.string() + " names no dataset; pass --dataset");
+      }
+      dataset_path = it->second;
+    }
+    const Dataset data = load_dataset(dataset_path);
+    const std::vector<Sequence>* chosen = nullptr;
+    if (split == "test") {
+      chosen = data.test.empty() ? &data.valid : &data.test;
+      if (data.test.empty()) split = "valid";
+    } else if (split == "valid") {
+      chosen = &data.valid;
+    } else if (split == "train") {
+      chosen = &data.train;
+    } else {
+      throw cli::UsageError("--split: expected test, valid or train, found \"" + split + "\"");
+    }
+    if (chosen->empty()) throw std::runtime_error(dataset_path + ": the " + split + " split is empty");
+    if (data.codec.vocab_size() != loaded.model->config().vocab) {
+      throw std::runtime_error(dataset_path + ": its vocabulary has " +
+                               std::to_string(data.codec.vocab_size()) +
+                               " entries, the model's has " +
+                               std::to_string(loaded.model->config().vocab));
+    }
+    const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, std::max<std::int64_t>(nll_batch, 1));
+    const bool roll = data.codec.encoding() == Encoding::roll;
+    std::cout << "NLL of " << loaded.weights.string() << " on " << dataset_path << " (" << split
+              << ", " << chosen->size() << " sequences, " << nll.predictions
+              << (roll ? " frames" : " tokens") << "): " << nll.mean()
+              << (roll ? " nats per frame" : " nats per token");
+    if (!roll) std::cout << ", perplexity " << std::exp(nll.mean());
+    std::cout << "\n";
+    if (generated_inputs.empty()) return 0;
+  }
+
+  const MeasuredSet generated = measure_inputs(generated_inputs, options, "generated");
+  report_skipped(generated, "generated");
+  if (generated.pieces.empty())
+    throw std::runtime_error("no readable generated piece among the inputs");
+  const SetMetrics generated_set = summarize(generated.pieces);
+
+  std::optional<MeasuredSet> reference_pieces;
+  std::optional<SetMetrics> reference_set;
+  if (!reference.empty()) {
+    reference_pieces = measure_inputs({reference}, options, "reference");
+    report_skipped(*reference_pieces, "reference");
+    if (reference_pieces->pieces.empty())
+      throw std::runtime_error(reference + ": no readable reference piece");
+    reference_set = summarize(reference_pieces->pieces);
+  }
+
+  const SetMetrics* ref = reference_set ? &*reference_set : nullptr;
+  std::cout << format_report(generated_set, ref);
+  if (!json_path.empty()) {
+    std::span<const PieceMetrics> gen_files, ref_files;
+    if (per_file) {
+      gen_files = generated.pieces;
+      if (reference_pieces) ref_files = reference_pieces->pieces;
+    }
+    const std::string json = to_json(generated_set, ref, gen_files, ref_files);
+    midi::write_file_atomically(
+        json_path, std::span(reinterpret_cast<const std::uint8_t*>(json.data()), json.size()));
+    std::cout << "wrote " << json_path << '\n';
+  }
+  return 0;
+}
+
+}  // namespace musegen

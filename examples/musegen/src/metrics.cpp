@@ -1,0 +1,628 @@
+// Music metrics: one pass over the notes of a file per metric family, then set summaries
+// and distances. The definitions are in docs/metrics.md; each function here names the
+// metric it computes so the two can be read side by side.
+#include "metrics.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <libmidi/io.hpp>
+#include <libmidi/notes.hpp>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace musegen {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Positions on the bar grid are ticks × kGridScale, so that a bar of any time signature with
+// a denominator up to kMaxDenominator is a whole number of grid units.
+constexpr std::int64_t kMaxDenominator = 64;
+constexpr std::int64_t kGridScale = kMaxDenominator;
+
+// Ticks per quarter note. SMPTE files have no quarter note; they are read as if at 120 bpm
+// (a quarter is half a second), which docs/metrics.md states.
+std::int64_t ticks_per_quarter(const midi::TimeDivision& division) {
+  if (!division.smpte) return division.ticks_per_quarter;
+  return std::max<std::int64_t>(1, std::llround(division.ticks_per_second_smpte() / 2.0));
+}
+
+// --- note-length class ------------------------------------------------------------------
+// The class nearest to `ticks / ppq` quarters on a log scale. Between neighbouring classes
+// a < b the boundary is their geometric mean, so `d` belongs to a when d² < a·b; compared in
+// integers: t²·(b_a·b_b) < (n_a·n_b)·ppq². Lengths at or beyond a whole note never get there.
+std::size_t note_length_class(std::int64_t ticks, std::int64_t ppq) {
+  const auto& table = kNoteLengthClassTable;
+  const std::int64_t whole =
+      static_cast<std::int64_t>(table.back().numerator) * ppq / table.back().denominator;
+  if (ticks >= whole) return table.size() - 1;
+  // Here ticks < 4·ppq < 2^17, so every product below fits in 64 bits.
+  for (std::size_t i = 0; i + 1 < table.size(); ++i) {
+    const auto& a = table[i];
+    const auto& b = table[i + 1];
+    // Is ticks/ppq below b at all? ticks·b_den < b_num·ppq
+    if (ticks * b.denominator >= static_cast<std::int64_t>(b.numerator) * ppq) continue;
+    const std::int64_t lhs = ticks * ticks * a.denominator * b.denominator;
+    const std::int64_t rhs = static_cast<std::int64_t>(a.numerator) * b.numerator * ppq * ppq;
+    return lhs < rhs ? i : i + 1;
+  }
+  return table.size() - 1;
+}
+
+// --- the bar grid -------------------------------------------------------------------------
+// Time-signature segments: from `start` (grid units) bars of `length` grid units follow each
+// other until the next segment starts, which also starts a new bar.
+struct BarSegment {
+  std::int64_t start = 0, length = 0, first_bar = 0;
+};
+
+std::vector<BarSegment> bar_segments(const midi::MidiFile& file, std::int64_t ppq,
+                                     const MetricOptions& options) {
+  struct Change {
+    std::uint64_t tick;
+    int numerator, denominator;
+  };
+  std::vector<Change> changes;
+  for (const auto& track : file.tracks)
+    for (const auto& e : track.events)
+      if (const auto ts = midi::time_signature_of(track, e))
+        if (ts->numerator > 0 && ts->denominator <= kMaxDenominator)
+          changes.push_back({e.tick, ts->numerator, ts->denominator});
+  // Stable: of several changes at one tick the last one (in track order) wins.
+  std::stable_sort(changes.begin(), changes.end(),
+                   [](const Change& a, const Change& b) { return a.tick < b.tick; });
+
+  auto bar_length = [&](int numerator, int denominator) {
+    return static_cast<std::int64_t>(numerator) * 4 * ppq * kGridScale / denominator;
+  };
+  std::vector<BarSegment> segments{
+      {0, bar_length(options.default_numerator, options.default_denominator), 0}};
+  for (const Change& c : changes) {
+    const auto start = static_cast<std::int64_t>(c.tick) * kGridScale;
+    const std::int64_t length = bar_length(c.numerator, c.denominator);
+    if (start == segments.back().start) {
+      segments.back().length = length;  // replaces the default or an earlier change at this tick
+      continue;
+    }
+    const BarSegment& previous = segments.back();
+    const std::int64_t bars = (start - previous.start + previous.length - 1) / previous.length;
+    segments.push_back({start, length, previous.first_bar + bars});
+  }
+  return segments;
+}
+
+// Index of the bar holding grid position `pos`.
+std::int64_t bar_index(std::span<const BarSegment> segments, std::int64_t pos) {
+  auto it = std::upper_bound(segments.begin(), segments.end(), pos,
+                             [](std::int64_t p, const BarSegment& s) { return p < s.start; });
+  const BarSegment& s = *std::prev(it);
+  return s.first_bar + (pos - s.start) / s.length;
+}
+
+// empty_bar_share: bars from 0 up to the one holding the end of the last note; a bar is
+// occupied when some note sounds in it (a note occupies the grid positions [start, end), or
+// just its start when it has no length).
+std::pair<double, std::int64_t> empty_bar_share(const std::vector<midi::Note>& notes,
+                                                std::span<const BarSegment> segments) {
+  if (notes.empty()) return {kNaN, 0};
+  std::vector<std::pair<std::int64_t, std::int64_t>> occupied;  // bar index ranges, inclusive
+  occupied.reserve(notes.size());
+  std::int64_t last_bar = 0;
+  for (const midi::Note& n : notes) {
+    const auto start = static_cast<std::int64_t>(n.start_tick) * kGridScale;
+    const auto end = static_cast<std::int64_t>(n.end_tick) * kGridScale;
+    const std::int64_t last = end > start ? end - 1 : start;
+    const std::int64_t first_bar = bar_index(segments, start);
+    const std::int64_t end_bar = bar_index(segments, last);
+    occupied.emplace_back(first_bar, end_bar);
+    last_bar = std::max(last_bar, end_bar);
+  }
+  std::sort(occupied.begin(), occupied.end());
+  std::int64_t covered = 0, reach = -1;  // bars counted so far end at `reach`
+  for (const auto& [first, last] : occupied) {
+    if (last <= reach) continue;
+    covered += last - std::max(first, reach + 1) + 1;
+    reach = last;
+  }
+  const std::int64_t bars = last_bar + 1;
+  return {static_cast<double>(bars - covered) / static_cast<double>(bars), bars};
+}
+
+// polyphony: total sounding time of all notes over the time at least one sounds.
+double polyphony(const std::vector<const midi::Note*>& pitched) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+  long double total = 0;
+  for (const midi::Note* n : pitched) {
+    if (n->end_tick <= n->start_tick) continue;
+    spans.emplace_back(n->start_tick, n->end_tick);
+    total += static_cast<long double>(n->end_tick - n->start_tick);
+  }
+  std::sort(spans.begin(), spans.end());
+  long double covered = 0;
+  std::uint64_t reach = 0;
+  bool any = false;
+  for (const auto& [start, end] : spans) {
+    if (!any || start >= reach) {
+      covered += static_cast<long double>(end - start);
+      reach = end;
+      any = true;
+    } else if (end > reach) {
+      covered += static_cast<long double>(end - reach);
+      reach = end;
+    }
+  }
+  return covered > 0 ? static_cast<double>(total / covered) : kNaN;
+}
+
+// scale_consistency: the largest share of notes inside one of the 24 major and natural minor
+// scales (a minor scale has the notes of the major scale three semitones up, so 12 distinct sets).
+double scale_consistency(const std::array<std::int64_t, 12>& pitch_class_counts,
+                         std::int64_t total) {
+  if (total == 0) return kNaN;
+  constexpr std::array<int, 7> kMajor{0, 2, 4, 5, 7, 9, 11};
+  constexpr std::array<int, 7> kMinor{0, 2, 3, 5, 7, 8, 10};
+  std::int64_t best = 0;
+  for (const auto& scale : {kMajor, kMinor})
+    for (int root = 0; root < 12; ++root) {
+      std::int64_t inside = 0;
+      for (int step : scale) inside += pitch_class_counts[(root + step) % 12];
+      best = std::max(best, inside);
+    }
+  return static_cast<double>(best) / static_cast<double>(total);
+}
+
+// The onsets of the pitched notes: at each start tick, the set of pitches starting there.
+std::vector<std::string> onset_sequence(const std::vector<const midi::Note*>& pitched) {
+  std::vector<std::string> onsets;  // each a sorted string of distinct pitch bytes
+  std::size_t i = 0;
+  while (i < pitched.size()) {
+    const std::uint64_t tick = pitched[i]->start_tick;
+    std::string chord;
+    for (; i < pitched.size() && pitched[i]->start_tick == tick; ++i)
+      chord.push_back(static_cast<char>(pitched[i]->pitch));
+    std::sort(chord.begin(), chord.end());
+    chord.erase(std::unique(chord.begin(), chord.end()), chord.end());
+    onsets.push_back(std::move(chord));
+  }
+  return onsets;
+}
+
+// repeated_ngram_share: of the n-grams of consecutive onsets, the share equal to an earlier one.
+double repeated_ngram_share(const std::vector<std::string>& onsets, int n) {
+  const auto count = static_cast<std::ptrdiff_t>(onsets.size()) - n + 1;
+  if (count <= 0) return kNaN;
+  std::set<std::string> seen;
+  std::int64_t repeats = 0;
+  for (std::ptrdiff_t i = 0; i < count; ++i) {
+    std::string gram;
+    for (int k = 0; k < n; ++k) {
+      const std::string& chord = onsets[static_cast<std::size_t>(i + k)];
+      gram.push_back(static_cast<char>(chord.size()));  // length prefix: no ambiguity
+      gram += chord;
+    }
+    if (!seen.insert(std::move(gram)).second) ++repeats;
+  }
+  return static_cast<double>(repeats) / static_cast<double>(count);
+}
+
+// longest_repeat_run: the longest run of identical consecutive onsets.
+double longest_repeat_run(const std::vector<std::string>& onsets) {
+  if (onsets.empty()) return kNaN;
+  std::size_t best = 1, run = 1;
+  for (std::size_t i = 1; i < onsets.size(); ++i) {
+    run = onsets[i] == onsets[i - 1] ? run + 1 : 1;
+    best = std::max(best, run);
+  }
+  return static_cast<double>(best);
+}
+
+double& at(std::array<double, kScalarMetricCount>& a, ScalarMetric m) {
+  return a[static_cast<std::size_t>(m)];
+}
+
+}  // namespace
+
+namespace {
+
+void check(const MetricOptions& options) {
+  if (options.ngram < 1)
+    throw std::invalid_argument("metrics: n-gram length must be at least 1, found " +
+                                std::to_string(options.ngram));
+  const int den = options.default_denominator;
+  if (options.default_numerator < 1 || den < 1 || den > kMaxDenominator || (den & (den - 1)) != 0)
+    throw std::invalid_argument(
+        "metrics: default time signature must be N/D with N >= 1 and D "
+        "a power of two up to 64, found " +
+        std::to_string(options.default_numerator) + "/" + std::to_string(den));
+}
+
+}  // namespace
+
+PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& options) {
+  check(options);
+  PieceMetrics m;
+  m.scalar.fill(kNaN);
+  const midi::Performance performance = midi::extract_notes(file);
+  const std::vector<midi::Note>& notes = performance.notes;  // sorted by start tick
+  const std::int64_t ppq = ticks_per_quarter(file.division);
+
+  std::vector<const midi::Note*> pitched;
+  for (const midi::Note& n : notes)
+    if (!n.drum) pitched.push_back(&n);
+  const auto pitched_count = static_cast<std::int64_t>(pitched.size());
+
+  // Pitch metrics.
+  at(m.scalar, ScalarMetric::NoteCount) = static_cast<double>(pitched_count);
+  int lowest = 128, highest = -1;
+  for (const midi::Note* n : pitched) {
+    ++m.pitch_class_counts[n->pitch % 12];
+    lowest = std::min<int>(lowest, n->pitch);
+    highest = std::max<int>(highest, n->pitch);
+  }
+  at(m.scalar, ScalarMetric::PitchClassesUsed) =
+      static_cast<double>(std::count_if(m.pitch_class_counts.begin(), m.pitch_class_counts.end(),
+                                        [](std::int64_t c) { return c > 0; }));
+  if (pitched_count > 0) at(m.scalar, ScalarMetric::PitchRange) = highest - lowest;
+  at(m.scalar, ScalarMetric::Polyphony) = polyphony(pitched);
+  at(m.scalar, ScalarMetric::ScaleConsistency) =
+      scale_consistency(m.pitch_class_counts, pitched_count);
+  const std::vector<std::string> onsets = onset_sequence(pitched);
+  at(m.scalar, ScalarMetric::RepeatedNgramShare) = repeated_ngram_share(onsets, options.ngram);
+  at(m.scalar, ScalarMetric::LongestRepeatRun) = longest_repeat_run(onsets);
+
+  // Timing metrics, all notes.
+  const auto [empty_share, bars] = empty_bar_share(notes, bar_segments(file, ppq, options));
+  at(m.scalar, ScalarMetric::EmptyBarShare) = empty_share;
+  m.bars = bars;
+  long double total_length = 0;
+  for (const midi::Note& n : notes) {
+    const auto ticks = static_cast<std::int64_t>(n.end_tick - n.start_tick);
+    ++m.note_length_counts[note_length_class(ticks, ppq)];
+    total_length += static_cast<long double>(ticks);
+  }
+  if (!notes.empty())
+    at(m.scalar, ScalarMetric::MeanNoteLength) = static_cast<double>(
+        total_length / static_cast<long double>(notes.size()) / static_cast<long double>(ppq));
+  return m;
+}
+
+SetMetrics summarize(std::span<const PieceMetrics> pieces) {
+  SetMetrics s;
+  s.pieces = pieces.size();
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
+    long double sum = 0;
+    std::size_t count = 0;
+    for (const PieceMetrics& p : pieces)
+      if (!std::isnan(p.scalar[k])) {
+        sum += p.scalar[k];
+        ++count;
+      }
+    MeanStd& out = s.scalar[k];
+    out.count = count;
+    if (count == 0) {
+      out.mean = out.std = kNaN;
+      continue;
+    }
+    const long double mean = sum / static_cast<long double>(count);
+    long double squares = 0;  // two passes: no cancellation
+    for (const PieceMetrics& p : pieces)
+      if (!std::isnan(p.scalar[k])) squares += (p.scalar[k] - mean) * (p.scalar[k] - mean);
+    out.mean = static_cast<double>(mean);
+    out.std = static_cast<double>(std::sqrt(squares / static_cast<long double>(count)));
+  }
+  for (const PieceMetrics& p : pieces) {
+    for (std::size_t i = 0; i < 12; ++i) s.pitch_class_counts[i] += p.pitch_class_counts[i];
+    for (std::size_t i = 0; i < kNoteLengthClasses; ++i)
+      s.note_length_counts[i] += p.note_length_counts[i];
+  }
+  const auto normalize = [](const auto& counts, auto& histogram) {
+    const std::int64_t total = std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
+    for (std::size_t i = 0; i < counts.size(); ++i)
+      histogram[i] = total > 0 ? static_cast<double>(counts[i]) / static_cast<double>(total) : 0.0;
+  };
+  normalize(s.pitch_class_counts, s.pitch_class_histogram);
+  normalize(s.note_length_counts, s.note_length_histogram);
+  return s;
+}
+
+SetComparison compare(const SetMetrics& generated, const SetMetrics& reference) {
+  SetComparison c;
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+    c.mean_difference[k] = std::fabs(generated.scalar[k].mean - reference.scalar[k].mean);
+
+  const auto total = [](const auto& counts) {
+    return std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
+  };
+  if (total(generated.pitch_class_counts) == 0 || total(reference.pitch_class_counts) == 0) {
+    c.pitch_class_tv = kNaN;
+  } else {
+    double l1 = 0;
+    for (std::size_t i = 0; i < 12; ++i)
+      l1 += std::fabs(generated.pitch_class_histogram[i] - reference.pitch_class_histogram[i]);
+    c.pitch_class_tv = 0.5 * l1;
+  }
+
+  const auto smoothed = [&](const std::array<std::int64_t, kNoteLengthClasses>& counts) {
+    std::array<double, kNoteLengthClasses> p{};
+    const double denominator = static_cast<double>(total(counts) + kNoteLengthClasses);
+    for (std::size_t i = 0; i < kNoteLengthClasses; ++i)
+      p[i] = static_cast<double>(counts[i] + 1) / denominator;
+    return p;
+  };
+  const auto p = smoothed(generated.note_length_counts);
+  const auto q = smoothed(reference.note_length_counts);
+  c.note_length_overlap = 0;
+  c.note_length_kl = 0;
+  for (std::size_t i = 0; i < kNoteLengthClasses; ++i) {
+    c.note_length_overlap += std::min(p[i], q[i]);
+    c.note_length_kl += p[i] * std::log(p[i] / q[i]);
+  }
+  return c;
+}
+
+// --- report -------------------------------------------------------------------------------
+
+namespace {
+
+std::string fixed(double value, int decimals = 3) {
+  if (std::isnan(value)) return "n/a";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
+std::string mean_std(const MeanStd& m) {
+  if (m.count == 0) return "n/a";
+  return fixed(m.mean) + " ± " + fixed(m.std);
+}
+
+// Display width of UTF-8 text (the ± sign is two bytes, one column).
+std::size_t columns(const std::string& text) {
+  std::size_t n = 0;
+  for (unsigned char c : text)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+std::string pad(const std::string& text, std::size_t width, bool right = false) {
+  const std::size_t w = columns(text);
+  const std::string fill(w < width ? width - w : 0, ' ');
+  return right ? fill + text : text + fill;
+}
+
+constexpr std::array<std::string_view, 12> kPitchClassNames{"C",  "C#", "D",  "D#", "E",  "F",
+                                                            "F#", "G",  "G#", "A",  "A#", "B"};
+
+std::string json_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+          out += buffer;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+template <typename Array, typename Format>
+std::string json_array(const Array& values, Format format) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += format(values[i]);
+  }
+  return out + "]";
+}
+
+std::string set_json(const SetMetrics& s, std::span<const PieceMetrics> pieces,
+                     const std::string& indent) {
+  const std::string in = indent + "  ";
+  std::string out = "{\n" + in + "\"pieces\": " + std::to_string(s.pieces) + ",\n";
+  out += in + "\"metrics\": {\n";
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
+    const MeanStd& m = s.scalar[k];
+    out += in + "  " + json_string(kScalarMetricTable[k].key) +
+           ": {\"mean\": " + json_number(m.count ? m.mean : kNaN) +
+           ", \"std\": " + json_number(m.count ? m.std : kNaN) +
+           ", \"count\": " + std::to_string(m.count) + "}" +
+           (k + 1 < kScalarMetricCount ? ",\n" : "\n");
+  }
+  out += in + "},\n";
+  out +=
+      in + "\"pitch_class_histogram\": " + json_array(s.pitch_class_histogram, json_number) + ",\n";
+  out += in + "\"note_length_histogram\": " + json_array(s.note_length_histogram, json_number);
+  if (!pieces.empty()) {
+    out += ",\n" + in + "\"files\": [\n";
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      const PieceMetrics& p = pieces[i];
+      out += in + "  {\"name\": " + json_string(p.name);
+      for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+        out += ", " + json_string(kScalarMetricTable[k].key) + ": " + json_number(p.scalar[k]);
+      out += ", \"bars\": " + std::to_string(p.bars);
+      const auto integer = [](std::int64_t v) { return std::to_string(v); };
+      out += ", \"pitch_class_counts\": " + json_array(p.pitch_class_counts, integer);
+      out += ", \"note_length_counts\": " + json_array(p.note_length_counts, integer) + "}";
+      out += i + 1 < pieces.size() ? ",\n" : "\n";
+    }
+    out += in + "]";
+  }
+  return out + "\n" + indent + "}";
+}
+
+}  // namespace
+
+std::string format_report(const SetMetrics& generated, const SetMetrics* reference) {
+  std::optional<SetComparison> comparison;
+  if (reference != nullptr) comparison = compare(generated, *reference);
+
+  std::vector<std::array<std::string, 4>> rows;
+  rows.push_back({"metric", "generated (" + std::to_string(generated.pieces) + " files)",
+                  reference ? "reference (" + std::to_string(reference->pieces) + " files)" : "",
+                  reference ? "|difference|" : ""});
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+    rows.push_back({std::string(kScalarMetricTable[k].label), mean_std(generated.scalar[k]),
+                    reference ? mean_std(reference->scalar[k]) : "",
+                    comparison ? fixed(comparison->mean_difference[k]) : ""});
+
+  std::array<std::size_t, 4> width{};
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < 4; ++c) width[c] = std::max(width[c], columns(row[c]));
+  const std::size_t shown = reference ? 4 : 2;
+
+  std::ostringstream out;
+  const auto rule = [&] {
+    std::size_t total = 0;
+    for (std::size_t c = 0; c < shown; ++c) total += width[c] + (c ? 3 : 0);
+    out << std::string(total, '-') << '\n';
+  };
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t c = 0; c < shown; ++c)
+      out << (c ? " | " : "") << pad(rows[r][c], width[c], c > 0);
+    out << '\n';
+    if (r == 0) rule();
+  }
+  rule();
+
+  const auto histogram = [&](const char* title, auto names, const auto& g, const auto* ref) {
+    out << title << (ref ? " (generated / reference)" : "") << ":\n";
+    std::size_t column = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      std::string item = "  " + std::string(names(i)) + ' ' + fixed(g[i], 3);
+      if (ref) item += '/' + fixed((*ref)[i], 3);
+      if (column > 0 && column + item.size() > 90) {
+        out << '\n';
+        column = 0;
+      }
+      out << item;
+      column += item.size();
+    }
+    out << '\n';
+  };
+  histogram(
+      "pitch-class histogram", [](std::size_t i) { return kPitchClassNames[i]; },
+      generated.pitch_class_histogram, reference ? &reference->pitch_class_histogram : nullptr);
+  histogram(
+      "note-length histogram", [](std::size_t i) { return kNoteLengthClassTable[i].name; },
+      generated.note_length_histogram, reference ? &reference->note_length_histogram : nullptr);
+  if (comparison) {
+    out << "pitch-class histogram total-variation distance: " << fixed(comparison->pitch_class_tv)
+        << "  (0 = same, 1 = disjoint)\n";
+    out << "note-length histogram overlap: " << fixed(comparison->note_length_overlap)
+        << "  (1 = same), KL(generated || reference): " << fixed(comparison->note_length_kl)
+        << " nats\n";
+  }
+  return out.str();
+}
+
+std::string to_json(const SetMetrics& generated, const SetMetrics* reference,
+                    std::span<const PieceMetrics> generated_pieces,
+                    std::span<const PieceMetrics> reference_pieces) {
+  std::string out = "{\n  \"generated\": " + set_json(generated, generated_pieces, "  ");
+  if (reference != nullptr) {
+    const SetComparison c = compare(generated, *reference);
+    out += ",\n  \"reference\": " + set_json(*reference, reference_pieces, "  ");
+    out += ",\n  \"comparison\": {\n    \"mean_difference\": {";
+    for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+      out += (k ? ", " : "") + json_string(kScalarMetricTable[k].key) + ": " +
+             json_number(c.mean_difference[k]);
+    out += "},\n    \"pitch_class_tv\": " + json_number(c.pitch_class_tv);
+    out += ",\n    \"note_length_overlap\": " + json_number(c.note_length_overlap);
+    out += ",\n    \"note_length_kl\": " + json_number(c.note_length_kl) + "\n  }";
+  }
+  return out + "\n}\n";
+}
+
+// --- files --------------------------------------------------------------------------------
+
+namespace {
+
+bool is_midi_name(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".mid" || ext == ".midi";
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> collect_midi_files(std::span<const std::string> inputs) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const std::string& input : inputs) {
+    const fs::path path(input);
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (ec || !fs::exists(status)) throw std::invalid_argument(input + ": no such file or folder");
+    if (fs::is_directory(status)) {
+      std::vector<fs::path> found;
+      for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied),
+           end;
+           it != end; ++it)
+        if (it->is_regular_file() && is_midi_name(it->path())) found.push_back(it->path());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      files.push_back(path);  // named explicitly: taken whatever its extension
+    }
+  }
+  return files;
+}
+
+MeasuredSet measure_files(std::span<const std::filesystem::path> files,
+                          const MetricOptions& options) {
+  check(options);
+  MeasuredSet set;
+  for (const auto& path : files) {
+    try {
+      PieceMetrics m = compute_metrics(midi::load(path), options);
+      m.name = path.string();
+      set.pieces.push_back(std::move(m));
+    } catch (const std::exception& e) {
+      std::string reason = e.what();
+      if (reason.rfind(path.string(), 0) != 0) reason = path.string() + ": " + reason;
+      set.skipped.push_back(std::move(reason));
+    }
+  }
+  return set;
+}
+
+}  // namespace musegen

@@ -1,0 +1,165 @@
+// Objective metrics of symbolic music, per piece and per set, and the distance of a set of
+// generated pieces from a reference set: what `musegen eval` reports.
+//
+// The metrics follow Yang & Lerch 2018 ("On the evaluation of generative models in music")
+// and MusPy's muspy.metrics; docs/metrics.md defines every one exactly (the Python oracle
+// tests/musegen/metrics_oracle.py implements the same definitions from scratch). Two of them
+// expose the best-known failure of note-level LSTMs, one note repeated over and over:
+// `longest_repeat_run` (the longest run of identical consecutive onsets) and
+// `repeated_ngram_share`.
+//
+// Pitch metrics ignore drum notes (channel 10); timing metrics (empty bars, note lengths)
+// count every note. Times are measured in quarter notes from the file's PPQ division, so a
+// piece's metrics do not depend on its tempo. A metric that is undefined for a piece (a
+// piece without notes has no pitch range) is NaN, written `null` in JSON, and left out of
+// the set's mean and standard deviation.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <libmidi/midi_file.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace musegen {
+
+struct MetricOptions {
+  int ngram = 4;              // n of repeated_ngram_share, >= 1
+  int default_numerator = 4;  // time signature assumed before the first one in the file
+  int default_denominator = 4;
+};
+
+// The note-length classes of the note-length histogram, in quarter notes (Yang & Lerch's 12
+// classes). A note goes to the class nearest on a logarithmic scale; longer than a whole note
+// counts as whole, shorter than a 16th as 16th.
+inline constexpr std::size_t kNoteLengthClasses = 12;
+struct NoteLengthClass {
+  std::string_view name;
+  int numerator, denominator;  // length in quarter notes = numerator / denominator
+};
+inline constexpr std::array<NoteLengthClass, kNoteLengthClasses> kNoteLengthClassTable{{
+    {"16th", 1, 4},
+    {"8th-triplet", 1, 3},
+    {"dotted-16th", 3, 8},
+    {"8th", 1, 2},
+    {"quarter-triplet", 2, 3},
+    {"dotted-8th", 3, 4},
+    {"quarter", 1, 1},
+    {"half-triplet", 4, 3},
+    {"dotted-quarter", 3, 2},
+    {"half", 2, 1},
+    {"dotted-half", 3, 1},
+    {"whole", 4, 1},
+}};
+
+// The scalar metrics, in report order. Adding one: the enum, kScalarMetricTable, compute_metrics,
+// docs/metrics.md and the oracle.
+enum class ScalarMetric : std::uint8_t {
+  NoteCount,           // notes (drums excluded)
+  PitchRange,          // highest minus lowest pitch, semitones
+  PitchClassesUsed,    // distinct pitch classes, 0..12
+  Polyphony,           // mean number of sounding notes while at least one sounds
+  ScaleConsistency,    // largest share of notes inside one of the 24 major/minor scales
+  RepeatedNgramShare,  // share of onset n-grams equal to an earlier one
+  LongestRepeatRun,    // longest run of identical consecutive onsets (note or chord)
+  EmptyBarShare,       // share of bars in which no note sounds
+  MeanNoteLength,      // mean note length, quarter notes
+  kCount
+};
+inline constexpr std::size_t kScalarMetricCount = static_cast<std::size_t>(ScalarMetric::kCount);
+
+struct ScalarMetricInfo {
+  std::string_view key;    // JSON key: "pitch_range"
+  std::string_view label;  // table label: "pitch range (semitones)"
+};
+inline constexpr std::array<ScalarMetricInfo, kScalarMetricCount> kScalarMetricTable{{
+    {"note_count", "notes"},
+    {"pitch_range", "pitch range (semitones)"},
+    {"pitch_classes_used", "pitch classes used"},
+    {"polyphony", "polyphony (sounding notes)"},
+    {"scale_consistency", "scale consistency"},
+    {"repeated_ngram_share", "repeated n-gram share"},
+    {"longest_repeat_run", "longest run of one note/chord"},
+    {"empty_bar_share", "empty-bar share"},
+    {"mean_note_length", "mean note length (quarters)"},
+}};
+
+struct PieceMetrics {
+  std::string name;                                 // the file path, or what the caller chose
+  std::array<double, kScalarMetricCount> scalar{};  // NaN where undefined
+  // Raw counts, so sets pool them exactly: pitch classes of the pitched notes (C = 0), and
+  // note-length classes (kNoteLengthClassTable order) of all notes.
+  std::array<std::int64_t, 12> pitch_class_counts{};
+  std::array<std::int64_t, kNoteLengthClasses> note_length_counts{};
+  std::int64_t bars = 0;  // bars from tick 0 to the end of the last note
+
+  double operator[](ScalarMetric m) const { return scalar[static_cast<std::size_t>(m)]; }
+};
+
+// Metrics of one file. Throws std::invalid_argument for options out of range.
+PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& options = {});
+
+struct MeanStd {
+  double mean = 0, std = 0;  // population standard deviation; NaN when count == 0
+  std::size_t count = 0;     // pieces where the metric is defined
+};
+
+struct SetMetrics {
+  std::size_t pieces = 0;
+  std::array<MeanStd, kScalarMetricCount> scalar{};
+  // Pooled over all pieces (sums of the counts), then normalized; all zero without notes.
+  std::array<double, 12> pitch_class_histogram{};
+  std::array<double, kNoteLengthClasses> note_length_histogram{};
+  std::array<std::int64_t, 12> pitch_class_counts{};
+  std::array<std::int64_t, kNoteLengthClasses> note_length_counts{};
+
+  const MeanStd& operator[](ScalarMetric m) const { return scalar[static_cast<std::size_t>(m)]; }
+};
+
+SetMetrics summarize(std::span<const PieceMetrics> pieces);
+
+// How far a generated set is from a reference set.
+struct SetComparison {
+  // Per scalar metric: |mean(generated) - mean(reference)|, NaN where either is undefined.
+  std::array<double, kScalarMetricCount> mean_difference{};
+  // Total-variation distance of the pooled pitch-class histograms: half their L1 distance,
+  // 0 (same) .. 1 (disjoint). NaN when either set has no pitched note.
+  double pitch_class_tv = 0;
+  // Overlap (sum of minima, 1 - total variation) of the note-length histograms, and the
+  // Kullback-Leibler divergence KL(generated || reference) in nats, both from add-one
+  // (Laplace) smoothed counts so that an empty class does not make it infinite.
+  double note_length_overlap = 0;
+  double note_length_kl = 0;
+};
+
+SetComparison compare(const SetMetrics& generated, const SetMetrics& reference);
+
+// A readable table: metric | generated mean ± std | reference mean ± std | distance. Without
+// a reference, only the generated column.
+std::string format_report(const SetMetrics& generated, const SetMetrics* reference = nullptr);
+
+// The same as JSON: {"generated": {...}, "reference": {...}, "comparison": {...}}; with
+// `pieces`, per-file metrics too ("files": [...]). NaN is written as null.
+std::string to_json(const SetMetrics& generated, const SetMetrics* reference = nullptr,
+                    std::span<const PieceMetrics> generated_pieces = {},
+                    std::span<const PieceMetrics> reference_pieces = {});
+
+// Files of a metric run: each argument is a MIDI file or a folder searched recursively for
+// *.mid / *.midi (any case), sorted by path so runs are reproducible. Throws
+// std::invalid_argument naming a path that does not exist.
+std::vector<std::filesystem::path> collect_midi_files(std::span<const std::string> inputs);
+
+// Reads and measures each file; a file that cannot be read is skipped and recorded in
+// `skipped` as "path: reason".
+struct MeasuredSet {
+  std::vector<PieceMetrics> pieces;
+  std::vector<std::string> skipped;
+};
+MeasuredSet measure_files(std::span<const std::filesystem::path> files,
+                          const MetricOptions& options = {});
+
+}  // namespace musegen
