@@ -1,0 +1,96 @@
+// A small command-line parser for the musegen subcommands: options bound to variables,
+// a generated --help that shows every option with its default, and errors that say which
+// argument was wrong and why (UsageError; main prints it with a pointer to --help and exits 2).
+//
+//   std::string out = "out.mgds";
+//   std::int64_t seed = 1;
+//   std::vector<std::string> inputs;
+//   cli::Parser p("preprocess", "INPUT... [options]", "Turns MIDI files into a dataset file.");
+//   p.option("out", out, "FILE", "where to write the dataset")
+//    .option("seed", seed, "N", "seed of the train/validation split")
+//    .positional("INPUT", inputs, "MIDI files or folders", 1);
+//   if (!p.parse(args)) return 0;  // --help was printed
+//
+// Options are written `--name VALUE` or `--name=VALUE`; flags `--name` (and `--no-name` to
+// switch a default-on flag off). `--` ends the options.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace musegen::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Parser {
+ public:
+  // command: the subcommand name ("train"); synopsis: what follows it in the usage line;
+  // description: one or more paragraphs printed under the usage line.
+  Parser(std::string command, std::string synopsis, std::string description);
+
+  Parser& flag(const std::string& name, bool& out, const std::string& help);
+  Parser& option(const std::string& name, std::string& out, const std::string& metavar,
+                 const std::string& help);
+  Parser& option(const std::string& name, std::int64_t& out, const std::string& metavar,
+                 const std::string& help);
+  Parser& option(const std::string& name, double& out, const std::string& metavar,
+                 const std::string& help);
+  // A positional argument taking exactly one value.
+  Parser& positional(const std::string& name, std::string& out, const std::string& help);
+  // The remaining positional arguments (at least min_count). At most one of these, last.
+  Parser& positionals(const std::string& name, std::vector<std::string>& out,
+                      const std::string& help, std::size_t min_count = 1);
+  // A paragraph printed at the end of --help (examples, notes).
+  Parser& epilog(const std::string& text);
+
+  // Parses args (the arguments after the subcommand). Returns false when --help / -h was
+  // given (the help is then printed to `help_out`, default stdout): the caller returns 0.
+  // Throws UsageError for an unknown option, a missing or malformed value, or a wrong
+  // number of positional arguments.
+  bool parse(std::span<const std::string> args);
+  bool parse(std::span<const std::string> args, std::ostream& help_out);
+
+  // Whether the option was given on the command line (not just left at its default).
+  bool given(const std::string& name) const;
+
+  std::string help() const;
+  const std::string& command() const { return command_; }
+
+ private:
+  struct Option {
+    std::string name, metavar, help, default_text;
+    bool is_flag = false;
+    bool given = false;
+    std::function<void(const std::string&)> set;  // parses and stores, throws UsageError
+  };
+  struct Positional {
+    std::string name, help;
+    bool rest = false;
+    std::size_t min_count = 1;
+    std::function<void(const std::string&)> set;
+    std::vector<std::string>* rest_out = nullptr;
+  };
+  Option* find(const std::string& name);
+  const Option* find(const std::string& name) const;
+  Parser& add(Option option);
+
+  std::string command_, synopsis_, description_, epilog_;
+  std::vector<Option> options_;
+  std::vector<Positional> positionals_;
+};
+
+// Parses a whole string as a number; std::nullopt-like failure is reported as UsageError
+// naming `what` ("--lr: expected a number, found \"abc\"").
+std::int64_t parse_int(const std::string& text, const std::string& what);
+double parse_double(const std::string& text, const std::string& what);
+
+}  // namespace musegen::cli

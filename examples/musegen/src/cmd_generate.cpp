@@ -1,0 +1,131 @@
+// musegen generate: sample a new piece from a trained run (generate.hpp).
+#include <filesystem>
+#include <iostream>
+
+#include <libmidi/io.hpp>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "dataset.hpp"
+#include "evaluate.hpp"
+#include "generate.hpp"
+
+namespace musegen {
+
+int cmd_generate(Args args) {
+  std::string run, out = "generated.tokens", midi_out, primer_midi, dataset_path;
+  std::int64_t steps = 512, top_k = 0, seed = 1, primer_sequence = -1, primer_steps = 16;
+  double temperature = 1.0, top_p = 0.95, tempo = 0;
+  std::int64_t program = -1, velocity = 0;
+  bool drop_primer = false, quiet = false;
+  cli::Parser p("generate", "RUN_DIR|WEIGHTS [options]",
+                "Samples a new piece from a model trained by `musegen train`: runs an optional\n"
+                "primer through the LSTM, then draws one token (or roll frame) at a time with\n"
+                "temperature, top-k and top-p. Writes the tokens (--out) and, with --midi, a MIDI\n"
+                "file. The same --seed gives the same piece.");
+  p.positional("RUN_DIR|WEIGHTS", run, "a --run-dir of musegen train (uses best.safetensors, else model.safetensors) or a .safetensors file")
+      .option("steps", steps, "N", "tokens (or frames) to generate")
+      .option("temperature", temperature, "T", "divide the logits by T: < 1 safer, > 1 more adventurous")
+      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)")
+      .option("top-p", top_p, "P", "sample among the most likely tokens holding probability P (1: all)")
+      .option("seed", seed, "N", "seed of the sampling")
+      .option("primer", primer_midi, "FILE.mid", "start from this MIDI file (encoded with the run's codec)")
+      .option("primer-sequence", primer_sequence, "I", "start from validation sequence I of the dataset (-1: the sequence picked by --seed)")
+      .option("primer-steps", primer_steps, "N", "how many steps of the primer to use (0: none; roll then starts from silence)")
+      .flag("drop-primer", drop_primer, "leave the primer out of the output")
+      .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
+      .option("out", out, "FILE", "where to write the tokens")
+      .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")
+      .option("tempo", tempo, "BPM", "MIDI tempo (0: the codec's default)")
+      .option("program", program, "N", "General MIDI program of the MIDI track, 0-127 (-1: the codec's default)")
+      .option("velocity", velocity, "V", "note velocity where the encoding has none, 1-127 (0: the codec's default)")
+      .flag("quiet", quiet, "print nothing but errors")
+      .epilog("examples:\n"
+              "  musegen generate runs/jsb --steps 128 --midi chorale.mid\n"
+              "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n");
+  if (!p.parse(args)) return 0;
+  if (steps <= 0) throw cli::UsageError("--steps must be positive");
+
+  LoadedModel loaded = load_model(run);
+  if (dataset_path.empty()) {
+    auto it = loaded.metadata.find("musegen.dataset");
+    if (it == loaded.metadata.end()) {
+      throw std::runtime_error(loaded.weights.string() +
+                               ": no dataset recorded in the weights' metadata; pass --dataset");
+    }
+    dataset_path = it->second;
+  }
+  if (!std::filesystem::exists(dataset_path)) {
+    throw std::runtime_error("the dataset file " + dataset_path + " the run was trained on is " +
+                             "missing; pass its new place with --dataset");
+  }
+  Dataset data = load_dataset(dataset_path);
+  const Codec& codec = data.codec;
+  if (codec.vocab_size() != loaded.model->config().vocab) {
+    throw std::runtime_error(dataset_path + ": its vocabulary has " + std::to_string(codec.vocab_size()) +
+                             " entries but the model was trained on " +
+                             std::to_string(loaded.model->config().vocab));
+  }
+
+  // The primer: a MIDI file, a dataset sequence, or nothing.
+  Sequence primer;
+  if (!primer_midi.empty()) {
+    std::int64_t dropped = 0;
+    primer = codec.encode(midi::load(primer_midi), primer_midi, &dropped);
+    if (!quiet && dropped > 0) {
+      std::cerr << "generate: " << primer_midi << ": " << dropped
+                << " tokens are not in the model's vocabulary and were left out\n";
+    }
+  } else if (primer_steps > 0) {
+    const auto& pool = data.valid.empty() ? data.train : data.valid;
+    if (pool.empty()) throw std::runtime_error(dataset_path + ": no sequences to take a primer from");
+    std::int64_t index = primer_sequence;
+    if (index < 0) index = static_cast<std::int64_t>(uniform(static_cast<std::uint64_t>(seed), ~0ULL, 0) * static_cast<double>(pool.size()));
+    if (index >= static_cast<std::int64_t>(pool.size())) {
+      throw cli::UsageError("--primer-sequence " + std::to_string(index) + ": the split has " +
+                            std::to_string(pool.size()) + " sequences");
+    }
+    primer = pool[static_cast<std::size_t>(index)];
+  }
+  if (primer_steps >= 0 && primer.steps() > primer_steps) {
+    primer.tokens.resize(std::min(primer.tokens.size(), static_cast<std::size_t>(primer_steps)));
+    primer.frames.resize(std::min(primer.frames.size(), static_cast<std::size_t>(primer_steps * kRollKeys)));
+  }
+  if (codec.encoding() != Encoding::roll && primer.tokens.empty()) {
+    // Token models need one token to start from: the first token of a training sequence.
+    if (data.train.empty() || data.train[0].tokens.empty()) {
+      throw std::runtime_error(dataset_path + ": no token to start from; give --primer");
+    }
+    primer.tokens.push_back(data.train[0].tokens[0]);
+    primer.source = "first token of " + data.train[0].source;
+  }
+
+  GenerateOptions g;
+  g.steps = steps;
+  g.keep_primer = !drop_primer;
+  g.sample.temperature = temperature;
+  g.sample.top_k = top_k;
+  g.sample.top_p = top_p;
+  g.sample.seed = static_cast<std::uint64_t>(seed);
+  GenerateResult result = generate(*loaded.model, primer, g, quiet ? nullptr : &std::cerr);
+
+  save_tokens(out, codec, result.sequence);
+  if (!quiet) {
+    std::cerr << "generate: " << steps << " steps in " << result.seconds << " s ("
+              << static_cast<double>(steps) / result.seconds << " steps/s) after a primer of "
+              << result.primer_steps << " steps"
+              << (primer.source.empty() ? "" : " (" + primer.source + ")") << "\n"
+              << "generate: tokens written to " << out << "\n";
+  }
+  if (!midi_out.empty()) {
+    DecodeOptions d;
+    if (tempo > 0) d.tempo_bpm = tempo;
+    if (program >= 0) d.program = static_cast<int>(program);
+    if (velocity > 0) d.velocity = static_cast<int>(velocity);
+    midi::save(codec.decode(result.sequence, d), midi_out);
+    if (!quiet) std::cerr << "generate: MIDI written to " << midi_out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace musegen

@@ -1,0 +1,87 @@
+#include "generate.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+
+#include "progress.hpp"
+
+namespace musegen {
+
+GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options,
+                        std::ostream* progress_out) {
+  const bool roll = model.config().is_roll();
+  const std::int64_t K = model.config().vocab;
+  if (!roll && primer.tokens.empty()) {
+    throw std::invalid_argument("generate: token encodings need a primer of at least one token");
+  }
+  for (std::int32_t t : primer.tokens) {
+    if (t < 0 || t >= K) {
+      throw std::invalid_argument("generate: primer token " + std::to_string(t) +
+                                  " is outside the model's vocabulary of " + std::to_string(K));
+    }
+  }
+  model.eval();
+  nn::NoGradGuard no_grad;
+
+  GenerateResult result;
+  result.primer_steps = primer.steps();
+  Sequence& out = result.sequence;
+  out.source = primer.source;
+  if (options.keep_primer) {
+    out.tokens = primer.tokens;
+    out.frames = primer.frames;
+  }
+
+  // Feed the primer (all but what predicts the first new step) in one call.
+  std::optional<nn::LSTMState> state;
+  nn::Tensor next_input;
+  if (roll) {
+    const std::int64_t n = primer.steps();
+    std::vector<float> frames(static_cast<std::size_t>((n + 1) * K), 0.0f);  // zero frame first
+    for (std::size_t i = 0; i < primer.frames.size(); ++i) frames[static_cast<std::size_t>(K) + i] = primer.frames[i];
+    nn::Tensor all = nn::from_vector(frames, {n + 1, 1, K});
+    if (n > 0) {
+      auto [logits, s] = model.forward(all.slice(0, 0, n));
+      state = s;
+    }
+    next_input = all.slice(0, n, n + 1);
+  } else {
+    const std::int64_t n = primer.steps();
+    std::vector<std::int64_t> tokens(primer.tokens.begin(), primer.tokens.end());
+    nn::Tensor all = nn::from_vector(tokens, {n, 1});
+    if (n > 1) {
+      auto [logits, s] = model.forward(all.slice(0, 0, n - 1));
+      state = s;
+    }
+    next_input = all.slice(0, n - 1, n);
+  }
+
+  std::optional<Progress> progress;
+  if (progress_out != nullptr) progress.emplace("generate", options.steps, *progress_out, 5.0);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t step = 0; step < options.steps; ++step) {
+    auto [logits, s] = model.forward(next_input, state);  // (1,1,K)
+    state = s;
+    const float* data = logits.data_ptr<float>();
+    const std::span<const float> row(data, static_cast<std::size_t>(K));
+    const auto draw = static_cast<std::uint64_t>(step);
+    if (roll) {
+      auto frame = sample_frame(row, options.sample, draw);
+      out.frames.insert(out.frames.end(), frame.begin(), frame.end());
+      std::vector<float> f(frame.begin(), frame.end());
+      next_input = nn::from_vector(f, {1, 1, K});
+    } else {
+      const std::int32_t token = sample_token(row, options.sample, draw);
+      out.tokens.push_back(token);
+      next_input = nn::from_vector(std::vector<std::int64_t>{token}, {1, 1});
+    }
+    if (progress) progress->update(step + 1, "");
+  }
+  if (progress) progress->finish();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace musegen

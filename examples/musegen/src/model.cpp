@@ -1,0 +1,115 @@
+#include "model.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace musegen {
+
+namespace {
+
+std::int64_t read_int(const std::map<std::string, std::string>& metadata, const std::string& key,
+                      const std::string& source) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) {
+    throw std::runtime_error(source + ": not a musegen checkpoint: the metadata has no \"" + key +
+                             "\"");
+  }
+  try {
+    std::size_t used = 0;
+    std::int64_t value = std::stoll(it->second, &used);
+    if (used != it->second.size() || value <= 0) throw std::invalid_argument("");
+    return value;
+  } catch (const std::exception&) {
+    throw std::runtime_error(source + ": metadata \"" + key +
+                             "\": expected a positive integer, found \"" + it->second + "\"");
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ModelConfig::to_metadata() const {
+  std::ostringstream dropout_text;
+  dropout_text << dropout;
+  return {{"musegen.model", "lstm"},
+          {"musegen.encoding", std::string(encoding_name(encoding))},
+          {"musegen.vocab", std::to_string(vocab)},
+          {"musegen.embed", std::to_string(embed)},
+          {"musegen.hidden", std::to_string(hidden)},
+          {"musegen.layers", std::to_string(layers)},
+          {"musegen.dropout", dropout_text.str()}};
+}
+
+ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>& metadata,
+                                       const std::string& source) {
+  ModelConfig config;
+  auto kind = metadata.find("musegen.encoding");
+  if (kind == metadata.end()) {
+    throw std::runtime_error(source +
+                             ": not a musegen checkpoint: the metadata has no \"musegen.encoding\"");
+  }
+  try {
+    config.encoding = parse_encoding(kind->second);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(source + ": metadata \"musegen.encoding\": " + e.what());
+  }
+  config.vocab = read_int(metadata, "musegen.vocab", source);
+  config.embed = read_int(metadata, "musegen.embed", source);
+  config.hidden = read_int(metadata, "musegen.hidden", source);
+  config.layers = read_int(metadata, "musegen.layers", source);
+  if (auto it = metadata.find("musegen.dropout"); it != metadata.end()) {
+    config.dropout = std::stod(it->second);
+  }
+  return config;
+}
+
+std::string ModelConfig::describe() const {
+  std::ostringstream out;
+  out << encoding_name(encoding) << ": "
+      << (is_roll() ? "Linear(" : "Embedding(") << vocab << "," << embed << ") → LSTM(" << embed
+      << "," << hidden << ")×" << layers << " → Linear(" << hidden << "," << vocab << ")"
+      << ", dropout " << dropout;
+  return out.str();
+}
+
+MusicModel::MusicModel(const ModelConfig& config, nn::Generator* generator,
+                       nn::Generator* dropout_generator)
+    : config_(config), dropout_generator_(dropout_generator) {
+  if (config.vocab <= 0 || config.embed <= 0 || config.hidden <= 0 || config.layers <= 0) {
+    throw std::invalid_argument("MusicModel: vocab, embed, hidden and layers must be positive");
+  }
+  if (config.is_roll()) {
+    project_ = register_module(
+        "embed", std::make_shared<nn::Linear>(
+                     nn::LinearOptions(config.vocab, config.embed).generator(generator)));
+  } else {
+    embed_ = register_module(
+        "embed", std::make_shared<nn::Embedding>(
+                     nn::EmbeddingOptions(config.vocab, config.embed).generator(generator)));
+  }
+  lstm_ = register_module("lstm", std::make_shared<nn::LSTM>(
+                                      nn::LSTMOptions(config.embed, config.hidden)
+                                          .num_layers(config.layers)
+                                          .dropout(config.layers > 1 ? config.dropout : 0.0)
+                                          .generator(generator)));
+  lstm_->options.generator(dropout_generator);  // initialised: from now on, only dropout draws
+  head_ = register_module(
+      "head", std::make_shared<nn::Linear>(
+                  nn::LinearOptions(config.hidden, config.vocab).generator(generator)));
+}
+
+std::tuple<nn::Tensor, nn::LSTMState> MusicModel::forward(
+    const nn::Tensor& input, const std::optional<nn::LSTMState>& state) {
+  nn::Tensor x = config_.is_roll() ? project_->forward(input) : embed_->forward(input);
+  x = nn::dropout(x, config_.dropout, is_training(), dropout_generator_);  // (T,B,E)
+  auto [y, final_state] = lstm_->forward(x, state);                        // (T,B,H)
+  y = nn::dropout(y, config_.dropout, is_training(), dropout_generator_);
+  return {head_->forward(y), final_state};                                 // (T,B,V)
+}
+
+std::int64_t MusicModel::parameter_count() const {
+  std::int64_t count = 0;
+  for (const auto& p : parameters()) count += p.numel();
+  return count;
+}
+
+}  // namespace musegen

@@ -1,0 +1,65 @@
+// The music model: input layer → stacked LSTM → linear head, one prediction per time step.
+//
+//   token encodings (notes, events): tokens (T,B) int64 → Embedding(V,E) → LSTM(E,H,L)
+//                                    → Linear(H,V) → logits (T,B,V), softmax cross-entropy
+//   roll:                            frames (T,B,88) float 0/1 → Linear(88,E) → LSTM(E,H,L)
+//                                    → Linear(H,88) → logits (T,B,88), 88 independent sigmoids
+//
+// Parameter names follow PyTorch (`embed.weight`, `lstm.weight_ih_l0`, …, `head.weight`), so
+// a checkpoint's weights load into the equivalent torch.nn model unchanged (docs/musegen.md
+// has the PyTorch class).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include <libnn/libnn.hpp>
+
+#include "codec.hpp"
+
+namespace musegen {
+
+struct ModelConfig {
+  Encoding encoding = Encoding::events;
+  std::int64_t vocab = 0;       // tokens (notes/events) or keys (roll: 88)
+  std::int64_t embed = 256;     // E: embedding / input projection size
+  std::int64_t hidden = 512;    // H
+  std::int64_t layers = 3;      // L
+  double dropout = 0.3;         // after the input layer, between LSTM layers, before the head
+
+  bool is_roll() const { return encoding == Encoding::roll; }
+  // Stored with the weights (safetensors metadata) and read back by generate / eval.
+  std::map<std::string, std::string> to_metadata() const;
+  static ModelConfig from_metadata(const std::map<std::string, std::string>& metadata,
+                                   const std::string& source);
+  std::string describe() const;  // "roll: Linear(88,256) → LSTM(256,512)×3 → Linear(512,88)"
+};
+
+class MusicModel : public nn::Module {
+ public:
+  // `init` draws the initial weights; `dropout` (kept by the model) every dropout mask, so a
+  // training run saves and restores it to resume exactly. Null: the global generator.
+  MusicModel(const ModelConfig& config, nn::Generator* init, nn::Generator* dropout = nullptr);
+
+  // input: tokens (T,B) int64, or frames (T,B,88) float32. Returns logits (T,B,V) and the
+  // LSTM's final state (h, c), each (L,B,H).
+  std::tuple<nn::Tensor, nn::LSTMState> forward(const nn::Tensor& input,
+                                                const std::optional<nn::LSTMState>& state = {});
+
+  const ModelConfig& config() const { return config_; }
+  std::int64_t parameter_count() const;
+
+ private:
+  ModelConfig config_;
+  nn::Generator* dropout_generator_;
+  std::shared_ptr<nn::Embedding> embed_;  // token encodings
+  std::shared_ptr<nn::Linear> project_;   // roll (registered as "embed" too: one name)
+  std::shared_ptr<nn::LSTM> lstm_;
+  std::shared_ptr<nn::Linear> head_;
+};
+
+}  // namespace musegen

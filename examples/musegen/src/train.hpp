@@ -1,0 +1,68 @@
+// Training: the loop behind `musegen train`.
+//
+// A run lives in one folder (the run dir):
+//   state.mgstate      everything needed to continue exactly: weights, Adam moments, the lr
+//                      schedule, the step, the position in the epoch, the dropout generator,
+//                      the options (libnn's training-state file: checksummed, atomic)
+//   model.safetensors  the latest weights with the model's configuration as metadata (what
+//                      `generate` and PyTorch read); best.safetensors: best validation loss
+//   metrics.csv        one row per log interval and per validation
+// A checkpoint is written every `checkpoint_every` steps, at the end of every epoch, at the
+// end, and when Ctrl-C is pressed. `resume` continues from state.mgstate with the saved
+// options and gives the same losses, bit for bit, as a run that was never interrupted.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+namespace musegen {
+
+struct TrainOptions {
+  std::filesystem::path dataset;
+  std::filesystem::path run_dir = "runs/default";
+  // model
+  std::int64_t embed = 256;
+  std::int64_t hidden = 512;
+  std::int64_t layers = 3;
+  double dropout = 0.3;
+  // optimisation
+  std::int64_t seq_len = 100;   // predictions per training window
+  std::int64_t batch = 64;
+  std::int64_t epochs = 20;
+  std::int64_t max_steps = 0;   // stop after this many steps in all (0: no limit)
+  double lr = 2e-3;
+  double weight_decay = 0.0;    // AdamW's decoupled decay
+  double clip = 1.0;            // max global gradient norm (0: off)
+  std::string schedule = "cosine";  // "cosine" (with linear warm-up) or "constant"
+  std::int64_t warmup = 100;    // steps of linear warm-up
+  std::int64_t seed = 1;
+  // bookkeeping
+  std::int64_t checkpoint_every = 500;  // steps (0: only at epoch ends)
+  std::int64_t eval_length = 0;  // validation window (0: whole sequences for roll, 4×seq_len else)
+  double log_seconds = 10.0;     // progress line interval when not on a terminal
+  bool resume = false;
+  bool quiet = false;
+  // For tests: behave as if Ctrl-C was pressed right after this step (0: never).
+  std::int64_t stop_after_step = 0;
+};
+
+struct TrainResult {
+  std::int64_t steps = 0;
+  std::int64_t epochs_done = 0;
+  double last_train_loss = 0;
+  double best_valid_loss = 0;    // mean NLL per prediction (nats)
+  bool interrupted = false;      // stopped by Ctrl-C (a checkpoint was written)
+};
+
+// Runs (or resumes) a training run. Progress goes to `log`. Throws on bad input (missing
+// dataset, a run dir holding another run without `resume`, options a resumed run cannot
+// change). The SIGINT handler is installed for the duration of the call.
+TrainResult train(TrainOptions options, std::ostream& log);
+
+// Asks a running train() to stop at the next step boundary and write a checkpoint (what
+// Ctrl-C does; tests call it directly).
+void request_stop();
+
+}  // namespace musegen
