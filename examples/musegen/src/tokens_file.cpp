@@ -89,12 +89,12 @@ std::pair<Codec, Sequence> parse_tokens(std::string_view text, const std::string
   std::string_view line;
   if (!in.next(line)) in.fail_at_end("\"" + std::string(kMagic) + " 1\"");
   {
-    auto [magic_end, version_text] = std::pair{line.substr(0, std::min(line.size(), kMagic.size())),
-                                               line.size() > kMagic.size() + 1 ? line.substr(kMagic.size() + 1) : ""};
+    const std::string expected = "\"" + std::string(kMagic) + " 1\" (a musegen tokens file)";
+    if (line.size() <= kMagic.size() + 1 || line.substr(0, kMagic.size()) != kMagic || line[kMagic.size()] != ' ')
+      in.fail(expected, line);
+    const std::string_view version_text = line.substr(kMagic.size() + 1);
     std::int64_t version = 0;
-    if (magic_end != kMagic || line.size() <= kMagic.size() || line[kMagic.size()] != ' ' ||
-        !parse_number(version_text, version))
-      in.fail("\"" + std::string(kMagic) + " 1\" (a musegen tokens file)", line);
+    if (!parse_number(version_text, version)) in.fail(expected, line);
     if (version < 1 || version > kTokensFormatVersion)
       in.fail("tokens format version 1.." + std::to_string(kTokensFormatVersion), version_text);
   }
