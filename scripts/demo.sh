@@ -10,14 +10,14 @@
 # usage: scripts/demo.sh
 # env:   MUSEGEN_DATA_DIR   datasets folder (default: ../shared/datasets beside the repository)
 #        MUSEGEN_DEMO_OUT   output folder (default: output/ in the repository)
-#        MUSEGEN_DEMO_EPOCHS  training epochs (default: 60)
+#        MUSEGEN_DEMO_EPOCHS  training epochs (default: musegen train's default for roll data, 150)
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # repo root, setup.sh, MUSEGEN_DATA_DIR
 
 out=${MUSEGEN_DEMO_OUT:-$repo/output}
-epochs=${MUSEGEN_DEMO_EPOCHS:-60}
+epochs=${MUSEGEN_DEMO_EPOCHS:-150}
 jobs=$(nproc)
 
 echo "=== demo.sh: building musegen (release preset)"
@@ -44,9 +44,12 @@ echo "=== demo.sh: 1/4 preprocess: the JSB chorales as piano-roll frames (one pe
 
 echo
 echo "=== demo.sh: 2/4 train an LSTM ($epochs epochs; Ctrl-C saves a checkpoint, run again to resume)"
-resume=()
-[[ -f "$out/run/state.mgstate" ]] && resume=(--resume)
-"$musegen" train "$out/jsb.mgds" --run-dir "$out/run" --epochs "$epochs" "${resume[@]}"
+if [[ -f "$out/run/state.mgstate" ]]; then
+  # A previous demo's run: continue it (or find it finished) with its saved options.
+  "$musegen" train --resume --run-dir "$out/run"
+else
+  "$musegen" train "$out/jsb.mgds" --run-dir "$out/run" --epochs "$epochs"
+fi
 
 echo
 echo "=== demo.sh: 3/4 generate three chorales (128 quarter notes each, primed with 8 chords of a validation chorale)"
