@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and tests everything: the release preset (all tests), then the asan preset
-# (AddressSanitizer + UndefinedBehaviorSanitizer) running the libmidi and libnn unit tests
-# (labels "midi" and "nn").
+# (AddressSanitizer + UndefinedBehaviorSanitizer) running the unit tests of libmidi, libnn
+# and the musegen command line (labels "midi", "nn" and "musegen").
 # Ends with one summary line; exits non-zero if any step failed.
 #
 # usage: scripts/test.sh
@@ -37,7 +37,7 @@ if step "release build" bash -c "cmake --preset release && cmake --build --prese
   step "release tests" ctest --preset release --parallel "$jobs" || true
 fi
 if step "asan build" bash -c "cmake --preset asan && cmake --build --preset asan --parallel $jobs"; then
-  step "asan midi+nn tests" ctest --preset asan --label-regex '^(midi|nn)$' --parallel "$jobs" || true
+  step "asan midi+nn+musegen tests" ctest --preset asan --label-regex '^(midi|nn|musegen)$' --parallel "$jobs" || true
 fi
 
 echo
