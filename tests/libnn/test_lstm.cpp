@@ -312,11 +312,15 @@ TEST(LstmLayer, GradientFromFinalStateOnly) {
 
 // Every kernel set (AVX-512, AVX2, portable: different register blocks, so different
 // panel widths for the gate-interleaved packing) against LSTMCell unrolled over the steps,
-// an independent implementation made of the elementwise ops, at both step paths.
+// an independent implementation made of the elementwise ops, at both step paths. H = 400
+// spans several K blocks of the step products (forward K = H, backward K = 4H), which the
+// small golden cases do not.
 TEST(LstmLayer, EveryInstructionSetMatchesTheUnrolledCell) {
   using nn::cpu::GemmIsa;
-  for (std::int64_t B : {2, 20}) {
-    const std::int64_t T = 5, I = 12, H = 20;
+  struct Size { std::int64_t T, B, I, H; };
+  for (const Size z : {Size{5, 2, 12, 20}, Size{5, 20, 12, 20}, Size{3, 6, 16, 400},
+                       Size{3, 2, 16, 400}}) {
+    const std::int64_t T = z.T, B = z.B, I = z.I, H = z.H;
     nn::Generator gen(91);
     nn::LSTMCell cell(nn::LSTMCellOptions(I, H).generator(&gen));
     const LayerData d(T, B, I, H, 92);
@@ -346,7 +350,8 @@ TEST(LstmLayer, EveryInstructionSetMatchesTheUnrolledCell) {
     for (GemmIsa isa : {GemmIsa::Avx512, GemmIsa::Avx2, GemmIsa::Generic}) {
       if (!nn::cpu::gemm_isa_available(isa)) continue;
       nn::cpu::set_gemm_isa(isa);
-      const std::string what = std::string(nn::cpu::gemm_isa_name(isa)) + " B=" + std::to_string(B);
+      const std::string what = std::string(nn::cpu::gemm_isa_name(isa)) + " B=" +
+                               std::to_string(B) + " H=" + std::to_string(H);
       std::vector<Tensor> v = fresh_leaves(d);
       {
         nn::NoGradGuard no_grad;

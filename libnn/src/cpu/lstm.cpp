@@ -2,32 +2,40 @@
 //
 // Forward. The input projection of all T steps is one GEMM, G = x w_ih^T (T·B × 4H). Then
 // each step adds h_{t-1} w_hh^T to G_t and applies the gates and the cell update:
-//   - at batch > 4, with w_hh packed once per call into the GEMM micro-kernel's layout
-//     (GatePanels below) and the steps run in one parallel region: each thread owns a set
-//     of hidden units, computes the four gate columns of those units with the micro-kernel,
-//     adds the bias, applies sigmoid / tanh (vectorized) and updates c and h there. Steps
-//     are separated by one barrier (step t+1 needs all of h_t); nothing is repacked.
+//   - at batch > 4, with w_hh packed once per call into the GEMM micro-kernel's layout, its
+//     columns permuted so that a panel holds the four gates of a few hidden units
+//     (GatePanels). The steps run in one parallel region: a chunk of work is a set of
+//     hidden units; whoever takes it computes their gate columns with the micro-kernel,
+//     adds the bias, applies sigmoid / tanh and updates c and h there, so a step needs
+//     nothing from the other chunks of the same step. Step t+1 starts when all chunks of
+//     step t are done (RoundQueue). Nothing is packed again per step but h_{t-1}.
 //   - at batch <= 4 (generation), with matrix-vector products straight from the weights
 //     (lstm_gemv.hpp), for a single step the x and h products in the same pass.
-// Backward through time, in one parallel region with w_hh packed once: per step each thread
-// turns dh, dc into the gate gradients dG_t of its units (and dc_{t-1}), a barrier, then the
-// micro-kernel gives its units' part of dh_{t-1} = dG_t w_hh. After the loop dx, dw_ih,
-// dw_hh are whole-sequence GEMMs and the bias gradient a column sum of dG.
+// Backward through time, the same way with w_hh packed once: per step a chunk computes its
+// units' columns of the recurrent gradient dh = dG_{t+1} w_hh, then turns dh + dy_t and dc
+// into the gate gradients dG_t of its units (and dc_{t-1}). After the loop dx, dw_ih and
+// dw_hh are whole-sequence GEMMs, the bias gradient a column sum of dG. The elementwise
+// step work is lstm_units.hpp (AVX-512 or portable).
 //
-// Determinism: every output element is computed by one thread with the same blocking
-// whatever the number of threads (the split is over hidden units, never over a sum), so the
-// results are the same bits with 1 or 2 threads.
+// Determinism: every output element is computed by one chunk with the same blocking
+// whatever the number of threads or the thread that takes the chunk (the split is over
+// hidden units, never over a sum), so the results are the same bits with 1 or 2 threads.
 #include "kernels/lstm.hpp"
 
 #include <libnn/cpu/gemm.hpp>
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <thread>
 #include <vector>
 
 #include "cpu/gemm/gemm_kernel.hpp"
 #include "cpu/lstm_gemv.hpp"
+#include "cpu/lstm_units.hpp"
 #include "cpu/parallel.hpp"
 #include "cpu/vec_math.hpp"
 
@@ -35,8 +43,6 @@ namespace nn::cpu {
 namespace {
 
 using gemm_detail::KernelSet;
-
-constexpr std::int64_t kChunk = 256;  // hidden units per stack buffer in the unit kernels
 
 // Below this many multiply-adds per step the recurrence runs on one thread (gemm.cpp's
 // threshold: a fork or a barrier costs about as much as a 64×64×64 product).
@@ -78,90 +84,102 @@ int team_size(std::int64_t work, std::int64_t parts) {
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), parts)));
 }
 
-// [begin, end) of `n` items for thread `id` of `threads`, contiguous and in order.
-std::pair<std::int64_t, std::int64_t> share(std::int64_t n, int id, int threads) {
-  return {n * id / threads, n * (id + 1) / threads};
+// The chunks of a recurrence, in rounds (one per time step): the threads of a parallel
+// region claim chunks first come, first served, and a chunk of round r starts only when
+// every chunk of round r-1 is done. Threads wait for work, never for each other: a thread
+// whose core another process holds delays only the chunk it holds, and the others go on
+// with the rest of the step, then the next steps (an OpenMP barrier per step would wait for
+// it every time). Which thread computes a chunk does not change its result.
+class RoundQueue {
+ public:
+  RoundQueue(std::int64_t rounds, std::int64_t chunks) : chunks_(chunks), total_(rounds * chunks) {}
+
+  // Claims the next chunk: false when none is left; else waits until its round may start.
+  bool next(std::int64_t& round, std::int64_t& chunk) {
+    const std::int64_t c = next_.fetch_add(1, std::memory_order_relaxed);
+    if (c >= total_) return false;
+    round = c / chunks_;
+    chunk = c % chunks_;
+    const std::int64_t needed = round * chunks_;
+    for (int spins = 0; done_.load(std::memory_order_acquire) < needed; ++spins) {
+      if (spins < 4096) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();  // the chunk we wait for may be on a descheduled thread
+      }
+    }
+    return true;
+  }
+  // Marks a claimed chunk done (publishing what it wrote).
+  void finish() { done_.fetch_add(1, std::memory_order_release); }
+
+ private:
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  const std::int64_t chunks_, total_;
+  std::atomic<std::int64_t> next_{0};
+  std::atomic<std::int64_t> done_{0};
+};
+
+// Workspace kept by the calling thread from one call to the next, 64-byte aligned (the
+// micro-kernel loads packed panels aligned) and grown on demand, like gemm.cpp's packing
+// buffers: a training loop would otherwise fault in the same tens of megabytes of fresh
+// pages at every step (the gate gradients alone are T·B·4H floats, 52 MB for the reference
+// model, ~10 ms of page faults). Buffers above kMaxKeptBytes are freed after the call.
+class Scratch {
+ public:
+  static constexpr std::size_t kMaxKeptBytes = std::size_t{256} << 20;
+
+  float* get(std::int64_t floats) {
+    const auto bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, floats)) * sizeof(float);
+    if (bytes > capacity_) {
+      data_.reset(static_cast<float*>(::operator new(bytes, std::align_val_t{64})));
+      capacity_ = bytes;
+    }
+    return data_.get();
+  }
+  // Gives the memory back if it is too large to keep.
+  void trim() {
+    if (capacity_ > kMaxKeptBytes) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t capacity_ = 0;
+};
+
+// The calling thread's workspaces: one per role, as a forward or a backward uses them
+// together.
+struct Workspaces {
+  Scratch gates;    // the forward's gates when they are not saved; the backward's dG
+  Scratch weights;  // w_hh packed for the micro-kernel
+  Scratch a;        // per-thread packed A panels
+  Scratch tiles;    // per-thread C tiles
+  void trim() {
+    for (Scratch* s : {&gates, &weights, &a, &tiles}) s->trim();
+  }
+};
+
+Workspaces& workspaces() {
+  thread_local Workspaces w;
+  return w;
 }
 
-// A 64-byte aligned float buffer (the micro-kernel loads packed panels aligned).
-Tensor buffer(std::int64_t floats) { return empty({std::max<std::int64_t>(1, floats)}); }
-
-// --- the step kernels, on a range of hidden units [j0, j1) of one batch row --------------
-
-// g (4H): the pre-activations x_t w_ih^T + h_{t-1} w_hh^T in, the activations i, f, g, o
-// out (at those units); bias (4H) or null; c_prev (H, null = zeros), c and h (H): the cell
-// update. c = f * c_prev + i * g, h = o * tanh(c).
-void gates_forward_units(float* g, const float* bias, const float* c_prev, float* c, float* h,
-                         std::int64_t H, std::int64_t j0, std::int64_t j1) {
-  const std::int64_t n = j1 - j0;
-  float* gi = g + j0;
-  float* gf = g + H + j0;
-  float* gg = g + 2 * H + j0;
-  float* go = g + 3 * H + j0;
-  if (bias) {
-    for (std::int64_t q = 0; q < 4; ++q) {
-      float* gq = g + q * H + j0;
-      const float* bq = bias + q * H + j0;
-      for (std::int64_t j = 0; j < n; ++j) gq[j] += bq[j];
-    }
-  }
-  if (n == H) {
-    vsigmoid(gi, gi, 2 * n);  // i and f side by side
-  } else {
-    vsigmoid(gi, gi, n);
-    vsigmoid(gf, gf, n);
-  }
-  vtanh(gg, gg, n);
-  vsigmoid(go, go, n);
-  float tanh_c[kChunk];
-  for (std::int64_t o = 0; o < n; o += kChunk) {
-    const std::int64_t m = std::min(kChunk, n - o);
-    float* cc = c + j0 + o;
-    if (c_prev) {
-      const float* cp = c_prev + j0 + o;
-      for (std::int64_t j = 0; j < m; ++j) cc[j] = gf[o + j] * cp[j] + gi[o + j] * gg[o + j];
-    } else {
-      for (std::int64_t j = 0; j < m; ++j) cc[j] = gi[o + j] * gg[o + j];
-    }
-    vtanh(cc, tanh_c, m);
-    float* hh = h + j0 + o;
-    for (std::int64_t j = 0; j < m; ++j) hh[j] = go[o + j] * tanh_c[j];
-  }
-}
-
-// One step backward. a (4H): the activations i, f, g, o; c, c_prev (H, c_prev null =
-// zeros): the cells; dy (H): the gradient arriving at h_t from the output, dh_rec (H) the one
-// from step t+1. dc (H): in, the gradient at c_t from step t+1; out, the one at c_{t-1}.
-// Writes dg (4H), the gradient at the pre-activations, at units [j0, j1).
-void gates_backward_units(const float* a, const float* c, const float* c_prev, const float* dy,
-                          const float* dh_rec, float* dc, float* dg, std::int64_t H,
-                          std::int64_t j0, std::int64_t j1) {
-  const float* ai = a;
-  const float* af = a + H;
-  const float* ag = a + 2 * H;
-  const float* ao = a + 3 * H;
-  float* dgi = dg;
-  float* dgf = dg + H;
-  float* dgg = dg + 2 * H;
-  float* dgo = dg + 3 * H;
-  float tanh_c[kChunk];
-  for (std::int64_t b0 = j0; b0 < j1; b0 += kChunk) {
-    const std::int64_t n = std::min(kChunk, j1 - b0);
-    vtanh(c + b0, tanh_c, n);
-    for (std::int64_t jj = 0; jj < n; ++jj) {
-      const std::int64_t j = b0 + jj;
-      const float i = ai[j], f = af[j], gv = ag[j], o = ao[j], tc = tanh_c[jj];
-      // h = o * tanh(c);  c = f * c_prev + i * g
-      const float dh = dy[j] + dh_rec[j];
-      const float dcj = dc[j] + dh * o * (1.0f - tc * tc);
-      const float cp = c_prev ? c_prev[j] : 0.0f;
-      dgo[j] = dh * tc * o * (1.0f - o);
-      dgi[j] = dcj * gv * i * (1.0f - i);
-      dgf[j] = dcj * cp * f * (1.0f - f);
-      dgg[j] = dcj * i * (1.0f - gv * gv);
-      dc[j] = dcj * f;
-    }
-  }
+// The step's elementwise kernels (lstm_units.hpp) for the instruction set the GEMM uses.
+const lstm_detail::UnitKernels& unit_kernels() {
+#if defined(LIBNN_X86)
+  if (gemm_isa() == GemmIsa::Avx512) return lstm_detail::unit_kernels_avx512();
+#endif
+  return lstm_detail::unit_kernels_generic();
 }
 
 void sgemm_nt(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
@@ -178,16 +196,16 @@ void sgemm_nt(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, st
 // cell update without waiting for the other threads.
 struct GatePanels {
   std::int64_t H, nr, U, panels, kc_step;
-  Tensor data;
+  float* data;
 
   GatePanels(const KernelSet& ks, const float* w_hh, std::int64_t H_)
       : H(H_), nr(ks.nr), U(ks.nr / 4), panels(ceil_div(H_, ks.nr / 4)),
-        kc_step(even_block(H_, ks.kc)), data(buffer(H_ * panels * ks.nr)) {
+        kc_step(even_block(H_, ks.kc)), data(workspaces().weights.get(H_ * panels * ks.nr)) {
     parallel_for(panels, 4, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t pc = 0; pc < H; pc += kc_step) {
         const std::int64_t kc = std::min(kc_step, H - pc);
         for (std::int64_t p = begin; p < end; ++p) {
-          float* dst = data.data_ptr<float>() + offset(pc, p);
+          float* dst = data + offset(pc, p);
           for (std::int64_t q = 0; q < 4; ++q) {
             for (std::int64_t u = 0; u < U; ++u) {
               const std::int64_t j = p * U + u, col = q * U + u;
@@ -208,7 +226,7 @@ struct GatePanels {
     return pc * panels * nr + p * std::min(kc_step, H - pc) * nr;
   }
   const float* panel(std::int64_t pc, std::int64_t p) const {
-    return data.data_ptr<float>() + offset(pc, p);
+    return data + offset(pc, p);
   }
 };
 
@@ -230,33 +248,52 @@ struct Forward {
   const float* c_before(std::int64_t t) const { return t == 0 ? c0 : c_at(t - 1); }
 };
 
+// Prefetches rows [r0, r1) of a step's gate block g (B,4H) at units [j0, j1) of each gate.
+void prefetch_gate_rows(const float* g, std::int64_t r0, std::int64_t r1, std::int64_t H,
+                        std::int64_t j0, std::int64_t j1) {
+  constexpr std::int64_t kLine = 64 / sizeof(float);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    for (std::int64_t q = 0; q < 4; ++q) {
+      const float* seg = g + r * 4 * H + q * H;
+      for (std::int64_t j = j0; j < j1; j += kLine) __builtin_prefetch(seg + j, 1, 3);
+    }
+  }
+}
+
 void forward_steps_gemm(const Forward& f) {
   const KernelSet& ks = gemm_kernels();
   const std::int64_t B = f.B, H = f.H, G4 = 4 * H, mr = ks.mr, nr = ks.nr;
+  const lstm_detail::UnitKernels& units = unit_kernels();
   const GatePanels w(ks, f.w_hh, H);
   const std::int64_t U = w.U, row_panels = ceil_div(B, mr);
-  // Panels a thread handles per pass over the rows: their C tile (MR × 16·NR) stays in L1/L2.
-  constexpr std::int64_t kPanelsPerPass = 16;
-  const int threads = team_size(B * G4 * H, w.panels);
-  Tensor a_bufs = buffer(threads * row_panels * mr * H);
-  Tensor tiles = buffer(threads * mr * kPanelsPerPass * nr);
+  // A chunk: 8 panels (64 units with AVX-512) for all rows; its B panels (512 KB at H = 512)
+  // stay in L2 across the row blocks, its C tile (MR × 8·NR) in L1.
+  constexpr std::int64_t kPanelsPerChunk = 8;
+  const std::int64_t chunks = ceil_div(w.panels, kPanelsPerChunk);
+  const int threads = team_size(B * G4 * H, chunks);
+  const std::int64_t ldt = kPanelsPerChunk * nr;
+  float* a_bufs = workspaces().a.get(threads * row_panels * mr * H);
+  float* tiles = workspaces().tiles.get(threads * mr * ldt);
+  RoundQueue queue(f.T, chunks);
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     const int id = omp_get_thread_num();
-    const auto [p_begin, p_end] = share(w.panels, id, threads);
-    float* a_pack = a_bufs.data_ptr<float>() + id * row_panels * mr * H;
-    float* tile = tiles.data_ptr<float>() + id * mr * kPanelsPerPass * nr;
-    const std::int64_t ldt = kPanelsPerPass * nr;
-    for (std::int64_t t = 0; t < f.T; ++t) {
+    float* a_pack = a_bufs + id * row_panels * mr * H;
+    float* tile = tiles + id * mr * ldt;
+    std::int64_t packed_step = -1;
+    std::int64_t t = 0, k = 0;
+    while (queue.next(t, k)) {
       const float* h_prev = f.h_before(t);
       const float* c_prev = f.c_before(t);
       float* g_t = f.g + t * B * G4;
       float* c_t = f.c_at(t);
       float* h_t = f.y + t * B * H;
-      // h_{t-1} packed into the micro-kernel's A panels (each thread its own copy: 128 KB at
-      // B = 64, H = 512, cheaper than a barrier). Row panel i, K block pc at i*MR*H + pc*MR.
-      if (h_prev) {
+      const std::int64_t p0 = k * kPanelsPerChunk, p1 = std::min(w.panels, p0 + kPanelsPerChunk);
+      const std::int64_t j0 = p0 * U, j1 = std::min(H, p1 * U);
+      // h_{t-1} packed into the micro-kernel's A panels, once per step by each thread that
+      // works on it (128 KB at B = 64, H = 512). Row block i, K block pc at i*MR*H + pc*MR.
+      if (h_prev && packed_step != t) {
         for (std::int64_t i = 0; i < row_panels; ++i) {
           const std::int64_t m = std::min(mr, B - i * mr);
           for (std::int64_t pc = 0; pc < H; pc += w.kc_step) {
@@ -264,45 +301,47 @@ void forward_steps_gemm(const Forward& f) {
                       a_pack + i * mr * H + pc * mr);
           }
         }
+        packed_step = t;
       }
-      for (std::int64_t p0 = p_begin; p0 < p_end; p0 += kPanelsPerPass) {
-        const std::int64_t p1 = std::min(p_end, p0 + kPanelsPerPass);
-        const std::int64_t j0 = p0 * U, j1 = std::min(H, p1 * U);
-        for (std::int64_t i = 0; i < row_panels; ++i) {
-          const std::int64_t r0 = i * mr, m = std::min(mr, B - r0);
-          if (h_prev) {
-            // tile (m × (p1-p0)·NR) = h_prev[r0:r0+m] · w_hh^T on these panels' columns
-            for (std::int64_t pc = 0; pc < H; pc += w.kc_step) {
-              const std::int64_t kc = std::min(w.kc_step, H - pc);
-              for (std::int64_t p = p0; p < p1; ++p) {
-                ks.kernel(kc, a_pack + i * mr * H + pc * mr, w.panel(pc, p),
-                          tile + (p - p0) * nr, ldt, static_cast<int>(m), static_cast<int>(nr),
-                          1.0f, pc == 0 ? 0.0f : 1.0f);
-              }
+      prefetch_gate_rows(g_t, 0, std::min(B, mr), H, j0, j1);
+      for (std::int64_t i = 0; i < row_panels; ++i) {
+        const std::int64_t r0 = i * mr, m = std::min(mr, B - r0);
+        // G_t's rows come from the input-projection GEMM long before, from memory: ask for
+        // the next row block's part while the micro-kernel works on this one.
+        if (i + 1 < row_panels) {
+          prefetch_gate_rows(g_t, r0 + mr, std::min(B, r0 + 2 * mr), H, j0, j1);
+        }
+        if (h_prev) {
+          // tile (m × (p1-p0)·NR) = h_prev[r0:r0+m] · w_hh^T on these panels' columns
+          for (std::int64_t pc = 0; pc < H; pc += w.kc_step) {
+            const std::int64_t kc = std::min(w.kc_step, H - pc);
+            for (std::int64_t p = p0; p < p1; ++p) {
+              ks.kernel(kc, a_pack + i * mr * H + pc * mr, w.panel(pc, p), tile + (p - p0) * nr,
+                        ldt, static_cast<int>(m), static_cast<int>(nr), 1.0f,
+                        pc == 0 ? 0.0f : 1.0f);
             }
-          }
-          for (std::int64_t r = 0; r < m; ++r) {
-            float* g_row = g_t + (r0 + r) * G4;
-            if (h_prev) {
-              // G_t += the tile, columns back in gate-major order
-              const float* t_row = tile + r * ldt;
-              for (std::int64_t p = p0; p < p1; ++p) {
-                for (std::int64_t q = 0; q < 4; ++q) {
-                  const float* src = t_row + (p - p0) * nr + q * U;
-                  float* dst = g_row + q * H + p * U;
-                  const std::int64_t n = std::min(U, H - p * U);
-                  for (std::int64_t u = 0; u < n; ++u) dst[u] += src[u];
-                }
-              }
-            }
-            gates_forward_units(g_row, f.bias, c_prev ? c_prev + (r0 + r) * H : nullptr,
-                                c_t + (r0 + r) * H, h_t + (r0 + r) * H, H, j0, j1);
           }
         }
+        for (std::int64_t r = 0; r < m; ++r) {
+          float* g_row = g_t + (r0 + r) * G4;
+          if (h_prev) {
+            // G_t += the tile, columns back in gate-major order (each gate's units walked
+            // in order: sequential in G). The bias is added with the activations, 16-wide.
+            const float* t_row = tile + r * ldt;
+            for (std::int64_t q = 0; q < 4; ++q) {
+              float* dst = g_row + q * H;
+              for (std::int64_t p = p0; p < p1; ++p) {
+                const float* src = t_row + (p - p0) * nr + q * U;
+                const std::int64_t n = std::min(U, H - p * U);
+                for (std::int64_t u = 0; u < n; ++u) dst[p * U + u] += src[u];
+              }
+            }
+          }
+          units.forward(g_row, f.bias, c_prev ? c_prev + (r0 + r) * H : nullptr,
+                        c_t + (r0 + r) * H, h_t + (r0 + r) * H, H, j0, j1);
+        }
       }
-      if (t + 1 < f.T && threads > 1) {
-#pragma omp barrier
-      }
+      queue.finish();
     }
   }
 }
@@ -325,6 +364,7 @@ void forward_steps_gemv(const Forward& f, bool fuse_x) {
   constexpr std::int64_t kUnits = 16;
   const std::int64_t B = f.B, I = f.I, H = f.H, G4 = 4 * H;
   const lstm_detail::GemvFn gemv = gemv_kernel();
+  const lstm_detail::UnitKernels& units = unit_kernels();
   const std::int64_t blocks = ceil_div(H, kUnits);
   for (std::int64_t t = 0; t < f.T; ++t) {
     const float* h_prev = f.h_before(t);
@@ -350,8 +390,8 @@ void forward_steps_gemv(const Forward& f, bool fuse_x) {
                      }
                    }
                    for (std::int64_t b = 0; b < B; ++b) {
-                     gates_forward_units(g_t + b * G4, f.bias, c_prev ? c_prev + b * H : nullptr,
-                                         c_t + b * H, h_t + b * H, H, j0, j1);
+                     units.forward(g_t + b * G4, f.bias, c_prev ? c_prev + b * H : nullptr,
+                                   c_t + b * H, h_t + b * H, H, j0, j1);
                    }
                  });
   }
@@ -363,13 +403,13 @@ void lstm_forward_cpu(const Tensor& x, const Tensor& h0, const Tensor& c0, const
   const std::int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const std::int64_t G4 = 4 * H;
   const bool save = gates.defined();
-  Tensor g_work = save ? gates : empty({T, B, G4}, x.options());
   Tensor c_work = save ? cells : empty({2, B, H}, x.options());
   const std::vector<float> bias = combined_bias(b_ih, b_hh, G4);
   const Forward f{T, B, I, H, w_ih.data_ptr<float>(), w_hh.data_ptr<float>(),
                   bias.empty() ? nullptr : bias.data(), data_or_null(h0), data_or_null(c0),
-                  x.data_ptr<float>(), g_work.data_ptr<float>(), c_work.data_ptr<float>(), save,
-                  y.data_ptr<float>()};
+                  x.data_ptr<float>(),
+                  save ? gates.data_ptr<float>() : workspaces().gates.get(T * B * G4),
+                  c_work.data_ptr<float>(), save, y.data_ptr<float>()};
   if (B > 0) {
     const bool small = B <= lstm_detail::kGemvMaxBatch;
     // G = x w_ih^T for all steps at once: one GEMM, except for a single step at small batch,
@@ -384,6 +424,7 @@ void lstm_forward_cpu(const Tensor& x, const Tensor& h0, const Tensor& c0, const
   }
   std::memcpy(h_n.data_ptr<float>(), f.y + (T - 1) * B * H, sizeof(float) * B * H);
   std::memcpy(c_n.data_ptr<float>(), f.c_at(T - 1), sizeof(float) * B * H);
+  workspaces().trim();
 }
 
 // --- backward ------------------------------------------------------------------------
@@ -408,18 +449,19 @@ void column_sums(const float* a, std::int64_t m, std::int64_t n, float* out) {
 }
 
 // The recurrence backward: dG (T,B,4H) for all steps, dc0 left in dc, dh0 written if given.
-// w_hh is packed once (standard B panels over its H columns, K = 4H); each thread owns
-// whole panels, i.e. hidden units [j0, j1): it computes dG_t at those units, then, after a
-// barrier (the product needs all of dG_t), its units' columns of dh_{t-1} = dG_t w_hh.
+// w_hh is packed once (standard B panels over its H columns, K = 4H). A chunk owns NR-wide
+// panels, i.e. hidden units [j0, j1). Round r (t = T-1-r) of a chunk: its units' columns of
+// dh_rec = dG_{t+1} w_hh (r > 0; needs all of dG_{t+1}, hence the rounds), then dG_t at its
+// units from dy_t + dh_rec and dc (both only at its units). Round T: dh0 = dG_0 w_hh.
 void backward_steps(std::int64_t T, std::int64_t B, std::int64_t H, const float* w_hh,
                     const float* a, const float* cells, const float* c0, const float* dy,
                     float* dh, float* dc, float* dh0, float* dg) {
   const KernelSet& ks = gemm_kernels();
+  const lstm_detail::UnitKernels& units = unit_kernels();
   const std::int64_t G4 = 4 * H, mr = ks.mr, nr = ks.nr;
   const std::int64_t panels = ceil_div(H, nr), kc_step = even_block(G4, ks.kc);
   // Panel p of the K block at pc: w_packed + pc*panels*NR + p*kc*NR.
-  Tensor packed = buffer(G4 * panels * nr);
-  float* w_packed = packed.data_ptr<float>();
+  float* w_packed = workspaces().weights.get(G4 * panels * nr);
   parallel_for(panels, 4, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t pc = 0; pc < G4; pc += kc_step) {
       const std::int64_t kc = std::min(kc_step, G4 - pc);
@@ -429,45 +471,64 @@ void backward_steps(std::int64_t T, std::int64_t B, std::int64_t H, const float*
       }
     }
   });
-  const int threads = team_size(B * G4 * H, panels);
-  Tensor a_bufs = buffer(threads * mr * kc_step);
+  // A chunk: 2 panels (64 units with AVX-512); its B panels for one K block (2·342·32·4 =
+  // 88 KB) stay in L1/L2 across the row blocks.
+  constexpr std::int64_t kPanelsPerChunk = 2;
+  const std::int64_t chunks = ceil_div(panels, kPanelsPerChunk);
+  const std::int64_t row_panels = ceil_div(B, mr);
+  const int threads = team_size(B * G4 * H, chunks);
+  float* a_bufs = workspaces().a.get(threads * row_panels * mr * G4);
+  RoundQueue queue(dh0 ? T + 1 : T, chunks);
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    const int id = omp_get_thread_num();
-    const auto [p_begin, p_end] = share(panels, id, threads);
-    const std::int64_t j0 = p_begin * nr, j1 = std::min(H, p_end * nr);
-    float* a_pack = a_bufs.data_ptr<float>() + id * mr * kc_step;
-    for (std::int64_t t = T - 1; t >= 0; --t) {
-      const float* a_t = a + t * B * G4;
-      const float* c_t = cells + t * B * H;
-      const float* c_prev = t == 0 ? c0 : cells + (t - 1) * B * H;
-      const float* dy_t = dy + t * B * H;
-      float* dg_t = dg + t * B * G4;
-      if (j0 < j1) {
-        for (std::int64_t b = 0; b < B; ++b) {
-          gates_backward_units(a_t + b * G4, c_t + b * H, c_prev ? c_prev + b * H : nullptr,
-                               dy_t + b * H, dh + b * H, dc + b * H, dg_t + b * G4, H, j0, j1);
+    float* a_pack = a_bufs + omp_get_thread_num() * row_panels * mr * G4;
+    std::int64_t packed_round = -1;
+    std::int64_t r = 0, k = 0;
+    while (queue.next(r, k)) {
+      const std::int64_t t = T - 1 - r;  // -1 in the last round (dh0 only)
+      const std::int64_t p0 = k * kPanelsPerChunk, p1 = std::min(panels, p0 + kPanelsPerChunk);
+      const std::int64_t j0 = p0 * nr, j1 = std::min(H, p1 * nr);
+      if (t + 1 < T) {
+        // dh_t's recurrent part (dh0 at t = -1) = dG_{t+1} w_hh, at these units' columns.
+        // dG_{t+1} packed into A panels once per round by each thread that works on it
+        // (512 KB at B = 64, H = 512). Row block i, K block pc at i*MR*4H + pc*MR.
+        const float* dg_next = dg + (t + 1) * B * G4;
+        if (packed_round != r) {
+          for (std::int64_t i = 0; i < row_panels; ++i) {
+            for (std::int64_t pc = 0; pc < G4; pc += kc_step) {
+              ks.pack_a(false, dg_next + i * mr * G4 + pc, G4, std::min(mr, B - i * mr),
+                        std::min(kc_step, G4 - pc), a_pack + i * mr * G4 + pc * mr);
+            }
+          }
+          packed_round = r;
         }
-      }
-      if (threads > 1) {
-#pragma omp barrier
-      }
-      // dh_{t-1} (its recurrent part) = dG_t w_hh; at t = 0 it is dh0.
-      float* dst = t > 0 ? dh : dh0;
-      if (!dst) continue;
-      for (std::int64_t pc = 0; pc < G4; pc += kc_step) {
-        const std::int64_t kc = std::min(kc_step, G4 - pc);
-        for (std::int64_t r0 = 0; r0 < B; r0 += mr) {
-          const std::int64_t m = std::min(mr, B - r0);
-          ks.pack_a(false, dg_t + r0 * G4 + pc, G4, m, kc, a_pack);
-          for (std::int64_t p = p_begin; p < p_end; ++p) {
-            ks.kernel(kc, a_pack, w_packed + pc * panels * nr + p * kc * nr, dst + r0 * H + p * nr,
-                      H, static_cast<int>(m), static_cast<int>(std::min(nr, H - p * nr)), 1.0f,
-                      pc == 0 ? 0.0f : 1.0f);
+        float* dst = t >= 0 ? dh : dh0;
+        for (std::int64_t pc = 0; pc < G4; pc += kc_step) {
+          const std::int64_t kc = std::min(kc_step, G4 - pc);
+          for (std::int64_t i = 0; i < row_panels; ++i) {
+            const std::int64_t r0 = i * mr, m = std::min(mr, B - r0);
+            for (std::int64_t p = p0; p < p1; ++p) {
+              ks.kernel(kc, a_pack + i * mr * G4 + pc * mr,
+                        w_packed + pc * panels * nr + p * kc * nr, dst + r0 * H + p * nr, H,
+                        static_cast<int>(m), static_cast<int>(std::min(nr, H - p * nr)), 1.0f,
+                        pc == 0 ? 0.0f : 1.0f);
+            }
           }
         }
       }
+      if (t >= 0) {
+        const float* a_t = a + t * B * G4;
+        const float* c_t = cells + t * B * H;
+        const float* c_prev = t == 0 ? c0 : cells + (t - 1) * B * H;
+        const float* dy_t = dy + t * B * H;
+        float* dg_t = dg + t * B * G4;
+        for (std::int64_t b = 0; b < B; ++b) {
+          units.backward(a_t + b * G4, c_t + b * H, c_prev ? c_prev + b * H : nullptr,
+                         dy_t + b * H, dh + b * H, dc + b * H, dg_t + b * G4, H, j0, j1);
+        }
+      }
+      queue.finish();
     }
   }
 }
@@ -479,19 +540,15 @@ void lstm_backward_cpu(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n,
                        Tensor& db_hh) {
   const std::int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const std::int64_t G4 = 4 * H;
-  Tensor dg_work = empty({T, B, G4}, x.options());
   Tensor dh_work = dh_n.clone();
   Tensor dc_work = dc_n.clone();
-  float* pdg = dg_work.data_ptr<float>();
+  float* pdg = workspaces().gates.get(T * B * G4);  // dG (T,B,4H)
   if (B > 0) {
     backward_steps(T, B, H, w_hh.data_ptr<float>(), gates.data_ptr<float>(),
                    cells.data_ptr<float>(), data_or_null(c0), dy.data_ptr<float>(),
                    dh_work.data_ptr<float>(), dc_work.data_ptr<float>(),
                    dh0.defined() ? dh0.data_ptr<float>() : nullptr, pdg);
-  } else {
-    dg_work.zero_();
   }
-  if (dh0.defined() && B == 0) dh0.zero_();
   if (dc0.defined()) std::memcpy(dc0.data_ptr<float>(), dc_work.data_ptr<float>(), sizeof(float) * B * H);
 
   // G = x w_ih^T + h_prev w_hh^T + b over all T·B rows: the weight and bias gradients.
@@ -526,11 +583,17 @@ void lstm_backward_cpu(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n,
       std::memcpy(db_hh.data_ptr<float>(), db.data_ptr<float>(), sizeof(float) * G4);
     }
   }
+  workspaces().trim();
 }
 
 }  // namespace
 
 namespace lstm_detail {
+
+const UnitKernels& unit_kernels_generic() {
+  static const UnitKernels kernels{units_forward, units_backward};
+  return kernels;
+}
 
 // The portable kernel: 8 partial sums per product, which the compiler turns into vector
 // code for the base instruction set.

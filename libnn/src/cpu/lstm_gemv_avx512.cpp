@@ -10,9 +10,11 @@ namespace {
 // _mm512_undefined_ps(), which its own -Wmaybe-uninitialized then reports (GCC bug 105593,
 // as in gemm/microkernel_avx512.cpp); the value is never used. The reports point at the
 // callers this is inlined into, so the pragma covers the rest of the file.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"  // the same, at -O1 (the asan preset)
+#endif
 float hsum(__m512 v) {
   v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // + the other 256-bit half
   v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));  // + the neighbouring 128 bits
@@ -73,4 +75,6 @@ void gemv_avx512(const float* w, std::int64_t rows, std::int64_t K, const float*
 
 }  // namespace nn::cpu::lstm_detail
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif

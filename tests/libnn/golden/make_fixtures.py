@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch oracle for libnn: writes the golden fixtures ops.safetensors and optim.safetensors.
+"""PyTorch oracle for libnn: writes the golden fixtures ops.safetensors, optim.safetensors
+and lstm.safetensors.
 
 libnn is checked op by op against PyTorch (STYLE.md, the llm.c oracle): this script runs
 every case through PyTorch and stores inputs, outputs, the upstream gradients fed to
@@ -7,7 +8,7 @@ backward and every resulting input gradient. The C++ test (tests/libnn/) replays
 case through libnn and compares every tensor. README.md next to this file is the
 contract the C++ side reads: naming, metadata schema, dtypes, suggested tolerances.
 
-Format (both files): safetensors. u64 little-endian N, then N bytes of JSON header
+Format (every file): safetensors. u64 little-endian N, then N bytes of JSON header
 (padded with spaces to a multiple of 8), then the raw little-endian data, tensors
 stored contiguously in the order of their sorted names. Dtypes:
   F32  every random input (libnn computes in float32; these are its exact inputs),
@@ -22,7 +23,9 @@ inputs, PyTorch functional order unless README says otherwise), "<case>/out<j>",
 d(sum_j <out_j, gout_j>)/d in_i (only for differentiable inputs). __metadata__ holds,
 per case, a compact JSON {"op", "args", "inputs", "outputs", "grads"}.
 optim.safetensors: optimizers (param0, grad1..5, param1..5), clip_grad_norm_ (g0..2,
-clipped0..2, total_norm) and LR schedulers (lrs); see README.md.
+clipped0..2, total_norm) and LR schedulers (lrs); lstm.safetensors: whole nn.LSTM /
+nn.LSTMCell modules (param/<name>, input, h0, c0, out/<name>, gout/<name>, grad/<name>);
+see README.md.
 
 Determinism: every case draws from its own torch.Generator seeded with crc32 of the
 case name, so adding or reordering cases leaves the other cases' bytes unchanged, and
@@ -33,7 +36,7 @@ To add a case: add one `ops.case(...)` call in build_ops() (or one entry in
 build_optim()), giving the name, the op, its args, the inputs (make them with the
 Rng helpers, away from kinks and ties), which inputs are differentiable, and the
 forward function in float64. Then run this script, document the op's input order
-in README.md if it is not PyTorch's, and commit the script and both files together.
+in README.md if it is not PyTorch's, and commit the script and the fixture files together.
 
 Usage:  /usr/bin/python3 tests/libnn/golden/make_fixtures.py           # (re)write fixtures
         /usr/bin/python3 tests/libnn/golden/make_fixtures.py --check   # verify committed
@@ -389,7 +392,8 @@ def build_ops():
             # two register blocks of the AVX-512 micro-kernel, H = 9 a partial panel
             ("lstm_layer_batch6", 3, 6, 4, 5, True, True),
             ("lstm_layer_batch16", 2, 16, 3, 9, True, True),
-            ("lstm_layer_batch6_zero_state", 2, 6, 3, 4, False, False)):
+            ("lstm_layer_batch6_zero_state", 2, 6, 3, 4, False, False),
+            ("lstm_layer_batch5_zero_state_bias", 3, 5, 4, 6, False, True)):
         r = Rng(name)
         inputs = [r.normal(T, B, I)]
         if initial_state:
@@ -648,7 +652,7 @@ def check():
 
 def main():
     parser = argparse.ArgumentParser(
-        description="Write libnn's golden fixtures (ops.safetensors, optim.safetensors) "
+        description="Write libnn's golden fixtures (ops, optim and lstm .safetensors) "
                     "from PyTorch; see README.md next to this script.")
     parser.add_argument("--check", action="store_true",
                         help="regenerate into a temporary directory and exit 1 if the "

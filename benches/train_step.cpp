@@ -1,0 +1,204 @@
+// train_step: times the reference model of musegen end to end, as a plain program (not
+// Google Benchmark: one training step takes about a second).
+//
+//   Embedding(V, E) -> LSTM(E, H, num_layers=L, dropout=0.3) -> Linear(H, V)
+//   -> cross_entropy over all T·B positions -> backward -> Adam step
+//
+// Default mode: times --steps training steps of (T, B) after --warmup untimed ones.
+// --generate: sampling at batch 1, one token per call: embedding -> LSTM step (T = 1, the
+// state carried) -> linear -> softmax -> sample; reports tokens per second over --tokens.
+// Prints one JSON object. benches/lstm_vs_torch.py runs the same model in PyTorch and this
+// program, and compares. Threads: OMP_NUM_THREADS (the comparison uses 2). E.g.
+//   OMP_NUM_THREADS=2 build/release/benches/train_step --steps 5
+//   OMP_NUM_THREADS=2 build/release/benches/train_step --generate --tokens 2000
+#include <libnn/libnn.hpp>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+struct Config {
+  std::int64_t T = 100, B = 64, V = 360, E = 512, H = 512, layers = 3;
+  double dropout = 0.3;
+  int steps = 3, warmup = 1;
+  bool generate = false;
+  int tokens = 2000;
+  std::uint64_t seed = 1;
+};
+
+[[noreturn]] void usage(const char* message) {
+  std::fprintf(stderr,
+               "train_step: %s\n"
+               "usage: train_step [--T 100] [--B 64] [--V 360] [--E 512] [--H 512] [--layers 3]\n"
+               "                  [--dropout 0.3] [--steps 3] [--warmup 1] [--seed 1]\n"
+               "                  [--generate [--tokens 2000]]\n",
+               message);
+  std::exit(2);
+}
+
+Config parse(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--generate") {
+      c.generate = true;
+      continue;
+    }
+    if (i + 1 >= argc) usage(("missing value after " + std::string(a)).c_str());
+    const char* v = argv[++i];
+    char* end = nullptr;
+    const double x = std::strtod(v, &end);
+    if (end == v || *end != '\0') usage(("not a number after " + std::string(a) + ": " + v).c_str());
+    const auto n = static_cast<std::int64_t>(x);
+    if (a == "--T") c.T = n;
+    else if (a == "--B") c.B = n;
+    else if (a == "--V") c.V = n;
+    else if (a == "--E") c.E = n;
+    else if (a == "--H") c.H = n;
+    else if (a == "--layers") c.layers = n;
+    else if (a == "--dropout") c.dropout = x;
+    else if (a == "--steps") c.steps = static_cast<int>(n);
+    else if (a == "--warmup") c.warmup = static_cast<int>(n);
+    else if (a == "--tokens") c.tokens = static_cast<int>(n);
+    else if (a == "--seed") c.seed = static_cast<std::uint64_t>(n);
+    else usage(("unknown option " + std::string(a)).c_str());
+  }
+  if (c.T < 1 || c.B < 1 || c.V < 2 || c.E < 1 || c.H < 1 || c.layers < 1 || c.steps < 1 ||
+      c.warmup < 0 || c.tokens < 1)
+    usage("sizes, --steps and --tokens must be positive");
+  return c;
+}
+
+struct Model {
+  std::shared_ptr<nn::Embedding> embed;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Linear> head;
+  std::vector<nn::Tensor> parameters() const {
+    std::vector<nn::Tensor> p = embed->parameters();
+    for (const auto& m : {lstm->parameters(), head->parameters()}) p.insert(p.end(), m.begin(), m.end());
+    return p;
+  }
+};
+
+Model make_model(const Config& c, nn::Generator* gen) {
+  Model m;
+  m.embed = std::make_shared<nn::Embedding>(nn::EmbeddingOptions(c.V, c.E).generator(gen));
+  m.lstm = std::make_shared<nn::LSTM>(
+      nn::LSTMOptions(c.E, c.H).num_layers(c.layers).dropout(c.dropout).generator(gen));
+  m.head = std::make_shared<nn::Linear>(nn::LinearOptions(c.H, c.V).generator(gen));
+  return m;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string json_list(const std::vector<double>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%.4f", i ? ", " : "", v[i]);
+    s += buf;
+  }
+  return s + "]";
+}
+
+int train(const Config& c) {
+  nn::Generator gen(c.seed);
+  Model m = make_model(c, &gen);
+  nn::optim::Adam opt(m.parameters(), nn::optim::AdamOptions(1e-3));
+  const nn::Tensor tokens = nn::randint(0, c.V, {c.T, c.B}, &gen);
+  const nn::Tensor targets = nn::randint(0, c.V, {c.T * c.B}, &gen);
+  std::vector<double> times;
+  double loss_value = 0.0;
+  for (int s = 0; s < c.warmup + c.steps; ++s) {
+    const auto start = std::chrono::steady_clock::now();
+    opt.zero_grad();
+    const nn::Tensor x = m.embed->forward(tokens);              // (T,B,E)
+    const nn::Tensor y = std::get<0>(m.lstm->forward(x));       // (T,B,H)
+    const nn::Tensor logits = m.head->forward(y).reshape({c.T * c.B, c.V});
+    const nn::Tensor loss = nn::cross_entropy(logits, targets);
+    loss.backward();
+    opt.step();
+    loss_value = loss.item<float>();
+    if (s >= c.warmup) times.push_back(seconds_since(start));
+  }
+  std::printf(
+      "{\"mode\": \"train\", \"threads\": %d, \"T\": %lld, \"B\": %lld, \"V\": %lld, \"E\": %lld, "
+      "\"H\": %lld, \"layers\": %lld, \"steps\": %d, \"step_seconds\": %s, "
+      "\"median_step_seconds\": %.4f, \"final_loss\": %.4f}\n",
+      omp_get_max_threads(), static_cast<long long>(c.T), static_cast<long long>(c.B),
+      static_cast<long long>(c.V), static_cast<long long>(c.E), static_cast<long long>(c.H),
+      static_cast<long long>(c.layers), c.steps, json_list(times).c_str(), median(times),
+      loss_value);
+  return 0;
+}
+
+// Inverse-CDF sampling of one token from probabilities p (V).
+std::int64_t sample(const float* p, std::int64_t V, float u) {
+  float acc = 0.0f;
+  for (std::int64_t k = 0; k < V; ++k) {
+    acc += p[k];
+    if (u < acc) return k;
+  }
+  return V - 1;
+}
+
+int generate(const Config& c) {
+  nn::Generator gen(c.seed);
+  Model m = make_model(c, &gen);
+  m.lstm->eval();
+  nn::NoGradGuard no_grad;
+  std::vector<std::int64_t> token{0};
+  std::optional<nn::LSTMState> state;
+  auto step = [&] {
+    const nn::Tensor x = m.embed->forward(nn::from_vector(token, {1, 1}));  // (1,1,E)
+    auto [y, next] = m.lstm->forward(x, state);
+    state = next;
+    const nn::Tensor probs = nn::softmax(m.head->forward(y.reshape({1, c.H})), -1);
+    const float u = nn::rand({1}, &gen).item<float>();
+    token[0] = sample(probs.data_ptr<float>(), c.V, u);
+  };
+  for (int i = 0; i < std::min(c.tokens, 100); ++i) step();  // warm-up
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < c.tokens; ++i) step();
+  const double elapsed = seconds_since(start);
+  std::printf(
+      "{\"mode\": \"generate\", \"threads\": %d, \"V\": %lld, \"E\": %lld, \"H\": %lld, "
+      "\"layers\": %lld, \"tokens\": %d, \"seconds\": %.4f, \"tokens_per_second\": %.1f, "
+      "\"last_token\": %lld}\n",
+      omp_get_max_threads(), static_cast<long long>(c.V), static_cast<long long>(c.E),
+      static_cast<long long>(c.H), static_cast<long long>(c.layers), c.tokens, elapsed,
+      c.tokens / elapsed, static_cast<long long>(token[0]));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Config c = parse(argc, argv);
+    return c.generate ? generate(c) : train(c);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train_step: %s\n", e.what());
+    return 1;
+  }
+}
