@@ -225,6 +225,47 @@ TEST_P(GemmIsaTest, SameResultWithOneAndTwoThreads) {
     }
 }
 
+// M == 1 takes the matrix-vector path (no packing): every transpose case, odd N and K
+// around the 16-wide vectors and 64-output blocks, padded leading dimensions (a strided
+// column of A when ta), each beta, and products large enough to run on two threads.
+TEST_P(GemmIsaTest, MatrixVectorM1) {
+  std::mt19937 rng(5);
+  const std::tuple<int64_t, int64_t> shapes[] = {
+      {1, 1},    {1, 17},   {17, 1},   {15, 16},  {16, 15},  {33, 31},   {63, 65},
+      {64, 64},  {65, 129}, {129, 63}, {200, 300}, {360, 512}, {1100, 97}, {97, 1100}};
+  for (const auto& t : kTransposes)
+    for (const auto& [N, K] : shapes)
+      for (float beta : {0.0f, 1.0f, 0.5f}) {
+        if (!check_case({t[0], t[1], 1, N, K, beta == 1.0f ? 1.0f : -0.75f, beta, (N + K) % 4},
+                        GetParam(), rng))
+          return;
+      }
+}
+
+// The matrix-vector path splits the N outputs between threads: the same bits with 1 and 2.
+TEST_P(GemmIsaTest, MatrixVectorSameResultWithOneAndTwoThreads) {
+  std::mt19937 rng(6);
+  const std::tuple<int64_t, int64_t> shapes[] = {{360, 512}, {2048, 512}, {1001, 301}};
+  for (const auto& t : kTransposes)
+    for (const auto& [N, K] : shapes) {
+      const int64_t lda = t[0] == Trans::Yes ? 1 : K, ldb = t[1] == Trans::Yes ? K : N;
+      const std::vector<float> A = random_vector(static_cast<size_t>(K), rng);
+      const std::vector<float> B = random_vector(static_cast<size_t>(K * N), rng);
+      const std::vector<float> C0 = random_vector(static_cast<size_t>(N), rng);
+      std::vector<float> C1 = C0, C2 = C0;
+      {
+        ThreadScope threads(1);
+        nn::cpu::sgemm(t[0], t[1], 1, N, K, 1.0f, A.data(), lda, B.data(), ldb, 1.0f, C1.data(), N);
+      }
+      {
+        ThreadScope threads(2);
+        nn::cpu::sgemm(t[0], t[1], 1, N, K, 1.0f, A.data(), lda, B.data(), ldb, 1.0f, C2.data(), N);
+      }
+      ASSERT_TRUE(C1 == C2) << "results differ between 1 and 2 threads: "
+                            << describe({t[0], t[1], 1, N, K, 1.0f, 1.0f}, GetParam());
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, GemmIsaTest, ::testing::ValuesIn(kIsas),
                          [](const ::testing::TestParamInfo<GemmIsa>& info) {
                            return std::string(nn::cpu::gemm_isa_name(info.param));

@@ -20,6 +20,11 @@
 // once per chunk, which costs about 1/NC + 1/MC of the multiply-adds. MC does not need to
 // fit any cache (A is packed one micro-panel at a time), so it is large: it only sets how
 // often B is packed again.
+//
+// M == 1 (a matrix-vector product: linear at batch 1, the head of a generation step) skips
+// all of that: packing B would cost as much as the product, whose every element of B is
+// used once. gemv() streams B once with the KernelSet's gemv_rows / gemv_cols, the N
+// outputs split between threads in blocks (deterministic the same way: no split of K).
 #include <libnn/cpu/gemm.hpp>
 
 #include "cpu/cpu_features.hpp"
@@ -193,6 +198,52 @@ void run_chunk(const KernelSet& ks, const Problem& p, const Chunking& ch, int64_
   gemm_chunk(ks, p, m0, std::min(ch.mc, M - m0), n0, std::min(ch.nc, N - n0), buffers);
 }
 
+// Below this many multiply-adds (N*K) a matrix-vector product (M == 1) runs on the calling
+// thread. Lower than kMinParallelWork: the product is bound by reading B, one read per
+// multiply-add, and a second core's share of the L3 bandwidth pays for the fork sooner.
+constexpr int64_t kMinParallelGemvWork = int64_t{1} << 16;
+
+// The unit in which the matrix-vector path splits the N outputs between threads: 64 floats,
+// whole cache lines of C and whole 16-wide vectors.
+constexpr int64_t kGemvBlock = 64;
+
+// M == 1: C's row = alpha * a · op(B) + beta * C, streaming B once, nothing packed (a GEMM
+// would pack all of B for one row of A). Threads split the N outputs in blocks of
+// kGemvBlock; every output is summed by the same code in the same order wherever the
+// blocks fall, so the result does not depend on the thread count.
+void gemv(const KernelSet& ks, const Problem& p, int64_t N) {
+  const float* a = p.A;
+  if (p.ta && p.lda != 1) {
+    // op(A) (1,K) is a column of A (K,lda): gathered to be contiguous.
+    float* gathered = thread_buffers().a.get(p.K);
+    for (int64_t k = 0; k < p.K; ++k) gathered[k] = p.A[k * p.lda];
+    a = gathered;
+  }
+  auto run = [&](int64_t j0, int64_t j1) {
+    if (p.tb) {
+      ks.gemv_rows(j1 - j0, p.K, p.alpha, a, p.B + j0 * p.ldb, p.ldb, p.beta, p.C + j0);
+    } else {
+      ks.gemv_cols(j1 - j0, p.K, p.alpha, a, p.B + j0, p.ldb, p.beta, p.C + j0);
+    }
+  };
+  const int64_t blocks = (N + kGemvBlock - 1) / kGemvBlock;
+  int threads = 1;
+  if (N * p.K >= kMinParallelGemvWork && !omp_in_parallel())
+    threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), blocks));
+  if (threads <= 1) return run(0, N);
+  // Contiguous ranges of blocks, one per thread: each reads its part of B once, in order.
+  // (Static, unlike the chunk queue of the GEMM: a product of a few tens of microseconds
+  // leaves a late thread little to hand over.)
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t team = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t per = (blocks + team - 1) / team;
+    const int64_t j0 = std::min(N, id * per * kGemvBlock);
+    const int64_t j1 = std::min(N, (id + 1) * per * kGemvBlock);
+    if (j0 < j1) run(j0, j1);
+  }
+}
+
 // C = beta * C, for K == 0 or alpha == 0; beta == 0 writes zeros without reading C.
 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
@@ -226,6 +277,8 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
   const KernelSet& ks = kernels();
   const Problem problem{ta == Trans::Yes, tb == Trans::Yes, K, alpha, A, lda, B, ldb,
                         beta, C, ldc};
+
+  if (M == 1) return gemv(ks, problem, N);
 
   int threads = 1;
   if (M * N * K >= kMinParallelWork && !omp_in_parallel()) threads = omp_get_max_threads();

@@ -34,6 +34,17 @@ using PackA = void (*)(bool trans, const float* a, int64_t lda, int64_t m, int64
 using PackB = void (*)(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t n,
                        float* dst);
 
+// The matrix-vector path for M == 1 (gemm.cpp: no packing, B streamed once). a is op(A)'s
+// single row, contiguous (K values); c is C's row (n values); beta == 0: c is not read.
+//   GemvRows (op(B) = Bᵀ, B stored n×K): c[j] = alpha * sum_k b[j*ldb + k] * a[k] + beta * c[j]
+//   GemvCols (op(B) = B,  B stored K×n): c[j] = alpha * sum_k a[k] * b[k*ldb + j] + beta * c[j]
+// Each c[j] is summed by the same code in the same order wherever the driver cuts the n
+// outputs between calls, so splitting them between threads does not change a bit.
+using GemvRows = void (*)(int64_t n, int64_t K, float alpha, const float* a, const float* b,
+                          int64_t ldb, float beta, float* c);
+using GemvCols = void (*)(int64_t n, int64_t K, float alpha, const float* a, const float* b,
+                          int64_t ldb, float beta, float* c);
+
 struct KernelSet {
   GemmIsa isa;
   int mr;      // rows of the register block (values of A broadcast per k)
@@ -44,6 +55,8 @@ struct KernelSet {
   MicroKernel kernel;
   PackA pack_a;
   PackB pack_b;
+  GemvRows gemv_rows;  // M == 1, op(B) = Bᵀ
+  GemvCols gemv_cols;  // M == 1, op(B) = B
 };
 
 // Defined in microkernel_<isa>.cpp. The AVX ones exist only on x86 builds, and may be
@@ -109,6 +122,50 @@ void pack_b_portable(bool trans, const float* b, int64_t ldb, int64_t kc, int64_
       }
     }
     dst += NR * kc;
+  }
+}
+
+// The portable matrix-vector kernels (GemvRows / GemvCols above), for the generic and AVX2
+// kernel sets: plain loops with explicit partial sums, which the compiler vectorizes for
+// the file's instruction set without reordering any sum.
+
+// Each row's dot product in 16 partial sums (lane l takes k ≡ l mod 16), added pairwise.
+inline float dot_lanes16(const float* __restrict w, const float* __restrict a, int64_t K) {
+  constexpr int kLanes = 16;
+  float acc[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= K; k += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += w[k + l] * a[k + l];
+  for (int l = 0; k + l < K; ++l) acc[l] += w[k + l] * a[k + l];
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+  return acc[0];
+}
+
+inline void gemv_rows_portable(int64_t n, int64_t K, float alpha, const float* a, const float* b,
+                               int64_t ldb, float beta, float* c) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float sum = alpha * dot_lanes16(b + j * ldb, a, K);
+    c[j] = beta == 0.0f ? sum : sum + beta * c[j];
+  }
+}
+
+// Blocks of 64 columns, each column summed over k in order in its own accumulator.
+inline void gemv_cols_portable(int64_t n, int64_t K, float alpha, const float* a, const float* b,
+                               int64_t ldb, float beta, float* c) {
+  constexpr int64_t kCols = 64;
+  for (int64_t j0 = 0; j0 < n; j0 += kCols) {
+    const int64_t w = n - j0 < kCols ? n - j0 : kCols;
+    float acc[kCols] = {};
+    for (int64_t k = 0; k < K; ++k) {
+      const float ak = a[k];
+      const float* __restrict row = b + k * ldb + j0;
+      for (int64_t j = 0; j < w; ++j) acc[j] += ak * row[j];
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      const float sum = alpha * acc[j];
+      c[j0 + j] = beta == 0.0f ? sum : sum + beta * c[j0 + j];
+    }
   }
 }
 

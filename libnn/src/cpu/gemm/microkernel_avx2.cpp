@@ -104,7 +104,8 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t n, floa
 
 const KernelSet& kernel_set_avx2() {
   static const KernelSet set{GemmIsa::Avx2, kMR, kNR, /*kc=*/256, /*nc=*/512,
-                             /*mc=*/kMR * 128, &kernel, &pack_a, &pack_b};
+                             /*mc=*/kMR * 128, &kernel, &pack_a, &pack_b,
+                             &gemv_rows_portable, &gemv_cols_portable};
   return set;
 }
 

@@ -198,11 +198,95 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t n, floa
   }
 }
 
+// --- M == 1: matrix-vector products (gemm_kernel.hpp's GemvRows / GemvCols) ---------------
+
+// The sum of the 16 lanes in a fixed order (halves, quarters, ...). GCC 12 reports its
+// shuffles' _mm512_undefined_ps() source as uninitialized (bug 105593, as above).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+inline float hsum16(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+  return _mm512_cvtss_f32(v);
+}
+
+// R rows of B dotted with a: R independent 16-lane accumulators (a row's result does not
+// depend on R), the K % 16 tail with masked loads.
+template <int R>
+void dot_rows(int64_t K, float alpha, const float* a, const float* b, int64_t ldb, float beta,
+              float* c) {
+  __m512 acc[R];
+  for (int i = 0; i < R; ++i) acc[i] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 va = _mm512_loadu_ps(a + k);
+    for (int i = 0; i < R; ++i) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(b + i * ldb + k), va, acc[i]);
+  }
+  if (k < K) {
+    const __mmask16 m = low_mask(static_cast<int>(K - k));
+    const __m512 va = _mm512_maskz_loadu_ps(m, a + k);
+    for (int i = 0; i < R; ++i)
+      acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, b + i * ldb + k), va, acc[i]);
+  }
+  for (int i = 0; i < R; ++i) {
+    const float sum = alpha * hsum16(acc[i]);
+    c[i] = beta == 0.0f ? sum : sum + beta * c[i];
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+void gemv_rows(int64_t n, int64_t K, float alpha, const float* a, const float* b, int64_t ldb,
+               float beta, float* c) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) dot_rows<4>(K, alpha, a, b + j * ldb, ldb, beta, c + j);
+  for (; j < n; ++j) dot_rows<1>(K, alpha, a, b + j * ldb, ldb, beta, c + j);
+}
+
+// V vectors of 16 columns (masked past n), each column summed over k in order.
+template <int V>
+void axpy_cols(int64_t n, int64_t K, float alpha, const float* a, const float* b, int64_t ldb,
+               float beta, float* c) {
+  __m512 acc[V];
+  __mmask16 mask[V];
+  for (int v = 0; v < V; ++v) {
+    acc[v] = _mm512_setzero_ps();
+    mask[v] = low_mask(static_cast<int>(n - 16 * v));
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 ak = _mm512_set1_ps(a[k]);
+    const float* row = b + k * ldb;
+    for (int v = 0; v < V; ++v)
+      acc[v] = _mm512_fmadd_ps(ak, _mm512_maskz_loadu_ps(mask[v], row + 16 * v), acc[v]);
+  }
+  const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
+  for (int v = 0; v < V; ++v) {
+    __m512 r = _mm512_mul_ps(valpha, acc[v]);
+    if (beta != 0.0f) {
+      r = _mm512_add_ps(r, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(mask[v], c + 16 * v)));
+    }
+    _mm512_mask_storeu_ps(c + 16 * v, mask[v], r);
+  }
+}
+
+void gemv_cols(int64_t n, int64_t K, float alpha, const float* a, const float* b, int64_t ldb,
+               float beta, float* c) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) axpy_cols<4>(64, K, alpha, a, b + j, ldb, beta, c + j);
+  for (; j < n; j += 16) axpy_cols<1>(n - j, K, alpha, a, b + j, ldb, beta, c + j);
+}
+
 }  // namespace
 
 const KernelSet& kernel_set_avx512() {
   static const KernelSet set{GemmIsa::Avx512, kMR, kNR, /*kc=*/384, /*nc=*/512,
-                             /*mc=*/kMR * 72, &kernel, &pack_a, &pack_b};
+                             /*mc=*/kMR * 72, &kernel, &pack_a, &pack_b, &gemv_rows, &gemv_cols};
   return set;
 }
 

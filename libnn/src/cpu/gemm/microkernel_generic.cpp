@@ -57,7 +57,8 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t n, floa
 
 const KernelSet& kernel_set_generic() {
   static const KernelSet set{GemmIsa::Generic, kMR, kNR, /*kc=*/256, /*nc=*/512,
-                             /*mc=*/kMR * 128, &kernel, &pack_a, &pack_b};
+                             /*mc=*/kMR * 128, &kernel, &pack_a, &pack_b,
+                             &gemv_rows_portable, &gemv_cols_portable};
   return set;
 }
 
