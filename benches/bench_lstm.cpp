@@ -1,11 +1,13 @@
 // Benchmarks of the fused LSTM layer (nn::lstm_layer, src/cpu/lstm.cpp) at the reference
 // model's size, T = 100, B = 64, I = H = 512: forward alone (inference, nothing saved),
 // forward + backward (training), and one generation step at batch 1 (T = 1, the state
-// carried, as sampling runs). GFLOP/s counts the GEMM multiply-adds (2 flops each): forward
+// carried, as sampling runs), through lstm_layer and through LSTMStepper with float32 or
+// float16 weights. GFLOP/s counts the GEMM multiply-adds (2 flops each): forward
 // 2·T·B·4H·(I + H), backward twice that. Threads: OMP_NUM_THREADS. Run, e.g.:
 //   OMP_NUM_THREADS=2 build/release/benches/bench_lstm --benchmark_min_time=2
 // docs/perf.md ("LSTM") has the figures and the machine.
 #include <libnn/autograd.hpp>
+#include <libnn/modules/lstm_stepper.hpp>
 #include <libnn/ops.hpp>
 #include <libnn/random.hpp>
 
@@ -95,6 +97,32 @@ void BM_LstmGenerateStep(benchmark::State& state) {
   state.counters["tokens/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_LstmGenerateStep)->Args({512, 1})->Args({512, 3})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The same step through nn::LSTMStepper: `layers` layers of H units, weights float32
+// (dtype 0) or float16 (1); a step streams 2·layers·4H·H weights (24 MB / 12 MB at H = 512,
+// 3 layers), reported as GB/s.
+void BM_LstmStepperStep(benchmark::State& state) {
+  const std::int64_t H = state.range(0), layers = state.range(1);
+  const bool half = state.range(2) != 0;
+  nn::Generator gen(1);
+  const nn::LSTM lstm(nn::LSTMOptions(H, H).num_layers(layers).generator(&gen));
+  const nn::LSTMStepper stepper(
+      lstm, nn::LSTMStepperOptions().weight_dtype(half ? nn::DType::Float16 : nn::DType::Float32));
+  const Tensor x = nn::randn({1, H}, &gen);
+  nn::LSTMState s;
+  for (auto _ : state) {
+    const Tensor h = stepper.step(x, s);
+    benchmark::DoNotOptimize(h.data_ptr<float>());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] = benchmark::Counter(
+      1e-9 * static_cast<double>(2 * layers * 4 * H * H) * (half ? 2 : 4),
+      benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LstmStepperStep)
+    ->ArgNames({"H", "layers", "fp16"})
+    ->Args({512, 1, 0})->Args({512, 3, 0})->Args({512, 1, 1})->Args({512, 3, 1})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 

@@ -3,14 +3,16 @@
 
 Model: Embedding(V, E) -> LSTM(E, H, num_layers=L, dropout=0.3) -> Linear(H, V), trained
 with cross-entropy over all T*B positions and Adam; and sampling at batch 1 (embedding ->
-LSTM step with the state carried -> linear -> softmax -> sample), in tokens per second.
+LSTM step with the state carried -> linear -> softmax -> sample), in tokens per second;
+libnn's generation runs through nn::LSTMStepper with float32 and with float16 weights, both
+compared with PyTorch's float32 (PyTorch on the CPU has no float16 LSTM path worth timing).
 PyTorch runs it here with torch.set_num_threads(threads); libnn through benches/train_step
 (the same model and sizes) with OMP_NUM_THREADS=threads. Prints both times and the ratios,
 then one JSON line with everything.
 
 Usage (run with Debian's /usr/bin/python3, which has torch):
   /usr/bin/python3 benches/lstm_vs_torch.py [path/to/train_step] [--threads 2]
-      [--steps 3] [--warmup 1] [--tokens 2000] [--T 100] [--B 64]
+      [--steps 3] [--warmup 1] [--tokens 2000] [--T 100] [--B 64] [--generate-only]
 Without a path, train_step is looked for in build/release/benches, then build/*/benches.
 """
 
@@ -91,12 +93,12 @@ def torch_generate(a):
     return a.tokens / elapsed
 
 
-def ours(a, binary, generate):
+def ours(a, binary, generate, weights="fp32"):
     args = [binary, "--T", str(a.T), "--B", str(a.B), "--V", str(a.V), "--E", str(a.E),
             "--H", str(a.H), "--layers", str(a.layers), "--steps", str(a.steps),
             "--warmup", str(a.warmup), "--tokens", str(a.tokens)]
     if generate:
-        args.append("--generate")
+        args += ["--generate", "--weights", weights]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
@@ -115,32 +117,36 @@ def main():
     p.add_argument("--E", type=int, default=512)
     p.add_argument("--H", type=int, default=512)
     p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--generate-only", action="store_true", help="skip the training comparison")
     a = p.parse_args()
     binary = find_train_step(a.train_step)
     torch.set_num_threads(a.threads)
 
-    ours_train = ours(a, binary, generate=False)
-    torch_step, torch_steps = torch_train(a)
-    ours_gen = ours(a, binary, generate=True)
+    if not a.generate_only:
+        ours_train = ours(a, binary, generate=False)
+        torch_step, torch_steps = torch_train(a)
+    ours_gen = {w: ours(a, binary, generate=True, weights=w) for w in ("fp32", "fp16")}
     torch_tps = torch_generate(a)
 
-    ours_step = ours_train["median_step_seconds"]
-    ours_tps = ours_gen["tokens_per_second"]
+    ours_tps = {w: g["tokens_per_second"] for w, g in ours_gen.items()}
     print(f"model: Embedding({a.V},{a.E}) -> LSTM({a.E},{a.H},num_layers={a.layers},dropout=0.3)"
           f" -> Linear({a.H},{a.V}); T={a.T} B={a.B}; {a.threads} threads; "
           f"torch {torch.__version__}; {binary}")
-    print(f"training step (median of {a.steps}): PyTorch {torch_step:.3f} s, libnn "
-          f"{ours_step:.3f} s: libnn {torch_step / ours_step:.2f}x faster")
-    print(f"generation at batch 1 ({a.tokens} tokens): PyTorch {torch_tps:.0f} tokens/s, libnn "
-          f"{ours_tps:.0f} tokens/s: libnn {ours_tps / torch_tps:.2f}x faster")
-    print(json.dumps({"threads": a.threads, "torch": torch.__version__,
-                      "train": {"torch_seconds": torch_steps, "torch_median": torch_step,
-                                "libnn_seconds": ours_train["step_seconds"],
-                                "libnn_median": ours_step, "speedup": torch_step / ours_step},
-                      "generate": {"torch_tokens_per_second": torch_tps,
-                                   "libnn_tokens_per_second": ours_tps,
-                                   "speedup": ours_tps / torch_tps}}))
-
+    result = {"threads": a.threads, "torch": torch.__version__}
+    if not a.generate_only:
+        ours_step = ours_train["median_step_seconds"]
+        print(f"training step (median of {a.steps}): PyTorch {torch_step:.3f} s, libnn "
+              f"{ours_step:.3f} s: libnn {torch_step / ours_step:.2f}x faster")
+        result["train"] = {"torch_seconds": torch_steps, "torch_median": torch_step,
+                           "libnn_seconds": ours_train["step_seconds"],
+                           "libnn_median": ours_step, "speedup": torch_step / ours_step}
+    for w, tps in ours_tps.items():
+        print(f"generation at batch 1 ({a.tokens} tokens): PyTorch (fp32) {torch_tps:.0f} tokens/s, "
+              f"libnn ({w} weights) {tps:.0f} tokens/s: libnn {tps / torch_tps:.2f}x faster")
+    result["generate"] = {"torch_tokens_per_second": torch_tps,
+                          "libnn_tokens_per_second": ours_tps,
+                          "speedup": {w: tps / torch_tps for w, tps in ours_tps.items()}}
+    print(json.dumps(result))
 
 if __name__ == "__main__":
     main()

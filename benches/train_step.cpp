@@ -7,10 +7,17 @@
 // Default mode: times --steps training steps of (T, B) after --warmup untimed ones.
 // --generate: sampling at batch 1, one token per call: embedding -> LSTM step (T = 1, the
 // state carried) -> linear -> softmax -> sample; reports tokens per second over --tokens.
+// The LSTM step is an nn::LSTMStepper with the embedding folded into layer 0, its weights
+// stored as --weights fp32 (default) or fp16; --module times the LSTM module instead
+// (lstm->forward at T = 1, what generation used before the stepper).
+// --compare: the numeric effect of fp16 weights: fp32 and fp16 steppers side by side for
+// --tokens steps, both fed the fp32 run's token and the same uniform draw; prints the
+// largest |logit difference|, the share of steps sampling the same token, and the first
+// step at which two free-running sequences (same seed) part.
 // Prints one JSON object. benches/lstm_vs_torch.py runs the same model in PyTorch and this
 // program, and compares. Threads: OMP_NUM_THREADS (the comparison uses 2). E.g.
 //   OMP_NUM_THREADS=2 build/release/benches/train_step --steps 5
-//   OMP_NUM_THREADS=2 build/release/benches/train_step --generate --tokens 2000
+//   OMP_NUM_THREADS=2 build/release/benches/train_step --generate --tokens 2000 --weights fp16
 #include <libnn/libnn.hpp>
 
 #include <omp.h>
@@ -34,6 +41,9 @@ struct Config {
   double dropout = 0.3;
   int steps = 3, warmup = 1;
   bool generate = false;
+  bool module = false;   // --generate through the LSTM module, not the stepper
+  bool compare = false;  // fp16 against fp32 weights, numerically
+  bool fp16 = false;     // --weights fp16
   int tokens = 2000;
   std::uint64_t seed = 1;
 };
@@ -43,7 +53,8 @@ struct Config {
                "train_step: %s\n"
                "usage: train_step [--T 100] [--B 64] [--V 360] [--E 512] [--H 512] [--layers 3]\n"
                "                  [--dropout 0.3] [--steps 3] [--warmup 1] [--seed 1]\n"
-               "                  [--generate [--tokens 2000]]\n",
+               "                  [--generate [--tokens 2000] [--weights fp32|fp16 | --module]]\n"
+               "                  [--compare [--tokens 2000]]\n",
                message);
   std::exit(2);
 }
@@ -52,8 +63,15 @@ Config parse(int argc, char** argv) {
   Config c;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "--generate") {
-      c.generate = true;
+    if (a == "--generate" || a == "--module" || a == "--compare") {
+      (a == "--generate" ? c.generate : a == "--module" ? c.module : c.compare) = true;
+      continue;
+    }
+    if (a == "--weights") {
+      if (i + 1 >= argc) usage("missing value after --weights");
+      const std::string_view w = argv[++i];
+      if (w != "fp32" && w != "fp16") usage("--weights takes fp32 or fp16");
+      c.fp16 = w == "fp16";
       continue;
     }
     if (i + 1 >= argc) usage(("missing value after " + std::string(a)).c_str());
@@ -162,18 +180,33 @@ std::int64_t sample(const float* p, std::int64_t V, float u) {
   return V - 1;
 }
 
+// The head at batch 1: logits (V) = h (1,H) · W^T + b.
+nn::Tensor head_logits(const Model& m, const nn::Tensor& h) { return m.head->forward(h); }
+
+nn::LSTMStepperOptions stepper_options(bool fp16) {
+  return nn::LSTMStepperOptions().weight_dtype(fp16 ? nn::DType::Float16 : nn::DType::Float32);
+}
+
 int generate(const Config& c) {
   nn::Generator gen(c.seed);
   Model m = make_model(c, &gen);
   m.lstm->eval();
   nn::NoGradGuard no_grad;
+  const nn::LSTMStepper stepper(*m.embed, *m.lstm, stepper_options(c.fp16));
   std::vector<std::int64_t> token{0};
-  std::optional<nn::LSTMState> state;
+  std::optional<nn::LSTMState> module_state;
+  nn::LSTMState state;
   auto step = [&] {
-    const nn::Tensor x = m.embed->forward(nn::from_vector(token, {1, 1}));  // (1,1,E)
-    auto [y, next] = m.lstm->forward(x, state);
-    state = next;
-    const nn::Tensor probs = nn::softmax(m.head->forward(y.reshape({1, c.H})), -1);
+    nn::Tensor h;
+    if (c.module) {
+      const nn::Tensor x = m.embed->forward(nn::from_vector(token, {1, 1}));  // (1,1,E)
+      auto [y, next] = m.lstm->forward(x, module_state);
+      module_state = next;
+      h = y.reshape({1, c.H});
+    } else {
+      h = stepper.step_tokens(nn::from_vector(token, {1}), state);  // (1,H)
+    }
+    const nn::Tensor probs = nn::softmax(head_logits(m, h), -1);
     const float u = nn::rand({1}, &gen).item<float>();
     token[0] = sample(probs.data_ptr<float>(), c.V, u);
   };
@@ -182,12 +215,70 @@ int generate(const Config& c) {
   for (int i = 0; i < c.tokens; ++i) step();
   const double elapsed = seconds_since(start);
   std::printf(
-      "{\"mode\": \"generate\", \"threads\": %d, \"V\": %lld, \"E\": %lld, \"H\": %lld, "
-      "\"layers\": %lld, \"tokens\": %d, \"seconds\": %.4f, \"tokens_per_second\": %.1f, "
-      "\"last_token\": %lld}\n",
-      omp_get_max_threads(), static_cast<long long>(c.V), static_cast<long long>(c.E),
-      static_cast<long long>(c.H), static_cast<long long>(c.layers), c.tokens, elapsed,
-      c.tokens / elapsed, static_cast<long long>(token[0]));
+      "{\"mode\": \"generate\", \"lstm\": \"%s\", \"threads\": %d, \"V\": %lld, \"E\": %lld, "
+      "\"H\": %lld, \"layers\": %lld, \"tokens\": %d, \"seconds\": %.4f, "
+      "\"tokens_per_second\": %.1f, \"last_token\": %lld}\n",
+      c.module ? "module" : c.fp16 ? "stepper-fp16" : "stepper-fp32", omp_get_max_threads(),
+      static_cast<long long>(c.V), static_cast<long long>(c.E), static_cast<long long>(c.H),
+      static_cast<long long>(c.layers), c.tokens, elapsed, c.tokens / elapsed,
+      static_cast<long long>(token[0]));
+  return 0;
+}
+
+// fp16 against fp32 weights on the same model (see the file comment).
+int compare(const Config& c) {
+  nn::Generator gen(c.seed);
+  Model m = make_model(c, &gen);
+  nn::NoGradGuard no_grad;
+  const nn::LSTMStepper s32(*m.embed, *m.lstm, stepper_options(false));
+  const nn::LSTMStepper s16(*m.embed, *m.lstm, stepper_options(true));
+  // Lockstep: both fed the fp32 run's token, both sampling with the same u.
+  nn::LSTMState st32, st16;
+  std::int64_t token = 0;
+  double max_diff = 0.0, max_logit = 0.0;
+  int same = 0;
+  nn::Generator draws(c.seed + 1);
+  for (int i = 0; i < c.tokens; ++i) {
+    const nn::Tensor ids = nn::from_vector(std::vector<std::int64_t>{token}, {1});
+    const nn::Tensor l32 = head_logits(m, s32.step_tokens(ids, st32));
+    const nn::Tensor l16 = head_logits(m, s16.step_tokens(ids, st16));
+    const std::vector<float> a = l32.to_vector<float>(), b = l16.to_vector<float>();
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      max_diff = std::max(max_diff, static_cast<double>(std::abs(a[k] - b[k])));
+      max_logit = std::max(max_logit, static_cast<double>(std::abs(a[k])));
+    }
+    const float u = nn::rand({1}, &draws).item<float>();
+    const std::int64_t t32 = sample(nn::softmax(l32, -1).data_ptr<float>(), c.V, u);
+    const std::int64_t t16 = sample(nn::softmax(l16, -1).data_ptr<float>(), c.V, u);
+    same += t32 == t16;
+    token = t32;
+  }
+  // Free-running: each samples its own sequence from the same seed.
+  auto run = [&](const nn::LSTMStepper& s) {
+    nn::Generator g(c.seed + 1);
+    nn::LSTMState st;
+    std::vector<std::int64_t> seq;
+    std::int64_t t = 0;
+    for (int i = 0; i < c.tokens; ++i) {
+      const nn::Tensor probs = nn::softmax(
+          head_logits(m, s.step_tokens(nn::from_vector(std::vector<std::int64_t>{t}, {1}), st)), -1);
+      t = sample(probs.data_ptr<float>(), c.V, nn::rand({1}, &g).item<float>());
+      seq.push_back(t);
+    }
+    return seq;
+  };
+  const std::vector<std::int64_t> f32 = run(s32), f16 = run(s16);
+  int first_difference = -1, identical = 0;
+  for (int i = 0; i < c.tokens; ++i) {
+    if (f32[i] == f16[i]) ++identical;
+    else if (first_difference < 0) first_difference = i;
+  }
+  std::printf(
+      "{\"mode\": \"compare\", \"tokens\": %d, \"max_abs_logit_difference\": %.3g, "
+      "\"max_abs_logit\": %.3g, \"lockstep_same_token_share\": %.4f, "
+      "\"free_running_first_difference\": %d, \"free_running_same_token_share\": %.4f}\n",
+      c.tokens, max_diff, max_logit, static_cast<double>(same) / c.tokens, first_difference,
+      static_cast<double>(identical) / c.tokens);
   return 0;
 }
 
@@ -196,6 +287,7 @@ int generate(const Config& c) {
 int main(int argc, char** argv) {
   try {
     const Config c = parse(argc, argv);
+    if (c.compare) return compare(c);
     return c.generate ? generate(c) : train(c);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_step: %s\n", e.what());

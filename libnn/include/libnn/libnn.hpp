@@ -22,6 +22,7 @@
 #include "libnn/modules/embedding.hpp"
 #include "libnn/modules/linear.hpp"
 #include "libnn/modules/lstm.hpp"
+#include "libnn/modules/lstm_stepper.hpp"
 #include "libnn/modules/normalization.hpp"
 #include "libnn/modules/sequential.hpp"
 #include "libnn/ops.hpp"

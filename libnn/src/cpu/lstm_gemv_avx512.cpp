@@ -1,4 +1,6 @@
-// The AVX-512 matrix-vector kernel of the LSTM's small-batch path (lstm_gemv.hpp).
+// The AVX-512 matrix-vector kernels of the LSTM's small-batch path and of LSTMStepper
+// (lstm_gemv.hpp), for float32 and float16 weights. Compiled with -mf16c among the AVX-512
+// flags (libnn/CMakeLists.txt); vcvtph2ps on zmm is AVX-512F itself.
 #include <immintrin.h>
 
 #include "cpu/lstm_gemv.hpp"
@@ -23,10 +25,23 @@ float hsum(__m512 v) {
   return _mm512_cvtss_f32(v);
 }
 
+// 16 weights from k on (masked: the first `m`), as floats: float32 loaded, float16
+// (IEEE half, stored as uint16_t) converted exactly with vcvtph2ps.
+__m512 load_w(const float* w) { return _mm512_loadu_ps(w); }
+__m512 load_w(const std::uint16_t* w) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+}
+__m512 load_w(const float* w, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w); }
+__m512 load_w(const std::uint16_t* w, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w));
+}
+
 // R weight rows against NB vectors: R*NB independent accumulators, each weight vector loaded
-// once for all NB products. The K % 16 tail uses masked loads.
-template <int R, int NB>
-void rows_block(const float* w, std::int64_t K, const float* v, std::int64_t ldv, float* out,
+// once for all NB products. The K % 16 tail uses masked loads. W is float or uint16_t
+// (half): the products and sums are the same float32 operations either way, so a half
+// weight matrix gives exactly the result of its float32 copy.
+template <int R, int NB, class W>
+void rows_block(const W* w, std::int64_t K, const float* v, std::int64_t ldv, float* out,
                 std::int64_t ldo) {
   __m512 acc[R][NB];
   for (int i = 0; i < R; ++i)
@@ -36,7 +51,7 @@ void rows_block(const float* w, std::int64_t K, const float* v, std::int64_t ldv
     __m512 vb[NB];
     for (int b = 0; b < NB; ++b) vb[b] = _mm512_loadu_ps(v + b * ldv + k);
     for (int i = 0; i < R; ++i) {
-      const __m512 wi = _mm512_loadu_ps(w + i * K + k);
+      const __m512 wi = load_w(w + i * K + k);
       for (int b = 0; b < NB; ++b) acc[i][b] = _mm512_fmadd_ps(wi, vb[b], acc[i][b]);
     }
   }
@@ -45,7 +60,7 @@ void rows_block(const float* w, std::int64_t K, const float* v, std::int64_t ldv
     __m512 vb[NB];
     for (int b = 0; b < NB; ++b) vb[b] = _mm512_maskz_loadu_ps(m, v + b * ldv + k);
     for (int i = 0; i < R; ++i) {
-      const __m512 wi = _mm512_maskz_loadu_ps(m, w + i * K + k);
+      const __m512 wi = load_w(w + i * K + k, m);
       for (int b = 0; b < NB; ++b) acc[i][b] = _mm512_fmadd_ps(wi, vb[b], acc[i][b]);
     }
   }
@@ -53,24 +68,35 @@ void rows_block(const float* w, std::int64_t K, const float* v, std::int64_t ldv
     for (int b = 0; b < NB; ++b) out[b * ldo + i] += hsum(acc[i][b]);
 }
 
-template <int NB>
-void gemv_nb(const float* w, std::int64_t rows, std::int64_t K, const float* v, std::int64_t ldv,
+template <int NB, class W>
+void gemv_nb(const W* w, std::int64_t rows, std::int64_t K, const float* v, std::int64_t ldv,
              float* out, std::int64_t ldo) {
   std::int64_t r = 0;
   for (; r + 4 <= rows; r += 4) rows_block<4, NB>(w + r * K, K, v, ldv, out + r, ldo);
   for (; r < rows; ++r) rows_block<1, NB>(w + r * K, K, v, ldv, out + r, ldo);
 }
 
-}  // namespace
-
-void gemv_avx512(const float* w, std::int64_t rows, std::int64_t K, const float* v,
-                 std::int64_t ldv, int nb, float* out, std::int64_t ldo) {
+template <class W>
+void gemv_any(const W* w, std::int64_t rows, std::int64_t K, const float* v, std::int64_t ldv,
+              int nb, float* out, std::int64_t ldo) {
   switch (nb) {
     case 1: return gemv_nb<1>(w, rows, K, v, ldv, out, ldo);
     case 2: return gemv_nb<2>(w, rows, K, v, ldv, out, ldo);
     case 3: return gemv_nb<3>(w, rows, K, v, ldv, out, ldo);
     default: return gemv_nb<4>(w, rows, K, v, ldv, out, ldo);
   }
+}
+
+}  // namespace
+
+void gemv_avx512(const float* w, std::int64_t rows, std::int64_t K, const float* v,
+                 std::int64_t ldv, int nb, float* out, std::int64_t ldo) {
+  gemv_any(w, rows, K, v, ldv, nb, out, ldo);
+}
+
+void gemv_f16_avx512(const std::uint16_t* w, std::int64_t rows, std::int64_t K, const float* v,
+                     std::int64_t ldv, int nb, float* out, std::int64_t ldo) {
+  gemv_any(w, rows, K, v, ldv, nb, out, ldo);
 }
 
 }  // namespace nn::cpu::lstm_detail

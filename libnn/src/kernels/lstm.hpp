@@ -42,4 +42,18 @@ using LstmBackwardFn = void(const Tensor& dy, const Tensor& dh_n, const Tensor& 
                             Tensor& db_hh);
 extern Table<LstmBackwardFn> lstm_backward;
 
+// One time step of one LSTM layer for nn::LSTMStepper (src/modules/lstm_stepper.cpp):
+//   G = x w_ih^T (or gx, the input projection already done) + h_prev w_hh^T + bias
+//   i, f, o = sigmoid(G_i, G_f, G_o), g = tanh(G_g); c = f c_prev + i g; h = o tanh(c)
+// x (B,I) float32, or undefined when gx (B,4H) float32 is given; w_ih (4H,I) (unused with
+// gx, may then be undefined) and w_hh (4H,H), float32 or float16, one dtype; bias (4H)
+// float32 = b_ih + b_hh, or undefined; h_prev, c_prev (B,H). Writes h and c (B,H), which
+// must not alias h_prev or c_prev. Shapes are checked by the caller. Deterministic: the
+// same bits whatever the thread count; at B <= 4 with float32 weights the same bits as
+// lstm_layer at T = 1 (the same kernels in the same order).
+using LstmStepFn = void(const Tensor& x, const Tensor& gx, const Tensor& w_ih, const Tensor& w_hh,
+                        const Tensor& bias, const Tensor& h_prev, const Tensor& c_prev, Tensor& h,
+                        Tensor& c);
+extern Table<LstmStepFn> lstm_step;
+
 }  // namespace nn::kernels

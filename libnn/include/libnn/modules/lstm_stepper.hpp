@@ -1,0 +1,77 @@
+// LSTMStepper: an inference snapshot of an nn::LSTM for generating one time step at a time
+// (sampling at batch 1), with the weights optionally kept in float16.
+//
+// The weights are copied when the stepper is constructed: later changes to the LSTM (an
+// optimizer step, a loaded checkpoint) do not reach it; build a new one. No autograd: the
+// outputs have no history. Float16 weights halve the bytes a step streams from memory
+// (a 3-layer 512-unit step reads 24 MB of float32 weights), which is what bounds it; the
+// arithmetic stays float32 (each half weight is converted exactly, products and sums are
+// float32), so the only error is the rounding of each weight to half (relative 2^-11).
+//
+//   nn::LSTMStepper stepper(embedding, lstm, nn::LSTMStepperOptions().weight_dtype(nn::DType::Float16));
+//   nn::LSTMState state;                               // zeros at the first step
+//   nn::Tensor h = stepper.step_tokens(tokens, state); // tokens int64 (B) -> h (B,H)
+//
+// docs/libnn.md ("LSTMStepper") has the design, docs/perf.md the speed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "libnn/module.hpp"
+#include "libnn/modules/embedding.hpp"
+#include "libnn/modules/lstm.hpp"
+
+namespace nn {
+
+struct LSTMStepperOptions {
+  // How the weight matrices are stored: DType::Float32 (the same bits as the LSTM module) or
+  // DType::Float16 (IEEE half, rounded to nearest even). Biases stay float32.
+  LIBNN_ARG(DType, weight_dtype, DType::Float32)
+};
+
+class LSTMStepper {
+ public:
+  // A snapshot of `lstm` (any batch_first: a step has no time dimension; dropout is never
+  // applied: inference).
+  explicit LSTMStepper(const LSTM& lstm, const LSTMStepperOptions& options = {});
+  // The same, with `embedding` (V,I) folded into layer 0's input projection: a (V,4H)
+  // float32 table, row v = embedding row v times w_ih_l0^T (w_ih_l0 as stored: rounded to
+  // half with Float16), computed once here. step_tokens then reads one 4H row per token
+  // instead of the whole 4H×I matrix.
+  LSTMStepper(const Embedding& embedding, const LSTM& lstm,
+              const LSTMStepperOptions& options = {});
+
+  // One time step. x (B,I) float32; state = (h, c), each (num_layers,B,H) float32, updated
+  // in place; undefined tensors (a default LSTMState) start from zeros and are replaced by
+  // new (num_layers,B,H) tensors. Returns the last layer's h (B,H), a new tensor. With
+  // float32 weights and B <= 4 the results are the same bits as LSTM::forward at T = 1.
+  Tensor step(const Tensor& x, LSTMState& state) const;
+  // One time step whose input is the embedding of `tokens`: int64 (B) in [0,V). Only for a
+  // stepper constructed with an Embedding. The same as step(embedding rows) up to float32
+  // rounding (the input projection is summed in another order).
+  Tensor step_tokens(const Tensor& tokens, LSTMState& state) const;
+
+  std::int64_t input_size() const { return input_size_; }
+  std::int64_t hidden_size() const { return hidden_size_; }
+  std::int64_t num_layers() const { return static_cast<std::int64_t>(layers_.size()); }
+  DType weight_dtype() const { return weight_dtype_; }
+  // V when constructed with an Embedding, else 0.
+  std::int64_t num_embeddings() const { return table_.defined() ? table_.size(0) : 0; }
+
+ private:
+  struct Layer {
+    Tensor w_ih;  // (4H,I or H) in weight_dtype
+    Tensor w_hh;  // (4H,H) in weight_dtype
+    Tensor bias;  // (4H) float32 = b_ih + b_hh, or undefined
+  };
+  void prepare_state(LSTMState& state, std::int64_t batch, const char* what) const;
+  Tensor run(const Tensor& x, const Tensor& gx, LSTMState& state) const;
+
+  std::int64_t input_size_ = 0, hidden_size_ = 0;
+  DType weight_dtype_ = DType::Float32;
+  std::vector<Layer> layers_;
+  Tensor table_;  // (V,4H) float32: the embedding through layer 0's w_ih, or undefined
+};
+
+}  // namespace nn
