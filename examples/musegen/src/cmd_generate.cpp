@@ -18,6 +18,7 @@ int cmd_generate(Args args) {
   double temperature = 1.0, top_p = 0.95, tempo = 0;
   std::int64_t program = -1, velocity = 0;
   bool drop_primer = false, quiet = false;
+  std::string weights = "fp32";
   cli::Parser p("generate", "RUN_DIR|WEIGHTS [options]",
                 "Samples a new piece from a model trained by `musegen train`: runs an optional\n"
                 "primer through the LSTM, then draws one token (or roll frame) at a time with\n"
@@ -33,6 +34,9 @@ int cmd_generate(Args args) {
       .option("primer-sequence", primer_sequence, "I", "start from validation sequence I of the dataset (-1: the sequence picked by --seed)")
       .option("primer-steps", primer_steps, "N", "how many steps of the primer to use (0: none; roll then starts from silence)")
       .flag("drop-primer", drop_primer, "leave the primer out of the output")
+      .option("weights", weights, "fp32|fp16",
+              "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
+              "halves the memory read per step (about 1.8x faster for large models), logits move by ~1e-3")
       .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
       .option("out", out, "FILE", "where to write the tokens")
       .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")
@@ -45,6 +49,9 @@ int cmd_generate(Args args) {
               "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n");
   if (!p.parse(args)) return 0;
   if (steps <= 0) throw cli::UsageError("--steps must be positive");
+  if (weights != "fp32" && weights != "fp16") {
+    throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
+  }
 
   LoadedModel loaded = load_model(run);
   if (dataset_path.empty()) {
@@ -103,6 +110,7 @@ int cmd_generate(Args args) {
   GenerateOptions g;
   g.steps = steps;
   g.keep_primer = !drop_primer;
+  g.weights = weights == "fp16" ? nn::DType::Float16 : nn::DType::Float32;
   g.sample.temperature = temperature;
   g.sample.top_k = top_k;
   g.sample.top_p = top_p;

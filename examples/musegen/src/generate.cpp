@@ -58,12 +58,23 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
     next_input = all.slice(0, n - 1, n);
   }
 
+  // The sampling loop: one LSTM step per new token or frame, on a snapshot of the weights.
+  const nn::LSTMStepperOptions stepper_options = nn::LSTMStepperOptions().weight_dtype(options.weights);
+  const nn::LSTMStepper stepper = roll ? nn::LSTMStepper(model.lstm(), stepper_options)
+                                       : nn::LSTMStepper(*model.embedding(), model.lstm(), stepper_options);
+  nn::LSTMState carried = state ? *state : nn::LSTMState{};
+
   std::optional<Progress> progress;
   if (progress_out != nullptr) progress.emplace("generate", options.steps, *progress_out, 5.0);
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t step = 0; step < options.steps; ++step) {
-    auto [logits, s] = model.forward(next_input, state);  // (1,1,K)
-    state = s;
+    nn::Tensor h;
+    if (roll) {
+      h = stepper.step(model.projection()->forward(next_input.reshape({1, K})), carried);
+    } else {
+      h = stepper.step_tokens(next_input.reshape({1}), carried);
+    }
+    nn::Tensor logits = model.head().forward(h);  // (1,K)
     const float* data = logits.data_ptr<float>();
     const std::span<const float> row(data, static_cast<std::size_t>(K));
     const auto draw = static_cast<std::uint64_t>(step);

@@ -53,6 +53,13 @@ class MusicModel : public nn::Module {
   const ModelConfig& config() const { return config_; }
   std::int64_t parameter_count() const;
 
+  // The layers, for generation's step-by-step path (generate.cpp): the token embedding
+  // (null for roll), the roll input projection (null for tokens), the LSTM and the head.
+  const nn::Embedding* embedding() const { return embed_.get(); }
+  const nn::Linear* projection() const { return project_.get(); }
+  const nn::LSTM& lstm() const { return *lstm_; }
+  const nn::Linear& head() const { return *head_; }
+
  private:
   ModelConfig config_;
   nn::Generator* dropout_generator_;
