@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 
+#include "test_support.hpp"
 #include "codec.hpp"
 #include "libmidi/io.hpp"
 #include "preprocess.hpp"
@@ -20,20 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string data_dir() {
-  const char* d = std::getenv("MUSEGEN_DATA_DIR");
-  return d ? d : "";
-}
+using test::data_dir;
 
-bool run_capture(const std::string& command, std::string& output) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return false;
-  std::array<char, 65536> buffer{};
-  output.clear();
-  std::size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) output.append(buffer.data(), n);
-  return pclose(pipe.release()) == 0;
-}
+using test::run_capture;
 
 std::vector<std::string> names(const Codec& c, const Sequence& s) {
   std::vector<std::string> out;

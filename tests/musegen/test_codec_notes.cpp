@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "test_support.hpp"
 #include "codec.hpp"
 #include "libmidi/io.hpp"
 #include "preprocess.hpp"
@@ -15,10 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string data_dir() {
-  const char* d = std::getenv("MUSEGEN_DATA_DIR");
-  return d ? d : "";
-}
+using test::data_dir;
 
 TEST(NotesCodec, PitchNames) {
   EXPECT_EQ(pitch_name(60), "C4");

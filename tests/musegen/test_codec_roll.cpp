@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "test_support.hpp"
 #include "codec.hpp"
 #include "jsb.hpp"
 #include "libmidi/io.hpp"
@@ -16,10 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string data_dir() {
-  const char* d = std::getenv("MUSEGEN_DATA_DIR");
-  return d ? d : "";
-}
+using test::data_dir;
 
 TEST(RollCodec, KeyNames) {
   const Codec c = Codec::roll(4);

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "test_support.hpp"
 #include "dataset.hpp"
 #include "jsb.hpp"
 #include "libnn/io/atomic_file.hpp"
@@ -23,34 +24,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string data_dir() {
-  const char* d = std::getenv("MUSEGEN_DATA_DIR");
-  return d ? d : "";
-}
+using test::data_dir;
 
-// Runs a command, returns its standard output; empty optional-like flag when it failed.
-bool run_capture(const std::string& command, std::string& output) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return false;
-  std::array<char, 65536> buffer{};
-  output.clear();
-  std::size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) output.append(buffer.data(), n);
-  return pclose(pipe.release()) == 0;
-}
+using test::run_capture;
 
-bool python_has(const std::string& module) {
-  std::string out;
-  return run_capture("/usr/bin/python3 -c 'import " + module + "' 2>/dev/null", out);
-}
+using test::python_has;
 
-fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("musegen_dataset_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                        "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path temp_dir() { return test::fresh_temp_dir("musegen_dataset_test"); }
 
 Sequence tokens_sequence(std::string source, std::vector<std::int32_t> tokens) {
   Sequence s;

@@ -10,30 +10,14 @@
 
 #include "../libnn/temp_dir.hpp"
 #include "model.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 using namespace musegen;
 
-bool have_torch() {
-  return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-}
-
-std::string run(const std::string& command, int& status) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    status = -1;
-    return output;
-  }
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
-  status = ::pclose(pipe);
-  return output;
-}
-
 TEST(ModelTorch, CheckpointLoadsIntoTorchAndGivesTheSameLogits) {
-  if (!have_torch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch (apt-get install python3-torch)";
+  if (!test::python_has("torch")) GTEST_SKIP() << "/usr/bin/python3 cannot import torch (apt-get install python3-torch)";
   test_util::TempDir dir;
   for (Encoding encoding : {Encoding::events, Encoding::roll}) {
     ModelConfig config;
@@ -62,11 +46,11 @@ TEST(ModelTorch, CheckpointLoadsIntoTorchAndGivesTheSameLogits) {
     tensors.insert("input", input);
     tensors.insert("logits", logits);
     nn::save_safetensors(io, tensors);
-    int status = 0;
-    const std::string out = run("/usr/bin/python3 " MUSEGEN_TEST_DIR "/model_torch_check.py '" +
-                                    weights.string() + "' '" + io.string() + "' 2>&1",
-                                status);
-    EXPECT_EQ(status, 0) << out;
+    std::string out;
+    const bool ok = test::run_capture("/usr/bin/python3 " MUSEGEN_TEST_DIR "/model_torch_check.py '" +
+                                          weights.string() + "' '" + io.string() + "' 2>&1",
+                                      out);
+    EXPECT_TRUE(ok) << out;
     EXPECT_NE(out.find("OK: "), std::string::npos) << out;
   }
 }

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "test_support.hpp"
 #include "cli.hpp"
 #include "commands.hpp"
 #include "dataset.hpp"
@@ -19,18 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string data_dir() {
-  const char* d = std::getenv("MUSEGEN_DATA_DIR");
-  return d ? d : "";
-}
+using test::data_dir;
 
-fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("musegen_preprocess_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path temp_dir() { return test::fresh_temp_dir("musegen_preprocess_test"); }
 
 // Runs a command with stdout captured.
 int run(int (*command)(Args), std::vector<std::string> args, std::string* out = nullptr) {
