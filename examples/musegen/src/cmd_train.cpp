@@ -49,7 +49,7 @@ int cmd_train(Args args) {
           "  musegen train --resume --run-dir runs/piano      # after Ctrl-C or a crash\n\n"
           "Defaults for roll datasets (JSB chorales) when not given: --embed 128 --hidden 256\n"
           "--layers 1 --dropout 0.2 --seq-len 200 --batch 16 --epochs 150 --lr 3e-3 (test NLL\n"
-          "8.23 nats/frame on the JSB chorales in about 90 s on 2 cores; docs/perf.md).\n"
+          "8.24 nats/frame on the JSB chorales in under 2 minutes on 2 cores; docs/perf.md).\n"
           "With --resume, the model and optimisation options come from the checkpoint; only\n"
           "--checkpoint-every, --log-seconds and --quiet may change.");
   if (!p.parse(args)) return 0;
