@@ -2,7 +2,8 @@
 # The whole musegen pipeline on the JSB chorales, in a few minutes on 2 CPU cores:
 #   preprocess (piano-roll frames) -> train an LSTM -> generate new chorales -> MIDI files,
 # then a report of the generated pieces' music metrics next to the training data's, and
-# the model's negative log-likelihood on the test split (the published benchmark figure).
+# the model's negative log-likelihood on the test split (the published benchmark figure);
+# last, each piece as a WAV file and a piano roll, and the training curves as a picture.
 #
 # Everything goes to output/ (override with MUSEGEN_DEMO_OUT). Interrupted? Run it again:
 # training resumes from its last checkpoint.
@@ -72,5 +73,13 @@ echo "=== demo.sh: 4/4 report: generated chorales against the JSB chorales"
 } | tee "$out/report.txt"
 
 echo
-echo "demo.sh: done. Listen to $out/chorale-1.mid (any MIDI player, e.g. timidity or fluidsynth);"
-echo "  the report is in $out/report.txt, training curves in $out/run/metrics.csv."
+echo "=== demo.sh: hear and see them: WAV (built-in synthesizer), piano rolls, training curves"
+for piece in "${pieces[@]}"; do
+  "$musegen" render "$piece" "${piece%.mid}.wav"
+  "$musegen" plot "$piece" "${piece%.mid}.png" --quiet
+done
+"$musegen" plot-metrics "$out/run" "$out/training.png" --quiet
+
+echo
+echo "demo.sh: done. Listen to $out/chorale-1.wav (or play it: $musegen play $out/chorale-1.mid),"
+echo "  look at $out/chorale-1.png and $out/training.png; the report is in $out/report.txt."

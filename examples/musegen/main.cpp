@@ -30,6 +30,11 @@ constexpr Command kCommands[] = {
     {"to-midi", musegen::cmd_to_midi, "turn a tokens file into a playable .mid"},
     {"eval", musegen::cmd_eval, "music metrics of MIDI files against a reference set; model NLL"},
     {"datasets", musegen::cmd_datasets, "list, fetch and verify the public datasets of the catalog"},
+    {"render", musegen::cmd_render, "render a MIDI file to a WAV file with the built-in synthesizer"},
+    {"play", musegen::cmd_play, "render a MIDI file and play it through aplay, paplay or ffplay"},
+    {"plot", musegen::cmd_plot, "draw a MIDI file as a piano roll (.png or .svg)"},
+    {"plot-metrics", musegen::cmd_plot_metrics,
+     "draw a training run's loss, perplexity and learning rate (.png or .svg)"},
 };
 
 void print_usage(std::ostream& out) {
@@ -37,7 +42,7 @@ void print_usage(std::ostream& out) {
          "Trains an LSTM on MIDI music and generates new pieces with it.\n\n"
          "commands:\n";
   for (const auto& c : kCommands) {
-    out << "  " << c.name << std::string(13 - c.name.size(), ' ') << c.summary << '\n';
+    out << "  " << c.name << std::string(14 - c.name.size(), ' ') << c.summary << '\n';
   }
   out << "\n"
          "a whole run, on the JSB chorales:\n"

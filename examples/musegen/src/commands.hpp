@@ -16,5 +16,9 @@ int cmd_generate(Args args);
 int cmd_to_midi(Args args);
 int cmd_eval(Args args);
 int cmd_datasets(Args args);
+int cmd_render(Args args);
+int cmd_play(Args args);
+int cmd_plot(Args args);
+int cmd_plot_metrics(Args args);
 
 }  // namespace musegen

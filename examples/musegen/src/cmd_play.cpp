@@ -1,0 +1,127 @@
+// musegen play: renders a MIDI file with the built-in synthesizer (synth.hpp) and plays it
+// through the first of aplay, paplay, ffplay found on PATH.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "libmidi/io.hpp"
+#include "synth.hpp"
+#include "wav.hpp"
+
+extern char** environ;
+
+namespace musegen {
+
+namespace {
+
+// The first executable named `name` in a folder of PATH.
+std::optional<std::filesystem::path> find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (!path) return std::nullopt;
+  const std::string folders = path;
+  for (std::size_t begin = 0; begin <= folders.size();) {
+    std::size_t end = folders.find(':', begin);
+    if (end == std::string::npos) end = folders.size();
+    const std::string folder = folders.substr(begin, end - begin);
+    const std::filesystem::path candidate = std::filesystem::path(folder.empty() ? "." : folder) / name;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    begin = end + 1;
+  }
+  return std::nullopt;
+}
+
+// Runs the command (no shell) and waits for it. Returns its exit status.
+int run_and_wait(const std::vector<std::string>& command) {
+  std::vector<char*> argv;
+  for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (const int error = ::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ); error != 0)
+    throw std::system_error(error, std::generic_category(), "cannot start " + command[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "waiting for " + command[0]);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+}  // namespace
+
+int cmd_play(Args args) {
+  std::string input, output, soundfont;
+  std::int64_t sample_rate = 44100;
+  double gain_db = 0;
+  cli::Parser p("play", "IN.mid [options]",
+                "Plays a MIDI file: renders it with the built-in synthesizer (as musegen render\n"
+                "does) to a temporary WAV file and plays that through the first of aplay, paplay\n"
+                "and ffplay found on PATH. Without any of them it writes the WAV next to the\n"
+                "input (or to --out) and says where.");
+  p.positional("IN.mid", input, "the MIDI file to play")
+      .option("out", output, "FILE", "also keep the WAV file here (default: a temporary file)")
+      .option("sample-rate", sample_rate, "HZ", "frames per second (8000-192000)")
+      .option("gain-db", gain_db, "DB", "level of the loudest sample relative to -1 dBFS (<= 1)")
+      .option("soundfont", soundfont, "SF2", "play with FluidSynth and this SoundFont (not built in)")
+      .epilog(kSoundFontHelp);
+  if (!p.parse(args)) return 0;
+  if (sample_rate < 8000 || sample_rate > 192000)
+    throw cli::UsageError("--sample-rate: expected 8000..192000, found " + std::to_string(sample_rate));
+  if (!(gain_db <= 1 && gain_db > -100))
+    throw cli::UsageError("--gain-db: expected -100 < DB <= 1 (louder would clip), found " + std::to_string(gain_db));
+  if (!soundfont.empty())
+    throw std::runtime_error("--soundfont " + soundfont + ": FluidSynth support is not built in.\n" + kSoundFontHelp);
+  if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
+
+  SynthOptions options;
+  options.sample_rate = static_cast<int>(sample_rate);
+  options.gain_db = gain_db;
+  const Audio audio = render(midi::load(input), options);
+
+  struct Player {
+    const char* name;
+    std::vector<std::string> flags;
+  };
+  const Player players[] = {{"aplay", {"-q"}}, {"paplay", {}}, {"ffplay", {"-nodisp", "-autoexit", "-loglevel", "error"}}};
+  for (const Player& player : players) {
+    const auto program = find_on_path(player.name);
+    if (!program) continue;
+    const bool keep = !output.empty();
+    const std::filesystem::path wav = keep ? std::filesystem::path(output)
+        : std::filesystem::temp_directory_path() / ("musegen-play-" + std::to_string(::getpid()) + ".wav");
+    write_wav(wav, audio);
+    std::vector<std::string> command{program->string()};
+    command.insert(command.end(), player.flags.begin(), player.flags.end());
+    command.push_back(wav.string());
+    std::cout << "playing " << input << " (" << static_cast<int>(audio.seconds()) << " s) with "
+              << player.name << "\n" << std::flush;
+    int status = 0;
+    try {
+      status = run_and_wait(command);
+    } catch (...) {
+      if (!keep) std::filesystem::remove(wav);
+      throw;
+    }
+    if (!keep) std::filesystem::remove(wav);
+    if (status != 0) throw std::runtime_error(std::string(player.name) + " failed (exit status " + std::to_string(status) + ")");
+    return 0;
+  }
+  const std::filesystem::path wav = output.empty() ? std::filesystem::path(input).replace_extension(".wav")
+                                                   : std::filesystem::path(output);
+  write_wav(wav, audio);
+  std::cout << "no audio player found on PATH (aplay, paplay or ffplay); wrote " << wav.string()
+            << " (" << static_cast<int>(audio.seconds()) << " s): play it with any audio player\n";
+  return 0;
+}
+
+}  // namespace musegen

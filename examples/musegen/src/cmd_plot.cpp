@@ -1,0 +1,117 @@
+// musegen plot (a MIDI file → piano roll picture) and musegen plot-metrics (a training run's
+// metrics.csv → loss, perplexity and learning-rate curves). The drawing is in plot.cpp.
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "libmidi/io.hpp"
+#include "libmidi/notes.hpp"
+#include "plot.hpp"
+
+namespace musegen {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kMaxSide = 16384;
+
+int checked_side(std::int64_t value, const char* option, std::int64_t min) {
+  if (value < min || value > kMaxSide)
+    throw cli::UsageError(std::string(option) + ": expected " + std::to_string(min) + ".." +
+                          std::to_string(kMaxSide) + " pixels, found " + std::to_string(value));
+  return static_cast<int>(value);
+}
+
+void check_output(const std::string& out) {
+  if (!plot::is_figure_path(out))
+    throw cli::UsageError("OUT: expected a file name ending in .png or .svg, found \"" + out + "\"");
+}
+
+}  // namespace
+
+int cmd_plot(Args args) {
+  std::string input, out, title, time_signature = "4/4";
+  plot::PianoRollOptions o;
+  std::int64_t width = o.width, height = o.height;
+  bool quiet = false;
+  cli::Parser p("plot", "IN.mid OUT.png|OUT.svg [options]",
+                "Draws the piano roll of a MIDI file: time across in seconds with the bar lines of\n"
+                "its time signatures, pitch upwards with the octaves labelled (C4 = middle C), one\n"
+                "colour per track, lighter for softer notes. The output's extension picks the\n"
+                "format: .png, or .svg (one <rect class=\"note\"> per note).");
+  p.positional("IN", input, "the MIDI file to draw")
+      .positional("OUT", out, "the picture to write (atomically): .png or .svg")
+      .option("width", width, "PIXELS", "width of the picture")
+      .option("height", height, "PIXELS", "height of the picture")
+      .option("title", title, "TEXT", "title above the roll (default: the input's file name)")
+      .option("time-signature", time_signature, "N/D", "time signature before the file's first one, for the bar lines")
+      .flag("quiet", quiet, "print nothing but errors")
+      .epilog(
+          "examples:\n"
+          "  musegen plot out.mid out.png\n"
+          "  musegen plot song.mid song.svg --width 2400 --height 800 --title \"my song\"");
+  if (!p.parse(args)) return 0;
+  o.width = checked_side(width, "--width", 100);
+  o.height = checked_side(height, "--height", 100);
+  check_output(out);
+  {
+    const auto slash = time_signature.find('/');
+    if (slash == std::string::npos)
+      throw cli::UsageError("--time-signature: expected N/D such as 3/4, found \"" + time_signature + "\"");
+    const std::int64_t n = cli::parse_int(time_signature.substr(0, slash), "--time-signature");
+    const std::int64_t d = cli::parse_int(time_signature.substr(slash + 1), "--time-signature");
+    if (n < 1 || n > 255 || d < 1 || d > 1024 || (d & (d - 1)) != 0)
+      throw cli::UsageError("--time-signature: expected N in 1..255 and D a power of two, found \"" +
+                            time_signature + "\"");
+    o.default_numerator = static_cast<int>(n);
+    o.default_denominator = static_cast<int>(d);
+  }
+  o.title = p.given("title") ? title : fs::path(input).filename().string();
+
+  const midi::MidiFile file = midi::load(input);
+  plot::write_figure(plot::piano_roll(file, o), out);
+  if (!quiet) {
+    const midi::Performance performance = midi::extract_notes(file);
+    double seconds = 0;
+    for (const midi::Note& n : performance.notes) seconds = std::max(seconds, n.end_seconds);
+    std::cout << "wrote " << out << ": " << performance.notes.size() << " notes, " << seconds << " s\n";
+  }
+  return 0;
+}
+
+int cmd_plot_metrics(Args args) {
+  std::string run, out, title;
+  plot::MetricsPlotOptions o;
+  std::int64_t width = o.width, height = o.height;
+  bool quiet = false;
+  cli::Parser p("plot-metrics", "RUN_DIR OUT.png|OUT.svg [options]",
+                "Draws the curves of a training run from its metrics.csv (written by musegen\n"
+                "train): training and validation loss, validation perplexity and learning rate\n"
+                "against the step, in three stacked panels.");
+  p.positional("RUN_DIR", run, "the run folder (musegen train --run-dir), or a metrics.csv file")
+      .positional("OUT", out, "the picture to write (atomically): .png or .svg")
+      .option("width", width, "PIXELS", "width of the picture")
+      .option("height", height, "PIXELS", "height of the picture")
+      .option("title", title, "TEXT", "title above the panels (default: the run's path)")
+      .flag("quiet", quiet, "print nothing but errors")
+      .epilog(
+          "examples:\n"
+          "  musegen plot-metrics runs/jsb curves.png\n"
+          "  musegen plot-metrics runs/jsb/metrics.csv curves.svg --width 1600");
+  if (!p.parse(args)) return 0;
+  o.width = checked_side(width, "--width", 200);
+  o.height = checked_side(height, "--height", 200);
+  check_output(out);
+  const fs::path csv = fs::is_directory(run) ? fs::path(run) / "metrics.csv" : fs::path(run);
+  o.title = p.given("title") ? title : run;
+
+  const std::vector<plot::MetricsRow> rows = plot::read_metrics_csv(csv);
+  plot::write_figure(plot::metrics_figure(rows, o), out);
+  if (!quiet) std::cout << "wrote " << out << ": " << rows.size() << " rows of " << csv.string() << '\n';
+  return 0;
+}
+
+}  // namespace musegen

@@ -1,0 +1,217 @@
+// The built-in synthesizer and `musegen render` / `musegen play`: pitch (equal temperament,
+// A4 = 440 Hz, pitch bend) and headers checked by an independent oracle (Python's `wave`,
+// numpy's FFT and mido's file length, tests/musegen/synth_check.py), silence, no clipping
+// with 16 loud tracks, determinism, and the command-line behaviour.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "commands.hpp"
+#include "libmidi/io.hpp"
+#include "synth.hpp"
+#include "test_support.hpp"
+#include "wav.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using musegen::test::fresh_temp_dir;
+using musegen::test::python_has;
+using musegen::test::run_capture;
+
+constexpr std::uint16_t kPpq = 480;  // at 120 bpm: 960 ticks a second
+
+struct Hit {
+  int key;
+  double start, end;  // seconds
+  int velocity = 100;
+};
+
+// A format 1 file: a tempo track (120 bpm) and one track per channel given, with its program.
+midi::MidiFile make_file(const std::vector<std::pair<int, std::vector<Hit>>>& tracks,
+                         double end_seconds, int program = 0) {
+  midi::MidiFile file;
+  file.format = 1;
+  file.division = midi::TimeDivision::ppq(kPpq);
+  midi::Track& tempo = file.tracks.emplace_back();
+  tempo.add_tempo(0, 500000);
+  const auto tick = [](double s) { return static_cast<std::uint64_t>(std::llround(s * 960)); };
+  tempo.add_end_of_track(tick(end_seconds));
+  for (const auto& [channel, hits] : tracks) {
+    midi::Track& t = file.tracks.emplace_back();
+    const auto ch = static_cast<std::uint8_t>(channel);
+    t.add_channel(0, static_cast<std::uint8_t>(0xC0 | ch), static_cast<std::uint8_t>((program + 8 * channel) % 128));
+    std::vector<std::tuple<std::uint64_t, int, int>> events;  // tick, off-before-on, key/velocity
+    for (const Hit& h : hits) {
+      events.emplace_back(tick(h.start), 1, h.key * 256 + h.velocity);
+      events.emplace_back(tick(h.end), 0, h.key * 256);
+    }
+    std::sort(events.begin(), events.end());
+    for (const auto& [at, on, kv] : events)
+      t.add_channel(at, static_cast<std::uint8_t>((on ? 0x90 : 0x80) | ch), static_cast<std::uint8_t>(kv / 256),
+                    static_cast<std::uint8_t>(on ? kv % 256 : 64));
+    t.add_end_of_track(tick(end_seconds));
+  }
+  return file;
+}
+
+// Runs the oracle; its key=value lines.
+std::map<std::string, std::string> check(const fs::path& wav, const std::string& extra = "") {
+  std::string out;
+  const std::string command = std::string("/usr/bin/python3 ") + MUSEGEN_TEST_DIR + "/synth_check.py " + wav.string() + " " + extra;
+  EXPECT_TRUE(run_capture(command, out)) << command << "\n" << out;
+  std::map<std::string, std::string> values;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);)
+    if (const auto eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
+  return values;
+}
+
+std::vector<double> numbers(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<double> v;
+  for (double x; in >> x;) v.push_back(x);
+  return v;
+}
+
+bool have_oracle() { return python_has("numpy") && python_has("mido"); }
+
+}  // namespace
+
+TEST(Synth, SingleA4PeaksAt440HzAndHeaderReadsBack) {
+  if (!have_oracle()) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or mido";
+  const fs::path dir = fresh_temp_dir("synth");
+  const midi::MidiFile file = make_file({{0, {{69, 0.0, 2.0}}}}, 2.0);
+  midi::save(file, dir / "a4.mid");
+  musegen::write_wav(dir / "a4.wav", musegen::render(midi::load(dir / "a4.mid")));
+  auto v = check(dir / "a4.wav", (dir / "a4.mid").string() + " --peaks 1 --lo 50 --hi 5000 --seconds 2");
+  EXPECT_EQ(v["channels"], "2");
+  EXPECT_EQ(v["sampwidth"], "2");
+  EXPECT_EQ(v["rate"], "44100");
+  EXPECT_EQ(v["frames"], v["expected_frames"]);
+  const auto peaks = numbers(v["peaks"]);
+  ASSERT_EQ(peaks.size(), 1u);
+  EXPECT_NEAR(peaks[0], 440.0, 1.0);
+}
+
+TEST(Synth, CMajorChordHasItsThreeFundamentals) {
+  if (!have_oracle()) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or mido";
+  const fs::path dir = fresh_temp_dir("synth");
+  for (int program : {0, 16, 48}) {  // piano, organ, strings
+    SCOPED_TRACE("program " + std::to_string(program));
+    const midi::MidiFile file = make_file({{0, {{60, 0, 2}, {64, 0, 2}, {67, 0, 2}}}}, 2.0, program);
+    musegen::write_wav(dir / "chord.wav", musegen::render(file));
+    const auto peaks = numbers(check(dir / "chord.wav", "--peaks 3 --lo 100 --hi 1000 --seconds 2")["peaks"]);
+    ASSERT_EQ(peaks.size(), 3u);
+    EXPECT_NEAR(peaks[0], 261.63, 1.0);
+    EXPECT_NEAR(peaks[1], 329.63, 1.0);
+    EXPECT_NEAR(peaks[2], 392.00, 1.0);
+  }
+}
+
+TEST(Synth, PitchBendRaisesByTwoSemitonesAtFullScale) {
+  if (!have_oracle()) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or mido";
+  const fs::path dir = fresh_temp_dir("synth");
+  midi::MidiFile file = make_file({{0, {{69, 0.0, 2.0}}}}, 2.0);
+  // A full bend up (8191) before the note: 440 * 2^(2 * 8191/8192 / 12) Hz.
+  midi::Track& t = file.tracks[1];
+  t.events.insert(t.events.begin() + 1, midi::Event{});
+  t.events[1].status = 0xE0;
+  t.events[1].data1 = 0x7F;
+  t.events[1].data2 = 0x7F;
+  musegen::write_wav(dir / "bend.wav", musegen::render(file));
+  const auto peaks = numbers(check(dir / "bend.wav", "--peaks 1 --lo 50 --hi 5000 --seconds 2")["peaks"]);
+  ASSERT_EQ(peaks.size(), 1u);
+  EXPECT_NEAR(peaks[0], 440.0 * std::exp2(2.0 * 8191 / 8192 / 12), 1.0);
+}
+
+TEST(Synth, FileWithoutNotesIsExactSilence) {
+  const midi::MidiFile file = make_file({{0, {}}}, 1.0);
+  const musegen::Audio audio = musegen::render(file);
+  EXPECT_EQ(audio.frames(), std::llround((1.0 + musegen::kTailSeconds) * 44100));
+  EXPECT_TRUE(std::all_of(audio.samples.begin(), audio.samples.end(), [](float s) { return s == 0.0f; }));
+  if (!have_oracle()) return;
+  const fs::path dir = fresh_temp_dir("synth");
+  midi::save(file, dir / "empty.mid");
+  musegen::write_wav(dir / "empty.wav", audio);
+  auto v = check(dir / "empty.wav", (dir / "empty.mid").string());
+  EXPECT_EQ(v["frames"], v["expected_frames"]);
+  EXPECT_EQ(v["nonzero"], "0");
+}
+
+TEST(Synth, SixteenLoudTracksNeverClipAndPeakAtMinusOneDb) {
+  // Every channel (drums on 10) plays loud chords over all registers with a sustain pedal;
+  // the programs cover every family.
+  std::vector<std::pair<int, std::vector<Hit>>> tracks;
+  for (int channel = 0; channel < 16; ++channel) {
+    std::vector<Hit> hits;
+    for (int i = 0; i < 2; ++i) {
+      const double at = 0.2 * i;
+      const int root = channel == 9 ? 35 + (7 * i + channel) % 47 : 24 + (channel * 5 + i * 7) % 72;
+      for (int step : {0, 4, 7}) hits.push_back({root + step, at, at + 0.5, 127});
+    }
+    tracks.emplace_back(channel, hits);
+  }
+  midi::MidiFile file = make_file(tracks, 1.2, 3);
+  midi::Track& first = file.tracks[1];
+  first.events.insert(first.events.begin() + 1, midi::Event{0, 0, 0, 0xB0, 64, 127, 0});  // pedal down
+  const musegen::Audio audio = musegen::render(file);
+  float peak = 0;
+  for (float s : audio.samples) peak = std::max(peak, std::abs(s));
+  EXPECT_NEAR(peak, std::pow(10.0, -1.0 / 20), 1e-5);
+  const auto again = musegen::render(file);
+  EXPECT_TRUE(again.samples == audio.samples) << "rendering is not deterministic";
+
+  if (!have_oracle()) return;
+  const fs::path dir = fresh_temp_dir("synth");
+  musegen::write_wav(dir / "loud.wav", audio);
+  auto v = check(dir / "loud.wav");
+  const int maxabs = std::stoi(v["maxabs"]);
+  EXPECT_LT(maxabs, 32767);
+  EXPECT_NEAR(maxabs, 32767 * std::pow(10.0, -1.0 / 20), 1.5);
+}
+
+TEST(Synth, RenderCommandWritesTheWavAndRefusesSoundFonts) {
+  const fs::path dir = fresh_temp_dir("synth");
+  midi::save(make_file({{0, {{60, 0, 0.5}}}}, 0.5), dir / "in.mid");
+  const std::vector<std::string> args{(dir / "in.mid").string(), (dir / "out.wav").string(), "--gain-db", "-6"};
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(musegen::cmd_render(args), 0);
+  testing::internal::GetCapturedStdout();
+  ASSERT_TRUE(fs::exists(dir / "out.wav"));
+  EXPECT_EQ(fs::file_size(dir / "out.wav"), 44 + 4 * static_cast<std::uintmax_t>(std::llround(2.0 * 44100)));
+
+  const std::vector<std::string> sf{(dir / "in.mid").string(), (dir / "sf.wav").string(), "--soundfont", "x.sf2"};
+  try {
+    musegen::cmd_render(sf);
+    ADD_FAILURE() << "--soundfont was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("FluidSynth support is not built in"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("libfluidsynth-dev"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "sf.wav"));
+}
+
+TEST(Synth, PlayWithoutAPlayerWritesTheWavNextToTheInput) {
+  const fs::path dir = fresh_temp_dir("synth");
+  midi::save(make_file({{0, {{60, 0, 0.5}}}}, 0.5), dir / "song.mid");
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path ? old_path : "";
+  ::setenv("PATH", dir.c_str(), 1);  // no aplay, paplay or ffplay there
+  testing::internal::CaptureStdout();
+  const int status = musegen::cmd_play(std::vector<std::string>{(dir / "song.mid").string()});
+  const std::string out = testing::internal::GetCapturedStdout();
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(fs::exists(dir / "song.wav"));
+  EXPECT_NE(out.find((dir / "song.wav").string()), std::string::npos) << out;
+}
