@@ -75,17 +75,9 @@ int cmd_play(Args args) {
       .option("soundfont", soundfont, "SF2", "play with FluidSynth and this SoundFont (not built in)")
       .epilog(kSoundFontHelp);
   if (!p.parse(args)) return 0;
-  if (sample_rate < 8000 || sample_rate > 192000)
-    throw cli::UsageError("--sample-rate: expected 8000..192000, found " + std::to_string(sample_rate));
-  if (!(gain_db <= 1 && gain_db > -100))
-    throw cli::UsageError("--gain-db: expected -100 < DB <= 1 (louder would clip), found " + std::to_string(gain_db));
-  if (!soundfont.empty())
-    throw std::runtime_error("--soundfont " + soundfont + ": FluidSynth support is not built in.\n" + kSoundFontHelp);
   if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
 
-  SynthOptions options;
-  options.sample_rate = static_cast<int>(sample_rate);
-  options.gain_db = gain_db;
+  const SynthOptions options = synth_options_from_flags(sample_rate, gain_db, soundfont);
   const Audio audio = render(midi::load(input), options);
 
   struct Player {

@@ -12,6 +12,20 @@
 
 namespace musegen {
 
+SynthOptions synth_options_from_flags(std::int64_t sample_rate, double gain_db,
+                                      const std::string& soundfont) {
+  if (sample_rate < 8000 || sample_rate > 192000)
+    throw cli::UsageError("--sample-rate: expected 8000..192000, found " + std::to_string(sample_rate));
+  if (!(gain_db <= 1 && gain_db > -100))
+    throw cli::UsageError("--gain-db: expected -100 < DB <= 1 (louder would clip), found " + std::to_string(gain_db));
+  if (!soundfont.empty())
+    throw std::runtime_error("--soundfont " + soundfont + ": FluidSynth support is not built in.\n" + kSoundFontHelp);
+  SynthOptions options;
+  options.sample_rate = static_cast<int>(sample_rate);
+  options.gain_db = gain_db;
+  return options;
+}
+
 int cmd_render(Args args) {
   std::string input, output, soundfont;
   std::int64_t sample_rate = 44100;
@@ -35,18 +49,10 @@ int cmd_render(Args args) {
                           "  musegen render song.mid quiet.wav --gain-db -12\n\n") +
               kSoundFontHelp);
   if (!p.parse(args)) return 0;
-  if (sample_rate < 8000 || sample_rate > 192000)
-    throw cli::UsageError("--sample-rate: expected 8000..192000, found " + std::to_string(sample_rate));
-  if (!(gain_db <= 1 && gain_db > -100))
-    throw cli::UsageError("--gain-db: expected -100 < DB <= 1 (louder would clip), found " + std::to_string(gain_db));
-  if (!soundfont.empty())
-    throw std::runtime_error("--soundfont " + soundfont + ": FluidSynth support is not built in.\n" + kSoundFontHelp);
   if (output == input) throw cli::UsageError("OUT.wav: the output would overwrite the input " + input);
 
+  const SynthOptions options = synth_options_from_flags(sample_rate, gain_db, soundfont);
   const midi::MidiFile file = midi::load(input);
-  SynthOptions options;
-  options.sample_rate = static_cast<int>(sample_rate);
-  options.gain_db = gain_db;
   const std::clock_t begin = std::clock();
   const Audio audio = render(file, options);
   const double cpu = static_cast<double>(std::clock() - begin) / CLOCKS_PER_SEC;

@@ -3,6 +3,7 @@
 // code: 0 success, 1 failure (the error is printed by main), 2 bad usage.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -20,5 +21,12 @@ int cmd_render(Args args);
 int cmd_play(Args args);
 int cmd_plot(Args args);
 int cmd_plot_metrics(Args args);
+
+// The synthesizer options of render and play from their flags (--sample-rate, --gain-db,
+// --soundfont), checked: cli::UsageError for a value out of range, and an error for
+// --soundfont, which needs FluidSynth (not built in). In cmd_render.cpp.
+struct SynthOptions;
+SynthOptions synth_options_from_flags(std::int64_t sample_rate, double gain_db,
+                                      const std::string& soundfont);
 
 }  // namespace musegen
