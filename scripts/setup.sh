@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the build and test dependencies on Debian/Ubuntu, and only the missing ones.
+# Installs the build and test dependencies on Debian/Ubuntu, and only the missing ones: the
+# Debian packages below, then TensorBoard (the reader the event-file tests check against; not
+# packaged by Debian) into a virtual environment that also sees Debian's Python packages.
 # Idempotent: when everything is present it says so and returns at once (no apt-get run).
 #
 # usage: scripts/setup.sh
@@ -18,6 +20,11 @@ required=(
   libfmt-dev
   python3-mido            # tests/libmidi/mido_crosscheck.py
   python3-torch           # reference values for libnn's tests
+  python3-numpy           # tests/musegen/synth_check.py (spectra of rendered audio)
+  python3-pil             # tests/musegen/plot_check.py (decodes our PNG files)
+  python3-venv            # the TensorBoard venv below
+  libfluidsynth-dev       # optional: musegen render --soundfont (docs/architecture.md)
+  fluid-soundfont-gm      # the General MIDI SoundFont the FluidSynth tests play
   clang                   # scripts/fuzz.sh
   "libclang-rt-dev|libclang-rt-14-dev"  # libFuzzer runtime
 )
@@ -42,8 +49,33 @@ for entry in "${required[@]}"; do
   $present || missing+=("$entry")
 done
 
+# TensorBoard for the tests that read our event files back (tests/CMakeLists.txt looks for
+# this venv). Pinned, so the oracle does not change under us. Without network access the
+# tests that need it skip and say why; that does not fail the set-up.
+venv=${MUSEGEN_VENV:-$HOME/.cache/musegen/venv}
+tensorboard_version=2.21.0
+tensorboard_ok() {
+  "$venv/bin/python3" -c "import tensorboard.backend.event_processing.event_accumulator" >/dev/null 2>&1
+}
+ensure_tensorboard() {
+  tensorboard_ok && return 0
+  echo "setup.sh: installing tensorboard $tensorboard_version into $venv"
+  if /usr/bin/python3 -m venv --system-site-packages "$venv" &&
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "tensorboard==$tensorboard_version" &&
+    tensorboard_ok; then
+    echo "setup.sh: tensorboard installed in $venv"
+  else
+    echo "setup.sh: warning: could not install tensorboard into $venv (no network?);" \
+      "the TensorBoard event-file tests will skip" >&2
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "setup.sh: all dependencies present"
+  if tensorboard_ok; then
+    echo "setup.sh: all dependencies present"
+  else
+    ensure_tensorboard
+  fi
   exit 0
 fi
 
@@ -76,3 +108,4 @@ done
 
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
 echo "setup.sh: installed ${packages[*]}"
+ensure_tensorboard

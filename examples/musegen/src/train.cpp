@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "evaluate.hpp"
 #include "model.hpp"
 #include "progress.hpp"
+#include "tensorboard_log.hpp"
 
 namespace musegen {
 
@@ -277,6 +279,17 @@ TrainResult train(TrainOptions options, std::ostream& log) {
     truncate_metrics(run / kMetricsFile, step);
   }
   MetricsCsv metrics(run / kMetricsFile);
+  std::optional<TensorBoardLog> board;
+  if (options.tensorboard) board.emplace(run, step + 1);
+  // The TensorBoard sample continues the start of the first validation sequence.
+  const std::int64_t sample_steps =
+      options.sample_steps >= 0 ? options.sample_steps : (encoding == Encoding::roll ? 128 : 256);
+  Sequence sample_primer = data.valid.empty() ? data.train.front() : data.valid.front();
+  {
+    constexpr std::size_t kPrimerSteps = 16;
+    sample_primer.tokens.resize(std::min(sample_primer.tokens.size(), kPrimerSteps));
+    sample_primer.frames.resize(std::min(sample_primer.frames.size(), kPrimerSteps * kRollKeys));
+  }
 
   auto save_checkpoint = [&](bool best) {
     nn::TrainingState state;
@@ -311,6 +324,10 @@ TrainResult train(TrainOptions options, std::ostream& log) {
         << "train: model " << config.describe() << ", " << model.parameter_count()
         << " parameters\n";
     if (resuming) log << "train: resuming " << run.string() << " at step " << step << "\n";
+    if (board) {
+      log << "train: TensorBoard events in " << board->path().string() << " (tensorboard --logdir "
+          << run.string() << ")\n";
+    }
   }
 
   auto validate = [&]() -> double {
@@ -380,6 +397,11 @@ TrainResult train(TrainOptions options, std::ostream& log) {
       if (interval_seconds >= options.log_seconds || step == total_steps) {
         metrics.row(step, epoch, optimizer.lr(), interval_loss / interval_steps, NAN, NAN, last_rate,
                     interval_grad / interval_steps, seconds());
+        if (board) {
+          board->interval(step, optimizer.lr(), interval_loss / interval_steps,
+                          interval_grad / interval_steps, last_rate);
+          board->flush();
+        }
         interval_loss = interval_grad = 0;
         interval_steps = interval_predictions = 0;
         interval_start = std::chrono::steady_clock::now();
@@ -421,6 +443,16 @@ TrainResult train(TrainOptions options, std::ostream& log) {
     epoch_predictions = 0;
     metrics.row(step, epoch, optimizer.lr(), train_mean, valid, roll ? NAN : std::exp(valid),
                 last_rate, NAN, seconds());
+    if (board) {
+      board->epoch(step, train_mean, valid, roll ? NAN : std::exp(valid));
+      if (sample_steps > 0) {
+        board->image(step, sample_piano_roll(model, data.codec, sample_primer, sample_steps, seed,
+                                             "step " + std::to_string(step) + ", epoch " +
+                                                 std::to_string(epoch)));
+        model.train();
+      }
+      board->flush();
+    }
     if (!options.quiet) {
       log << "epoch " << epoch << ": train loss " << std::fixed << std::setprecision(4)
           << train_mean;

@@ -7,6 +7,8 @@
 //   model.safetensors  the latest weights with the model's configuration as metadata (what
 //                      `generate` and PyTorch read); best.safetensors: best validation loss
 //   metrics.csv        one row per log interval and per validation
+//   events.out.tfevents.*  the same figures for TensorBoard, plus a sampled piano roll per
+//                      epoch (one file per session; tensorboard_log.hpp)
 // A checkpoint is written every `checkpoint_every` steps, at the end of every epoch, at the
 // end, and when Ctrl-C is pressed. `resume` continues from state.mgstate with the saved
 // options and gives the same losses, bit for bit, as a run that was never interrupted.
@@ -44,6 +46,11 @@ struct TrainOptions {
   double log_seconds = 10.0;     // progress line interval when not on a terminal
   bool resume = false;
   bool quiet = false;
+  // TensorBoard event files in the run dir (tensorboard_log.hpp), with the piano roll of a
+  // sample of `sample_steps` steps after every epoch (-1: 128 frames for roll, 256 tokens
+  // otherwise; 0: no picture).
+  bool tensorboard = true;
+  std::int64_t sample_steps = -1;
   // For tests: behave as if Ctrl-C was pressed right after this step (0: never).
   std::int64_t stop_after_step = 0;
 };

@@ -15,6 +15,7 @@
 #include "libnn/io/checksum.hpp"
 #include "libnn/io/safetensors.hpp"
 #include "libnn/io/state_file.hpp"
+#include "libnn/io/summary_writer.hpp"
 #include "libnn/module.hpp"
 #include "libnn/modules/activation.hpp"
 #include "libnn/modules/batchnorm.hpp"

@@ -1,0 +1,58 @@
+// What `musegen train` shows in TensorBoard (`tensorboard --logdir runs/`): the event files
+// are written into the run dir by libnn's nn::io::SummaryWriter.
+//
+// Scalars, against the optimizer step:
+//   train/loss  train/lr  train/grad_norm  train/predictions_per_s   every log interval
+//   epoch/train_loss  valid/loss  valid/perplexity (token encodings)  after every epoch
+// (the same figures as metrics.csv), and one image after every epoch:
+//   valid/sample   the piano roll of a short piece sampled from the model at that point
+//
+// Every session (a new run or a resumed one) opens its own event file and logs a
+// SessionLog.START at the first step it will train, so TensorBoard drops whatever an
+// interrupted session logged after its last checkpoint, as train() truncates metrics.csv.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <libnn/io/summary_writer.hpp>
+
+#include "codec.hpp"
+#include "model.hpp"
+
+namespace musegen {
+
+struct SamplePicture {
+  std::vector<std::uint8_t> png;
+  int width = 0, height = 0;
+};
+
+// The piano roll (plot::piano_roll) of `primer` followed by `steps` steps sampled from the
+// model (temperature 1, Philox at `seed`), as a PNG of width × height. Leaves the model in
+// eval mode; the training generators are not touched, so sampling does not change training.
+SamplePicture sample_piano_roll(MusicModel& model, const Codec& codec, const Sequence& primer,
+                                std::int64_t steps, std::uint64_t seed, const std::string& title,
+                                int width = 800, int height = 320);
+
+class TensorBoardLog {
+ public:
+  // Opens a new event file in `run_dir` and logs the session's start at `first_step`.
+  TensorBoardLog(const std::filesystem::path& run_dir, std::int64_t first_step);
+
+  void interval(std::int64_t step, double lr, double train_loss, double grad_norm,
+                double predictions_per_s);
+  // valid_loss / valid_perplexity: NaN when there is no validation split (or, perplexity,
+  // for roll, whose loss is a sum over 88 keys): not logged then.
+  void epoch(std::int64_t step, double train_loss, double valid_loss, double valid_perplexity);
+  void image(std::int64_t step, const SamplePicture& picture);
+  void flush() { writer_.flush(); }
+
+  const std::filesystem::path& path() const { return writer_.path(); }
+
+ private:
+  nn::io::SummaryWriter writer_;
+};
+
+}  // namespace musegen
