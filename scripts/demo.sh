@@ -83,3 +83,5 @@ done
 echo
 echo "demo.sh: done. Listen to $out/chorale-1.wav (or play it: $musegen play $out/chorale-1.mid),"
 echo "  look at $out/chorale-1.png and $out/training.png; the report is in $out/report.txt."
+echo "  The training curves and a sampled chorale per epoch are in TensorBoard:"
+echo "  tensorboard --logdir $out/run   (pip install tensorboard)"
