@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <chrono>
@@ -119,9 +120,9 @@ fs::path next_file_name(const fs::path& dir) {
   }
   std::array<char, 256> host{};
   if (::gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0') std::strcpy(host.data(), "localhost");
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // writers opened by this process
   return dir / ("events.out.tfevents." + std::to_string(seconds) + "." + host.data() + "." +
-                std::to_string(::getpid()) + "." + std::to_string(counter++));
+                std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)));
 }
 
 }  // namespace
