@@ -1,5 +1,6 @@
-// musegen play: renders a MIDI file with the built-in synthesizer (synth.hpp) and plays it
-// through the first of aplay, paplay, ffplay found on PATH.
+// musegen play: renders a MIDI file with the built-in synthesizer (synth.hpp), or FluidSynth
+// given --soundfont (fluid_render.hpp), and plays it through the first of aplay, paplay,
+// ffplay found on PATH.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "fluid_render.hpp"
 #include "libmidi/io.hpp"
 #include "synth.hpp"
 #include "wav.hpp"
@@ -63,22 +65,26 @@ int cmd_play(Args args) {
   std::string input, output, soundfont;
   std::int64_t sample_rate = 44100;
   double gain_db = 0;
+  bool verbose = false;
   cli::Parser p("play", "IN.mid [options]",
-                "Plays a MIDI file: renders it with the built-in synthesizer (as musegen render\n"
-                "does) to a temporary WAV file and plays that through the first of aplay, paplay\n"
+                "Plays a MIDI file: renders it with the built-in synthesizer, or FluidSynth with\n"
+                "--soundfont (as musegen render does), to a temporary WAV file and plays that through the first of aplay, paplay\n"
                 "and ffplay found on PATH. Without any of them it writes the WAV next to the\n"
                 "input (or to --out) and says where.");
   p.positional("IN.mid", input, "the MIDI file to play")
       .option("out", output, "FILE", "also keep the WAV file here (default: a temporary file)")
       .option("sample-rate", sample_rate, "HZ", "frames per second (8000-192000)")
       .option("gain-db", gain_db, "DB", "level of the loudest sample relative to -1 dBFS (<= 1)")
-      .option("soundfont", soundfont, "SF2", "play with FluidSynth and this SoundFont (not built in)")
-      .epilog(kSoundFontHelp);
+      .option("soundfont", soundfont, "SF2", soundfont_option_help())
+      .flag("verbose", verbose, "print how fast the audio was rendered")
+      .epilog(soundfont_help());
   if (!p.parse(args)) return 0;
   if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
 
   const SynthOptions options = synth_options_from_flags(sample_rate, gain_db, soundfont);
-  const Audio audio = render(midi::load(input), options);
+  const RenderedAudio rendered = render_for_command(midi::load(input), soundfont, options);
+  const Audio& audio = rendered.audio;
+  if (verbose) print_render_speed(std::cout, rendered);
 
   struct Player {
     const char* name;
