@@ -1,6 +1,7 @@
 // Pictures: the PNG encoder's checksums against published vectors, its zlib stream against
 // Python's zlib, its images against PIL; the piano roll's notes, rows and bar lines at the
-// pixels the layout predicts; SVG through xml.etree; plot-metrics and its errors.
+// pixels the layout predicts; SVG through xml.etree; plot-metrics, its log axis (ticks read
+// back from the SVG, dots where log10 of their values puts them) and its errors.
 // tests/musegen/plot_check.py is the independent decoder.
 #include <gtest/gtest.h>
 
@@ -370,6 +371,252 @@ TEST(PlotMetrics, DrawsARunToTheStatedSize) {
   ASSERT_TRUE(musegen::test::run_capture(checker("svg '" + (dir / "curves.svg").string() + "'"), output)) << output;
   EXPECT_EQ(output.substr(0, 9), "1000 800 ");
   fs::remove_all(dir);
+}
+
+// What plot_check.py reads in an SVG of plot-metrics about the panel that holds `series`.
+struct Panel {
+  std::string title;
+  std::vector<std::string> labels;  // y tick labels, as written
+  std::vector<double> values;       // the same, as numbers
+  std::vector<int> rows;            // the pixel row of each y tick
+  std::vector<std::pair<int, int>>
+      dots;  // the centre pixel (column, row) of each dot, in row order
+};
+
+Panel read_panel(const fs::path& svg, const std::string& series) {
+  std::string output;
+  EXPECT_TRUE(musegen::test::run_capture(
+      checker("svg-panel '" + svg.string() + "' '" + series + "'"), output))
+      << output;
+  Panel panel;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq);
+    std::istringstream items(line.substr(eq + 1));
+    if (key == "title") panel.title = line.substr(eq + 1);
+    for (std::string item; key != "title" && items >> item;) {
+      if (key == "ticks") {
+        const auto at = item.rfind('@');
+        panel.labels.push_back(item.substr(0, at));
+        panel.values.push_back(std::stod(item.substr(0, at)));
+        panel.rows.push_back(std::stoi(item.substr(at + 1)));
+      } else if (key == "points") {
+        const auto comma = item.find(',');
+        panel.dots.emplace_back(std::stoi(item.substr(0, comma)),
+                                std::stoi(item.substr(comma + 1)));
+      }
+    }
+  }
+  return panel;
+}
+
+bool is_log_panel(const Panel& p) { return p.title.find(", log scale") != std::string::npos; }
+
+// The row the panel's own ticks put `value` at: interpolated between its first and last
+// tick, linearly in log10(value) on a log panel, in value on a linear one.
+double predicted_row(const Panel& p, double value) {
+  const auto f = [&](double v) { return is_log_panel(p) ? std::log10(v) : v; };
+  const double a = f(p.values.front()), b = f(p.values.back());
+  return p.rows.front() + (f(value) - a) / (b - a) * (p.rows.back() - p.rows.front());
+}
+
+// A roll model's run: the loss falls from 61 to 1.2 (validation every 100 steps, 0.1 higher).
+std::vector<double> roll_loss() {
+  std::vector<double> loss;
+  for (int step = 10; step <= 1000; step += 10) loss.push_back(60 * std::exp(-step / 60.0) + 1.2);
+  return loss;
+}
+
+std::string roll_csv(const std::vector<double>& loss) {
+  std::string csv = kHeader;
+  for (std::size_t i = 0; i < loss.size(); ++i) {
+    const int step = 10 * static_cast<int>(i + 1);
+    csv += std::to_string(step) + ",0," + std::to_string(0.002 * (1 - step / 2000.0)) + "," +
+           std::to_string(loss[i]) + ",";
+    if (step % 100 == 0)
+      csv += std::to_string(loss[i] + 0.1) + "," + std::to_string(std::exp(loss[i] + 0.1));
+    else
+      csv += ",";
+    csv += ",1000,1.5,12\n";
+  }
+  return csv;
+}
+
+TEST(PlotMetrics, SteepLossIsDrawnOnALogAxisWithDecadeTicks) {
+  REQUIRE_PIL();
+  const fs::path dir = musegen::test::fresh_temp_dir("plot_log");
+  const std::vector<double> loss = roll_loss();
+  write_text(dir / "metrics.csv", roll_csv(loss));
+  ASSERT_EQ(run(musegen::cmd_plot_metrics, {dir.string(), (dir / "curves.svg").string()}),
+            0);  // automatic
+
+  // Loss: the ticks are decades, a decade is the same height wherever it is, and every dot
+  // lies where log10 of its value puts it between the ticks.
+  const Panel p = read_panel(dir / "curves.svg", "train loss");
+  EXPECT_TRUE(is_log_panel(p)) << p.title;
+  ASSERT_GE(p.values.size(), 2u);
+  for (std::size_t i = 0; i < p.values.size(); ++i) {
+    const double k = std::log10(p.values[i]);
+    EXPECT_NEAR(k, std::round(k), 1e-12) << "tick " << p.labels[i] << " is not a power of ten";
+    if (i > 0) {
+      EXPECT_LT(p.rows[i], p.rows[i - 1]);  // larger values higher up
+      const double per_decade = (p.rows[i - 1] - p.rows[i]) / (k - std::log10(p.values[i - 1]));
+      const double overall = (p.rows.front() - p.rows.back()) /
+                             (std::log10(p.values.back()) - std::log10(p.values.front()));
+      EXPECT_NEAR(per_decade, overall, 1.0);
+    }
+  }
+  ASSERT_EQ(p.dots.size(), loss.size());
+  for (std::size_t i = 0; i < loss.size(); ++i)
+    EXPECT_NEAR(p.dots[i].second, predicted_row(p, loss[i]), 1.5) << "loss " << loss[i];
+
+  // Perplexity spans 10^26: log too, and its dots follow its ticks.
+  const Panel q = read_panel(dir / "curves.svg", "valid perplexity");
+  EXPECT_TRUE(is_log_panel(q)) << q.title;
+  ASSERT_EQ(q.dots.size(), 10u);
+  for (std::size_t i = 0; i < q.dots.size(); ++i) {
+    const double k = std::log10(q.values[std::min(i, q.values.size() - 1)]);
+    EXPECT_NEAR(k, std::round(k), 1e-12);
+    EXPECT_NEAR(q.dots[i].second, predicted_row(q, std::exp(loss[10 * i + 9] + 0.1)), 1.5);
+  }
+  // The learning rate stays linear.
+  const Panel lr = read_panel(dir / "curves.svg", "learning rate");
+  EXPECT_FALSE(is_log_panel(lr)) << lr.title;
+
+  // The PNG has the same pixels: the train-loss colour at predicted dots (away from the
+  // validation steps, whose dots are drawn over them).
+  ASSERT_EQ(
+      run(musegen::cmd_plot_metrics, {dir.string(), (dir / "curves.png").string(), "--log-y"}), 0);
+  std::vector<std::pair<int, int>> at;
+  for (std::size_t i : {2u, 14u, 44u})
+    at.emplace_back(p.dots[i].first, static_cast<int>(std::lround(predicted_row(p, loss[i]))));
+  const Decoded d = decode_png(dir / "curves.png", at);
+  ASSERT_EQ(d.points.size(), at.size());
+  for (std::size_t i = 0; i < at.size(); ++i)
+    EXPECT_EQ(to_string(d.points[i]), to_string(musegen::plot::track_color(0)))
+        << at[i].first << "," << at[i].second;
+  fs::remove_all(dir);
+}
+
+TEST(PlotMetrics, LinearOrLogCanBeChosen) {
+  REQUIRE_PIL();
+  const fs::path dir = musegen::test::fresh_temp_dir("plot_scale");
+  const std::vector<double> loss = roll_loss();
+  write_text(dir / "metrics.csv", roll_csv(loss));
+  ASSERT_EQ(
+      run(musegen::cmd_plot_metrics, {dir.string(), (dir / "linear.svg").string(), "--linear-y"}),
+      0);
+  const Panel p = read_panel(dir / "linear.svg", "train loss");
+  EXPECT_FALSE(is_log_panel(p)) << p.title;
+  ASSERT_GE(p.values.size(), 2u);
+  for (std::size_t i = 0; i < loss.size(); ++i)
+    EXPECT_NEAR(p.dots[i].second, predicted_row(p, loss[i]), 1.5);
+
+  // A gentle loss (5 down to 1.3) is linear by default; --log-y puts it on a log axis with
+  // ticks at 1, 2 and 5 (a single decade inside the range).
+  std::vector<double> gentle;
+  for (int step = 10; step <= 500; step += 10)
+    gentle.push_back(4.0 * std::exp(-step / 200.0) + 1.0);
+  std::string csv = kHeader;
+  for (std::size_t i = 0; i < gentle.size(); ++i)
+    csv +=
+        std::to_string(10 * (i + 1)) + ",0,0.001," + std::to_string(gentle[i]) + ",,,1000,1.5,12\n";
+  write_text(dir / "metrics.csv", csv);
+  ASSERT_EQ(run(musegen::cmd_plot_metrics, {dir.string(), (dir / "auto.svg").string()}), 0);
+  EXPECT_FALSE(is_log_panel(read_panel(dir / "auto.svg", "train loss")));
+  ASSERT_EQ(run(musegen::cmd_plot_metrics, {dir.string(), (dir / "log.svg").string(), "--log-y"}),
+            0);
+  const Panel g = read_panel(dir / "log.svg", "train loss");
+  EXPECT_TRUE(is_log_panel(g)) << g.title;
+  ASSERT_GE(g.values.size(), 2u);
+  for (double v : g.values) {
+    const double mantissa = v / std::pow(10.0, std::floor(std::log10(v) + 1e-9));
+    EXPECT_TRUE(std::abs(mantissa - 1) < 1e-9 || std::abs(mantissa - 2) < 1e-9 ||
+                std::abs(mantissa - 5) < 1e-9)
+        << v;
+  }
+  for (std::size_t i = 0; i < gentle.size(); ++i)
+    EXPECT_NEAR(g.dots[i].second, predicted_row(g, gentle[i]), 1.5);
+
+  // Values <= 0 cannot be on a log axis: they are left out, the rest is drawn.
+  write_text(dir / "metrics.csv", std::string(kHeader) +
+                                      "1,0,0.001,2.0,,,1,1,1\n2,0,0.001,0,,,1,1,1\n" +
+                                      "3,0,0.001,-1,,,1,1,1\n4,0,0.001,0.5,,,1,1,1\n");
+  ASSERT_EQ(run(musegen::cmd_plot_metrics, {dir.string(), (dir / "zero.svg").string(), "--log-y"}),
+            0);
+  EXPECT_EQ(read_panel(dir / "zero.svg", "train loss").dots.size(), 2u);
+  EXPECT_THROW(run(musegen::cmd_plot_metrics,
+                   {dir.string(), (dir / "x.svg").string(), "--log-y", "--linear-y"}),
+               musegen::cli::UsageError);
+  fs::remove_all(dir);
+}
+
+TEST(PlotMetrics, AutomaticScaleIsLogBeyondARatioOfTwenty) {
+  using musegen::plot::use_log_scale;
+  using musegen::plot::YScale;
+  const double nan = std::nan("");
+  EXPECT_TRUE(use_log_scale(YScale::automatic, std::vector<double>{60, 2.9, nan}));  // 20.7
+  EXPECT_FALSE(use_log_scale(YScale::automatic, std::vector<double>{60, 3.1}));      // 19.4
+  EXPECT_FALSE(use_log_scale(YScale::automatic, std::vector<double>{60, 0.01, 0}));  // a zero
+  EXPECT_FALSE(use_log_scale(YScale::automatic, std::vector<double>{}));
+  EXPECT_TRUE(use_log_scale(YScale::log, std::vector<double>{2, 3}));
+  EXPECT_FALSE(use_log_scale(YScale::linear, std::vector<double>{60, 0.1}));
+}
+
+TEST(PlotMetrics, LogTicksAreDecadesWhenTheRangeHoldsTwo) {
+  // Brute force against the decades counted here: inside the range, increasing, decades
+  // (evenly strided, at most `count`) when two or more are inside, else m × 10^k, m in 1..9
+  // (or, for a range too narrow for those, round linear ticks).
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const double low = std::pow(10.0, (static_cast<double>(rng() % 12000) - 6000) / 1000.0);
+    const double high = low * std::pow(10.0, (1 + rng() % 30000) / 1000.0);
+    const int count = 2 + static_cast<int>(rng() % 7);
+    const std::vector<double> t = musegen::plot::log_ticks(low, high, count);
+    ASSERT_FALSE(t.empty());
+    std::vector<int> decades;
+    for (int k = -10; k <= 40; ++k)
+      if (std::pow(10.0, k) >= low * (1 - 1e-9) && std::pow(10.0, k) <= high * (1 + 1e-9))
+        decades.push_back(k);
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      EXPECT_GE(t[i], low * (1 - 1e-9));
+      EXPECT_LE(t[i], high * (1 + 1e-9));
+      if (i > 0) {
+        EXPECT_GT(t[i], t[i - 1]);
+      }
+    }
+    if (decades.size() >= 2) {
+      ASSERT_GE(t.size(), 2u) << low << ".." << high;
+      EXPECT_LE(static_cast<int>(t.size()), count) << low << ".." << high;
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        const double k = std::log10(t[i]);
+        EXPECT_NEAR(k, std::round(k), 1e-9) << t[i];
+        if (i > 1) {
+          EXPECT_NEAR(k - std::log10(t[i - 1]), std::log10(t[1]) - std::log10(t[0]), 1e-9);
+        }
+      }
+      continue;
+    }
+    // The values m × 10^k inside the range, for m in {1, 2, 5} and for m in 1..9.
+    std::vector<double> one_two_five, digits;
+    for (int k = -10; k <= 40; ++k)
+      for (int m = 1; m <= 9; ++m) {
+        const double v = m * std::pow(10.0, k);
+        if (v < low * (1 - 1e-9) || v > high * (1 + 1e-9)) continue;
+        digits.push_back(v);
+        if (m == 1 || m == 2 || m == 5) one_two_five.push_back(v);
+      }
+    const auto fits = [&](const std::vector<double>& v) {
+      return v.size() >= 2 && static_cast<int>(v.size()) <= count;
+    };
+    const std::vector<double>& expected = fits(one_two_five) ? one_two_five : digits;
+    if (fits(one_two_five) || fits(digits)) {
+      ASSERT_EQ(t.size(), expected.size()) << low << ".." << high;
+      for (std::size_t i = 0; i < t.size(); ++i) EXPECT_NEAR(t[i] / expected[i], 1.0, 1e-12);
+    }  // else round linear ticks, checked above for range and order
+  }
 }
 
 // The message of the error read_metrics_csv throws for `text`.

@@ -86,25 +86,34 @@ int cmd_plot_metrics(Args args) {
   std::string run, out, title;
   plot::MetricsPlotOptions o;
   std::int64_t width = o.width, height = o.height;
-  bool quiet = false;
+  bool quiet = false, log_y = false, linear_y = false;
   cli::Parser p("plot-metrics", "RUN_DIR OUT.png|OUT.svg [options]",
                 "Draws the curves of a training run from its metrics.csv (written by musegen\n"
                 "train): training and validation loss, validation perplexity and learning rate\n"
-                "against the step, in three stacked panels.");
+                "against the step, in three stacked panels.\n"
+                "The loss and perplexity panels are drawn on a log10 axis, with ticks at the\n"
+                "decades, when their largest value is more than 20 times their smallest (a first\n"
+                "loss near 60 would squash the rest of the curve), else on a linear axis;\n"
+                "--log-y and --linear-y choose for both. The learning rate is always linear.");
   p.positional("RUN_DIR", run, "the run folder (musegen train --run-dir), or a metrics.csv file")
       .positional("OUT", out, "the picture to write (atomically): .png or .svg")
       .option("width", width, "PIXELS", "width of the picture")
       .option("height", height, "PIXELS", "height of the picture")
       .option("title", title, "TEXT", "title above the panels (default: the run's path)")
+      .flag("log-y", log_y, "log10 axis for loss and perplexity (values <= 0 are left out)")
+      .flag("linear-y", linear_y, "linear axis for loss and perplexity")
       .flag("quiet", quiet, "print nothing but errors")
       .epilog(
           "examples:\n"
           "  musegen plot-metrics runs/jsb curves.png\n"
-          "  musegen plot-metrics runs/jsb/metrics.csv curves.svg --width 1600");
+          "  musegen plot-metrics runs/jsb/metrics.csv curves.svg --width 1600 --log-y");
   if (!p.parse(args)) return 0;
   o.width = checked_side(width, "--width", 200);
   o.height = checked_side(height, "--height", 200);
   check_output(out);
+  if (log_y && linear_y)
+    throw cli::UsageError("--log-y and --linear-y: expected at most one of them, found both");
+  o.y_scale = log_y ? plot::YScale::log : linear_y ? plot::YScale::linear : plot::YScale::automatic;
   const fs::path csv = fs::is_directory(run) ? fs::path(run) / "metrics.csv" : fs::path(run);
   o.title = p.given("title") ? title : run;
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -86,6 +87,18 @@ std::string tick_label(double value, double step) {
   if (step >= 1e-5 && step < 1) return format_number(value, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.2g", value);
+  return buffer;
+}
+
+// A tick label of a log axis: plain from 0.001 to 9999, else mantissa and exponent (2e-5, 1e6).
+std::string log_tick_label(double value) {
+  char buffer[64];
+  if (value >= 1e-3 && value < 9999.5) {
+    std::snprintf(buffer, sizeof buffer, "%g", value);
+  } else {
+    const int k = static_cast<int>(std::floor(std::log10(value) + 1e-9));
+    std::snprintf(buffer, sizeof buffer, "%ge%d", value / std::pow(10.0, k), k);
+  }
   return buffer;
 }
 
@@ -196,6 +209,40 @@ std::vector<double> nice_ticks(double low, double high, int count) {
     ticks.push_back(v);
   }
   return ticks;
+}
+
+std::vector<double> log_ticks(double low, double high, int count) {
+  if (!(low > 0) || !std::isfinite(high) || high <= low) return {low};
+  count = std::max(count, 2);
+  const double lo = std::log10(low), hi = std::log10(high);
+  // Decades: every stride-th, at multiples of the stride (1e0, 1e5, 1e10, ...).
+  const int k_low = static_cast<int>(std::ceil(lo - 1e-9)),
+            k_high = static_cast<int>(std::floor(hi + 1e-9));
+  if (k_high - k_low + 1 >= 2) {
+    std::vector<double> ticks;
+    for (int stride : {1, 2, 3, 5, 10, 20, 25, 50, 100, 200, 500, 1000}) {
+      ticks.clear();
+      const int first = static_cast<int>(std::ceil(static_cast<double>(k_low) / stride)) * stride;
+      for (int k = first; k <= k_high; k += stride) ticks.push_back(std::pow(10.0, k));
+      if (static_cast<int>(ticks.size()) <= count) break;
+    }
+    if (ticks.size() < 2) ticks = {std::pow(10.0, k_low), std::pow(10.0, k_high)};
+    return ticks;
+  }
+  // Less than two decades inside: 1, 2, 5 × 10^k, then every digit × 10^k.
+  const auto with_mantissas = [&](std::initializer_list<int> mantissas) {
+    std::vector<double> ticks;
+    for (int k = static_cast<int>(std::floor(lo)) - 1; k <= static_cast<int>(std::ceil(hi)); ++k)
+      for (int m : mantissas) {
+        const double v = m * std::pow(10.0, k);
+        if (v >= low * (1 - 1e-9) && v <= high * (1 + 1e-9)) ticks.push_back(v);
+      }
+    return ticks;
+  };
+  for (const std::vector<double>& ticks :
+       {with_mantissas({1, 2, 5}), with_mantissas({1, 2, 3, 4, 5, 6, 7, 8, 9})})
+    if (ticks.size() >= 2 && static_cast<int>(ticks.size()) <= count) return ticks;
+  return nice_ticks(low, high, count);
 }
 
 // --- piano roll ---------------------------------------------------------------------------
@@ -482,18 +529,54 @@ struct Series {
   std::optional<double> MetricsRow::*field;
 };
 
-// One panel: frame, y ticks with grid lines, x ticks (step), title, the series and, for
-// more than one series, a legend.
-void draw_panel(Figure& f, std::span<const MetricsRow> rows, const std::vector<Series>& series,
-                const std::string& title, double left, double top, double right, double bottom,
-                double step_low, double step_high) {
-  double low = std::numeric_limits<double>::infinity(), high = -low;
+// The curves: a line through the shown values of each series, broken where a value is not
+// shown, and a 3x3 dot at every value when there are at most 100.
+template <typename XOf, typename YOf, typename Shown>
+void draw_series(Figure& f, std::span<const MetricsRow> rows, const std::vector<Series>& series,
+                 const XOf& x_of, const YOf& y_of, const Shown& shown) {
+  for (const Series& s : series) {
+    std::optional<std::pair<double, double>> previous;
+    std::size_t points = 0;
+    for (const MetricsRow& r : rows) points += (r.*(s.field)).has_value();
+    for (const MetricsRow& r : rows) {
+      const auto v = r.*(s.field);
+      if (!v || !std::isfinite(*v)) continue;
+      if (!shown(*v)) {
+        previous.reset();
+        continue;
+      }
+      const double x = x_of(static_cast<double>(r.step)), y = y_of(*v);
+      if (previous) f.line(previous->first, previous->second, x, y, s.color, s.name);
+      if (points <= 100)
+        f.rect(x - 1, y - 1, x + 2, y + 2, s.color, s.name);  // sparse points stay visible
+      previous = {x, y};
+    }
+  }
+}
+
+// The finite values of the series, in row order.
+std::vector<double> values_of(std::span<const MetricsRow> rows, const std::vector<Series>& series) {
+  std::vector<double> values;
   for (const Series& s : series)
     for (const MetricsRow& r : rows)
-      if (const auto v = r.*(s.field); v && std::isfinite(*v)) {
-        low = std::min(low, *v);
-        high = std::max(high, *v);
-      }
+      if (const auto v = r.*(s.field); v && std::isfinite(*v)) values.push_back(*v);
+  return values;
+}
+
+// One panel: frame, y ticks with grid lines, x ticks (step), title, the series and, for
+// more than one series, a legend. On a log axis the values <= 0 are left out (a curve
+// breaks there) and the title says "log scale".
+void draw_panel(Figure& f, std::span<const MetricsRow> rows, const std::vector<Series>& series,
+                std::string title, double left, double top, double right, double bottom,
+                double step_low, double step_high, bool log_y) {
+  const auto shown = [log_y](double v) { return std::isfinite(v) && (!log_y || v > 0); };
+  double low = std::numeric_limits<double>::infinity(), high = -low;
+  for (const double v : values_of(rows, series))
+    if (shown(v)) {
+      low = std::min(low, v);
+      high = std::max(high, v);
+    }
+  if (log_y) title += ", log scale";
   f.text(left, top - 11, title, kInk, 1, "panel-title");  // above the frame, in the gap
   const auto x_of = [&](double step) { return left + (step - step_low) / (step_high - step_low) * (right - left); };
 
@@ -508,7 +591,27 @@ void draw_panel(Figure& f, std::span<const MetricsRow> rows, const std::vector<S
   }
 
   if (low > high) {
-    f.text(left + 6, (top + bottom) / 2 - 3, "no values", kInk, 1, "panel-note");
+    f.text(left + 6, (top + bottom) / 2 - 3, log_y ? "no values > 0" : "no values", kInk, 1,
+           "panel-note");
+  } else if (log_y) {
+    // Heights are linear in log10(value), with 5% of the range spare (0.1 decade for a flat
+    // curve).
+    double lo = std::log10(low), hi = std::log10(high);
+    const double pad = std::max((hi - lo) * 0.05, hi - lo < 1e-9 ? 0.1 : 0.0);
+    lo -= pad;
+    hi += pad;
+    const auto y_of = [&](double v) {
+      return bottom - (std::log10(v) - lo) / (hi - lo) * (bottom - top);
+    };
+    const int count = std::max(2, static_cast<int>((bottom - top) / 40));
+    for (double t : log_ticks(std::pow(10.0, lo), std::pow(10.0, hi), count)) {
+      const double y = y_of(t);
+      f.line(left, y, right - 1, y, kGrid, "grid");
+      f.line(left - 4, y, left - 1, y, kFrame, "tick");
+      const std::string label = log_tick_label(t);
+      f.text(left - 6 - raster::text_width(label), y - 3, label, kInk, 1, "tick-label");
+    }
+    draw_series(f, rows, series, x_of, y_of, shown);
   } else {
     if (high - low < 1e-12 * std::max(1.0, std::abs(high))) {
       const double pad = std::abs(high) > 0 ? std::abs(high) * 0.1 : 1;
@@ -529,19 +632,7 @@ void draw_panel(Figure& f, std::span<const MetricsRow> rows, const std::vector<S
       const std::string label = tick_label(t, ystep);
       f.text(left - 6 - raster::text_width(label), y - 3, label, kInk, 1, "tick-label");
     }
-    for (const Series& s : series) {
-      std::optional<std::pair<double, double>> previous;
-      std::size_t points = 0;
-      for (const MetricsRow& r : rows) points += (r.*(s.field)).has_value();
-      for (const MetricsRow& r : rows) {
-        const auto v = r.*(s.field);
-        if (!v || !std::isfinite(*v)) continue;
-        const double x = x_of(static_cast<double>(r.step)), y = y_of(*v);
-        if (previous) f.line(previous->first, previous->second, x, y, s.color, s.name);
-        if (points <= 100) f.rect(x - 1, y - 1, x + 2, y + 2, s.color, s.name);  // sparse points stay visible
-        previous = {x, y};
-      }
-    }
+    draw_series(f, rows, series, x_of, y_of, shown);
   }
 
   // Legend above the frame's right end (a single series is named by the panel's title), and
@@ -560,6 +651,18 @@ void draw_panel(Figure& f, std::span<const MetricsRow> rows, const std::vector<S
 }
 
 }  // namespace
+
+bool use_log_scale(YScale scale, std::span<const double> values) {
+  if (scale != YScale::automatic) return scale == YScale::log;
+  double low = std::numeric_limits<double>::infinity(), high = 0;
+  for (const double v : values) {
+    if (!std::isfinite(v)) continue;
+    if (v <= 0) return false;
+    low = std::min(low, v);
+    high = std::max(high, v);
+  }
+  return high > kAutoLogRatio * low;
+}
 
 Figure metrics_figure(std::span<const MetricsRow> input, const MetricsPlotOptions& options) {
   if (options.width < 200 || options.height < 200)
@@ -587,7 +690,9 @@ Figure metrics_figure(std::span<const MetricsRow> input, const MetricsPlotOption
   const std::string titles[] = {"loss (nats per prediction)", "validation perplexity", "learning rate"};
   for (int i = 0; i < 3; ++i) {
     const double t = top + i * (panel + gap);
-    draw_panel(f, rows, panels[i], titles[i], left, t, right, t + panel, step_low, step_high);
+    const bool log_y = i < 2 && use_log_scale(options.y_scale, values_of(rows, panels[i]));
+    draw_panel(f, rows, panels[i], titles[i], left, t, right, t + panel, step_low, step_high,
+               log_y);
   }
   const std::string axis = "step";
   f.text((left + right - raster::text_width(axis)) / 2, bottom + 20, axis, kInk, 1, "axis-label");

@@ -109,16 +109,40 @@ struct MetricsRow {
 // number of cells or a cell that is not a number, and "FILE: ..." for a missing or empty file.
 std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path);
 
+// How the loss and perplexity panels map values to heights. The first epochs of a piano-roll
+// model have a loss near 60 and the last near 1: on a linear axis the interesting end of
+// the curve is a flat line at the bottom.
+enum class YScale {
+  automatic,  // log for a panel whose largest value exceeds kAutoLogRatio times its smallest
+  linear,
+  log,  // log10, with ticks at the decades; values <= 0 are left out
+};
+inline constexpr double kAutoLogRatio =
+    20;  // the last values then use less than 1/20 of a linear panel
+
 struct MetricsPlotOptions {
   int width = 1000, height = 800;
   std::string title;
+  YScale y_scale =
+      YScale::automatic;  // for the loss and perplexity panels; the learning rate is linear
 };
 
 // Three stacked panels against the step: training and validation loss, validation
 // perplexity, learning rate; each with axes, ticks, labels and (the loss panel) a legend.
 Figure metrics_figure(std::span<const MetricsRow> rows, const MetricsPlotOptions& options);
 
+// Whether a panel of these values is drawn on a log axis under `scale`: always for log,
+// never for linear; for automatic, when every finite value is > 0 and the largest is more
+// than kAutoLogRatio times the smallest.
+bool use_log_scale(YScale scale, std::span<const double> values);
+
 // Round tick values covering [low, high]: about `count` of them, at 1, 2 or 5 × 10^k apart.
 std::vector<double> nice_ticks(double low, double high, int count);
+
+// Ticks of a log axis over [low, high] (0 < low < high), at most `count` of them (at least 2):
+// the decades 10^k inside the range (every 2nd, 5th, 10th, ... when there are too many);
+// when fewer than two decades are inside, 1, 2 and 5 × 10^k; then 1..9 × 10^k; and failing
+// all of those (a range narrower than a step of 1..9 × 10^k), nice_ticks(low, high, count).
+std::vector<double> log_ticks(double low, double high, int count);
 
 }  // namespace musegen::plot

@@ -2,8 +2,10 @@
 // dependency, so `musegen render` and `musegen play` work everywhere.
 //
 // Every note is a voice. Pitched voices are sums of up to 8 sinusoidal partials, each a
-// damped complex rotator (one complex multiply per sample gives both the oscillation and the
-// exponential decay), with a few timbres chosen by General MIDI program family:
+// damped complex exponential (its powers give both the oscillation and the exponential
+// decay; a voice renders 64 samples at a time from a table of them, vectorized, with the
+// state carried in double so that pitch and level never drift), with a few timbres chosen
+// by General MIDI program family:
 //   piano / chromatic percussion  decaying, slightly inharmonic partials (upper ones faster)
 //   organ, reed, pipe, synth lead sustained partials
 //   strings, ensemble, pad, fx    sawtooth-like partials with a slow attack
@@ -16,9 +18,11 @@
 // (midi::NoteOptions::sustain_pedal); pitch bends (±2 semitones, the General MIDI default)
 // are followed every 64 samples. Equal temperament with A4 (key 69) = 440 Hz exactly.
 //
-// The mix is normalized so its loudest sample is at `peak_dbfs` + `gain_db` (no clipping,
-// no limiter needed since the whole piece is rendered before it is scaled). The noise comes
-// from a PRNG seeded per note, so the same file always renders to the same samples.
+// A voice ends 80 dB below its own start level. The mix is normalized so its loudest sample
+// is at `peak_dbfs` + `gain_db` (no clipping, no limiter needed since the whole piece is
+// rendered before it is scaled). The noise comes from a PRNG seeded per note, and the
+// arithmetic is the same whatever the vector width (no fused multiply-add), so the same file
+// always renders to the same samples.
 #pragma once
 
 #include <cstdint>
