@@ -79,9 +79,20 @@ for piece in "${pieces[@]}"; do
   "$musegen" plot "$piece" "${piece%.mid}.png" --quiet
 done
 "$musegen" plot-metrics "$out/run" "$out/training.png" --quiet
+# Sampled instruments too, when this build has FluidSynth and the General MIDI SoundFont is
+# installed (scripts/setup.sh installs both; docs/architecture.md says why it is optional).
+sf2=/usr/share/sounds/sf2/FluidR3_GM.sf2
+if [[ -f "$sf2" && "$("$musegen" render --help)" == *"This build can play MIDI with FluidSynth"* ]]; then
+  "$musegen" render "${pieces[0]}" "${pieces[0]%.mid}-fluidsynth.wav" --soundfont "$sf2"
+  also=" and $out/chorale-1-fluidsynth.wav (FluidSynth)"
+else
+  also=""
+  echo "  (no FluidSynth rendering: see 'musegen render --help' for how to get sampled instruments)"
+fi
 
 echo
-echo "demo.sh: done. Listen to $out/chorale-1.wav (or play it: $musegen play $out/chorale-1.mid),"
+echo "demo.sh: done. Listen to $out/chorale-1.wav$also"
+echo "  (or play it: $musegen play $out/chorale-1.mid),"
 echo "  look at $out/chorale-1.png and $out/training.png; the report is in $out/report.txt."
 echo "  The training curves and a sampled chorale per epoch are in TensorBoard:"
 echo "  tensorboard --logdir $out/run   (pip install tensorboard)"
