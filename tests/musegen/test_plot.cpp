@@ -553,6 +553,26 @@ TEST(PlotMetrics, LinearOrLogCanBeChosen) {
   fs::remove_all(dir);
 }
 
+TEST(PlotMetrics, ARunWithoutPerplexityHasNoEmptyPanelForIt) {
+  // A roll run's metrics.csv has no perplexity column values: two panels, loss and lr.
+  std::vector<musegen::plot::MetricsRow> rows(3);
+  for (int i = 0; i < 3; ++i) {
+    rows[static_cast<std::size_t>(i)].step = 10 * (i + 1);
+    rows[static_cast<std::size_t>(i)].train_loss = 30.0 - i;
+    rows[static_cast<std::size_t>(i)].lr = 1e-3;
+  }
+  auto titles = [](const musegen::plot::Figure& f) {
+    std::vector<std::string> t;
+    for (const auto& s : f.shapes)
+      if (s.role == "panel-title") t.push_back(s.text);
+    return t;
+  };
+  EXPECT_EQ(titles(musegen::plot::metrics_figure(rows, {})),
+            (std::vector<std::string>{"loss (nats per prediction)", "learning rate"}));
+  rows[2].valid_perplexity = 12.0;
+  EXPECT_EQ(titles(musegen::plot::metrics_figure(rows, {})).size(), 3u);
+}
+
 TEST(PlotMetrics, AutomaticScaleIsLogBeyondARatioOfTwenty) {
   using musegen::plot::use_log_scale;
   using musegen::plot::YScale;
@@ -655,6 +675,17 @@ TEST(PlotMetrics, MalformedCsvNamesFileAndLine) {
   EXPECT_EQ(rows[0].step, 5);
   EXPECT_FALSE(rows[0].valid_loss.has_value());
   EXPECT_EQ(rows[1].valid_perplexity, 24.5);
+  EXPECT_EQ(rows[1].train_loss, 3.0) << "without a grad_norm column every train_loss is an interval's";
+
+  // What train() writes: interval rows have a gradient norm, the epoch's row does not and
+  // carries the epoch's mean training loss.
+  write_text(p, std::string(kHeader) + "4,0,0.01,3.5,,,100,0.8,1\n" + "8,1,0.01,3.9,3.2,24.5,100,,2\n");
+  const auto train_rows = musegen::plot::read_metrics_csv(p);
+  ASSERT_EQ(train_rows.size(), 2u);
+  EXPECT_EQ(train_rows[0].train_loss, 3.5);
+  EXPECT_FALSE(train_rows[0].epoch_train_loss.has_value());
+  EXPECT_FALSE(train_rows[1].train_loss.has_value());
+  EXPECT_EQ(train_rows[1].epoch_train_loss, 3.9);
 
   EXPECT_THROW(run(musegen::cmd_plot_metrics, {(dir / "nowhere").string(), (dir / "x.png").string()}),
                std::runtime_error);

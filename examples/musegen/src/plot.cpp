@@ -484,6 +484,9 @@ std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
   };
   const std::size_t c_step = column("step"), c_lr = column("lr"), c_train = column("train_loss"),
                     c_valid = column("valid_loss"), c_perplexity = column("valid_perplexity");
+  const auto grad_it = std::find(header.begin(), header.end(), "grad_norm");
+  const bool has_grad_norm = grad_it != header.end();
+  const auto c_grad = static_cast<std::size_t>(grad_it - header.begin());
 
   std::vector<MetricsRow> rows;
   for (std::size_t number = 2; std::getline(in, line); ++number) {
@@ -514,6 +517,7 @@ std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
     r.train_loss = number_in(c_train);
     r.valid_loss = number_in(c_valid);
     r.valid_perplexity = number_in(c_perplexity);
+    if (has_grad_norm && !number_in(c_grad)) std::swap(r.train_loss, r.epoch_train_loss);
     rows.push_back(r);
   }
   if (rows.empty())
@@ -679,20 +683,40 @@ Figure metrics_figure(std::span<const MetricsRow> input, const MetricsPlotOption
   double step_high = rows.empty() ? 1 : static_cast<double>(rows.back().step);
   if (step_high <= step_low) step_high = step_low + 1;
 
-  const double left = 78, right = options.width - 20.0, top = 44, bottom = options.height - 36.0, gap = 36;
-  const double panel = (bottom - top - 2 * gap) / 3;
-  if (!options.title.empty()) f.text(left, 12, options.title, kInk, 2, "title");
-  const std::vector<Series> panels[] = {
-      {{"train loss", track_color(0), &MetricsRow::train_loss}, {"valid loss", track_color(1), &MetricsRow::valid_loss}},
-      {{"valid perplexity", track_color(2), &MetricsRow::valid_perplexity}},
-      {{"learning rate", track_color(3), &MetricsRow::lr}},
+  struct Panel {
+    std::string title;
+    std::vector<Series> series;
+    bool may_be_log;
   };
-  const std::string titles[] = {"loss (nats per prediction)", "validation perplexity", "learning rate"};
-  for (int i = 0; i < 3; ++i) {
-    const double t = top + i * (panel + gap);
-    const bool log_y = i < 2 && use_log_scale(options.y_scale, values_of(rows, panels[i]));
-    draw_panel(f, rows, panels[i], titles[i], left, t, right, t + panel, step_low, step_high,
-               log_y);
+  std::vector<Panel> panels = {
+      {"loss (nats per prediction)",
+       {{"train loss", track_color(0), &MetricsRow::train_loss},
+        {"epoch train loss", track_color(4), &MetricsRow::epoch_train_loss},
+        {"valid loss", track_color(1), &MetricsRow::valid_loss}},
+       true},
+      {"validation perplexity", {{"valid perplexity", track_color(2), &MetricsRow::valid_perplexity}}, true},
+      {"learning rate", {{"learning rate", track_color(3), &MetricsRow::lr}}, false},
+  };
+  // Roll runs have no perplexity (their loss sums 88 keys): no empty panel for it. A run with
+  // no rows at all keeps the three panels, each saying "no values".
+  if (!rows.empty() && values_of(rows, panels[1].series).empty()) panels.erase(panels.begin() + 1);
+  // Nor legend entries for series without values (an older metrics.csv has no epoch rows).
+  for (Panel& p : panels) {
+    std::vector<Series> shown;
+    for (const Series& one : p.series)
+      if (!values_of(rows, {one}).empty()) shown.push_back(one);
+    if (!shown.empty()) p.series = shown;
+  }
+
+  const double left = 78, right = options.width - 20.0, top = 44, bottom = options.height - 36.0, gap = 36;
+  const auto n = static_cast<double>(panels.size());
+  const double panel = (bottom - top - (n - 1) * gap) / n;
+  if (!options.title.empty()) f.text(left, 12, options.title, kInk, 2, "title");
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const double t = top + static_cast<double>(i) * (panel + gap);
+    const bool log_y = panels[i].may_be_log && use_log_scale(options.y_scale, values_of(rows, panels[i].series));
+    draw_panel(f, rows, panels[i].series, panels[i].title, left, t, right, t + panel, step_low,
+               step_high, log_y);
   }
   const std::string axis = "step";
   f.text((left + right - raster::text_width(axis)) / 2, bottom + 20, axis, kInk, 1, "axis-label");

@@ -101,10 +101,16 @@ Figure piano_roll(const midi::MidiFile& file, const PianoRollOptions& options);
 struct MetricsRow {
   std::int64_t step = 0;
   std::optional<double> lr, train_loss, valid_loss, valid_perplexity;
+  // The mean training loss of a whole epoch, from the row `musegen train` writes at an
+  // epoch's end; train_loss is then empty, so the curve of log-interval means is not broken
+  // by a spike of the epoch's (higher) mean.
+  std::optional<double> epoch_train_loss;
 };
 
 // Reads a metrics.csv written by `musegen train` (header: step,epoch,lr,train_loss,
 // valid_loss,valid_perplexity,...; empty cells have no value). Columns are found by name.
+// When the file has a grad_norm column, a row without a gradient norm is an epoch's row and
+// its train_loss goes to epoch_train_loss.
 // Throws std::runtime_error "FILE:LINE: ..." for a missing column, a row with the wrong
 // number of cells or a cell that is not a number, and "FILE: ..." for a missing or empty file.
 std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path);
@@ -127,8 +133,9 @@ struct MetricsPlotOptions {
       YScale::automatic;  // for the loss and perplexity panels; the learning rate is linear
 };
 
-// Three stacked panels against the step: training and validation loss, validation
-// perplexity, learning rate; each with axes, ticks, labels and (the loss panel) a legend.
+// Stacked panels against the step: training and validation loss, validation perplexity
+// (left out when no row has one: roll runs), learning rate; each with axes, ticks, labels
+// and (the loss panel) a legend.
 Figure metrics_figure(std::span<const MetricsRow> rows, const MetricsPlotOptions& options);
 
 // Whether a panel of these values is drawn on a log axis under `scale`: always for log,
