@@ -27,6 +27,7 @@
 #include "fluid_render.hpp"
 #include "libmidi/io.hpp"
 #include "synth.hpp"
+#include "audio_test_support.hpp"
 #include "test_support.hpp"
 #include "wav.hpp"
 
@@ -36,44 +37,12 @@ namespace fs = std::filesystem;
 using musegen::test::fresh_temp_dir;
 using musegen::test::python_has;
 using musegen::test::run_capture;
-
-constexpr std::uint16_t kPpq = 480;  // at 120 bpm: 960 ticks a second
-
-struct Hit {
-  int key;
-  double start, end;  // seconds
-  int velocity = 100;
-};
-
-std::uint64_t tick(double seconds) { return static_cast<std::uint64_t>(std::llround(seconds * 960)); }
-
-// A format 1 file: a tempo track (120 bpm) and one track per channel given, each starting with
-// a program change to `program` (channel 10 included: there it selects a drum kit).
-midi::MidiFile make_file(const std::vector<std::pair<int, std::vector<Hit>>>& tracks, double end_seconds,
-                         int program = 0) {
-  midi::MidiFile file;
-  file.format = 1;
-  file.division = midi::TimeDivision::ppq(kPpq);
-  midi::Track& tempo = file.tracks.emplace_back();
-  tempo.add_tempo(0, 500000);
-  tempo.add_end_of_track(tick(end_seconds));
-  for (const auto& [channel, hits] : tracks) {
-    midi::Track& t = file.tracks.emplace_back();
-    const auto ch = static_cast<std::uint8_t>(channel);
-    t.add_channel(0, static_cast<std::uint8_t>(0xC0 | ch), static_cast<std::uint8_t>(program));
-    std::vector<std::tuple<std::uint64_t, int, int>> events;  // tick, off-before-on, key/velocity
-    for (const Hit& h : hits) {
-      events.emplace_back(tick(h.start), 1, h.key * 256 + h.velocity);
-      events.emplace_back(tick(h.end), 0, h.key * 256);
-    }
-    std::sort(events.begin(), events.end());
-    for (const auto& [at, on, kv] : events)
-      t.add_channel(at, static_cast<std::uint8_t>((on ? 0x90 : 0x80) | ch), static_cast<std::uint8_t>(kv / 256),
-                    static_cast<std::uint8_t>(on ? kv % 256 : 64));
-    t.add_end_of_track(tick(end_seconds));
-  }
-  return file;
-}
+using musegen::test::check;
+using musegen::test::have_oracle;
+using musegen::test::Hit;
+using musegen::test::make_file;
+using musegen::test::numbers;
+using musegen::test::tick;
 
 // Inserts a channel event into track `track` before its first event at a later tick.
 void insert_event(midi::MidiFile& file, std::size_t track, std::uint64_t at, std::uint8_t status,
@@ -87,28 +56,6 @@ void insert_event(midi::MidiFile& file, std::size_t track, std::uint64_t at, std
   e.data2 = data2;
   events.insert(where, e);
 }
-
-// Runs the oracle; its key=value lines.
-std::map<std::string, std::string> check(const fs::path& wav, const std::string& extra = "") {
-  std::string out;
-  const std::string command =
-      std::string("/usr/bin/python3 ") + MUSEGEN_TEST_DIR + "/synth_check.py " + wav.string() + " " + extra;
-  EXPECT_TRUE(run_capture(command, out)) << command << "\n" << out;
-  std::map<std::string, std::string> values;
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);)
-    if (const auto eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
-  return values;
-}
-
-std::vector<double> numbers(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<double> v;
-  for (double x; in >> x;) v.push_back(x);
-  return v;
-}
-
-bool have_oracle() { return python_has("numpy") && python_has("mido"); }
 
 std::string file_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -256,9 +256,7 @@ struct SoundFontSynth::Impl {
 
 SoundFontSynth::SoundFontSynth(const std::filesystem::path& soundfont, const SynthOptions& options)
     : impl_(std::make_unique<Impl>()) {
-  const double peak_db = options.peak_dbfs + options.gain_db;
-  if (!(peak_db <= 0 && peak_db > -120))
-    throw std::invalid_argument("peak level: expected -120 < peak + gain <= 0 dBFS, found " + std::to_string(peak_db));
+  target_peak_db(options);  // checks the level before loading 148 MB
   quiet_fluid_log();
   take_fluid_errors();
   check_soundfont_file(soundfont);
@@ -276,13 +274,8 @@ const std::filesystem::path& SoundFontSynth::soundfont() const { return impl_->s
 
 Audio SoundFontSynth::render(const midi::MidiFile& file) const {
   const int rate = impl_->options.sample_rate;
-  const double seconds = file_seconds(file);
-  if (!(seconds >= 0 && seconds < 24 * 3600))
-    throw std::invalid_argument("duration: expected 0..86400 s, found " + std::to_string(seconds));
-  Audio audio;
-  audio.sample_rate = rate;
-  const std::int64_t frames = std::llround((seconds + kTailSeconds) * rate);
-  audio.samples.assign(static_cast<std::size_t>(frames) * 2, 0.0f);
+  Audio audio = silent_audio(file_seconds(file), rate);
+  const std::int64_t frames = audio.frames();
 
   const std::vector<TimedEvent> events = timed_events(file, rate);
   // FluidSynth's reverb adds a tiny offset to its input so that its feedback never decays into
@@ -312,14 +305,7 @@ Audio SoundFontSynth::render(const midi::MidiFile& file) const {
   render_until(frames);
   take_fluid_errors();
 
-  // The built-in synthesizer's level rule: the loudest sample at peak_dbfs + gain_db.
-  float peak = 0;
-  for (float s : audio.samples) peak = std::max(peak, std::abs(s));
-  if (peak > 0) {
-    const double peak_db = impl_->options.peak_dbfs + impl_->options.gain_db;
-    const float scale = static_cast<float>(std::pow(10.0, peak_db / 20) / peak);
-    for (float& s : audio.samples) s *= scale;
-  }
+  normalize(audio, impl_->options);  // the built-in synthesizer's level rule
   return audio;
 }
 

@@ -516,17 +516,9 @@ Audio render(const midi::Performance& performance, double seconds, const SynthOp
   const int rate = options.sample_rate;
   if (rate < 8000 || rate > 192000)
     throw std::invalid_argument("sample rate: expected 8000..192000 Hz, found " + std::to_string(rate));
-  const double peak_db = options.peak_dbfs + options.gain_db;
-  if (!(peak_db <= 0 && peak_db > -120))
-    throw std::invalid_argument("peak level: expected -120 < peak + gain <= 0 dBFS, found " +
-                                std::to_string(peak_db));
-  if (!(seconds >= 0 && seconds < 24 * 3600))
-    throw std::invalid_argument("duration: expected 0..86400 s, found " + std::to_string(seconds));
-
-  Audio audio;
-  audio.sample_rate = rate;
-  const std::int64_t frames = std::llround((seconds + kTailSeconds) * rate);
-  audio.samples.assign(static_cast<std::size_t>(frames) * 2, 0.0f);
+  target_peak_db(options);  // checks the level before the work
+  Audio audio = silent_audio(seconds, rate);
+  const std::int64_t frames = audio.frames();
 
   std::array<BendTrack, 16> bends;
   for (const midi::PitchBend& b : performance.pitch_bends)
@@ -584,12 +576,35 @@ Audio render(const midi::Performance& performance, double seconds, const SynthOp
     }
   }
 
+  normalize(audio, options);
+  return audio;
+}
+
+Audio silent_audio(double seconds, int sample_rate) {
+  if (!(seconds >= 0 && seconds < 24 * 3600))
+    throw std::invalid_argument("duration: expected 0..86400 s, found " + std::to_string(seconds));
+  Audio audio;
+  audio.sample_rate = sample_rate;
+  const std::int64_t frames = std::llround((seconds + kTailSeconds) * sample_rate);
+  audio.samples.assign(static_cast<std::size_t>(frames) * 2, 0.0f);
+  return audio;
+}
+
+double target_peak_db(const SynthOptions& options) {
+  const double peak_db = options.peak_dbfs + options.gain_db;
+  if (!(peak_db <= 0 && peak_db > -120))
+    throw std::invalid_argument("peak level: expected -120 < peak + gain <= 0 dBFS, found " +
+                                std::to_string(peak_db));
+  return peak_db;
+}
+
+void normalize(Audio& audio, const SynthOptions& options) {
+  const double peak_db = target_peak_db(options);
   const float peak = peak_of(audio.samples);
   if (peak > 0) {
     const float scale = static_cast<float>(std::pow(10.0, peak_db / 20) / peak);
     for (float& s : audio.samples) s *= scale;
   }
-  return audio;
 }
 
 Audio render(const midi::MidiFile& file, const SynthOptions& options) {

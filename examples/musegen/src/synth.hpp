@@ -51,6 +51,15 @@ struct Audio {
 // Seconds of silence rendered after the end of the file, so releases and drums ring out.
 inline constexpr double kTailSeconds = 1.5;
 
+// What every renderer (this synthesizer, FluidSynth's in fluid_render.hpp) shares:
+// the silent buffer it fills, frames = round((seconds + kTailSeconds) * sample_rate), which
+// throws std::invalid_argument for a duration outside 0..24 h; the level, peak_dbfs +
+// gain_db, which throws std::invalid_argument outside (-120, 0] dBFS; and the normalization
+// that puts the loudest sample there (silence stays exact zeros).
+Audio silent_audio(double seconds, int sample_rate);
+double target_peak_db(const SynthOptions& options);
+void normalize(Audio& audio, const SynthOptions& options);
+
 // The length of the file in seconds: its last event (end of track included) or the end of
 // its last note, whichever is later.
 double file_seconds(const midi::MidiFile& file);
