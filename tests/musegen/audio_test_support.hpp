@@ -61,6 +61,22 @@ inline midi::MidiFile make_file(const std::vector<std::pair<int, std::vector<Hit
   return file;
 }
 
+// Every channel (drums on 10) playing two loud triads over all registers: the no-clipping
+// tests' worst case.
+inline std::vector<std::pair<int, std::vector<Hit>>> sixteen_loud_channels() {
+  std::vector<std::pair<int, std::vector<Hit>>> tracks;
+  for (int channel = 0; channel < 16; ++channel) {
+    std::vector<Hit> hits;
+    for (int i = 0; i < 2; ++i) {
+      const double at = 0.2 * i;
+      const int root = channel == 9 ? 35 + (7 * i + channel) % 47 : 24 + (channel * 5 + i * 7) % 72;
+      for (int step : {0, 4, 7}) hits.push_back({root + step, at, at + 0.5, 127});
+    }
+    tracks.emplace_back(channel, hits);
+  }
+  return tracks;
+}
+
 // Runs the oracle on `wav` with `extra` arguments; its key=value lines.
 inline std::map<std::string, std::string> check(const std::filesystem::path& wav, const std::string& extra = "") {
   std::string out;

@@ -222,17 +222,7 @@ TEST_F(FluidRender, FileWithoutNotesIsExactSilence) {
 
 TEST_F(FluidRender, SixteenLoudChannelsNeverClipAndRenderDeterministically) {
   // Every channel (drums on 10) plays loud chords over all registers with a sustain pedal.
-  std::vector<std::pair<int, std::vector<Hit>>> tracks;
-  for (int channel = 0; channel < 16; ++channel) {
-    std::vector<Hit> hits;
-    for (int i = 0; i < 2; ++i) {
-      const double at = 0.2 * i;
-      const int root = channel == 9 ? 35 + (7 * i + channel) % 47 : 24 + (channel * 5 + i * 7) % 72;
-      for (int step : {0, 4, 7}) hits.push_back({root + step, at, at + 0.5, 127});
-    }
-    tracks.emplace_back(channel, hits);
-  }
-  midi::MidiFile file = make_file(tracks, 1.2, 30);  // distortion guitar
+  midi::MidiFile file = make_file(musegen::test::sixteen_loud_channels(), 1.2, 30);  // distortion guitar
   insert_event(file, 1, 0, 0xB0, 64, 127);           // pedal down
   const fs::path dir = fresh_temp_dir("fluid");
   const musegen::Audio audio = render_to(file, dir / "loud.mid", dir / "loud.wav");

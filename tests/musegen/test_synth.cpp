@@ -131,17 +131,7 @@ TEST(Synth, FileWithoutNotesIsExactSilence) {
 TEST(Synth, SixteenLoudTracksNeverClipAndPeakAtMinusOneDb) {
   // Every channel (drums on 10) plays loud chords over all registers with a sustain pedal;
   // the programs cover every family.
-  std::vector<std::pair<int, std::vector<Hit>>> tracks;
-  for (int channel = 0; channel < 16; ++channel) {
-    std::vector<Hit> hits;
-    for (int i = 0; i < 2; ++i) {
-      const double at = 0.2 * i;
-      const int root = channel == 9 ? 35 + (7 * i + channel) % 47 : 24 + (channel * 5 + i * 7) % 72;
-      for (int step : {0, 4, 7}) hits.push_back({root + step, at, at + 0.5, 127});
-    }
-    tracks.emplace_back(channel, hits);
-  }
-  midi::MidiFile file = make_file(tracks, 1.2, 3, 8);  // a program per channel
+  midi::MidiFile file = make_file(musegen::test::sixteen_loud_channels(), 1.2, 3, 8);  // a program per channel
   midi::Track& first = file.tracks[1];
   first.events.insert(first.events.begin() + 1, midi::Event{0, 0, 0, 0xB0, 64, 127, 0});  // pedal down
   const musegen::Audio audio = musegen::render(file);
