@@ -68,16 +68,19 @@ int cmd_play(Args args) {
   bool verbose = false;
   cli::Parser p("play", "IN.mid [options]",
                 "Plays a MIDI file: renders it with the built-in synthesizer, or FluidSynth with\n"
-                "--soundfont (as musegen render does), to a temporary WAV file and plays that through the first of aplay, paplay\n"
-                "and ffplay found on PATH. Without any of them it writes the WAV next to the\n"
-                "input (or to --out) and says where.");
+                "--soundfont (as musegen render does), to a temporary WAV file and plays that\n"
+                "through the first of aplay, paplay and ffplay found on PATH. Without any of them\n"
+                "it writes the WAV next to the input (or to --out) and says where.");
   p.positional("IN.mid", input, "the MIDI file to play")
       .option("out", output, "FILE", "also keep the WAV file here (default: a temporary file)")
       .option("sample-rate", sample_rate, "HZ", "frames per second (8000-192000)")
       .option("gain-db", gain_db, "DB", "level of the loudest sample relative to -1 dBFS (<= 1)")
       .option("soundfont", soundfont, "SF2", soundfont_option_help())
       .flag("verbose", verbose, "print how fast the audio was rendered")
-      .epilog(soundfont_help());
+      .epilog(std::string("examples:\n"
+                          "  musegen play song.mid\n"
+                          "  musegen play song.mid --out song.wav --gain-db -6\n\n") +
+              soundfont_help());
   if (!p.parse(args)) return 0;
   if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
 

@@ -90,7 +90,8 @@ int cmd_plot_metrics(Args args) {
   cli::Parser p("plot-metrics", "RUN_DIR OUT.png|OUT.svg [options]",
                 "Draws the curves of a training run from its metrics.csv (written by musegen\n"
                 "train): training and validation loss, validation perplexity and learning rate\n"
-                "against the step, in three stacked panels.\n"
+                "against the step, in stacked panels (no perplexity panel for roll runs, whose\n"
+                "loss sums 88 keys). Each epoch's mean training loss is its own curve.\n"
                 "The loss and perplexity panels are drawn on a log10 axis, with ticks at the\n"
                 "decades, when their largest value is more than 20 times their smallest (a first\n"
                 "loss near 60 would squash the rest of the curve), else on a linear axis;\n"
