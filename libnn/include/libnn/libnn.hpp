@@ -7,6 +7,7 @@
 
 #include "libnn/autograd.hpp"
 #include "libnn/checkpoint.hpp"
+#include "libnn/cuda.hpp"
 #include "libnn/cpu/gemm.hpp"
 #include "libnn/dtype.hpp"
 #include "libnn/error.hpp"

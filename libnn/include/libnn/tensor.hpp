@@ -207,7 +207,8 @@ Tensor empty_like(const Tensor& like);
 Tensor scalar_tensor(double value, TensorOptions options = {});  // 0-dim
 // 0, 1, ..., n-1
 Tensor arange(std::int64_t n, TensorOptions options = {});
-// From host values, row-major; values.size() must equal numel(shape).
+// From host values, row-major; values.size() must equal numel(shape). On another device
+// than the CPU the values are copied there.
 Tensor from_vector(const std::vector<float>& values, const Shape& shape,
                    TensorOptions options = {});
 Tensor from_vector(const std::vector<std::int64_t>& values, const Shape& shape,

@@ -1,10 +1,15 @@
-// Device memory allocation, one allocator per device type. The CPU one is built in; a GPU
-// backend registers its own when it initializes.
+// What a device backend plugs into the tensors: its allocator and its copies to and from
+// other devices. The CPU allocator is built in; the CUDA backend registers both when it
+// initializes (nn::cuda::init(), src/cuda/context.cu).
 #pragma once
 
 #include <cstddef>
 
 #include "libnn/dtype.hpp"
+
+namespace nn {
+class Tensor;
+}
 
 namespace nn::detail {
 
@@ -14,5 +19,10 @@ struct Allocator {
 };
 
 void register_allocator(DeviceType type, Allocator allocator);
+
+// dst = src where the two are on different devices (same dtype and numel). Returns when src
+// may be changed again; a copy to the CPU returns when the data is there.
+using CopyAcrossFn = void (*)(const Tensor& src, Tensor& dst);
+void register_copy_across(CopyAcrossFn copy);
 
 }  // namespace nn::detail

@@ -10,6 +10,7 @@
 #include "kernels/elementwise.hpp"
 #include "kernels/memory.hpp"
 #include "libnn/autograd.hpp"
+#include "libnn/cuda.hpp"
 #include "libnn/ops.hpp"
 #include "libnn/random.hpp"
 
@@ -28,6 +29,11 @@ void* cpu_allocate(std::size_t nbytes, int /*device_index*/) {
 }
 void cpu_deallocate(void* ptr, int /*device_index*/) { std::free(ptr); }
 
+detail::CopyAcrossFn& copy_across() {
+  static detail::CopyAcrossFn fn = nullptr;
+  return fn;
+}
+
 std::array<detail::Allocator, kNumDeviceTypes>& allocators() {
   static std::array<detail::Allocator, kNumDeviceTypes> table = [] {
     std::array<detail::Allocator, kNumDeviceTypes> t{};
@@ -43,7 +49,13 @@ void detail::register_allocator(DeviceType type, Allocator allocator) {
   allocators()[static_cast<int>(type)] = allocator;
 }
 
+void detail::register_copy_across(CopyAcrossFn copy) { copy_across() = copy; }
+
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  // The first CUDA tensor starts the backend (in a build without it, init() throws saying so).
+  if (device.is_cuda() && allocators()[static_cast<int>(device.type)].allocate == nullptr) {
+    cuda::init();
+  }
   const auto& allocator = allocators()[static_cast<int>(device.type)];
   NN_CHECK(allocator.allocate != nullptr,
            "cannot allocate on {}: libnn was built without that backend", device.str());
@@ -175,29 +187,25 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(Device target) const {
   if (target == device()) return *this;
-  NN_CHECK(false, "to({}): copies between devices need the CUDA backend, which this build lacks",
+  Tensor out = empty(sizes(), options().device(target));
+  NN_CHECK(copy_across() != nullptr,
+           "to({}): copies between devices need the CUDA backend, which this build lacks",
            target.str());
-  return *this;
+  if (numel() > 0) copy_across()(*this, out);
+  if (autograd::needs_history({this})) {
+    autograd::record("to", {*this}, {out},
+                     [source = device()](const std::vector<Tensor>& g, const std::vector<bool>&) {
+                       // out = x on another device: the gradient goes back to x's device
+                       return std::vector<Tensor>{g[0].to(source)};
+                     });
+  }
+  return out;
 }
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  NN_CHECK(device().is_cpu(), "to({}): dtype conversion runs on the CPU only, tensor is on {}",
-           dtype_name(target), device().str());
   Tensor out = empty(sizes(), options().dtype(target));
-  const std::int64_t n = numel();
-  if (dtype() == DType::Float32 && target == DType::Int64) {
-    const float* s = data_ptr<float>();
-    std::int64_t* d = out.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<std::int64_t>(s[i]);
-  } else if (dtype() == DType::Int64 && target == DType::Float32) {
-    const std::int64_t* s = data_ptr<std::int64_t>();
-    float* d = out.data_ptr<float>();
-    for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<float>(s[i]);
-  } else {
-    NN_CHECK(false, "to: conversion from {} to {} is not implemented", dtype_name(dtype()),
-             dtype_name(target));
-  }
+  kernels::convert(device(), *this, out);
   return out;
 }
 
@@ -337,7 +345,9 @@ Tensor empty_like(const Tensor& like) { return empty(like.sizes(), like.options(
 Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
 
 Tensor arange(std::int64_t n, TensorOptions options) {
-  NN_CHECK(options.device().is_cpu(), "arange: CPU only, got {}", options.device().str());
+  if (!options.device().is_cpu()) {  // made on the CPU, then moved
+    return arange(n, options.device(Device::cpu())).to(options.device());
+  }
   Tensor t = empty({n}, options);
   if (t.dtype() == DType::Int64) {
     auto* p = t.data_ptr<std::int64_t>();
@@ -356,10 +366,9 @@ static Tensor from_host(const std::vector<T>& values, const Shape& shape, Tensor
            values.size());
   NN_CHECK(options.dtype() == DTypeOf<T>::value, "from_vector: expected dtype {}, got {}",
            dtype_name(DTypeOf<T>::value), dtype_name(options.dtype()));
-  NN_CHECK(options.device().is_cpu(), "from_vector: CPU only (then .to(device)), got {}",
-           options.device().str());
-  Tensor t = empty(shape, options.requires_grad(false));
+  Tensor t = empty(shape, options.requires_grad(false).device(Device::cpu()));
   if (!values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
+  if (!options.device().is_cpu()) t = t.to(options.device());
   if (options.requires_grad()) t.set_requires_grad(true);
   return t;
 }

@@ -56,6 +56,22 @@ void transpose_cpu(const Tensor& x, Tensor& out, std::int64_t a, std::int64_t d0
         }
 }
 
+void convert_cpu(const Tensor& x, Tensor& out) {
+  const std::int64_t n = x.numel();
+  if (x.dtype() == DType::Float32 && out.dtype() == DType::Int64) {
+    const float* s = x.data_ptr<float>();
+    std::int64_t* d = out.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<std::int64_t>(s[i]);
+  } else if (x.dtype() == DType::Int64 && out.dtype() == DType::Float32) {
+    const std::int64_t* s = x.data_ptr<std::int64_t>();
+    float* d = out.data_ptr<float>();
+    for (std::int64_t i = 0; i < n; ++i) d[i] = static_cast<float>(s[i]);
+  } else {
+    NN_CHECK(false, "to: conversion from {} to {} is not implemented on the CPU",
+             dtype_name(x.dtype()), dtype_name(out.dtype()));
+  }
+}
+
 void random_cpu(kernels::RandomKind kind, Tensor& out, std::uint64_t seed, std::uint64_t counter,
                 double p0, double p1) {
   float* p = out.data_ptr<float>();
@@ -100,5 +116,6 @@ Table<FillFn> fill{"fill", cpu::fill_cpu};
 Table<CopyFn> copy{"copy", cpu::copy_cpu};
 Table<CopyBlockFn> copy_block{"copy_block", cpu::copy_block_cpu};
 Table<TransposeFn> transpose{"transpose", cpu::transpose_cpu};
+Table<ConvertFn> convert{"convert", cpu::convert_cpu};
 Table<RandomFn> random{"random", cpu::random_cpu};
 }  // namespace nn::kernels

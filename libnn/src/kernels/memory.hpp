@@ -1,5 +1,5 @@
 // Kernels that move or generate data: fill, copy, strided block copies (cat / slice),
-// transposition, random fills.
+// transposition, dtype conversion, random fills.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,12 @@ extern Table<CopyBlockFn> copy_block;
 using TransposeFn = void(const Tensor& x, Tensor& out, std::int64_t a, std::int64_t d0,
                          std::int64_t m, std::int64_t d1, std::int64_t c);
 extern Table<TransposeFn> transpose;
+
+// out = x converted elementwise to out's dtype (same numel): float32 <-> int64 (float to
+// int truncates toward zero, as static_cast). The CUDA kernel also converts float32 <->
+// float16 / bfloat16 (round to nearest even).
+using ConvertFn = void(const Tensor& x, Tensor& out);
+extern Table<ConvertFn> convert;
 
 enum class RandomKind {
   Uniform,    // p0 = low, p1 = high

@@ -1,0 +1,29 @@
+// The float32 matrix-product precision setting (libnn/cuda.hpp): process-wide, as PyTorch's.
+// Read by the CUDA gemm (src/cuda/gemm.cu); the CPU GEMM always computes in float32.
+#include <atomic>
+
+#include "core/check.hpp"
+#include "libnn/cuda.hpp"
+
+namespace nn {
+
+namespace {
+std::atomic<MatmulPrecision> g_precision{MatmulPrecision::Highest};
+}  // namespace
+
+void set_float32_matmul_precision(MatmulPrecision precision) { g_precision.store(precision); }
+
+void set_float32_matmul_precision(const std::string& precision) {
+  if (precision == "highest") {
+    set_float32_matmul_precision(MatmulPrecision::Highest);
+  } else if (precision == "high") {
+    set_float32_matmul_precision(MatmulPrecision::High);
+  } else {
+    NN_CHECK(false, "set_float32_matmul_precision: expected \"highest\" (float32) or \"high\" "
+             "(TF32), got \"{}\"", precision);
+  }
+}
+
+MatmulPrecision float32_matmul_precision() { return g_precision.load(); }
+
+}  // namespace nn

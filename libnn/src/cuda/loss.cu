@@ -1,0 +1,577 @@
+// CUDA loss kernels (src/kernels/loss.hpp): fused cross-entropy over class indices and binary
+// cross-entropy with logits, forward and backward -- the functions of src/cpu/loss.cpp on the
+// GPU.
+//
+// Cross-entropy is memory-bound and never materializes the softmax. The forward reads each
+// row of logits from memory once: the row is held in registers by one warp (C <= 1024) or
+// one block (C <= 16384; half those bounds when rows are not 16-byte aligned for float4),
+// which takes its max, then exp-sum and plain sum by the fixed-order reductions of
+// common.cuh; longer rows are streamed once with an online max-and-sum. The backward rebuilds
+// softmax from the saved row_max and log_sum and writes grad_logits in the same pass: one read
+// and one write per element.
+//
+// What the forward found in the targets (valid rows, the first bad row) depends on the
+// targets alone, so it is counted by two small integer kernels (fixed ranges per block, then
+// one block over the partials) and copied to the host once. No atomics anywhere: every sum
+// has an order fixed by the launch shape, which depends on the sizes only, so the same inputs
+// give the same bits on every run.
+#include <cmath>
+#include <cstdint>
+
+#include "cuda/common.cuh"
+#include "cuda/register.hpp"
+#include "kernels/loss.hpp"
+
+namespace nn::cuda {
+namespace {
+
+using kernels::CrossEntropyStats;
+
+// --- rows (as in softmax.cu) ----------------------------------------------------------------
+
+constexpr int kMaxRowThreads = 512;  // a block per row: at most this many threads (128 registers)
+constexpr int kWarpRowsBlock = 256;  // a warp per row: 8 rows per block
+constexpr int kRowFloats = 32;       // floats of a row each thread holds in registers
+constexpr std::int64_t kMaxBlocks = 65535LL * 16;
+
+// W consecutive floats: one float4 when every row starts 16-byte aligned (W == 4), else one.
+template <int W> __device__ __forceinline__ void load_vec(const float* p, float (&v)[W]) {
+  if constexpr (W == 4) {
+    const float4 t = *reinterpret_cast<const float4*>(p);
+    v[0] = t.x;
+    v[1] = t.y;
+    v[2] = t.z;
+    v[3] = t.w;
+  } else {
+    v[0] = *p;
+  }
+}
+template <int W> __device__ __forceinline__ void store_vec(float* p, const float (&v)[W]) {
+  if constexpr (W == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    *p = v[0];
+  }
+}
+
+// The threads that own one row: a warp (several rows per block, no block barrier) or the
+// whole block. Thread `tid` takes the row's vectors tid, tid + size, tid + 2 size, ...
+template <bool kWarpRows> struct RowGroup {
+  int tid, size;
+  std::int64_t first, stride;  // rows first, first + stride, ...
+
+  __device__ RowGroup() {
+    if constexpr (kWarpRows) {
+      const int per_block = blockDim.x / kWarp;
+      tid = threadIdx.x % kWarp;
+      size = kWarp;
+      first = static_cast<std::int64_t>(blockIdx.x) * per_block + threadIdx.x / kWarp;
+      stride = static_cast<std::int64_t>(gridDim.x) * per_block;
+    } else {
+      tid = threadIdx.x;
+      size = blockDim.x;
+      first = blockIdx.x;
+      stride = gridDim.x;
+    }
+  }
+  template <class T> __device__ T sum(T v, T* scratch) const {
+    if constexpr (kWarpRows) return warp_sum(v);
+    else return block_sum(v, scratch);
+  }
+  __device__ float max(float v, float* scratch) const {
+    if constexpr (kWarpRows) return warp_max(v);
+    else return block_max(v, scratch, -INFINITY);
+  }
+};
+
+// How a row kernel is launched for rows of C floats.
+struct RowPlan {
+  int width = 1;           // floats per load: 4 or 1
+  int items = 0;           // loads per thread held in registers; 0: stream the row (loop kernel)
+  bool warp_rows = false;  // a warp per row instead of a block per row
+  int threads = kMaxRowThreads;
+};
+
+// The most floats of one array a thread holds in registers: max_floats with float4 loads,
+// half that with scalar ones (their per-load addressing costs registers of its own).
+constexpr int max_floats_for(int width, int max_floats) {
+  return width == 4 ? max_floats : max_floats / 2;
+}
+
+RowPlan plan_rows(std::int64_t c, bool vec4, int max_floats) {
+  RowPlan plan;
+  plan.width = vec4 ? 4 : 1;
+  const std::int64_t nvec = c / plan.width;
+  const int max_items = max_floats_for(plan.width, max_floats) / plan.width;
+  if (nvec <= std::int64_t{kWarp} * max_items) {
+    plan.warp_rows = true;
+    plan.threads = kWarpRowsBlock;
+    plan.items = 1;
+    while (std::int64_t{plan.items} * kWarp < nvec) plan.items *= 2;
+    return plan;
+  }
+  // Fewer items, more threads first: more loads in flight per row.
+  for (int items = std::max(1, max_items / 4); items <= max_items; items *= 2) {
+    if (nvec <= std::int64_t{kMaxRowThreads} * items) {
+      plan.items = items;
+      plan.threads = static_cast<int>(((nvec + items - 1) / items + kWarp - 1) / kWarp * kWarp);
+      return plan;
+    }
+  }
+  plan.items = 0;
+  plan.threads = kMaxRowThreads;
+  return plan;
+}
+
+// A row streamed (nothing held): a warp per row for short rows, else a block of up to 512
+// threads, each taking a few vectors per row.
+RowPlan plan_stream_rows(std::int64_t c, bool vec4) {
+  RowPlan plan;
+  plan.width = vec4 ? 4 : 1;
+  const std::int64_t nvec = c / plan.width;
+  if (nvec <= 2 * kWarp) {
+    plan.warp_rows = true;
+    plan.threads = kWarpRowsBlock;
+  } else {
+    plan.threads = static_cast<int>(std::clamp<std::int64_t>((nvec / 2 + kWarp - 1) / kWarp * kWarp,
+                                                             2 * kWarp, kMaxRowThreads));
+  }
+  return plan;
+}
+
+unsigned row_blocks(const RowPlan& plan, std::int64_t rows) {
+  const std::int64_t per_block = plan.warp_rows ? plan.threads / kWarp : 1;
+  return static_cast<unsigned>(std::clamp<std::int64_t>((rows + per_block - 1) / per_block, 1, kMaxBlocks));
+}
+
+// Calls launch.operator()<W, K, kWarpRows>() for the plan's width and items, instantiating
+// only the shapes plan_rows can choose for kMaxFloats.
+template <int W, int K, int kMaxFloats, class Launch>
+bool launch_if(const RowPlan& plan, const Launch& launch) {
+  constexpr int kMaxItems = max_floats_for(W, kMaxFloats) / W;
+  if constexpr (K <= kMaxItems) {
+    if (plan.items != K) return false;
+    if (plan.warp_rows) {
+      launch.template operator()<W, K, true>();
+      return true;
+    } else if constexpr (K >= kMaxItems / 4) {
+      launch.template operator()<W, K, false>();
+      return true;
+    }
+  }
+  return false;
+}
+template <int W, int kMaxFloats, class Launch>
+bool dispatch_items(const RowPlan& plan, const Launch& launch) {
+  return launch_if<W, 1, kMaxFloats>(plan, launch) || launch_if<W, 2, kMaxFloats>(plan, launch) ||
+         launch_if<W, 4, kMaxFloats>(plan, launch) || launch_if<W, 8, kMaxFloats>(plan, launch) ||
+         launch_if<W, 16, kMaxFloats>(plan, launch);
+}
+template <int kMaxFloats, class Launch>
+void dispatch_cached(const RowPlan& plan, const Launch& launch) {
+  const bool launched = plan.width == 4 ? dispatch_items<4, kMaxFloats>(plan, launch)
+                                        : dispatch_items<1, kMaxFloats>(plan, launch);
+  NN_CHECK(launched, "internal error: no row kernel for width {}, {} items, {} rows", plan.width,
+           plan.items, plan.warp_rows ? "warp" : "block");
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+// --- cross-entropy forward ------------------------------------------------------------------
+
+// One row's outputs from its max m, sum_c exp(x_c - m) and sum_c x_c, in double as the CPU:
+//   lse = m + log(exp_sum),  loss = (1-eps) * (lse - x_y) + eps * (lse - mean_c x_c)
+__device__ void write_row_loss(std::int64_t row, float m, float exp_sum, double sum, float x_target,
+                               std::int64_t c, double eps, float* loss, float* row_max,
+                               float* log_sum) {
+  const double row_log_sum = log(static_cast<double>(exp_sum));
+  const double row_lse = static_cast<double>(m) + row_log_sum;
+  double row_loss = (1.0 - eps) * (row_lse - x_target);
+  if (eps > 0.0) row_loss += eps * (row_lse - sum / static_cast<double>(c));
+  loss[row] = static_cast<float>(row_loss);
+  row_max[row] = m;
+  log_sum[row] = static_cast<float>(row_log_sum);
+}
+
+// The row in registers. A row whose target is ignore_index gets zeros; one whose target is
+// out of range is skipped (its outputs are unspecified; the stats kernels report it).
+template <int W, int K, bool kWarpRows>
+__global__ void __launch_bounds__(kMaxRowThreads)
+    cross_entropy_forward_rows_kernel(const float* __restrict__ x,
+                                      const std::int64_t* __restrict__ target, float* loss,
+                                      float* row_max, float* log_sum, std::int64_t rows,
+                                      std::int64_t c, std::int64_t ignore_index, float eps) {
+  __shared__ float scratch[kWarp];
+  __shared__ double scratch_d[kWarp];
+  const RowGroup<kWarpRows> g;
+  const int nvec = static_cast<int>(c / W);  // <= 8192: plan_rows
+  for (std::int64_t row = g.first; row < rows; row += g.stride) {
+    const std::int64_t y = target[row];
+    if (y == ignore_index) {
+      if (g.tid == 0) loss[row] = row_max[row] = log_sum[row] = 0.0f;
+      continue;
+    }
+    if (y < 0 || y >= c) continue;
+    const float* xr = x + row * c;
+    float v[K][W];
+    float m = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int j = g.tid + k * g.size;
+      if (j < nvec) {
+        load_vec<W>(xr + j * W, v[k]);
+#pragma unroll
+        for (int w = 0; w < W; ++w) m = fmaxf(m, v[k][w]);
+      }
+    }
+    m = g.max(m, scratch);
+    float exp_sum = 0.0f, sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      if (g.tid + k * g.size < nvec) {
+#pragma unroll
+        for (int w = 0; w < W; ++w) {
+          exp_sum += expf(v[k][w] - m);
+          sum += v[k][w];
+        }
+      }
+    }
+    exp_sum = g.sum(exp_sum, scratch);
+    // sum_c x_c can cancel: its tree over threads is in double (only label smoothing needs it)
+    const double total = eps > 0.0f ? g.sum(static_cast<double>(sum), scratch_d) : 0.0;
+    if (g.tid == 0) {
+      write_row_loss(row, m, exp_sum, total, xr[y], c, eps, loss, row_max, log_sum);
+    }
+  }
+}
+
+// Adds v to a running (max m, sum s of exp(value - m)). -inf values (masks) add nothing,
+// also before any finite value has been seen.
+__device__ __forceinline__ void online_add(float& m, float& s, float v) {
+  if (v > m) {
+    s = s * expf(m - v) + 1.0f;
+    m = v;
+  } else if (m != -INFINITY) {
+    s += expf(v - m);
+  }
+}
+
+// Rows too long for registers: read once, with a running max and exp-sum per thread.
+__global__ void __launch_bounds__(kMaxRowThreads)
+    cross_entropy_forward_loop_kernel(const float* __restrict__ x,
+                                      const std::int64_t* __restrict__ target, float* loss,
+                                      float* row_max, float* log_sum, std::int64_t rows,
+                                      std::int64_t c, std::int64_t ignore_index, float eps) {
+  __shared__ float scratch[kWarp];
+  __shared__ double scratch_d[kWarp];
+  for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const std::int64_t y = target[row];
+    if (y == ignore_index) {
+      if (threadIdx.x == 0) loss[row] = row_max[row] = log_sum[row] = 0.0f;
+      continue;
+    }
+    if (y < 0 || y >= c) continue;
+    const float* xr = x + row * c;
+    float m = -INFINITY, s = 0.0f, sum = 0.0f;
+    for (std::int64_t j = threadIdx.x; j < c; j += blockDim.x) {
+      const float v = xr[j];
+      online_add(m, s, v);
+      sum += v;
+    }
+    const float rmax = block_max(m, scratch, -INFINITY);
+    const float exp_sum = block_sum(m == -INFINITY ? 0.0f : s * expf(m - rmax), scratch);
+    const double total = eps > 0.0f ? block_sum(static_cast<double>(sum), scratch_d) : 0.0;
+    if (threadIdx.x == 0) {
+      write_row_loss(row, rmax, exp_sum, total, xr[y], c, eps, loss, row_max, log_sum);
+    }
+  }
+}
+
+// --- what the targets hold ------------------------------------------------------------------
+// Block b counts the rows [b * kStatsRows, (b+1) * kStatsRows) whose target is in range and
+// finds the first whose target is out of range (and not ignore_index); then one block takes
+// the sum and the min over the blocks. Integer sums and mins: exact in any order.
+
+constexpr std::int64_t kStatsRows = 8192;
+constexpr int kStatsThreads = 256;
+
+// The first bad row as a max: key = rows - row for a bad row, 0 for none.
+__global__ void __launch_bounds__(kStatsThreads)
+    cross_entropy_stats_kernel(const std::int64_t* __restrict__ target, std::int64_t rows,
+                               std::int64_t c, std::int64_t ignore_index, long long* partial) {
+  __shared__ long long scratch[kWarp];
+  const std::int64_t begin = static_cast<std::int64_t>(blockIdx.x) * kStatsRows;
+  const std::int64_t end = std::min(rows, begin + kStatsRows);
+  long long valid = 0, key = 0;
+  for (std::int64_t n = begin + threadIdx.x; n < end; n += blockDim.x) {
+    const std::int64_t y = target[n];
+    if (y == ignore_index) continue;
+    if (y >= 0 && y < c) {
+      ++valid;
+    } else if (key == 0) {  // a thread's rows ascend: its first bad row is its smallest
+      key = rows - n;
+    }
+  }
+  valid = block_sum(valid, scratch);
+  key = block_max(key, scratch, 0LL);
+  if (threadIdx.x == 0) {
+    partial[2 * blockIdx.x] = valid;
+    partial[2 * blockIdx.x + 1] = key;
+  }
+}
+
+// out = {valid_rows, bad_row (-1: none), bad_target}
+__global__ void __launch_bounds__(kStatsThreads)
+    cross_entropy_stats_final_kernel(const long long* __restrict__ partial, std::int64_t blocks,
+                                     const std::int64_t* __restrict__ target, std::int64_t rows,
+                                     long long* out) {
+  __shared__ long long scratch[kWarp];
+  long long valid = 0, key = 0;
+  for (std::int64_t b = threadIdx.x; b < blocks; b += blockDim.x) {
+    valid += partial[2 * b];
+    key = max(key, partial[2 * b + 1]);
+  }
+  valid = block_sum(valid, scratch);
+  key = block_max(key, scratch, 0LL);
+  if (threadIdx.x == 0) {
+    const long long bad_row = key > 0 ? rows - key : -1;
+    out[0] = valid;
+    out[1] = bad_row;
+    out[2] = bad_row >= 0 ? target[bad_row] : 0;
+  }
+}
+
+CrossEntropyStats cross_entropy_forward_cuda(const Tensor& logits, const Tensor& target,
+                                             Tensor& loss, Tensor& row_max, Tensor& log_sum,
+                                             std::int64_t ignore_index, float label_smoothing) {
+  // logits is (N,C), target (N), loss, row_max and log_sum (N)
+  const std::int64_t rows = logits.size(0), c = logits.size(1);
+  CrossEntropyStats stats;
+  if (rows == 0) return stats;
+  const float* px = logits.data_ptr<float>();
+  const std::int64_t* pt = target.data_ptr<std::int64_t>();
+  float* pl = loss.data_ptr<float>();
+  float* pm = row_max.data_ptr<float>();
+  float* ps = log_sum.data_ptr<float>();
+  cudaStream_t stream = current_stream();
+
+  const RowPlan plan = plan_rows(c, c % 4 == 0 && aligned16(px), kRowFloats);
+  const unsigned blocks = row_blocks(plan, rows);
+  if (plan.items == 0) {
+    cross_entropy_forward_loop_kernel<<<blocks, plan.threads, 0, stream>>>(
+        px, pt, pl, pm, ps, rows, c, ignore_index, label_smoothing);
+  } else {
+    dispatch_cached<kRowFloats>(plan, [&]<int W, int K, bool kWarpRows>() {
+      cross_entropy_forward_rows_kernel<W, K, kWarpRows><<<blocks, plan.threads, 0, stream>>>(
+          px, pt, pl, pm, ps, rows, c, ignore_index, label_smoothing);
+    });
+  }
+  NN_CUDA_CHECK_LAUNCH();
+
+  const std::int64_t stat_blocks = (rows + kStatsRows - 1) / kStatsRows;
+  Tensor scratch = empty({2 * stat_blocks + 3}, TensorOptions().dtype(DType::Int64).device(logits.device()));
+  auto* partial = reinterpret_cast<long long*>(scratch.data_ptr<std::int64_t>());
+  long long* out = partial + 2 * stat_blocks;
+  cross_entropy_stats_kernel<<<static_cast<unsigned>(stat_blocks), kStatsThreads, 0, stream>>>(
+      pt, rows, c, ignore_index, partial);
+  NN_CUDA_CHECK_LAUNCH();
+  cross_entropy_stats_final_kernel<<<1, kStatsThreads, 0, stream>>>(partial, stat_blocks, pt, rows, out);
+  NN_CUDA_CHECK_LAUNCH();
+  long long host[3];
+  copy_to_host(host, out, sizeof host);
+  stats.valid_rows = host[0];
+  stats.bad_row = host[1];
+  stats.bad_target = host[2];
+  return stats;
+}
+
+// --- cross-entropy backward -----------------------------------------------------------------
+
+// loss[n] = (1-eps) * (lse - x_y) + eps * (lse - mean_c x_c), lse = log sum_c exp(x_c)
+//   -> d loss[n] / d x_c = softmax_c - (1-eps) * [c == y] - eps/C,
+// softmax_c = exp((x_c - row_max) - log_sum), times w = grad_loss[n or 0] * scale; ignored
+// rows get zeros. One read of logits and one write of grad_logits per element.
+template <int W, bool kWarpRows>
+__global__ void __launch_bounds__(kMaxRowThreads)
+    cross_entropy_backward_kernel(const float* __restrict__ grad_loss, bool per_row, float scale,
+                                  const float* __restrict__ x,
+                                  const std::int64_t* __restrict__ target,
+                                  const float* __restrict__ row_max,
+                                  const float* __restrict__ log_sum, float* __restrict__ gx,
+                                  std::int64_t rows, std::int64_t c, std::int64_t ignore_index,
+                                  float smooth, float hit) {
+  const RowGroup<kWarpRows> g;
+  const std::int64_t nvec = c / W;
+  for (std::int64_t row = g.first; row < rows; row += g.stride) {
+    const float* xr = x + row * c;
+    float* outr = gx + row * c;
+    const std::int64_t y = target[row];
+    if (y == ignore_index) {
+      float zero[W];
+#pragma unroll
+      for (int w = 0; w < W; ++w) zero[w] = 0.0f;
+      for (std::int64_t j = g.tid; j < nvec; j += g.size) store_vec<W>(outr + j * W, zero);
+      continue;
+    }
+    const float weight = grad_loss[per_row ? row : 0] * scale;
+    const float m = row_max[row], s = log_sum[row];
+#pragma unroll 4
+    for (std::int64_t j = g.tid; j < nvec; j += g.size) {
+      float v[W];
+      load_vec<W>(xr + j * W, v);
+#pragma unroll
+      for (int w = 0; w < W; ++w) {
+        float out = weight * (expf((v[w] - m) - s) - smooth);
+        if (j * W + w == y) out -= weight * hit;
+        v[w] = out;
+      }
+      store_vec<W>(outr + j * W, v);
+    }
+  }
+}
+
+void cross_entropy_backward_cuda(const Tensor& grad_loss, float scale, const Tensor& logits,
+                                 const Tensor& target, const Tensor& row_max,
+                                 const Tensor& log_sum, Tensor& grad_logits,
+                                 std::int64_t ignore_index, float label_smoothing) {
+  // logits and grad_logits are (N,C); target, row_max, log_sum (N); grad_loss (N) or ()
+  const std::int64_t rows = logits.size(0), c = logits.size(1);
+  if (rows == 0 || c == 0) return;
+  const float* px = logits.data_ptr<float>();
+  float* po = grad_logits.data_ptr<float>();
+  const bool per_row = grad_loss.numel() == rows;  // with N == 1 both readings agree
+  const float smooth = label_smoothing / static_cast<float>(c);
+  const float hit = 1.0f - label_smoothing;
+  const RowPlan plan = plan_stream_rows(c, c % 4 == 0 && aligned16(px) && aligned16(po));
+  const unsigned blocks = row_blocks(plan, rows);
+  cudaStream_t stream = current_stream();
+  auto launch = [&]<int W, bool kWarpRows>() {
+    cross_entropy_backward_kernel<W, kWarpRows><<<blocks, plan.threads, 0, stream>>>(
+        grad_loss.data_ptr<float>(), per_row, scale, px, target.data_ptr<std::int64_t>(),
+        row_max.data_ptr<float>(), log_sum.data_ptr<float>(), po, rows, c, ignore_index, smooth,
+        hit);
+  };
+  if (plan.width == 4) {
+    if (plan.warp_rows) launch.template operator()<4, true>();
+    else launch.template operator()<4, false>();
+  } else {
+    if (plan.warp_rows) launch.template operator()<1, true>();
+    else launch.template operator()<1, false>();
+  }
+  NN_CUDA_CHECK_LAUNCH();
+}
+
+// --- binary cross-entropy with logits -------------------------------------------------------
+// Elementwise, W elements per thread and iteration (float4 when every buffer allows). The
+// pos_weight of element i is pw[i % L] (pw_stride 1), pw[0] (stride 0) or 1 (pw null).
+
+struct BceArgs {
+  const float* x;
+  const float* t;
+  const float* pw;
+  std::int64_t pw_stride;
+  std::int64_t l;
+  const float* grad;    // backward only
+  bool grad_elementwise;
+  float scale;
+  float* out;
+};
+
+template <int W, bool kBackward>
+__global__ void __launch_bounds__(kBlock) bce_with_logits_kernel(const BceArgs a, std::int64_t n) {
+  const std::int64_t nvec = n / W;
+  NN_CUDA_KERNEL_LOOP(v, nvec) {
+    const std::int64_t i0 = v * W;
+    float x[W], t[W], g[W], out[W];
+    load_vec<W>(a.x + i0, x);
+    load_vec<W>(a.t + i0, t);
+    if constexpr (kBackward) {
+      if (a.grad_elementwise) {
+        load_vec<W>(a.grad + i0, g);
+      } else {
+#pragma unroll
+        for (int w = 0; w < W; ++w) g[w] = a.grad[0];
+      }
+    }
+    std::int64_t j = a.pw_stride != 0 ? i0 % a.l : 0;  // pos_weight index of element i0
+#pragma unroll
+    for (int w = 0; w < W; ++w) {
+      const float weight = a.pw != nullptr ? a.pw[j] : 1.0f;
+      if (a.pw_stride != 0 && ++j == a.l) j = 0;
+      if constexpr (!kBackward) {
+        // -[pw t log sigmoid(x) + (1-t) log(1 - sigmoid(x))]
+        //   = pw t softplus(-x) + (1-t) softplus(x): two non-negative terms, no cancellation
+        const float log_term = log1pf(expf(-fabsf(x[w])));
+        const float softplus_neg = fmaxf(-x[w], 0.0f) + log_term;
+        const float softplus_pos = fmaxf(x[w], 0.0f) + log_term;
+        out[w] = weight * t[w] * softplus_neg + (1.0f - t[w]) * softplus_pos;
+      } else {
+        // loss = pw t softplus(-x) + (1-t) softplus(x)
+        //   -> d loss / dx = (1-t) sigmoid(x) - pw t sigmoid(-x)
+        const float e = expf(-fabsf(x[w]));
+        const float big = 1.0f / (1.0f + e), small = e / (1.0f + e);  // sigmoid(|x|), sigmoid(-|x|)
+        const float sig_pos = x[w] >= 0.0f ? big : small;
+        const float sig_neg = x[w] >= 0.0f ? small : big;
+        out[w] = g[w] * a.scale * ((1.0f - t[w]) * sig_pos - weight * t[w] * sig_neg);
+      }
+    }
+    store_vec<W>(a.out + i0, out);
+  }
+}
+
+std::int64_t last_dim(const Tensor& x) { return x.dim() == 0 ? 1 : x.size(-1); }
+
+template <bool kBackward> void launch_bce(const BceArgs& a, std::int64_t n) {
+  const bool vec4 = n % 4 == 0 && aligned16(a.x) && aligned16(a.t) && aligned16(a.out) &&
+                    (!kBackward || !a.grad_elementwise || aligned16(a.grad));
+  cudaStream_t stream = current_stream();
+  if (vec4) {
+    bce_with_logits_kernel<4, kBackward><<<grid_for(n / 4), kBlock, 0, stream>>>(a, n);
+  } else {
+    bce_with_logits_kernel<1, kBackward><<<grid_for(n), kBlock, 0, stream>>>(a, n);
+  }
+  NN_CUDA_CHECK_LAUNCH();
+}
+
+BceArgs bce_args(const Tensor& logits, const Tensor& target, const Tensor& pos_weight, float* out) {
+  BceArgs a{};
+  a.x = logits.data_ptr<float>();
+  a.t = target.data_ptr<float>();
+  if (pos_weight.defined()) {
+    a.pw = pos_weight.data_ptr<float>();
+    a.pw_stride = pos_weight.numel() == 1 ? 0 : 1;
+  }
+  a.l = last_dim(logits);
+  a.out = out;
+  return a;
+}
+
+void bce_with_logits_forward_cuda(const Tensor& logits, const Tensor& target,
+                                  const Tensor& pos_weight, Tensor& loss) {
+  const std::int64_t n = logits.numel();
+  if (n == 0) return;
+  launch_bce<false>(bce_args(logits, target, pos_weight, loss.data_ptr<float>()), n);
+}
+
+void bce_with_logits_backward_cuda(const Tensor& grad_loss, float scale, const Tensor& logits,
+                                   const Tensor& target, const Tensor& pos_weight,
+                                   Tensor& grad_logits) {
+  const std::int64_t n = logits.numel();
+  if (n == 0) return;
+  BceArgs a = bce_args(logits, target, pos_weight, grad_logits.data_ptr<float>());
+  a.grad = grad_loss.data_ptr<float>();
+  a.grad_elementwise = grad_loss.numel() == n;  // with n == 1 both readings agree
+  a.scale = scale;
+  launch_bce<true>(a, n);
+}
+
+}  // namespace
+
+void register_loss_kernels() {
+  kernels::cross_entropy_forward.set(DeviceType::CUDA, cross_entropy_forward_cuda);
+  kernels::cross_entropy_backward.set(DeviceType::CUDA, cross_entropy_backward_cuda);
+  kernels::bce_with_logits_forward.set(DeviceType::CUDA, bce_with_logits_forward_cuda);
+  kernels::bce_with_logits_backward.set(DeviceType::CUDA, bce_with_logits_backward_cuda);
+}
+
+}  // namespace nn::cuda
