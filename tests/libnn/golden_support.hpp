@@ -3,6 +3,7 @@
 // running one of its cases through libnn by op name and PyTorch-named arguments.
 #pragma once
 
+#include <cstdlib>
 #include <cstring>
 #include <ostream>
 #include <string>
@@ -27,8 +28,11 @@ struct Case {
 // gtest prints a parameter with this (instead of its bytes).
 inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name << " (" << c.op << ")"; }
 
+// The environment variable LIBNN_TEST_DIR overrides the path compiled in: a test binary
+// built here and run elsewhere (scripts/gpu-check.sh on a GPU machine) finds its fixtures.
 inline std::string fixture_path(const char* file) {
-  return std::string(LIBNN_TEST_DIR) + "/golden/" + file;
+  const char* dir = std::getenv("LIBNN_TEST_DIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : LIBNN_TEST_DIR) + "/golden/" + file;
 }
 
 // Every case of a fixture file, in name order (the four file-level metadata keys skipped).

@@ -1,13 +1,16 @@
 // Every op in src/ops/op_table.hpp must have its checks: a PyTorch golden case (and with it a
 // finite-difference gradient check, test_gradcheck.cpp runs every golden case), or a written
 // reason why it cannot have one. Fails when an op is added without them, or when a golden case
-// names an op the table lacks.
+// names an op the table lacks. And every kernel table must have a kernel for every backend the
+// build has (the CUDA backend's, checked without a GPU: registering needs none).
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
 #include "golden_support.hpp"
+#include "kernels/table.hpp"
+#include "libnn/cuda.hpp"
 #include "ops/op_table.hpp"
 
 namespace {
@@ -48,6 +51,47 @@ TEST(OpTable, EveryGoldenCaseNamesAKnownOp) {
 TEST(OpTable, NamesAreUnique) {
   const std::set<std::string_view> names(nn::ops::kOpNames.begin(), nn::ops::kOpNames.end());
   EXPECT_EQ(names.size(), nn::ops::kOpNames.size());
+}
+
+// With the CUDA backend built, nn::cuda::init() (which needs no GPU) must fill the CUDA slot of
+// every kernel table: a kernel without one would fail at run time on a GPU, or worse, only for
+// the users of that op.
+TEST(OpTable, EveryKernelTableHasACudaKernelWhenCudaIsBuilt) {
+  if (!nn::cuda::is_built()) {
+    GTEST_SKIP() << "no CUDA backend to check: " << nn::cuda::unavailable_reason();
+  }
+  nn::cuda::init();
+  const auto& tables = nn::kernels::all_tables();
+  ASSERT_FALSE(tables.empty()) << "no kernel table registered itself";
+  for (const nn::kernels::TableInfo& t : tables) {
+    EXPECT_TRUE(t.supports(t.table, nn::DeviceType::CPU))
+        << "kernel '" << t.name << "' has no CPU kernel";
+    EXPECT_TRUE(t.supports(t.table, nn::DeviceType::CUDA))
+        << "kernel '" << t.name << "' has no CUDA kernel";
+  }
+  // Each table is listed once, under its own name.
+  std::map<std::string, int> seen;
+  for (const nn::kernels::TableInfo& t : tables) ++seen[t.name];
+  for (const auto& [name, count] : seen) {
+    EXPECT_EQ(count, 1) << "kernel '" << name << "' is listed " << count << " times";
+  }
+}
+
+// In every build, GPU or not: is_available() and unavailable_reason() agree and never throw;
+// without the backend nothing is available and the reason says so.
+TEST(OpTable, CudaAvailabilityAndItsReasonAgree) {
+  if (!nn::cuda::is_built()) {
+    EXPECT_FALSE(nn::cuda::is_available());
+    EXPECT_FALSE(nn::cuda::unavailable_reason().empty());
+  }
+  if (nn::cuda::is_available()) {
+    EXPECT_TRUE(nn::cuda::is_built());
+    EXPECT_GT(nn::cuda::device_count(), 0);
+    EXPECT_TRUE(nn::cuda::unavailable_reason().empty()) << nn::cuda::unavailable_reason();
+  } else {
+    EXPECT_EQ(nn::cuda::device_count(), 0);
+    EXPECT_FALSE(nn::cuda::unavailable_reason().empty());
+  }
 }
 
 }  // namespace
