@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The one prepared check of libnn's CUDA code on a machine with an NVIDIA GPU: the CUDA tests,
+# compute-sanitizer (memcheck and racecheck) on them, and the CUDA benchmarks, ending with a
+# short table. Meant to finish in under 6 minutes on an H200, so that a lent GPU has time for
+# a fix and a second run.
+#
+# usage:
+#   scripts/gpu-check.sh --pack   here, on a machine with nvcc but no GPU: build the `cuda`
+#                                 preset's test and benchmark binaries and bundle them, with
+#                                 the shared libraries they need and the Debian packages to
+#                                 build them from source, in build/gpu-bundle/
+#   scripts/gpu-check.sh          on the GPU machine: run the bundled binaries; when there is
+#                                 no bundle or its binaries do not start there, build the
+#                                 `cuda` preset on the spot (for sm_90 only, with all cores;
+#                                 GoogleTest, Google Benchmark and fmt from the bundle's
+#                                 packages when the machine lacks them) and run those
+# env:
+#   OUT          where the logs go (default build/gpu-check/); the device tool sets it
+#   GPU_CHECK_QUICK=1   a second, quick run: no CPU tests, no racecheck, shorter benchmarks
+#
+# With the device tool (docs/perf.md, "CUDA"): run --pack here, then
+#   run(command="scripts/gpu-check.sh", carry=["build/gpu-bundle"], timeout_s=480)
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo" || exit 1
+bundle=$repo/build/gpu-bundle
+
+# --- here: pack -----------------------------------------------------------------------------
+if [[ "${1:-}" == "--pack" ]]; then
+  set -e
+  cmake --preset cuda >/dev/null
+  cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops
+  rm -rf "$bundle"
+  mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/deps"
+  cp build/cuda/tests/libnn_cuda_tests build/cuda/tests/libnn_tests "$bundle/bin/"
+  cp build/cuda/benches/bench_cuda_ops "$bundle/bin/"
+  # The shared libraries a GPU machine's CUDA image may lack (never the CUDA ones: cuBLAS
+  # must match that machine's driver, and it has them).
+  for binary in "$bundle"/bin/*; do
+    ldd "$binary" | awk '/=> \// {print $3}'
+  done | sort -u | grep -E 'lib(fmt|benchmark|gomp)\.so' | xargs -r cp -L -t "$bundle/lib/"
+  # The packages to build from source there if the binaries cannot run (apt-get download
+  # needs no root; dpkg -x unpacks without installing).
+  (cd "$bundle/deps" && apt-get download libgtest-dev googletest libbenchmark-dev libbenchmark1debian \
+      libfmt-dev libfmt9 >/dev/null 2>&1 || echo "gpu-check: apt-get download failed; the bundle has no packages to build from")
+  du -sh "$bundle"
+  echo "gpu-check: bundle ready in $bundle; carry build/gpu-bundle with the device tool"
+  exit 0
+fi
+
+# --- on the GPU machine: run ------------------------------------------------------------------
+out=${OUT:-$repo/build/gpu-check}
+mkdir -p "$out"
+quick=${GPU_CHECK_QUICK:-0}
+start=$(date +%s)
+rows=()   # "step|result|seconds"
+row() { rows+=("$1|$2|$3"); }
+elapsed() { echo $(( $(date +%s) - $1 )); }
+
+echo "gpu-check: $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname)"
+if ! nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | tee "$out/gpu.txt"; then
+  echo "gpu-check: nvidia-smi failed: no GPU here?"
+fi
+
+# cuBLAS comes from this machine: the toolkit's, or a Python wheel's.
+for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+           $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null) \
+           $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cublas", "lib") for p in nvidia.__path__))' 2>/dev/null); do
+  if compgen -G "$dir/libcublas.so*" >/dev/null; then
+    export LD_LIBRARY_PATH="$dir:${LD_LIBRARY_PATH:-}"
+    break
+  fi
+done
+export LD_LIBRARY_PATH="$bundle/lib:${LD_LIBRARY_PATH:-}"
+export LIBNN_TEST_DIR=$repo/tests/libnn
+
+bin=""
+if [[ -x "$bundle/bin/libnn_cuda_tests" ]] && "$bundle/bin/libnn_cuda_tests" --gtest_list_tests >/dev/null 2>"$out/bundle-start.txt"; then
+  bin=$bundle/bin
+  row "binaries" "prebuilt bundle" 0
+else
+  echo "gpu-check: no usable bundle ($(head -c 300 "$out/bundle-start.txt" 2>/dev/null)); building here"
+  t=$(date +%s)
+  prefix=""
+  if ! { [[ -f /usr/include/gtest/gtest.h ]] && [[ -f /usr/include/benchmark/benchmark.h ]] && [[ -f /usr/include/fmt/core.h ]]; }; then
+    prefix=$out/deps
+    mkdir -p "$prefix"
+    for deb in "$bundle"/deps/*.deb; do dpkg -x "$deb" "$prefix"; done
+    export CMAKE_PREFIX_PATH="$prefix/usr:${CMAKE_PREFIX_PATH:-}"
+    export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH"
+  fi
+  if cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES=90 -DMUSEGEN_BUILD_TOOLS=OFF >"$out/configure.log" 2>&1 &&
+     cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops >"$out/build.log" 2>&1; then
+    bin=$repo/build/cuda/tests
+    cp build/cuda/benches/bench_cuda_ops "$bin/" 2>/dev/null
+    row "binaries" "built here" "$(elapsed "$t")"
+  else
+    tail -30 "$out/configure.log" "$out/build.log"
+    row "binaries" "BUILD FAILED (build.log)" "$(elapsed "$t")"
+  fi
+fi
+
+# gtest_counts LOG: "N passed, N failed, N skipped" from the per-test lines of a gtest log
+# (not its closing summary, which a crash never prints).
+gtest_counts() {
+  local passed failed skipped
+  passed=$(grep -cE '^\[       OK \] .* \([0-9]+ ms\)$' "$1")
+  failed=$(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$1")
+  skipped=$(grep -cE '^\[  SKIPPED \] .* \([0-9]+ ms\)$' "$1")
+  echo "$passed passed, $failed failed, $skipped skipped"
+}
+
+if [[ -n "$bin" ]]; then
+  t=$(date +%s)
+  timeout 100 "$bin/libnn_cuda_tests" --gtest_color=no >"$out/cuda-tests.log" 2>&1
+  status=$?
+  row "libnn_cuda_tests" "$(gtest_counts "$out/cuda-tests.log")$([[ $status -ne 0 ]] && echo " (exit $status)")" "$(elapsed "$t")"
+  grep -E '^\[  FAILED  \]|Failure|error' "$out/cuda-tests.log" | head -40
+
+  # The CPU tests too: with a GPU present nothing of the CPU side may change.
+  if [[ "$quick" != 1 ]]; then
+    t=$(date +%s)
+    OMP_NUM_THREADS=8 timeout 60 "$bin/libnn_tests" --gtest_color=no >"$out/cpu-tests.log" 2>&1
+    status=$?
+    row "libnn_tests (CPU)" "$(gtest_counts "$out/cpu-tests.log")$([[ $status -ne 0 ]] && echo " (exit $status)")" "$(elapsed "$t")"
+  fi
+
+  sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  if [[ -x "$sanitizer" ]]; then
+    tools=(memcheck racecheck)
+    [[ "$quick" == 1 ]] && tools=(memcheck)
+    for tool in "${tools[@]}"; do
+      t=$(date +%s)
+      # racecheck watches shared memory only, which the op kernels use: their golden replay
+      # runs every kernel; the rest adds allocator and copy tests it cannot see into.
+      # memcheck: the out-of-memory test's refused cudaMalloc would count as an API error.
+      filter='-*OutOfMemory*'
+      limit=100
+      [[ "$tool" == racecheck ]] && filter='*GoldenReplay*' && limit=60
+      timeout "$limit" "$sanitizer" --tool "$tool" --error-exitcode 99 --print-limit 20 \
+        "$bin/libnn_cuda_tests" --gtest_color=no --gtest_filter="$filter" >"$out/$tool.log" 2>&1
+      status=$?
+      summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/$tool.log" | tail -1)
+      [[ $status -eq 124 ]] && summary="timed out after $limit s ($summary)"
+      row "compute-sanitizer $tool" "${summary:-exit $status} ($(gtest_counts "$out/$tool.log"))" "$(elapsed "$t")"
+    done
+  else
+    row "compute-sanitizer" "not found" 0
+  fi
+
+  if [[ -x "$bin/bench_cuda_ops" ]]; then
+    t=$(date +%s)
+    min_time=0.1
+    [[ "$quick" == 1 ]] && min_time=0.03
+    timeout 60 "$bin/bench_cuda_ops" --benchmark_min_time="$min_time" \
+      --benchmark_out="$out/bench_cuda_ops.json" --benchmark_out_format=json >"$out/bench.log" 2>&1
+    row "bench_cuda_ops" "exit $?" "$(elapsed "$t")"
+  fi
+fi
+
+echo
+echo "=== gpu-check: $(cat "$out/gpu.txt" 2>/dev/null | head -1) — $(date -u '+%Y-%m-%d') — $(elapsed "$start") s in all"
+printf '| %-28s | %-60s | %5s |\n' "step" "result" "s"
+for r in "${rows[@]}"; do
+  IFS='|' read -r step result seconds <<<"$r"
+  printf '| %-28s | %-60s | %5s |\n' "$step" "$result" "$seconds"
+done
+if [[ -f "$out/bench_cuda_ops.json" ]]; then
+  python3 - "$out/bench_cuda_ops.json" <<'EOF'
+import json, sys
+data = json.load(open(sys.argv[1]))
+print()
+print("| benchmark | GB/s | % of copy | TFLOP/s | time |")
+for b in data.get("benchmarks", []):
+    if b.get("run_type") == "aggregate":
+        continue
+    gbs = b.get("bytes_per_second", 0) / 1e9
+    pct = b.get("pct_of_copy_bw")
+    tflops = b.get("TFLOPs") or b.get("tflops") or b.get("TFLOP/s")
+    t = b.get("real_time", 0)
+    unit = b.get("time_unit", "")
+    print(f"| {b['name']} | {gbs:.0f} | {'' if pct is None else f'{pct:.0f}%'} | "
+          f"{'' if tflops is None else f'{tflops:.1f}'} | {t:.3g} {unit} |")
+EOF
+fi
