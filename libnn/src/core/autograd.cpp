@@ -51,10 +51,18 @@ class AccumulateGrad final : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>&& output_grads) override {
     Tensor& g = output_grads[0];
     if (!leaf_->grad) {
-      // A copy: the incoming tensor may be shared with other consumers of the gradient.
-      Tensor copy = empty(g.sizes(), g.options());
-      kernels::copy(g.device(), g, copy);
-      leaf_->grad = copy.impl_ptr();
+      // The first gradient is kept as it is when nothing else can see it -- this call holds
+      // the only handle and the only reference to its storage -- as PyTorch's AccumulateGrad
+      // does: copying it would move the whole gradient through memory once more (a third
+      // of a cross-entropy backward's traffic). Otherwise it is copied: the tensor may be
+      // shared with other consumers of the gradient, or be the caller's own.
+      if (g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1) {
+        leaf_->grad = g.impl_ptr();
+      } else {
+        Tensor copy = empty(g.sizes(), g.options());
+        kernels::copy(g.device(), g, copy);
+        leaf_->grad = copy.impl_ptr();
+      }
     } else {
       Tensor acc(leaf_->grad);
       kernels::axpy(acc.device(), 1.0f, g, acc);
