@@ -267,10 +267,13 @@ __global__ void __launch_bounds__(kBlock)
 }
 
 // Stage 2: channel ch's totals are the sums over tiles t (ascending) and l < leff of
-// part[(t * channels + ch) * leff + l]. 16 threads per channel each take every 16th tile, then
-// one adds their 16 sums in order.
-constexpr int kReduceCols = 32;
-constexpr int kReduceSplit = 16;
+// part[(t * channels + ch) * leff + l]. kReduceSplit threads per channel each take every
+// kReduceSplit-th tile, then one adds their sums in order. Blocks are kReduceCols channels
+// wide (a 32-byte sector of floats) so that even 1024 channels make 128 blocks: a layer
+// norm's dweight/dbias over 1024 partial rows took 35 us on 32 blocks of 32 channels.
+constexpr int kReduceCols = 8;
+constexpr int kReduceSplit = 64;
+constexpr int kReduceUnroll = 8;  // loads in flight per thread before their sums
 
 template <class T, class Finish>
 __global__ void __launch_bounds__(kReduceCols* kReduceSplit)
@@ -281,7 +284,26 @@ __global__ void __launch_bounds__(kReduceCols* kReduceSplit)
   const std::int64_t ch = static_cast<std::int64_t>(blockIdx.x) * kReduceCols + tx;
   double a0 = 0.0, a1 = 0.0;
   if (ch < channels) {
-    for (std::int64_t t = ty; t < tiles; t += kReduceSplit) {
+    std::int64_t t = ty;
+    if (leff == 1) {
+      // The loads of kReduceUnroll tiles first, then their sums in the same order as the
+      // loop below: one round trip to memory per kReduceUnroll tiles instead of per tile.
+      for (; t + (kReduceUnroll - 1) * kReduceSplit < tiles; t += kReduceUnroll * kReduceSplit) {
+        T v0[kReduceUnroll], v1[kReduceUnroll];
+#pragma unroll
+        for (int u = 0; u < kReduceUnroll; ++u) {
+          const std::int64_t at = (t + u * kReduceSplit) * channels + ch;
+          v0[u] = part0[at];
+          v1[u] = part1 != nullptr ? part1[at] : T(0);
+        }
+#pragma unroll
+        for (int u = 0; u < kReduceUnroll; ++u) {
+          a0 += v0[u];
+          a1 += v1[u];
+        }
+      }
+    }
+    for (; t < tiles; t += kReduceSplit) {
       const std::int64_t at = (t * channels + ch) * leff;
       for (std::int64_t l = 0; l < leff; ++l) {
         a0 += part0[at + l];
