@@ -271,6 +271,37 @@ TEST(CudaTensor, MixingDevicesThrowsNamingBoth) {
   }
 }
 
+// The checks that read a kernel's verdict back to the host (cross-entropy targets, embedding
+// indices) throw on CUDA with the CPU's message, naming the first bad position, and leave the
+// backend usable.
+TEST(CudaTensor, BadTargetsAndIndicesThrowTheCpusMessage) {
+  NN_REQUIRE_CUDA();
+  nn::Generator gen = cuda_test::test_generator();
+  const Tensor logits = nn::randn({5, 4}, &gen);
+  const Tensor target = nn::from_vector(std::vector<std::int64_t>{0, 3, -100, 7, 9}, {5});
+  const auto ce = [](const Tensor& x, const Tensor& y) {
+    return error_message([&] { nn::cross_entropy(x, y); });
+  };
+  const std::string cpu_ce = ce(logits, target);
+  EXPECT_TRUE(contains(cpu_ce, "got 7 at row 3")) << cpu_ce;
+  EXPECT_EQ(ce(logits.to(kCuda), target.to(kCuda)), cpu_ce);
+
+  const Tensor weight = nn::randn({6, 3}, &gen);
+  const Tensor indices = nn::from_vector(std::vector<std::int64_t>{1, 5, 6, -1}, {2, 2});
+  const auto emb = [](const Tensor& w, const Tensor& i) {
+    return error_message([&] { nn::embedding(w, i); });
+  };
+  const std::string cpu_emb = emb(weight, indices);
+  EXPECT_TRUE(contains(cpu_emb, "got 6 at position (1,0)")) << cpu_emb;
+  EXPECT_EQ(emb(weight.to(kCuda), indices.to(kCuda)), cpu_emb);
+
+  // Still usable: a valid call right after gives the CPU's loss.
+  const Tensor ok = nn::from_vector(std::vector<std::int64_t>{0, 3, -100, 1, 2}, {5});
+  const float want = nn::cross_entropy(logits, ok).item<float>();
+  EXPECT_NEAR(nn::cross_entropy(logits.to(kCuda), ok.to(kCuda)).item<float>(), want,
+              1e-6f * std::max(1.0f, std::fabs(want)));
+}
+
 // ============================================================================================
 // Modules, optimizers and checkpoints
 // ============================================================================================
