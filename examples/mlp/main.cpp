@@ -10,7 +10,9 @@
 // --target, so it doubles as an end-to-end test of libnn (the install_consumer test runs it).
 //
 // Everything random -- the data, the initial weights, the shuffling -- comes from libnn's
-// seeded generator, so a given --seed gives the same run every time.
+// seeded generator, so a given --seed gives the same run every time. --device cuda trains
+// on the GPU (libnn's CUDA backend); the data is drawn on the CPU either way, so both
+// devices see the same points, weights and batches.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -43,6 +45,7 @@ struct Config {
   std::int64_t test_per_class = 300;
   double noise = 0.15;
   double target = 0.95;
+  std::string device = "auto";  // cpu, cuda or auto
 };
 
 void print_help() {
@@ -58,9 +61,11 @@ void print_help() {
       "  --batch-size B   minibatch size (default %lld)\n"
       "  --noise X        angular noise of the spirals, radians (default %g)\n"
       "  --target X       required final test accuracy in [0,1] (default %g)\n"
+      "  --device D       cpu, cuda or auto: the GPU when libnn has CUDA and one is present\n"
+      "                   (default %s)\n"
       "  --help           this text\n",
       d.epochs, static_cast<unsigned long long>(d.seed), d.lr, static_cast<long long>(d.hidden),
-      static_cast<long long>(d.batch_size), d.noise, d.target);
+      static_cast<long long>(d.batch_size), d.noise, d.target, d.device.c_str());
 }
 
 template <class T>
@@ -98,6 +103,10 @@ bool parse_args(int argc, char** argv, Config& config, bool& help) {
     else if (arg == "--batch-size") ok = parse_number(value, config.batch_size) && config.batch_size > 0;
     else if (arg == "--noise") ok = parse_number(value, config.noise) && config.noise >= 0;
     else if (arg == "--target") ok = parse_number(value, config.target);
+    else if (arg == "--device") {
+      config.device = std::string(value);
+      ok = value == "cpu" || value == "cuda" || value == "auto";
+    }
     else {
       std::fprintf(stderr, "mlp: unknown option %s (see --help)\n", argv[i - 1]);
       return false;
@@ -147,9 +156,9 @@ std::vector<std::int64_t> permutation(std::int64_t n, nn::Generator& gen) {
   return order;
 }
 
-// The rows `order[begin, end)` of the data set as tensors: x (B,2), y (B).
+// The rows `order[begin, end)` of the data set as tensors on `device`: x (B,2), y (B).
 std::pair<nn::Tensor, nn::Tensor> batch(const Dataset& data, const std::vector<std::int64_t>& order,
-                                        std::size_t begin, std::size_t end) {
+                                        std::size_t begin, std::size_t end, nn::Device device) {
   std::vector<float> x;
   std::vector<std::int64_t> y;
   for (std::size_t i = begin; i < end; ++i) {
@@ -159,7 +168,8 @@ std::pair<nn::Tensor, nn::Tensor> batch(const Dataset& data, const std::vector<s
     y.push_back(data.labels[row]);
   }
   const auto B = static_cast<std::int64_t>(end - begin);
-  return {nn::from_vector(x, {B, 2}), nn::from_vector(y, {B})};
+  return {nn::from_vector(x, {B, 2}, nn::TensorOptions().device(device)),
+          nn::from_vector(y, {B}, nn::TensorOptions(nn::DType::Int64).device(device))};
 }
 
 // Fraction of rows whose largest logit is the label. logits (N,C), labels (N) int64.
@@ -180,17 +190,18 @@ struct EpochResult {
 // Trains `model` (any module with forward(x (B,2)) -> logits (B,3)) and returns the last
 // epoch's numbers; prints one line per epoch when `log` is set.
 EpochResult train(nn::Sequential& model, const Dataset& train_set, const Dataset& test_set,
-                  const Config& config, nn::Generator& gen, bool log) {
+                  const Config& config, nn::Device device, nn::Generator& gen, bool log) {
+  model.to(device);  // before the optimizer: its state is made where the parameters are
   nn::optim::Adam optimizer(model.parameters(), nn::optim::AdamOptions(config.lr));
   // The learning rate follows a cosine from lr down to 0 over the run, stepped per epoch, so
   // the last epochs settle instead of jumping around the minimum.
   nn::optim::CosineAnnealingLR schedule(optimizer, std::max(config.epochs, 1));
   std::vector<std::int64_t> identity(static_cast<std::size_t>(test_set.size()));
   std::iota(identity.begin(), identity.end(), 0);
-  const auto [test_x, test_y] = batch(test_set, identity, 0, identity.size());
+  const auto [test_x, test_y] = batch(test_set, identity, 0, identity.size(), device);
   std::vector<std::int64_t> train_order(static_cast<std::size_t>(train_set.size()));
   std::iota(train_order.begin(), train_order.end(), 0);
-  const auto [all_train_x, all_train_y] = batch(train_set, train_order, 0, train_order.size());
+  const auto [all_train_x, all_train_y] = batch(train_set, train_order, 0, train_order.size(), device);
 
   EpochResult result;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -200,7 +211,7 @@ EpochResult train(nn::Sequential& model, const Dataset& train_set, const Dataset
     std::int64_t seen = 0;
     for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(config.batch_size)) {
       const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(config.batch_size));
-      const auto [x, y] = batch(train_set, order, begin, end);
+      const auto [x, y] = batch(train_set, order, begin, end, device);
       const nn::Tensor loss = nn::cross_entropy(model.forward(x), y);  // x (B,2) -> logits (B,3)
       optimizer.zero_grad();
       loss.backward();
@@ -234,6 +245,16 @@ int main(int argc, char** argv) {
   }
 
   try {
+    nn::Device device = nn::Device::cpu();
+    if (config.device == "cuda" || (config.device == "auto" && nn::cuda::is_available())) {
+      if (!nn::cuda::is_available()) {
+        std::fprintf(stderr, "mlp: --device cuda: %s\n", nn::cuda::unavailable_reason().c_str());
+        return 1;
+      }
+      device = nn::Device::cuda();
+    }
+    std::printf("device: %s%s\n", device.str().c_str(),
+                config.device == "auto" ? " (--device auto)" : "");
     nn::manual_seed(config.seed);  // the weights' initializations draw from the global one
     nn::Generator data_gen(config.seed);
     const Dataset train_set = make_spirals(config.train_per_class, config.noise, data_gen);
@@ -245,7 +266,7 @@ int main(int argc, char** argv) {
 
     // Baseline: a linear classifier (softmax regression), trained the same way.
     nn::Sequential linear(std::make_shared<nn::Linear>(2, kClasses));
-    const EpochResult baseline = train(linear, train_set, test_set, config, data_gen, false);
+    const EpochResult baseline = train(linear, train_set, test_set, config, device, data_gen, false);
     std::printf("linear baseline: test acc %.1f%% after %d epochs\n",
                 100.0 * baseline.test_accuracy, config.epochs);
 
@@ -254,7 +275,7 @@ int main(int argc, char** argv) {
                        std::make_shared<nn::Linear>(H, H), std::make_shared<nn::ReLU>(),
                        std::make_shared<nn::Linear>(H, kClasses));
     std::printf("model: %s\n", mlp.str().c_str());
-    const EpochResult final_result = train(mlp, train_set, test_set, config, data_gen, true);
+    const EpochResult final_result = train(mlp, train_set, test_set, config, device, data_gen, true);
 
     const bool passed = final_result.test_accuracy >= config.target;
     std::printf("final test accuracy %.1f%% (target %.1f%%, linear baseline %.1f%%): %s\n",
