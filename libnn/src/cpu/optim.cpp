@@ -7,6 +7,10 @@
 // GCC vectorizes it at -O3; per-step constants (bias corrections) are computed once, in double,
 // and rounded to float. Elements are independent, so splitting across threads by index keeps
 // results identical whatever the thread count.
+//
+// The multi-tensor entries (sgd_step_multi, ...) call the single-tensor kernel on each entry
+// in turn: on the CPU a call costs nothing worth saving, and the results are then those of
+// the single-tensor kernel by construction.
 #include "kernels/optim.hpp"
 
 #include <algorithm>
@@ -197,6 +201,41 @@ void rmsprop_step_cpu(Tensor& param, const Tensor& grad, Tensor& square_avg, Ten
   });
 }
 
+// --- multi-tensor steps: each entry through the single-tensor kernel ---------------------
+
+// A null buffer pointer stands for an undefined tensor (an unused buffer).
+Tensor& or_none(Tensor* t, Tensor& none) { return t != nullptr ? *t : none; }
+
+void sgd_step_multi_cpu(const std::vector<kernels::SgdTensors>& tensors,
+                        const kernels::SgdStep& h) {
+  kernels::SgdStep each = h;
+  for (const kernels::SgdTensors& e : tensors) {
+    Tensor none;
+    each.first_step = e.first_step;
+    sgd_step_cpu(*e.param, *e.grad, or_none(e.momentum_buffer, none), each);
+  }
+}
+
+void adam_step_multi_cpu(const std::vector<kernels::AdamTensors>& tensors,
+                         const kernels::AdamStep& h) {
+  kernels::AdamStep each = h;
+  for (const kernels::AdamTensors& e : tensors) {
+    Tensor none;
+    each.step = e.step;
+    adam_step_cpu(*e.param, *e.grad, *e.exp_avg, *e.exp_avg_sq, or_none(e.max_exp_avg_sq, none),
+                  each);
+  }
+}
+
+void rmsprop_step_multi_cpu(const std::vector<kernels::RmspropTensors>& tensors,
+                            const kernels::RmspropStep& h) {
+  for (const kernels::RmspropTensors& e : tensors) {
+    Tensor no_avg, no_buf;
+    rmsprop_step_cpu(*e.param, *e.grad, *e.square_avg, or_none(e.grad_avg, no_avg),
+                     or_none(e.momentum_buffer, no_buf), h);
+  }
+}
+
 // --- sum of |x|^p -------------------------------------------------------------------------
 
 // Blocks of a fixed size, each summed by one thread into its own slot, then the slots added
@@ -278,5 +317,8 @@ namespace nn::kernels {
 Table<SgdStepFn> sgd_step{"sgd_step", cpu::sgd_step_cpu};
 Table<AdamStepFn> adam_step{"adam_step", cpu::adam_step_cpu};
 Table<RmspropStepFn> rmsprop_step{"rmsprop_step", cpu::rmsprop_step_cpu};
+Table<SgdStepMultiFn> sgd_step_multi{"sgd_step_multi", cpu::sgd_step_multi_cpu};
+Table<AdamStepMultiFn> adam_step_multi{"adam_step_multi", cpu::adam_step_multi_cpu};
+Table<RmspropStepMultiFn> rmsprop_step_multi{"rmsprop_step_multi", cpu::rmsprop_step_multi_cpu};
 Table<PowSumFn> abs_pow_sum{"abs_pow_sum", cpu::abs_pow_sum_cpu};
 }  // namespace nn::kernels

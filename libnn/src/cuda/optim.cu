@@ -8,11 +8,19 @@
 // rounded to float), and every multiply and add rounded separately: the CPU build has no FMA,
 // so letting nvcc fuse them would make the two devices drift apart over many steps.
 //
+// The multi-tensor steps (sgd_step_multi, ...) update every parameter of an optimizer in one
+// launch; each element goes through the same update functor, with the same constants, as in
+// the single-tensor kernels, so the bits are the same too (see "many tensors in one launch").
+//
 // abs_pow_sum reduces in double over a grid that depends on the element count only (fixed
 // contiguous ranges per block, then one block over the partials in order), so its result has
 // the same bits on every run; no atomics.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "cuda/common.cuh"
 #include "cuda/register.hpp"
@@ -56,28 +64,33 @@ __device__ __forceinline__ void update_one(const Update& u, const StepBuffers& b
   if constexpr (Update::kState2) b.state2[i] = s2;
 }
 
+// Elements 4i .. 4i+3 through float4 loads and stores (every buffer 16-byte aligned).
+template <class Update>
+__device__ __forceinline__ void update_four(const Update& u, const StepBuffers& b,
+                                            std::int64_t i) {
+  float4 p = reinterpret_cast<const float4*>(b.param)[i];
+  const float4 g = __ldg(reinterpret_cast<const float4*>(b.grad) + i);
+  float4 s0{}, s1{}, s2{};
+  if constexpr (Update::kState0) s0 = reinterpret_cast<const float4*>(b.state0)[i];
+  if constexpr (Update::kState1) s1 = reinterpret_cast<const float4*>(b.state1)[i];
+  if constexpr (Update::kState2) s2 = reinterpret_cast<const float4*>(b.state2)[i];
+  u(p.x, g.x, s0.x, s1.x, s2.x);
+  u(p.y, g.y, s0.y, s1.y, s2.y);
+  u(p.z, g.z, s0.z, s1.z, s2.z);
+  u(p.w, g.w, s0.w, s1.w, s2.w);
+  reinterpret_cast<float4*>(b.param)[i] = p;
+  if constexpr (Update::kState0) reinterpret_cast<float4*>(b.state0)[i] = s0;
+  if constexpr (Update::kState1) reinterpret_cast<float4*>(b.state1)[i] = s1;
+  if constexpr (Update::kState2) reinterpret_cast<float4*>(b.state2)[i] = s2;
+}
+
 // Every buffer 16-byte aligned: float4 loads and stores over the first n/4*4 elements, then
 // the last n%4 elements, one thread each.
 template <class Update>
 __global__ void __launch_bounds__(kBlock) step_vec4_kernel(const Update u, const StepBuffers b,
                                                           std::int64_t n) {
   const std::int64_t n4 = n / 4;
-  NN_CUDA_KERNEL_LOOP(i, n4) {
-    float4 p = reinterpret_cast<const float4*>(b.param)[i];
-    const float4 g = __ldg(reinterpret_cast<const float4*>(b.grad) + i);
-    float4 s0{}, s1{}, s2{};
-    if constexpr (Update::kState0) s0 = reinterpret_cast<const float4*>(b.state0)[i];
-    if constexpr (Update::kState1) s1 = reinterpret_cast<const float4*>(b.state1)[i];
-    if constexpr (Update::kState2) s2 = reinterpret_cast<const float4*>(b.state2)[i];
-    u(p.x, g.x, s0.x, s1.x, s2.x);
-    u(p.y, g.y, s0.y, s1.y, s2.y);
-    u(p.z, g.z, s0.z, s1.z, s2.z);
-    u(p.w, g.w, s0.w, s1.w, s2.w);
-    reinterpret_cast<float4*>(b.param)[i] = p;
-    if constexpr (Update::kState0) reinterpret_cast<float4*>(b.state0)[i] = s0;
-    if constexpr (Update::kState1) reinterpret_cast<float4*>(b.state1)[i] = s1;
-    if constexpr (Update::kState2) reinterpret_cast<float4*>(b.state2)[i] = s2;
-  }
+  NN_CUDA_KERNEL_LOOP(i, n4) update_four(u, b, i);
   const std::int64_t tail = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (tail < n - n4 * 4) update_one(u, b, n4 * 4 + tail);
 }
@@ -93,16 +106,151 @@ bool aligned16(const void* ptr) {
   return ptr == nullptr || reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0;
 }
 
+bool all_aligned16(const StepBuffers& b) {
+  return aligned16(b.param) && aligned16(b.grad) && aligned16(b.state0) && aligned16(b.state1) &&
+         aligned16(b.state2);
+}
+
 template <class Update>
 void launch_step(const Update& u, const StepBuffers& b, std::int64_t n) {
   if (n == 0) return;
-  if (aligned16(b.param) && aligned16(b.grad) && aligned16(b.state0) && aligned16(b.state1) &&
-      aligned16(b.state2)) {
+  if (all_aligned16(b)) {
     // At least one block, so that the n%4 tail has its threads even when n < 4.
     step_vec4_kernel<<<grid_for(n / 4), kBlock, 0, current_stream()>>>(u, b, n);
   } else {
     step_scalar_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(u, b, n);
   }
+  NN_CUDA_CHECK_LAUNCH();
+}
+
+// --- many tensors in one launch -----------------------------------------------------------
+// A model of many small parameters would pay one launch per parameter (and leave most of the
+// GPU idle in each). A multi-tensor step covers them all in one launch: each parameter is cut
+// into chunks of kMultiChunk elements, and block k updates the chunk that entry k of a
+// (tensor, chunk) table names, reading that tensor's record: its buffers, its length, its own
+// constants (Adam's bias corrections depend on its step) and which of two update functors it
+// takes (SGD's first step, with a fresh momentum buffer, is another formula).
+//
+// The records and the table go to the device in one buffer of the caching allocator, copied
+// from a host vector on the current stream; cudaMemcpyAsync returns once the pageable source
+// is staged, and the buffer is given back after the launch: the allocator hands it out again
+// only on the same stream, so behind this kernel. (Kernel parameters, capped at 4 KB, would
+// hold a few dozen records and need a launch per few dozen tensors.)
+//
+// Within a chunk, threads stride over float4s (update_four) when all of that tensor's buffers
+// are 16-byte aligned -- chunks start at multiples of kMultiChunk, a multiple of 4, so they
+// stay aligned -- and over single elements otherwise, exactly as the single-tensor kernels do.
+
+constexpr std::int64_t kMultiChunk = 4096;
+static_assert(kMultiChunk % 4 == 0, "chunks of an aligned tensor must stay 16-byte aligned");
+
+template <class Constants>
+struct TensorRecord {
+  StepBuffers b;
+  std::int64_t n;
+  Constants c;
+  std::int32_t variant;  // 0: Update0, 1: Update1
+  std::int32_t vec;      // every buffer 16-byte aligned
+};
+
+struct ChunkRef {
+  std::int32_t tensor;
+  std::int32_t chunk;
+};
+
+// Buffers advanced to element `offset`; the unused (null) ones stay null.
+__device__ __forceinline__ StepBuffers offset_buffers(StepBuffers b, std::int64_t offset) {
+  b.param += offset;
+  b.grad += offset;
+  if (b.state0 != nullptr) b.state0 += offset;
+  if (b.state1 != nullptr) b.state1 += offset;
+  if (b.state2 != nullptr) b.state2 += offset;
+  return b;
+}
+
+// One chunk of `len` elements by the threads of a block.
+template <class Update>
+__device__ __forceinline__ void update_chunk(const Update& u, const StepBuffers& b,
+                                             std::int64_t len, bool vec) {
+  if (vec) {
+    const std::int64_t len4 = len / 4;
+    for (std::int64_t i = threadIdx.x; i < len4; i += blockDim.x) update_four(u, b, i);
+    // Only a tensor's last chunk has a tail (len % 4 elements).
+    if (threadIdx.x < len - len4 * 4) update_one(u, b, len4 * 4 + threadIdx.x);
+  } else {
+    for (std::int64_t i = threadIdx.x; i < len; i += blockDim.x) update_one(u, b, i);
+  }
+}
+
+template <class Update0, class Update1>
+__global__ void __launch_bounds__(kBlock) multi_step_kernel(
+    const TensorRecord<typename Update0::Constants>* __restrict__ records,
+    const ChunkRef* __restrict__ chunks, std::int64_t chunk_count) {
+  static_assert(std::is_same_v<typename Update0::Constants, typename Update1::Constants>);
+  for (std::int64_t k = blockIdx.x; k < chunk_count; k += gridDim.x) {
+    const ChunkRef ref = chunks[k];
+    const TensorRecord<typename Update0::Constants> r = records[ref.tensor];
+    const std::int64_t begin = static_cast<std::int64_t>(ref.chunk) * kMultiChunk;
+    const std::int64_t left = r.n - begin;
+    const std::int64_t len = left < kMultiChunk ? left : kMultiChunk;
+    const StepBuffers b = offset_buffers(r.b, begin);
+    if constexpr (std::is_same_v<Update0, Update1>) {
+      update_chunk(Update0{r.c}, b, len, r.vec != 0);
+    } else if (r.variant == 0) {
+      update_chunk(Update0{r.c}, b, len, r.vec != 0);
+    } else {
+      update_chunk(Update1{r.c}, b, len, r.vec != 0);
+    }
+  }
+}
+
+// The record of one tensor of n > 0 elements.
+template <class Constants>
+TensorRecord<Constants> make_record(const StepBuffers& b, std::int64_t n, const Constants& c,
+                                    int variant = 0) {
+  TensorRecord<Constants> r{};
+  r.b = b;
+  r.n = n;
+  r.c = c;
+  r.variant = variant;
+  r.vec = all_aligned16(b) ? 1 : 0;
+  return r;
+}
+
+// One launch over every record's tensor (all on `device`, each with n > 0).
+template <class Update0, class Update1>
+void launch_multi_step(Device device,
+                       const std::vector<TensorRecord<typename Update0::Constants>>& records) {
+  using Record = TensorRecord<typename Update0::Constants>;
+  if (records.empty()) return;
+  std::vector<ChunkRef> chunks;
+  for (std::size_t t = 0; t < records.size(); ++t) {
+    const std::int64_t count = (records[t].n + kMultiChunk - 1) / kMultiChunk;
+    for (std::int64_t k = 0; k < count; ++k) {
+      chunks.push_back({static_cast<std::int32_t>(t), static_cast<std::int32_t>(k)});
+    }
+  }
+
+  // Records first (8-byte aligned, as the buffer is; sizeof(Record) is a multiple of 8, so
+  // the table after them is aligned too), in 8-byte words.
+  static_assert(sizeof(Record) % alignof(Record) == 0 && alignof(Record) == 8);
+  const std::size_t records_bytes = records.size() * sizeof(Record);
+  const std::size_t bytes = records_bytes + chunks.size() * sizeof(ChunkRef);
+  std::vector<std::int64_t> host((bytes + 7) / 8);
+  std::memcpy(host.data(), records.data(), records_bytes);
+  std::memcpy(reinterpret_cast<char*>(host.data()) + records_bytes, chunks.data(),
+              chunks.size() * sizeof(ChunkRef));
+  const Tensor meta = nn::empty({static_cast<std::int64_t>(host.size())},
+                                TensorOptions().dtype(DType::Int64).device(device));
+  char* dev = reinterpret_cast<char*>(meta.data_ptr<std::int64_t>());
+  NN_CUDA_CHECK(cudaMemcpyAsync(dev, host.data(), bytes, cudaMemcpyHostToDevice,
+                                current_stream()));
+
+  const auto chunk_count = static_cast<std::int64_t>(chunks.size());
+  const auto grid = static_cast<unsigned>(std::min<std::int64_t>(chunk_count, 65535LL * 16));
+  multi_step_kernel<Update0, Update1><<<grid, kBlock, 0, current_stream()>>>(
+      reinterpret_cast<const Record*>(dev), reinterpret_cast<const ChunkRef*>(dev + records_bytes),
+      chunk_count);
   NN_CUDA_CHECK_LAUNCH();
 }
 
@@ -116,8 +264,14 @@ struct SgdConstants {
   float weight_decay;
 };
 
+SgdConstants sgd_constants(const kernels::SgdStep& h) {
+  return {h.maximize ? -1.0f : 1.0f, static_cast<float>(h.lr), static_cast<float>(h.momentum),
+          static_cast<float>(1.0 - h.dampening), static_cast<float>(h.weight_decay)};
+}
+
 template <bool kMomentum, bool kNesterov, bool kFirstStep>
 struct SgdUpdate {
+  using Constants = SgdConstants;
   static constexpr bool kState0 = kMomentum;  // momentum_buffer
   static constexpr bool kState1 = false;
   static constexpr bool kState2 = false;
@@ -139,9 +293,7 @@ struct SgdUpdate {
 
 void sgd_step_cuda(Tensor& param, const Tensor& grad, Tensor& momentum_buffer,
                    const kernels::SgdStep& h) {
-  const SgdConstants c{h.maximize ? -1.0f : 1.0f, static_cast<float>(h.lr),
-                       static_cast<float>(h.momentum), static_cast<float>(1.0 - h.dampening),
-                       static_cast<float>(h.weight_decay)};
+  const SgdConstants c = sgd_constants(h);
   const std::int64_t n = param.numel();
   if (n == 0) return;
   StepBuffers b{param.data_ptr<float>(), grad.data_ptr<float>(), nullptr, nullptr, nullptr};
@@ -153,6 +305,34 @@ void sgd_step_cuda(Tensor& param, const Tensor& grad, Tensor& momentum_buffer,
   }
   if (h.nesterov) return launch_step(SgdUpdate<true, true, false>{c}, b, n);
   return launch_step(SgdUpdate<true, false, false>{c}, b, n);
+}
+
+// Variant 1 is the first step (a fresh momentum buffer), per tensor.
+void sgd_step_multi_cuda(const std::vector<kernels::SgdTensors>& tensors,
+                         const kernels::SgdStep& h) {
+  if (tensors.empty()) return;
+  const SgdConstants c = sgd_constants(h);
+  const bool momentum = h.momentum != 0.0;
+  std::vector<TensorRecord<SgdConstants>> records;
+  records.reserve(tensors.size());
+  for (const kernels::SgdTensors& e : tensors) {
+    const std::int64_t n = e.param->numel();
+    if (n == 0) continue;
+    const StepBuffers b{e.param->data_ptr<float>(), e.grad->data_ptr<float>(),
+                        momentum ? e.momentum_buffer->data_ptr<float>() : nullptr, nullptr,
+                        nullptr};
+    records.push_back(make_record(b, n, c, e.first_step ? 1 : 0));
+  }
+  const Device device = tensors.front().param->device();
+  if (!momentum) {
+    using Plain = SgdUpdate<false, false, false>;
+    return launch_multi_step<Plain, Plain>(device, records);
+  }
+  if (h.nesterov) {
+    return launch_multi_step<SgdUpdate<true, true, false>, SgdUpdate<true, true, true>>(device,
+                                                                                       records);
+  }
+  launch_multi_step<SgdUpdate<true, false, false>, SgdUpdate<true, false, true>>(device, records);
 }
 
 // --- Adam / AdamW -------------------------------------------------------------------------
@@ -168,8 +348,29 @@ struct AdamConstants {
   float eps;
 };
 
+// Exactly as adam_step_cpu: the bias corrections in double on the host, then each constant
+// rounded to float once.
+AdamConstants adam_constants(const kernels::AdamStep& h, std::int64_t step) {
+  const double t = static_cast<double>(step);
+  const double bias_correction1 = 1.0 - std::pow(h.beta1, t);
+  const double bias_correction2 = 1.0 - std::pow(h.beta2, t);
+  AdamConstants c{};
+  c.sign = h.maximize ? -1.0f : 1.0f;
+  c.decay = h.decoupled_weight_decay ? static_cast<float>(1.0 - h.lr * h.weight_decay) : 1.0f;
+  c.l2 = h.decoupled_weight_decay ? 0.0f : static_cast<float>(h.weight_decay);
+  c.beta1 = static_cast<float>(h.beta1);
+  c.one_minus_beta1 = static_cast<float>(1.0 - h.beta1);
+  c.beta2 = static_cast<float>(h.beta2);
+  c.one_minus_beta2 = static_cast<float>(1.0 - h.beta2);
+  c.step_size = static_cast<float>(h.lr / bias_correction1);
+  c.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bias_correction2));
+  c.eps = static_cast<float>(h.eps);
+  return c;
+}
+
 template <bool kAmsgrad>
 struct AdamUpdate {
+  using Constants = AdamConstants;
   static constexpr bool kState0 = true;      // exp_avg
   static constexpr bool kState1 = true;      // exp_avg_sq
   static constexpr bool kState2 = kAmsgrad;  // max_exp_avg_sq
@@ -196,23 +397,7 @@ struct AdamUpdate {
 
 void adam_step_cuda(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
                     Tensor& max_exp_avg_sq, const kernels::AdamStep& h) {
-  // Exactly as adam_step_cpu: the bias corrections in double on the host, then each constant
-  // rounded to float once.
-  const double t = static_cast<double>(h.step);
-  const double bias_correction1 = 1.0 - std::pow(h.beta1, t);
-  const double bias_correction2 = 1.0 - std::pow(h.beta2, t);
-  AdamConstants c{};
-  c.sign = h.maximize ? -1.0f : 1.0f;
-  c.decay = h.decoupled_weight_decay ? static_cast<float>(1.0 - h.lr * h.weight_decay) : 1.0f;
-  c.l2 = h.decoupled_weight_decay ? 0.0f : static_cast<float>(h.weight_decay);
-  c.beta1 = static_cast<float>(h.beta1);
-  c.one_minus_beta1 = static_cast<float>(1.0 - h.beta1);
-  c.beta2 = static_cast<float>(h.beta2);
-  c.one_minus_beta2 = static_cast<float>(1.0 - h.beta2);
-  c.step_size = static_cast<float>(h.lr / bias_correction1);
-  c.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bias_correction2));
-  c.eps = static_cast<float>(h.eps);
-
+  const AdamConstants c = adam_constants(h, h.step);
   const std::int64_t n = param.numel();
   if (n == 0) return;
   StepBuffers b{param.data_ptr<float>(), grad.data_ptr<float>(), exp_avg.data_ptr<float>(),
@@ -222,6 +407,25 @@ void adam_step_cuda(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& 
     return launch_step(AdamUpdate<true>{c}, b, n);
   }
   launch_step(AdamUpdate<false>{c}, b, n);
+}
+
+// Each tensor's constants from its own step.
+void adam_step_multi_cuda(const std::vector<kernels::AdamTensors>& tensors,
+                          const kernels::AdamStep& h) {
+  if (tensors.empty()) return;
+  std::vector<TensorRecord<AdamConstants>> records;
+  records.reserve(tensors.size());
+  for (const kernels::AdamTensors& e : tensors) {
+    const std::int64_t n = e.param->numel();
+    if (n == 0) continue;
+    const StepBuffers b{e.param->data_ptr<float>(), e.grad->data_ptr<float>(),
+                        e.exp_avg->data_ptr<float>(), e.exp_avg_sq->data_ptr<float>(),
+                        h.amsgrad ? e.max_exp_avg_sq->data_ptr<float>() : nullptr};
+    records.push_back(make_record(b, n, adam_constants(h, e.step)));
+  }
+  const Device device = tensors.front().param->device();
+  if (h.amsgrad) return launch_multi_step<AdamUpdate<true>, AdamUpdate<true>>(device, records);
+  launch_multi_step<AdamUpdate<false>, AdamUpdate<false>>(device, records);
 }
 
 // --- RMSprop ------------------------------------------------------------------------------
@@ -235,8 +439,21 @@ struct RmspropConstants {
   float momentum;
 };
 
+RmspropConstants rmsprop_constants(const kernels::RmspropStep& h) {
+  RmspropConstants c{};
+  c.sign = h.maximize ? -1.0f : 1.0f;
+  c.lr = static_cast<float>(h.lr);
+  c.alpha = static_cast<float>(h.alpha);
+  c.one_minus_alpha = static_cast<float>(1.0 - h.alpha);
+  c.eps = static_cast<float>(h.eps);
+  c.weight_decay = static_cast<float>(h.weight_decay);
+  c.momentum = static_cast<float>(h.momentum);
+  return c;
+}
+
 template <bool kCentered, bool kMomentum>
 struct RmspropUpdate {
+  using Constants = RmspropConstants;
   static constexpr bool kState0 = true;       // square_avg
   static constexpr bool kState1 = kCentered;  // grad_avg
   static constexpr bool kState2 = kMomentum;  // momentum_buffer
@@ -266,15 +483,7 @@ struct RmspropUpdate {
 
 void rmsprop_step_cuda(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
                        Tensor& momentum_buffer, const kernels::RmspropStep& h) {
-  RmspropConstants c{};
-  c.sign = h.maximize ? -1.0f : 1.0f;
-  c.lr = static_cast<float>(h.lr);
-  c.alpha = static_cast<float>(h.alpha);
-  c.one_minus_alpha = static_cast<float>(1.0 - h.alpha);
-  c.eps = static_cast<float>(h.eps);
-  c.weight_decay = static_cast<float>(h.weight_decay);
-  c.momentum = static_cast<float>(h.momentum);
-
+  const RmspropConstants c = rmsprop_constants(h);
   const std::int64_t n = param.numel();
   if (n == 0) return;
   StepBuffers b{param.data_ptr<float>(), grad.data_ptr<float>(), square_avg.data_ptr<float>(),
@@ -284,6 +493,39 @@ void rmsprop_step_cuda(Tensor& param, const Tensor& grad, Tensor& square_avg, Te
   if (b.state1) return launch_step(RmspropUpdate<true, false>{c}, b, n);
   if (b.state2) return launch_step(RmspropUpdate<false, true>{c}, b, n);
   launch_step(RmspropUpdate<false, false>{c}, b, n);
+}
+
+void rmsprop_step_multi_cuda(const std::vector<kernels::RmspropTensors>& tensors,
+                             const kernels::RmspropStep& h) {
+  if (tensors.empty()) return;
+  const RmspropConstants c = rmsprop_constants(h);
+  std::vector<TensorRecord<RmspropConstants>> records;
+  records.reserve(tensors.size());
+  for (const kernels::RmspropTensors& e : tensors) {
+    const std::int64_t n = e.param->numel();
+    if (n == 0) continue;
+    const StepBuffers b{e.param->data_ptr<float>(), e.grad->data_ptr<float>(),
+                        e.square_avg->data_ptr<float>(),
+                        h.centered ? e.grad_avg->data_ptr<float>() : nullptr,
+                        h.momentum > 0.0 ? e.momentum_buffer->data_ptr<float>() : nullptr};
+    records.push_back(make_record(b, n, c));
+  }
+  const Device device = tensors.front().param->device();
+  const bool centered = h.centered, momentum = h.momentum > 0.0;
+  if (centered && momentum) {
+    using U = RmspropUpdate<true, true>;
+    return launch_multi_step<U, U>(device, records);
+  }
+  if (centered) {
+    using U = RmspropUpdate<true, false>;
+    return launch_multi_step<U, U>(device, records);
+  }
+  if (momentum) {
+    using U = RmspropUpdate<false, true>;
+    return launch_multi_step<U, U>(device, records);
+  }
+  using U = RmspropUpdate<false, false>;
+  launch_multi_step<U, U>(device, records);
 }
 
 // --- sum of |x|^p -------------------------------------------------------------------------
@@ -424,6 +666,9 @@ void register_optim_kernels() {
   kernels::sgd_step.set(DeviceType::CUDA, sgd_step_cuda);
   kernels::adam_step.set(DeviceType::CUDA, adam_step_cuda);
   kernels::rmsprop_step.set(DeviceType::CUDA, rmsprop_step_cuda);
+  kernels::sgd_step_multi.set(DeviceType::CUDA, sgd_step_multi_cuda);
+  kernels::adam_step_multi.set(DeviceType::CUDA, adam_step_multi_cuda);
+  kernels::rmsprop_step_multi.set(DeviceType::CUDA, rmsprop_step_multi_cuda);
   kernels::abs_pow_sum.set(DeviceType::CUDA, abs_pow_sum_cuda);
 }
 

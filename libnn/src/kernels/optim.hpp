@@ -6,9 +6,17 @@
 // tests/libnn/golden/README.md; the CPU kernels are in src/cpu/optim.cpp. All tensors are
 // float32, contiguous, of the parameter's shape and on its device. Hyper-parameters travel in
 // double; a kernel rounds them (and the per-step constants it derives) to its compute type.
+//
+// Each step also has a multi-tensor table (PyTorch's foreach / multi_tensor_apply): one call
+// updates a list of parameters with the same hyper-parameters, so a GPU covers a model of many
+// small parameters in one launch instead of one per parameter. An entry carries what differs
+// between parameters (its buffers, and its own step count: a parameter without a gradient on
+// some steps lags the others). Every tensor of one call is on the call's device; the results
+// are those of the single-tensor kernel applied to each entry in turn, bit for bit.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/table.hpp"
 #include "libnn/tensor.hpp"
@@ -33,6 +41,17 @@ using SgdStepFn = void(Tensor& param, const Tensor& grad, Tensor& momentum_buffe
                        const SgdStep& h);
 extern Table<SgdStepFn> sgd_step;
 
+// momentum_buffer is null or undefined when momentum == 0.
+struct SgdTensors {
+  Tensor* param;
+  const Tensor* grad;
+  Tensor* momentum_buffer;
+  bool first_step;  // this parameter's first update (its buffer is fresh)
+};
+// h.first_step is ignored: each entry has its own.
+using SgdStepMultiFn = void(const std::vector<SgdTensors>& tensors, const SgdStep& h);
+extern Table<SgdStepMultiFn> sgd_step_multi;
+
 // Adam and AdamW, t = step (from 1):
 //   decoupled (AdamW): param *= 1 - lr * weight_decay, g = grad
 //   else (Adam):       g = grad + weight_decay * param            (L2 added to the gradient)
@@ -56,6 +75,19 @@ using AdamStepFn = void(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tens
                         Tensor& max_exp_avg_sq, const AdamStep& h);
 extern Table<AdamStepFn> adam_step;
 
+// max_exp_avg_sq is null or undefined unless amsgrad.
+struct AdamTensors {
+  Tensor* param;
+  const Tensor* grad;
+  Tensor* exp_avg;
+  Tensor* exp_avg_sq;
+  Tensor* max_exp_avg_sq;
+  std::int64_t step;  // this parameter's t (from 1)
+};
+// h.step is ignored: each entry has its own.
+using AdamStepMultiFn = void(const std::vector<AdamTensors>& tensors, const AdamStep& h);
+extern Table<AdamStepMultiFn> adam_step_multi;
+
 // RMSprop:
 //   g = grad + weight_decay * param
 //   square_avg = alpha * square_avg + (1 - alpha) * g^2
@@ -76,6 +108,18 @@ struct RmspropStep {
 using RmspropStepFn = void(Tensor& param, const Tensor& grad, Tensor& square_avg,
                            Tensor& grad_avg, Tensor& momentum_buffer, const RmspropStep& h);
 extern Table<RmspropStepFn> rmsprop_step;
+
+// grad_avg is null or undefined unless centered, momentum_buffer unless momentum > 0.
+struct RmspropTensors {
+  Tensor* param;
+  const Tensor* grad;
+  Tensor* square_avg;
+  Tensor* grad_avg;
+  Tensor* momentum_buffer;
+};
+using RmspropStepMultiFn = void(const std::vector<RmspropTensors>& tensors,
+                                const RmspropStep& h);
+extern Table<RmspropStepMultiFn> rmsprop_step_multi;
 
 // sum over x of |x|^norm_type (norm_type > 0), or max |x| for norm_type = +infinity; in double,
 // deterministic whatever the thread count (fixed blocks combined in order). 0 for no elements.

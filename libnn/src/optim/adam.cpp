@@ -1,5 +1,6 @@
-// Adam and AdamW (libnn/optim/adam.hpp): option checks and the loop over parameters; both
-// call the fused kernel kernels::adam_step (src/cpu/optim.cpp), AdamW with decoupled decay.
+// Adam and AdamW (libnn/optim/adam.hpp): option checks and the step; both call the fused
+// multi-tensor kernel kernels::adam_step_multi (src/cpu/optim.cpp) once per device, AdamW
+// with decoupled decay.
 #include "libnn/optim/adam.hpp"
 
 #include "core/check.hpp"
@@ -27,7 +28,7 @@ std::vector<std::string> adam_buffer_names(bool amsgrad) {
 }
 
 template <class Options>
-kernels::AdamStep adam_hyper(const Options& o, bool decoupled, std::int64_t step) {
+kernels::AdamStep adam_hyper(const Options& o, bool decoupled) {
   kernels::AdamStep h;
   h.lr = o.lr();
   h.beta1 = o.betas().first;
@@ -37,8 +38,21 @@ kernels::AdamStep adam_hyper(const Options& o, bool decoupled, std::int64_t step
   h.decoupled_weight_decay = decoupled;
   h.amsgrad = o.amsgrad();
   h.maximize = o.maximize();
-  h.step = step;
   return h;
+}
+
+// One multi-tensor call for the updates of one device (Optimizer::PendingUpdate, protected,
+// hence the template), each parameter with its own step count.
+template <class PendingUpdates>
+void adam_step_all(const kernels::AdamStep& h, Device device, PendingUpdates& updates) {
+  std::vector<kernels::AdamTensors> tensors;
+  tensors.reserve(updates.size());
+  for (auto& u : updates) {
+    std::vector<Tensor>& b = u.state->buffers;
+    tensors.push_back({&u.param, &u.grad, &b[0], &b[1], h.amsgrad ? &b[2] : nullptr,
+                       u.state->step});
+  }
+  kernels::adam_step_multi(device, tensors, h);
 }
 
 }  // namespace
@@ -51,11 +65,9 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions options)
 std::vector<std::string> Adam::buffer_names() const { return adam_buffer_names(options_.amsgrad()); }
 
 void Adam::step() {
-  for_each_update([this](Tensor& param, const Tensor& grad, ParamState& state) {
-    const kernels::AdamStep h = adam_hyper(options_, /*decoupled=*/false, state.step);
-    Tensor none;
-    kernels::adam_step(param.device(), param, grad, state.buffers[0], state.buffers[1],
-                       h.amsgrad ? state.buffers[2] : none, h);
+  const kernels::AdamStep h = adam_hyper(options_, /*decoupled=*/false);
+  for_each_device_update([&](Device device, std::vector<PendingUpdate>& updates) {
+    adam_step_all(h, device, updates);
   });
 }
 
@@ -67,11 +79,9 @@ AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
 std::vector<std::string> AdamW::buffer_names() const { return adam_buffer_names(options_.amsgrad()); }
 
 void AdamW::step() {
-  for_each_update([this](Tensor& param, const Tensor& grad, ParamState& state) {
-    const kernels::AdamStep h = adam_hyper(options_, /*decoupled=*/true, state.step);
-    Tensor none;
-    kernels::adam_step(param.device(), param, grad, state.buffers[0], state.buffers[1],
-                       h.amsgrad ? state.buffers[2] : none, h);
+  const kernels::AdamStep h = adam_hyper(options_, /*decoupled=*/true);
+  for_each_device_update([&](Device device, std::vector<PendingUpdate>& updates) {
+    adam_step_all(h, device, updates);
   });
 }
 

@@ -1,5 +1,6 @@
 // The optimizers' common part (libnn/optim/optimizer.hpp): parameter checks, zero_grad, lazy
-// per-parameter state, and the strict save/load of that state through a TrainingState.
+// per-parameter state, the collection of a step's updates by device (for the multi-tensor
+// kernels), and the strict save/load of that state through a TrainingState.
 #include "libnn/optim/optimizer.hpp"
 
 #include <algorithm>
@@ -112,6 +113,25 @@ Optimizer::ParamState& Optimizer::state_for(std::size_t i) {
     for (std::size_t k = 0; k < names.size(); ++k) s.buffers.push_back(zeros_like(params_[i]));
   }
   return s;
+}
+
+std::vector<Optimizer::DeviceUpdates> Optimizer::collect_updates() {
+  // First every check: an error leaves the optimizer as it was.
+  std::vector<Tensor> grads(params_.size());
+  for (std::size_t i = 0; i < params_.size(); ++i) grads[i] = grad_for_step(i);
+
+  std::vector<DeviceUpdates> groups;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    ParamState& state = state_for(i);
+    ++state.step;
+    const Device device = params_[i].device();
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const DeviceUpdates& g) { return g.device == device; });
+    if (group == groups.end()) group = groups.insert(groups.end(), DeviceUpdates{device, {}});
+    group->updates.push_back({params_[i], std::move(grads[i]), &state});
+  }
+  return groups;
 }
 
 namespace {

@@ -1,5 +1,5 @@
-// RMSprop (libnn/optim/rmsprop.hpp): option checks and the loop over parameters; the update
-// is the fused kernel kernels::rmsprop_step (src/cpu/optim.cpp).
+// RMSprop (libnn/optim/rmsprop.hpp): option checks and the step; the update is the fused
+// multi-tensor kernel kernels::rmsprop_step_multi (src/cpu/optim.cpp), called once per device.
 #include "libnn/optim/rmsprop.hpp"
 
 #include "core/check.hpp"
@@ -27,21 +27,25 @@ std::vector<std::string> RMSprop::buffer_names() const {
 }
 
 void RMSprop::step() {
-  const bool has_momentum = options_.momentum() > 0.0;
-  for_each_update([&](Tensor& param, const Tensor& grad, ParamState& state) {
-    kernels::RmspropStep h;
-    h.lr = options_.lr();
-    h.alpha = options_.alpha();
-    h.eps = options_.eps();
-    h.weight_decay = options_.weight_decay();
-    h.momentum = options_.momentum();
-    h.centered = options_.centered();
-    h.maximize = options_.maximize();
-    Tensor none;
-    Tensor& momentum_buffer = has_momentum ? state.buffers[1] : none;
-    Tensor& grad_avg = h.centered ? state.buffers[has_momentum ? 2 : 1] : none;
-    kernels::rmsprop_step(param.device(), param, grad, state.buffers[0], grad_avg,
-                          momentum_buffer, h);
+  kernels::RmspropStep h;
+  h.lr = options_.lr();
+  h.alpha = options_.alpha();
+  h.eps = options_.eps();
+  h.weight_decay = options_.weight_decay();
+  h.momentum = options_.momentum();
+  h.centered = options_.centered();
+  h.maximize = options_.maximize();
+  const bool has_momentum = h.momentum > 0.0;
+  for_each_device_update([&](Device device, std::vector<PendingUpdate>& updates) {
+    std::vector<kernels::RmspropTensors> tensors;
+    tensors.reserve(updates.size());
+    for (PendingUpdate& u : updates) {
+      std::vector<Tensor>& b = u.state->buffers;  // in buffer_names() order
+      Tensor* momentum_buffer = has_momentum ? &b[1] : nullptr;
+      Tensor* grad_avg = h.centered ? &b[has_momentum ? 2 : 1] : nullptr;
+      tensors.push_back({&u.param, &u.grad, &b[0], grad_avg, momentum_buffer});
+    }
+    kernels::rmsprop_step_multi(device, tensors, h);
   });
 }
 

@@ -1,5 +1,5 @@
-// SGD (libnn/optim/sgd.hpp): option checks and the loop over parameters; the update itself is
-// the fused kernel kernels::sgd_step (src/cpu/optim.cpp).
+// SGD (libnn/optim/sgd.hpp): option checks and the step; the update itself is the fused
+// multi-tensor kernel kernels::sgd_step_multi (src/cpu/optim.cpp), called once per device.
 #include "libnn/optim/sgd.hpp"
 
 #include "core/check.hpp"
@@ -24,17 +24,22 @@ std::vector<std::string> SGD::buffer_names() const {
 }
 
 void SGD::step() {
-  for_each_update([this](Tensor& param, const Tensor& grad, ParamState& state) {
-    kernels::SgdStep h;
-    h.lr = options_.lr();
-    h.momentum = options_.momentum();
-    h.dampening = options_.dampening();
-    h.weight_decay = options_.weight_decay();
-    h.nesterov = options_.nesterov();
-    h.maximize = options_.maximize();
-    h.first_step = state.step == 1;
-    Tensor buffer = state.buffers.empty() ? Tensor() : state.buffers[0];
-    kernels::sgd_step(param.device(), param, grad, buffer, h);
+  kernels::SgdStep h;
+  h.lr = options_.lr();
+  h.momentum = options_.momentum();
+  h.dampening = options_.dampening();
+  h.weight_decay = options_.weight_decay();
+  h.nesterov = options_.nesterov();
+  h.maximize = options_.maximize();
+  for_each_device_update([&](Device device, std::vector<PendingUpdate>& updates) {
+    std::vector<kernels::SgdTensors> tensors;
+    tensors.reserve(updates.size());
+    for (PendingUpdate& u : updates) {
+      ParamState& state = *u.state;
+      Tensor* buffer = state.buffers.empty() ? nullptr : &state.buffers[0];
+      tensors.push_back({&u.param, &u.grad, buffer, state.step == 1});
+    }
+    kernels::sgd_step_multi(device, tensors, h);
   });
 }
 

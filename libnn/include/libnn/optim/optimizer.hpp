@@ -116,10 +116,27 @@ class Optimizer {
   Tensor grad_for_step(std::size_t i) const;
   // Parameter i's state, its buffers created (zeros) before the first update.
   ParamState& state_for(std::size_t i);
-  // The loop of every step(): calls update(param, grad, state) for each parameter whose
-  // gradient is defined, with grad mode off and state.step already counting this update (1
-  // at the first).
-  template <class Update> void for_each_update(const Update& update);
+
+  // One parameter's part of a step: the parameter, its checked gradient and its state, whose
+  // step already counts this update (1 at the first).
+  struct PendingUpdate {
+    Tensor param;
+    Tensor grad;
+    ParamState* state;
+  };
+  // The updates of one device, in parameter order.
+  struct DeviceUpdates {
+    Device device;
+    std::vector<PendingUpdate> updates;
+  };
+  // The parameters whose gradient is defined, grouped by device (in the order of each
+  // device's first parameter). Checks every gradient before changing anything, so a bad one
+  // throws with every step count and buffer as it was; then advances each one's step count.
+  std::vector<DeviceUpdates> collect_updates();
+  // The loop of every step(): calls update(device, updates) once per device with the updates
+  // of collect_updates(), with grad mode off. One call per device lets the optimizer hand the
+  // whole list to a multi-tensor kernel (one launch on a GPU, not one per parameter).
+  template <class Update> void for_each_device_update(const Update& update);
 
   std::vector<Tensor> params_;
 
@@ -130,16 +147,9 @@ class Optimizer {
 };
 
 template <class Update>
-void Optimizer::for_each_update(const Update& update) {
+void Optimizer::for_each_device_update(const Update& update) {
   NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Tensor grad = grad_for_step(i);
-    if (!grad.defined()) continue;
-    ParamState& state = state_for(i);
-    ++state.step;
-    Tensor param = params_[i];
-    update(param, grad, state);
-  }
+  for (DeviceUpdates& group : collect_updates()) update(group.device, group.updates);
 }
 
 }  // namespace nn::optim
