@@ -1,8 +1,13 @@
-// Shared by the golden replay (test_golden.cpp), the gradient check (test_gradcheck.cpp) and
-// the op-table check (test_op_table.cpp): loading tests/libnn/golden/ops.safetensors, and
-// running one of its cases through libnn by op name and PyTorch-named arguments.
+// Shared by the golden replays (test_golden.cpp on the CPU, cuda/test_cuda_ops.cpp on CUDA),
+// the gradient check (test_gradcheck.cpp) and the op-table check (test_op_table.cpp): loading
+// tests/libnn/golden/ops.safetensors, running one of its cases through libnn by op name and
+// PyTorch-named arguments, and comparing a result with PyTorch's (one comparison, so that both
+// replays hold every device to the same tolerances).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ostream>
@@ -192,6 +197,54 @@ inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value
     return {r.output, r.h, r.c};
   }
   throw std::runtime_error("golden::run: unknown op " + op);
+}
+
+// --- comparing with PyTorch -----------------------------------------------------------------
+
+// |ours - ref| <= atol + rtol * |ref| elementwise; returns the worst ratio err / tolerance.
+inline double worst_fraction(const std::vector<double>& ours, const std::vector<double>& ref,
+                             double atol, double rtol, std::size_t* where) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double tol = atol + rtol * std::abs(ref[i]);
+    const double f = std::abs(ours[i] - ref[i]) / tol;
+    if (!(f <= worst)) {  // NaN counts as worst
+      worst = std::isnan(f) ? INFINITY : f;
+      *where = i;
+    }
+  }
+  return worst;
+}
+
+// A tensor's values as doubles (float32 or int64), copied to the host from any device.
+inline std::vector<double> values_of(const nn::Tensor& t) {
+  std::vector<double> out;
+  if (t.dtype() == nn::DType::Int64) {
+    for (auto v : t.to_vector<std::int64_t>()) out.push_back(static_cast<double>(v));
+  } else {
+    for (auto v : t.to_vector<float>()) out.push_back(v);
+  }
+  return out;
+}
+
+// Expects `ours` to match the fixture tensor `ref`: the shape, then every value. `who` names
+// ours in the failure message ("ours" on the CPU, "CUDA" in the CUDA replay).
+inline void expect_close(const nn::Tensor& ours, const nn::io::StTensor& ref,
+                         const std::string& what, const char* who = "ours") {
+  const std::vector<double> expected = to_doubles(ref);
+  ASSERT_EQ(ours.sizes(), nn::Shape(ref.shape.begin(), ref.shape.end())) << what << ": shape";
+  const std::vector<double> got = values_of(ours);
+  // float32 arithmetic against a float64 reference: a few float32 ulps, plus an absolute floor
+  // for values near zero. Integer outputs (argmax) must match exactly.
+  const bool exact = ref.dtype == nn::io::StDType::I64;
+  const double atol = exact ? 0.0 : 2e-5, rtol = exact ? 0.0 : 1e-4;
+  std::size_t where = 0;
+  const double fraction = exact ? (got == expected ? 0.0 : INFINITY)
+                                : worst_fraction(got, expected, atol, rtol, &where);
+  EXPECT_LE(fraction, 1.0) << what << ": worst error is " << fraction * 100
+                           << "% of the allowed (atol " << atol << ", rtol " << rtol
+                           << ") at element " << where << ": " << who << " " << got[where]
+                           << ", PyTorch " << expected[where];
 }
 
 }  // namespace golden

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cuda/common.cuh"
+#include "cuda/divmod.cuh"
 #include "cuda/register.hpp"
 #include "kernels/elementwise.hpp"
 
@@ -30,27 +31,6 @@ namespace nn::cuda {
 namespace {
 
 constexpr int kMaxRank = 8;
-
-// n / d and n % d for 32-bit n < 2^31 by a multiply-high and a shift (Granlund-Montgomery,
-// as PyTorch's IntDivider): the GPU divides integers in software, which would otherwise
-// cost more than the memory traffic in the broadcast kernel.
-struct FastDivmod32 {
-  std::uint32_t divisor = 1, magic = 1, shift = 0;
-  FastDivmod32() = default;
-  explicit FastDivmod32(std::uint32_t d) : divisor(d) {
-    while (shift < 32 && (std::uint64_t{1} << shift) < d) ++shift;
-    magic = static_cast<std::uint32_t>(
-        ((std::uint64_t{1} << 32) * ((std::uint64_t{1} << shift) - d)) / d + 1);
-  }
-  __device__ std::uint32_t div(std::uint32_t n) const { return (__umulhi(n, magic) + n) >> shift; }
-};
-// The same interface with a plain 64-bit division, for tensors of 2^31 elements and more.
-struct Divmod64 {
-  std::int64_t divisor = 1;
-  Divmod64() = default;
-  explicit Divmod64(std::int64_t d) : divisor(d) {}
-  __device__ std::int64_t div(std::int64_t n) const { return n / divisor; }
-};
 
 // --- the functors ----------------------------------------------------------------------------
 

@@ -19,145 +19,17 @@
 
 #include "cuda/common.cuh"
 #include "cuda/register.hpp"
+#include "cuda/rows.cuh"
 #include "kernels/softmax.hpp"
 
 namespace nn::cuda {
 namespace {
 
-// --- rows held in registers (inner == 1) ---------------------------------------------------
+// --- rows held in registers (inner == 1) ----------------------------------------------------
+// The warp/block plan and its dispatch are rows.cuh's; the register budgets are softmax's.
 
-constexpr int kMaxRowThreads = 512;  // a block per row: at most this many threads (128 registers)
-constexpr int kWarpRowsBlock = 256;  // a warp per row: 8 rows per block
 constexpr int kForwardFloats = 32;   // floats of the row each thread holds, forward (one array)
 constexpr int kBackwardFloats = 16;  // the same per array, backward (gy and y)
-constexpr std::int64_t kMaxBlocks = 65535LL * 16;
-
-// W consecutive floats: one float4 when every row starts 16-byte aligned (W == 4), else one.
-template <int W> __device__ __forceinline__ void load_vec(const float* p, float (&v)[W]) {
-  if constexpr (W == 4) {
-    const float4 t = *reinterpret_cast<const float4*>(p);
-    v[0] = t.x;
-    v[1] = t.y;
-    v[2] = t.z;
-    v[3] = t.w;
-  } else {
-    v[0] = *p;
-  }
-}
-template <int W> __device__ __forceinline__ void store_vec(float* p, const float (&v)[W]) {
-  if constexpr (W == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
-  } else {
-    *p = v[0];
-  }
-}
-
-// The threads that own one row: a warp (several rows per block, no block barrier) or the
-// whole block. Thread `tid` holds the row's vectors tid, tid + size, tid + 2 size, ...
-template <bool kWarpRows> struct RowGroup {
-  int tid, size;
-  std::int64_t first, stride;  // rows first, first + stride, ...
-
-  __device__ RowGroup() {
-    if constexpr (kWarpRows) {
-      const int per_block = blockDim.x / kWarp;
-      tid = threadIdx.x % kWarp;
-      size = kWarp;
-      first = static_cast<std::int64_t>(blockIdx.x) * per_block + threadIdx.x / kWarp;
-      stride = static_cast<std::int64_t>(gridDim.x) * per_block;
-    } else {
-      tid = threadIdx.x;
-      size = blockDim.x;
-      first = blockIdx.x;
-      stride = gridDim.x;
-    }
-  }
-  __device__ float sum(float v, float* scratch) const {
-    if constexpr (kWarpRows) return warp_sum(v);
-    else return block_sum(v, scratch);
-  }
-  __device__ float max(float v, float* scratch) const {
-    if constexpr (kWarpRows) return warp_max(v);
-    else return block_max(v, scratch, -INFINITY);
-  }
-};
-
-// How a row kernel is launched for rows of C floats.
-struct RowPlan {
-  int width = 1;           // floats per load: 4 or 1
-  int items = 0;           // loads per thread held in registers; 0: stream the row (loop kernel)
-  bool warp_rows = false;  // a warp per row instead of a block per row
-  int threads = kMaxRowThreads;
-};
-
-// The most floats of one array a thread holds in registers: max_floats with float4 loads,
-// half that with scalar ones (their per-load addressing costs registers of its own).
-constexpr int max_floats_for(int width, int max_floats) {
-  return width == 4 ? max_floats : max_floats / 2;
-}
-
-RowPlan plan_rows(std::int64_t c, bool vec4, int max_floats) {
-  RowPlan plan;
-  plan.width = vec4 ? 4 : 1;
-  const std::int64_t nvec = c / plan.width;
-  const int max_items = max_floats_for(plan.width, max_floats) / plan.width;
-  if (nvec <= std::int64_t{kWarp} * max_items) {
-    plan.warp_rows = true;
-    plan.threads = kWarpRowsBlock;
-    plan.items = 1;
-    while (std::int64_t{plan.items} * kWarp < nvec) plan.items *= 2;
-    return plan;
-  }
-  // Fewer items, more threads first: more loads in flight per row.
-  for (int items = std::max(1, max_items / 4); items <= max_items; items *= 2) {
-    if (nvec <= std::int64_t{kMaxRowThreads} * items) {
-      plan.items = items;
-      plan.threads = static_cast<int>(((nvec + items - 1) / items + kWarp - 1) / kWarp * kWarp);
-      return plan;
-    }
-  }
-  plan.items = 0;
-  plan.threads = kMaxRowThreads;
-  return plan;
-}
-
-unsigned row_blocks(const RowPlan& plan, std::int64_t rows) {
-  const std::int64_t per_block = plan.warp_rows ? plan.threads / kWarp : 1;
-  return static_cast<unsigned>(std::clamp<std::int64_t>((rows + per_block - 1) / per_block, 1, kMaxBlocks));
-}
-
-// Calls launch.operator()<W, K, kWarpRows>() for the plan's width and items, instantiating
-// only the shapes plan_rows can choose for kMaxFloats.
-template <int W, int K, int kMaxFloats, class Launch>
-bool launch_if(const RowPlan& plan, const Launch& launch) {
-  constexpr int kMaxItems = max_floats_for(W, kMaxFloats) / W;
-  if constexpr (K <= kMaxItems) {
-    if (plan.items != K) return false;
-    if (plan.warp_rows) {
-      launch.template operator()<W, K, true>();
-      return true;
-    } else if constexpr (K >= kMaxItems / 4) {
-      launch.template operator()<W, K, false>();
-      return true;
-    }
-  }
-  return false;
-}
-template <int W, int kMaxFloats, class Launch>
-bool dispatch_items(const RowPlan& plan, const Launch& launch) {
-  return launch_if<W, 1, kMaxFloats>(plan, launch) || launch_if<W, 2, kMaxFloats>(plan, launch) ||
-         launch_if<W, 4, kMaxFloats>(plan, launch) || launch_if<W, 8, kMaxFloats>(plan, launch) ||
-         launch_if<W, 16, kMaxFloats>(plan, launch);
-}
-template <int kMaxFloats, class Launch>
-void dispatch_cached(const RowPlan& plan, const Launch& launch) {
-  const bool launched = plan.width == 4 ? dispatch_items<4, kMaxFloats>(plan, launch)
-                                        : dispatch_items<1, kMaxFloats>(plan, launch);
-  NN_CHECK(launched, "internal error: no row kernel for width {}, {} items, {} rows", plan.width,
-           plan.items, plan.warp_rows ? "warp" : "block");
-}
-
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 // y = softmax(x) or log_softmax(x) over each row, the row in registers.
 template <int W, int K, bool kWarpRows>
@@ -172,15 +44,7 @@ __global__ void __launch_bounds__(kMaxRowThreads)
     float* yr = y + row * c;
     float v[K][W];
     float m = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < K; ++k) {
-      const int j = g.tid + k * g.size;
-      if (j < nvec) {
-        load_vec<W>(xr + j * W, v[k]);
-#pragma unroll
-        for (int w = 0; w < W; ++w) m = fmaxf(m, v[k][w]);
-      }
-    }
+    load_row(g, xr, nvec, v, [&](float e) { m = fmaxf(m, e); });
     m = g.max(m, scratch);
     float s = 0.0f;
 #pragma unroll
@@ -206,21 +70,6 @@ __global__ void __launch_bounds__(kMaxRowThreads)
       }
     }
   }
-}
-
-// Adds v to a running (max m, sum s of exp(value - m)). -inf values (masks) add nothing,
-// also before any finite value has been seen.
-__device__ __forceinline__ void online_add(float& m, float& s, float v) {
-  if (v > m) {
-    s = s * expf(m - v) + 1.0f;
-    m = v;
-  } else if (m != -INFINITY) {
-    s += expf(v - m);
-  }
-}
-// A thread's (m, s) rescaled to the row's max.
-__device__ __forceinline__ float rescale(float m, float s, float row_max) {
-  return m == -INFINITY ? 0.0f : s * expf(m - row_max);
 }
 
 // Rows too long for registers: an online max-and-sum pass, then the output pass.

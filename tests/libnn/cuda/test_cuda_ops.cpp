@@ -2,7 +2,7 @@
 //
 //  GoldenReplay   the fixture's inputs moved to the GPU; every output and every gradient
 //                 (after a backward seeded with the fixture's upstream gradients) against
-//                 PyTorch's values, with the tolerances of test_golden.cpp.
+//                 PyTorch's values, by test_golden.cpp's comparison (golden_support.hpp).
 //  MatchesCpu     fresh inputs (the fixture's, each float perturbed by up to 20% keeping its
 //                 sign; int64 targets and indices unchanged) run on the CPU and on the GPU
 //                 with every CUDA allocation poisoned; every output, then every input gradient
@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,50 +29,6 @@ using cuda_test::kCpu;
 using cuda_test::kCuda;
 using cuda_test::rel_error;
 using nn::Tensor;
-
-// --- the golden replay's comparison: test_golden.cpp's, unchanged ----------------------------
-
-// |ours - ref| <= atol + rtol * |ref| elementwise; returns the worst ratio err / tolerance.
-double worst_fraction(const std::vector<double>& ours, const std::vector<double>& ref, double atol,
-                      double rtol, std::size_t* where) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    const double tol = atol + rtol * std::abs(ref[i]);
-    const double f = std::abs(ours[i] - ref[i]) / tol;
-    if (!(f <= worst)) {  // NaN counts as worst
-      worst = std::isnan(f) ? INFINITY : f;
-      *where = i;
-    }
-  }
-  return worst;
-}
-
-std::vector<double> values_of(const Tensor& t) {
-  std::vector<double> out;
-  if (t.dtype() == nn::DType::Int64) {
-    for (auto v : t.to_vector<std::int64_t>()) out.push_back(static_cast<double>(v));
-  } else {
-    for (auto v : t.to_vector<float>()) out.push_back(v);
-  }
-  return out;
-}
-
-void expect_close(const Tensor& ours, const nn::io::StTensor& ref, const std::string& what) {
-  const std::vector<double> expected = golden::to_doubles(ref);
-  ASSERT_EQ(ours.sizes(), nn::Shape(ref.shape.begin(), ref.shape.end())) << what << ": shape";
-  const std::vector<double> got = values_of(ours);
-  // float32 arithmetic against a float64 reference: a few float32 ulps, plus an absolute floor
-  // for values near zero. Integer outputs (argmax) must match exactly.
-  const bool exact = ref.dtype == nn::io::StDType::I64;
-  const double atol = exact ? 0.0 : 2e-5, rtol = exact ? 0.0 : 1e-4;
-  std::size_t where = 0;
-  const double fraction = exact ? (got == expected ? 0.0 : INFINITY)
-                                : worst_fraction(got, expected, atol, rtol, &where);
-  EXPECT_LE(fraction, 1.0) << what << ": worst error is " << fraction * 100
-                           << "% of the allowed (atol " << atol << ", rtol " << rtol
-                           << ") at element " << where << ": CUDA " << got[where] << ", PyTorch "
-                           << expected[where];
-}
 
 // --- CUDA against CPU: tolerances ------------------------------------------------------------
 
@@ -144,7 +99,7 @@ TEST_P(CudaOps, GoldenReplay) {
   for (int j = 0; j < c.outputs; ++j) {
     const std::string name = c.name + "/out" + std::to_string(j);
     EXPECT_EQ(outputs[j].device(), kCuda) << name << ": output on " << outputs[j].device().str();
-    expect_close(outputs[j], golden::tensor(file, name), name);
+    golden::expect_close(outputs[j], golden::tensor(file, name), name, "CUDA");
     if (const auto* gout = file.find(c.name + "/gout" + std::to_string(j))) {
       roots.push_back(outputs[j]);
       gouts.push_back(golden::to_tensor(*gout).to(kCuda));
@@ -161,7 +116,7 @@ TEST_P(CudaOps, GoldenReplay) {
     ASSERT_TRUE(inputs[i].grad().defined()) << name << ": no gradient reached input " << i;
     EXPECT_EQ(inputs[i].grad().device(), kCuda)
         << name << ": gradient on " << inputs[i].grad().device().str();
-    expect_close(inputs[i].grad(), golden::tensor(file, name), name);
+    golden::expect_close(inputs[i].grad(), golden::tensor(file, name), name, "CUDA");
   }
 }
 
