@@ -25,7 +25,8 @@ echo "=== fuzz.sh: building the fuzzer in $build"
 CC=clang CXX=clang++ cmake -S "$repo" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMUSEGEN_BUILD_FUZZERS=ON \
-  -DMUSEGEN_BUILD_TESTS=OFF -DMUSEGEN_BUILD_BENCHES=OFF -DMUSEGEN_BUILD_TOOLS=OFF >/dev/null
+  -DMUSEGEN_BUILD_TESTS=OFF -DMUSEGEN_BUILD_BENCHES=OFF -DMUSEGEN_BUILD_TOOLS=OFF \
+  -DNN_CUDA=OFF >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target fuzz_reader
 fuzzer=$build/tests/fuzz_reader
 
