@@ -85,7 +85,7 @@ inline bool same_bits(const nn::Tensor& a, const nn::Tensor& b) {
     return a.to_vector<std::int64_t>() == b.to_vector<std::int64_t>();
   const std::vector<float> va = a.to_vector<float>();
   const std::vector<float> vb = b.to_vector<float>();
-  return std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
+  return va.empty() || std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
 }
 
 // The index of the first element whose bits differ (for messages), or -1.
