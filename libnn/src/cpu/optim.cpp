@@ -12,6 +12,7 @@
 // in turn: on the CPU a call costs nothing worth saving, and the results are then those of
 // the single-tensor kernel by construction.
 #include "kernels/optim.hpp"
+#include "kernels/optim_constants.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -71,21 +72,10 @@ void sgd_step_cpu(Tensor& param, const Tensor& grad, Tensor& momentum_buffer,
 
 // --- Adam / AdamW -------------------------------------------------------------------------
 
-struct AdamConstants {
-  float sign;            // -1 when maximizing
-  float decay;           // AdamW: 1 - lr * wd; Adam: 1
-  float l2;              // Adam: wd; AdamW: 0
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float step_size;       // lr / (1 - beta1^t)
-  float inv_bc2_sqrt;    // 1 / sqrt(1 - beta2^t)
-  float eps;
-};
-
 template <bool kAmsgrad>
 void adam_loop(float* __restrict p, const float* __restrict grad, float* __restrict m,
                float* __restrict v, float* __restrict vmax, std::int64_t n,
-               const AdamConstants c) {
+               const kernels::AdamConstants c) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float pi = p[i] * c.decay;
     const float g = c.sign * grad[i] + c.l2 * p[i];
@@ -105,20 +95,7 @@ void adam_loop(float* __restrict p, const float* __restrict grad, float* __restr
 
 void adam_step_cpu(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
                    Tensor& max_exp_avg_sq, const kernels::AdamStep& h) {
-  const double t = static_cast<double>(h.step);
-  const double bias_correction1 = 1.0 - std::pow(h.beta1, t);
-  const double bias_correction2 = 1.0 - std::pow(h.beta2, t);
-  AdamConstants c{};
-  c.sign = h.maximize ? -1.0f : 1.0f;
-  c.decay = h.decoupled_weight_decay ? static_cast<float>(1.0 - h.lr * h.weight_decay) : 1.0f;
-  c.l2 = h.decoupled_weight_decay ? 0.0f : static_cast<float>(h.weight_decay);
-  c.beta1 = static_cast<float>(h.beta1);
-  c.one_minus_beta1 = static_cast<float>(1.0 - h.beta1);
-  c.beta2 = static_cast<float>(h.beta2);
-  c.one_minus_beta2 = static_cast<float>(1.0 - h.beta2);
-  c.step_size = static_cast<float>(h.lr / bias_correction1);
-  c.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bias_correction2));
-  c.eps = static_cast<float>(h.eps);
+  const kernels::AdamConstants c = kernels::adam_constants(h, h.step);
 
   float* p = param.data_ptr<float>();
   const float* g = grad.data_ptr<float>();
@@ -137,19 +114,10 @@ void adam_step_cpu(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& e
 
 // --- RMSprop ------------------------------------------------------------------------------
 
-struct RmspropConstants {
-  float sign;
-  float lr;
-  float alpha, one_minus_alpha;
-  float eps;
-  float weight_decay;
-  float momentum;
-};
-
 template <bool kCentered, bool kMomentum>
 void rmsprop_loop(float* __restrict p, const float* __restrict grad, float* __restrict sq,
                   float* __restrict gavg, float* __restrict buf, std::int64_t n,
-                  const RmspropConstants c) {
+                  const kernels::RmspropConstants c) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float g = c.sign * grad[i] + c.weight_decay * p[i];
     const float s = c.alpha * sq[i] + c.one_minus_alpha * (g * g);
@@ -173,14 +141,7 @@ void rmsprop_loop(float* __restrict p, const float* __restrict grad, float* __re
 
 void rmsprop_step_cpu(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
                       Tensor& momentum_buffer, const kernels::RmspropStep& h) {
-  RmspropConstants c{};
-  c.sign = h.maximize ? -1.0f : 1.0f;
-  c.lr = static_cast<float>(h.lr);
-  c.alpha = static_cast<float>(h.alpha);
-  c.one_minus_alpha = static_cast<float>(1.0 - h.alpha);
-  c.eps = static_cast<float>(h.eps);
-  c.weight_decay = static_cast<float>(h.weight_decay);
-  c.momentum = static_cast<float>(h.momentum);
+  const kernels::RmspropConstants c = kernels::rmsprop_constants(h);
 
   float* p = param.data_ptr<float>();
   const float* g = grad.data_ptr<float>();

@@ -25,6 +25,7 @@
 #include "cuda/common.cuh"
 #include "cuda/register.hpp"
 #include "kernels/optim.hpp"
+#include "kernels/optim_constants.hpp"
 
 namespace nn::cuda {
 namespace {
@@ -337,36 +338,8 @@ void sgd_step_multi_cuda(const std::vector<kernels::SgdTensors>& tensors,
 
 // --- Adam / AdamW -------------------------------------------------------------------------
 
-struct AdamConstants {
-  float sign;            // -1 when maximizing
-  float decay;           // AdamW: 1 - lr * wd; Adam: 1
-  float l2;              // Adam: wd; AdamW: 0
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float step_size;       // lr / (1 - beta1^t)
-  float inv_bc2_sqrt;    // 1 / sqrt(1 - beta2^t)
-  float eps;
-};
-
-// Exactly as adam_step_cpu: the bias corrections in double on the host, then each constant
-// rounded to float once.
-AdamConstants adam_constants(const kernels::AdamStep& h, std::int64_t step) {
-  const double t = static_cast<double>(step);
-  const double bias_correction1 = 1.0 - std::pow(h.beta1, t);
-  const double bias_correction2 = 1.0 - std::pow(h.beta2, t);
-  AdamConstants c{};
-  c.sign = h.maximize ? -1.0f : 1.0f;
-  c.decay = h.decoupled_weight_decay ? static_cast<float>(1.0 - h.lr * h.weight_decay) : 1.0f;
-  c.l2 = h.decoupled_weight_decay ? 0.0f : static_cast<float>(h.weight_decay);
-  c.beta1 = static_cast<float>(h.beta1);
-  c.one_minus_beta1 = static_cast<float>(1.0 - h.beta1);
-  c.beta2 = static_cast<float>(h.beta2);
-  c.one_minus_beta2 = static_cast<float>(1.0 - h.beta2);
-  c.step_size = static_cast<float>(h.lr / bias_correction1);
-  c.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bias_correction2));
-  c.eps = static_cast<float>(h.eps);
-  return c;
-}
+using kernels::AdamConstants;
+using kernels::adam_constants;
 
 template <bool kAmsgrad>
 struct AdamUpdate {
@@ -430,26 +403,8 @@ void adam_step_multi_cuda(const std::vector<kernels::AdamTensors>& tensors,
 
 // --- RMSprop ------------------------------------------------------------------------------
 
-struct RmspropConstants {
-  float sign;
-  float lr;
-  float alpha, one_minus_alpha;
-  float eps;
-  float weight_decay;
-  float momentum;
-};
-
-RmspropConstants rmsprop_constants(const kernels::RmspropStep& h) {
-  RmspropConstants c{};
-  c.sign = h.maximize ? -1.0f : 1.0f;
-  c.lr = static_cast<float>(h.lr);
-  c.alpha = static_cast<float>(h.alpha);
-  c.one_minus_alpha = static_cast<float>(1.0 - h.alpha);
-  c.eps = static_cast<float>(h.eps);
-  c.weight_decay = static_cast<float>(h.weight_decay);
-  c.momentum = static_cast<float>(h.momentum);
-  return c;
-}
+using kernels::RmspropConstants;
+using kernels::rmsprop_constants;
 
 template <bool kCentered, bool kMomentum>
 struct RmspropUpdate {
