@@ -18,6 +18,15 @@ if(NOT nn_cuda_mode MATCHES "^(AUTO|ON|OFF)$")
 endif()
 
 if(NOT nn_cuda_mode STREQUAL "OFF")
+  # The toolkit's usual home too, not only PATH: a non-login shell (CI, cron) may not have
+  # /usr/local/cuda/bin on its PATH.
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX})
+    find_program(NN_NVCC nvcc HINTS ENV CUDA_HOME ENV CUDA_PATH PATH_SUFFIXES bin
+                 PATHS /usr/local/cuda/bin)
+    if(NN_NVCC)
+      set(ENV{CUDACXX} "${NN_NVCC}")
+    endif()
+  endif()
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
