@@ -3,6 +3,10 @@
 // "true" here means the instructions can actually be executed.
 #include "cpu/cpu_features.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
 namespace nn::cpu {
 
 namespace {
@@ -16,6 +20,20 @@ CpuFeatures detect() {
                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
                     __builtin_cpu_supports("avx512vl");
 #endif
+  // NN_CPU_CAPABILITY=generic|avx2|avx512 caps what is used (as PyTorch's
+  // ATEN_CPU_CAPABILITY): to run the whole suite or a benchmark as on an older CPU. It never
+  // enables what the CPU lacks.
+  if (const char* cap = std::getenv("NN_CPU_CAPABILITY"); cap != nullptr && *cap != '\0') {
+    const std::string_view want(cap);
+    if (want == "generic") {
+      features.avx2_fma = features.avx512 = false;
+    } else if (want == "avx2") {
+      features.avx512 = false;
+    } else if (want != "avx512") {
+      std::fprintf(stderr, "libnn: NN_CPU_CAPABILITY=%s ignored: expected generic, avx2 or avx512\n",
+                   cap);
+    }
+  }
   return features;
 }
 

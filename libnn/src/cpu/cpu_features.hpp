@@ -13,7 +13,8 @@ struct CpuFeatures {
                           // *_avx512.cpp files are compiled for
 };
 
-// The features of the CPU this process runs on (all false on a non-x86 build).
+// The features of the CPU this process runs on (all false on a non-x86 build), capped by the
+// environment variable NN_CPU_CAPABILITY=generic|avx2|avx512 when it is set.
 const CpuFeatures& cpu_features();
 
 }  // namespace nn::cpu
