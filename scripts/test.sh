@@ -34,11 +34,23 @@ step() {
 
 # A failed configure or build skips that preset's tests; the other preset still runs.
 if step "release build" bash -c "cmake --preset release && cmake --build --preset release --parallel $jobs"; then
+  rm -f build/release/Testing/Temporary/LastTestsFailed.log
   step "release tests" ctest --preset release --parallel "$jobs" || true
 fi
 if step "asan build" bash -c "cmake --preset asan && cmake --build --preset asan --parallel $jobs"; then
+  rm -f build/asan/Testing/Temporary/LastTestsFailed.log
   step "asan midi+nn+musegen tests" ctest --preset asan --label-regex '^(midi|nn|musegen)$' --parallel "$jobs" || true
 fi
+
+# The failed tests again, last: CI shows only the end of a long log.
+for preset in release asan; do
+  failed_log=build/$preset/Testing/Temporary/LastTestsFailed.log
+  if [[ -s $failed_log ]]; then
+    echo
+    echo "test.sh: $preset tests that failed (ctest --preset $preset -R NAME --output-on-failure reruns one):"
+    sed 's/^/  /' "$failed_log"
+  fi
+done
 
 echo
 summary=$(IFS=','; echo "${results[*]}")
