@@ -6,7 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "libnn/io/atomic_file.hpp"
+#include "libmidi/io.hpp"
 
 namespace musegen {
 
@@ -57,7 +57,9 @@ std::vector<std::byte> encode_wav(const Audio& audio) {
 }
 
 void write_wav(const std::filesystem::path& path, const Audio& audio) {
-  nn::io::write_file_atomically(path, encode_wav(audio));
+  const std::vector<std::byte> bytes = encode_wav(audio);
+  midi::write_file_atomically(
+      path, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace musegen

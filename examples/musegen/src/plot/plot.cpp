@@ -13,8 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "libmidi/io.hpp"
 #include "libmidi/tempo_map.hpp"
-#include "libnn/io/atomic_file.hpp"
 #include "png.hpp"
 
 namespace musegen::plot {
@@ -185,10 +185,11 @@ void write_figure(const Figure& figure, const std::filesystem::path& path) {
   const std::string ext = lower_extension(path);
   if (ext == ".png") {
     const std::vector<std::uint8_t> bytes = render_png(figure);
-    nn::io::write_file_atomically(path, std::as_bytes(std::span(bytes)));
+    midi::write_file_atomically(path, bytes);
   } else if (ext == ".svg") {
     const std::string text = render_svg(figure);
-    nn::io::write_file_atomically(path, std::as_bytes(std::span(text)));
+    midi::write_file_atomically(
+        path, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
   } else {
     throw std::invalid_argument(path.string() + ": expected a .png or .svg file name, found the extension \"" +
                                 path.extension().string() + "\"");
