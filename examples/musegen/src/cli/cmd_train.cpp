@@ -82,11 +82,9 @@ int cmd_train(Args args) {
       if (!p.given("lr")) o.lr = 3e-3;
     }
   } else {
-    for (const char* fixed : {"embed", "hidden", "layers", "dropout", "seq-len", "batch", "epochs",
-                              "max-steps", "lr", "weight-decay", "clip", "schedule", "warmup",
-                              "seed", "eval-length"}) {
+    for (const std::string& fixed : train_flags_fixed_on_resume()) {
       if (p.given(fixed)) {
-        throw cli::UsageError(std::string("--") + fixed +
+        throw cli::UsageError("--" + fixed +
                               " cannot change when resuming: the run continues with the options "
                               "saved in its checkpoint");
       }

@@ -15,6 +15,7 @@
 
 #include "libmidi/io.hpp"
 #include "libmidi/tempo_map.hpp"
+#include "metrics_csv.hpp"
 #include "png.hpp"
 
 namespace musegen::plot {
@@ -444,25 +445,6 @@ Figure piano_roll(const midi::MidiFile& file, const PianoRollOptions& options) {
 
 // --- training metrics ---------------------------------------------------------------------
 
-namespace {
-
-std::vector<std::string> split_cells(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  for (char c : line) {
-    if (c == ',') {
-      cells.push_back(std::move(cell));
-      cell.clear();
-    } else {
-      cell += c;
-    }
-  }
-  cells.push_back(std::move(cell));
-  return cells;
-}
-
-}  // namespace
-
 std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::error_code ec;
@@ -475,7 +457,7 @@ std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
   if (!std::getline(in, line))
     throw std::runtime_error(name + ": empty; expected a header line such as step,epoch,lr,train_loss,...");
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  const std::vector<std::string> header = split_cells(line);
+  const std::vector<std::string> header = split_csv_line(line);
   const auto column = [&](const std::string& wanted) {
     const auto it = std::find(header.begin(), header.end(), wanted);
     if (it == header.end())
@@ -485,6 +467,9 @@ std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
   };
   const std::size_t c_step = column("step"), c_lr = column("lr"), c_train = column("train_loss"),
                     c_valid = column("valid_loss"), c_perplexity = column("valid_perplexity");
+  const auto kind_it = std::find(header.begin(), header.end(), kMetricsKindColumn);
+  const bool has_kind = kind_it != header.end();
+  const auto c_kind = static_cast<std::size_t>(kind_it - header.begin());
   const auto grad_it = std::find(header.begin(), header.end(), "grad_norm");
   const bool has_grad_norm = grad_it != header.end();
   const auto c_grad = static_cast<std::size_t>(grad_it - header.begin());
@@ -494,7 +479,7 @@ std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const std::string where = name + ":" + std::to_string(number) + ": ";
-    const std::vector<std::string> cells = split_cells(line);
+    const std::vector<std::string> cells = split_csv_line(line);
     if (cells.size() != header.size())
       throw std::runtime_error(where + "expected " + std::to_string(header.size()) + " cells (as the header), found " +
                                std::to_string(cells.size()));
@@ -518,7 +503,16 @@ std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path) {
     r.train_loss = number_in(c_train);
     r.valid_loss = number_in(c_valid);
     r.valid_perplexity = number_in(c_perplexity);
-    if (has_grad_norm && !number_in(c_grad)) std::swap(r.train_loss, r.epoch_train_loss);
+    bool epoch_row = false;
+    if (has_kind) {
+      const std::string& kind = cells[c_kind];
+      epoch_row = kind == metrics_kind_name(MetricsRowKind::epoch);
+      if (!epoch_row && kind != metrics_kind_name(MetricsRowKind::interval))
+        throw std::runtime_error(where + "column kind: expected interval or epoch, found \"" + kind + "\"");
+    } else {
+      epoch_row = has_grad_norm && !number_in(c_grad);  // files from before the kind column
+    }
+    if (epoch_row) std::swap(r.train_loss, r.epoch_train_loss);
     rows.push_back(r);
   }
   if (rows.empty())

@@ -108,9 +108,9 @@ struct MetricsRow {
 };
 
 // Reads a metrics.csv written by `musegen train` (header: step,epoch,lr,train_loss,
-// valid_loss,valid_perplexity,...; empty cells have no value). Columns are found by name.
-// When the file has a grad_norm column, a row without a gradient norm is an epoch's row and
-// its train_loss goes to epoch_train_loss.
+// valid_loss,valid_perplexity,...,kind; empty cells have no value; metrics_csv.hpp). Columns
+// are found by name. An epoch row's train_loss goes to epoch_train_loss. In a file without the
+// kind column (written before it existed), a row without a grad_norm is an epoch's row.
 // Throws std::runtime_error "FILE:LINE: ..." for a missing column, a row with the wrong
 // number of cells or a cell that is not a number, and "FILE: ..." for a missing or empty file.
 std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path);

@@ -32,19 +32,8 @@ TensorBoardLog::TensorBoardLog(const std::filesystem::path& run_dir, std::int64_
   writer_.flush();
 }
 
-void TensorBoardLog::interval(std::int64_t step, double lr, double train_loss, double grad_norm,
-                              double predictions_per_s) {
-  writer_.add_scalar("train/loss", train_loss, step);
-  writer_.add_scalar("train/lr", lr, step);
-  writer_.add_scalar("train/grad_norm", grad_norm, step);
-  writer_.add_scalar("train/predictions_per_s", predictions_per_s, step);
-}
-
-void TensorBoardLog::epoch(std::int64_t step, double train_loss, double valid_loss,
-                           double valid_perplexity) {
-  writer_.add_scalar("epoch/train_loss", train_loss, step);
-  if (!std::isnan(valid_loss)) writer_.add_scalar("valid/loss", valid_loss, step);
-  if (!std::isnan(valid_perplexity)) writer_.add_scalar("valid/perplexity", valid_perplexity, step);
+void TensorBoardLog::scalar(const std::string& tag, double value, std::int64_t step) {
+  if (!std::isnan(value)) writer_.add_scalar(tag, value, step);
 }
 
 void TensorBoardLog::image(std::int64_t step, const SamplePicture& picture) {

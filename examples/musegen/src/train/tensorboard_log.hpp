@@ -1,7 +1,7 @@
 // What `musegen train` shows in TensorBoard (`tensorboard --logdir runs/`): the event files
 // are written into the run dir by libnn's nn::io::SummaryWriter.
 //
-// Scalars, against the optimizer step:
+// Scalars, against the optimizer step (the LSTM's metric columns, train.cpp):
 //   train/loss  train/lr  train/grad_norm  train/predictions_per_s   every log interval
 //   epoch/train_loss  valid/loss  valid/perplexity (token encodings)  after every epoch
 // (the same figures as metrics.csv), and one image after every epoch:
@@ -41,11 +41,9 @@ class TensorBoardLog {
   // Opens a new event file in `run_dir` and logs the session's start at `first_step`.
   TensorBoardLog(const std::filesystem::path& run_dir, std::int64_t first_step);
 
-  void interval(std::int64_t step, double lr, double train_loss, double grad_norm,
-                double predictions_per_s);
-  // valid_loss / valid_perplexity: NaN when there is no validation split (or, perplexity,
-  // for roll, whose loss is a sum over 88 keys): not logged then.
-  void epoch(std::int64_t step, double train_loss, double valid_loss, double valid_perplexity);
+  // A scalar under `tag`; NaN (no value: no validation split, no perplexity for roll) is not
+  // logged. The tags come from the trainer's metric columns (trainer.hpp).
+  void scalar(const std::string& tag, double value, std::int64_t step);
   void image(std::int64_t step, const SamplePicture& picture);
   void flush() { writer_.flush(); }
 

@@ -1,3 +1,6 @@
+// `musegen train`'s model on the generic trainer (trainer.hpp): the LSTM task (batches,
+// AdamW, the learning-rate schedule, validation, the TensorBoard sample), the options a run
+// saves (one table), and the console's progress.
 #include "train.hpp"
 
 #include <algorithm>
@@ -5,13 +8,14 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <fstream>
 #include <iomanip>
-#include <iostream>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 #include <vector>
 
 #include <libnn/libnn.hpp>
@@ -21,7 +25,9 @@
 #include "evaluate.hpp"
 #include "model.hpp"
 #include "progress.hpp"
+#include "run_dir.hpp"
 #include "tensorboard_log.hpp"
+#include "trainer.hpp"
 
 namespace musegen {
 
@@ -29,52 +35,65 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::atomic<bool> g_stop{false};
+// --- Ctrl-C ----------------------------------------------------------------------------------
+
+// A signal handler can only set a flag of static storage; SigintStop turns it into the stop
+// request of the one train() call that installed it (TrainOptions::handle_sigint).
+std::atomic<bool> g_sigint{false};
 
 extern "C" void on_sigint(int) {
-  g_stop.store(true);
+  g_sigint.store(true);
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
 }
 
-// Installs the Ctrl-C handler for the lifetime of a train() call.
-class SigintScope {
+class SigintStop {
  public:
-  SigintScope() : previous_(std::signal(SIGINT, on_sigint)) { g_stop.store(false); }
-  ~SigintScope() { std::signal(SIGINT, previous_); }
-  SigintScope(const SigintScope&) = delete;
-  SigintScope& operator=(const SigintScope&) = delete;
+  SigintStop() : previous_(std::signal(SIGINT, on_sigint)) { g_sigint.store(false); }
+  ~SigintStop() { std::signal(SIGINT, previous_); }
+  SigintStop(const SigintStop&) = delete;
+  SigintStop& operator=(const SigintStop&) = delete;
+  bool requested() const { return g_sigint.load(); }
 
  private:
   void (*previous_)(int);
 };
 
-constexpr const char* kStateFile = "state.mgstate";
-constexpr const char* kWeightsFile = "model.safetensors";
-constexpr const char* kBestFile = "best.safetensors";
-constexpr const char* kMetricsFile = "metrics.csv";
-constexpr const char* kMetricsHeader =
-    "step,epoch,lr,train_loss,valid_loss,valid_perplexity,predictions_per_s,grad_norm,seconds";
+// --- the options a run saves: one table ------------------------------------------------------
 
-// --- options <-> training state ------------------------------------------------------------
+struct OptionField {
+  const char* flag;  // the command-line name; the state key is "options." + flag with '_'
+  std::variant<std::int64_t TrainOptions::*, double TrainOptions::*, std::string TrainOptions::*> member;
+  bool fixed;  // a resumed run keeps the saved value (and the flag may not be given)
+};
 
-void save_options(const TrainOptions& o, nn::TrainingState& s) {
-  s.strings["options.dataset"] = fs::absolute(o.dataset).string();
-  s.strings["options.schedule"] = o.schedule;
-  s.ints["options.embed"] = o.embed;
-  s.ints["options.hidden"] = o.hidden;
-  s.ints["options.layers"] = o.layers;
-  s.ints["options.seq_len"] = o.seq_len;
-  s.ints["options.batch"] = o.batch;
-  s.ints["options.epochs"] = o.epochs;
-  s.ints["options.max_steps"] = o.max_steps;
-  s.ints["options.warmup"] = o.warmup;
-  s.ints["options.seed"] = o.seed;
-  s.ints["options.checkpoint_every"] = o.checkpoint_every;
-  s.ints["options.eval_length"] = o.eval_length;
-  s.floats["options.dropout"] = o.dropout;
-  s.floats["options.lr"] = o.lr;
-  s.floats["options.weight_decay"] = o.weight_decay;
-  s.floats["options.clip"] = o.clip;
+// epochs and max_steps are fixed because they set the cosine schedule's length: the resumed
+// run is the same run. checkpoint_every is saved for the record; a session may change it.
+const std::vector<OptionField>& option_fields() {
+  static const std::vector<OptionField> fields = {
+      {"embed", &TrainOptions::embed, true},
+      {"hidden", &TrainOptions::hidden, true},
+      {"layers", &TrainOptions::layers, true},
+      {"dropout", &TrainOptions::dropout, true},
+      {"seq-len", &TrainOptions::seq_len, true},
+      {"batch", &TrainOptions::batch, true},
+      {"epochs", &TrainOptions::epochs, true},
+      {"max-steps", &TrainOptions::max_steps, true},
+      {"lr", &TrainOptions::lr, true},
+      {"weight-decay", &TrainOptions::weight_decay, true},
+      {"clip", &TrainOptions::clip, true},
+      {"schedule", &TrainOptions::schedule, true},
+      {"warmup", &TrainOptions::warmup, true},
+      {"seed", &TrainOptions::seed, true},
+      {"eval-length", &TrainOptions::eval_length, true},
+      {"checkpoint-every", &TrainOptions::checkpoint_every, false},
+  };
+  return fields;
+}
+
+std::string state_key(const char* flag) {
+  std::string key = std::string("options.") + flag;
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
 }
 
 template <class Map>
@@ -87,32 +106,38 @@ auto get(const Map& map, const std::string& key, const fs::path& file) {
   return it->second;
 }
 
-// The options a resumed run continues with: the saved ones, except what may change between
-// sessions (how long to train, how often to save and log).
-TrainOptions restore_options(const nn::TrainingState& s, const TrainOptions& given,
-                             const fs::path& file) {
+nn::TrainingState save_options(const TrainOptions& o) {
+  nn::TrainingState s;
+  s.strings["options.dataset"] = fs::absolute(o.dataset).string();
+  for (const OptionField& f : option_fields()) {
+    const std::string key = state_key(f.flag);
+    std::visit([&](auto member) {
+      using T = std::decay_t<decltype(o.*member)>;
+      if constexpr (std::is_same_v<T, std::int64_t>) s.ints[key] = o.*member;
+      else if constexpr (std::is_same_v<T, double>) s.floats[key] = o.*member;
+      else s.strings[key] = o.*member;
+    }, f.member);
+  }
+  return s;
+}
+
+// The options a resumed run continues with: the saved fixed ones, the given rest.
+TrainOptions restore_options(const nn::TrainingState& s, const TrainOptions& given, const fs::path& file) {
   TrainOptions o = given;
   o.dataset = get(s.strings, "options.dataset", file);
   if (!given.dataset.empty() && fs::absolute(given.dataset) != fs::path(o.dataset)) {
     o.dataset = given.dataset;  // the same data moved elsewhere: the caller's path wins
   }
-  o.schedule = get(s.strings, "options.schedule", file);
-  o.embed = get(s.ints, "options.embed", file);
-  o.hidden = get(s.ints, "options.hidden", file);
-  o.layers = get(s.ints, "options.layers", file);
-  o.seq_len = get(s.ints, "options.seq_len", file);
-  o.batch = get(s.ints, "options.batch", file);
-  o.warmup = get(s.ints, "options.warmup", file);
-  o.seed = get(s.ints, "options.seed", file);
-  o.eval_length = get(s.ints, "options.eval_length", file);
-  o.dropout = get(s.floats, "options.dropout", file);
-  o.lr = get(s.floats, "options.lr", file);
-  o.weight_decay = get(s.floats, "options.weight_decay", file);
-  o.clip = get(s.floats, "options.clip", file);
-  // epochs and max_steps change the cosine schedule's length: keep the saved ones so the
-  // resumed run is the same run.
-  o.epochs = get(s.ints, "options.epochs", file);
-  o.max_steps = get(s.ints, "options.max_steps", file);
+  for (const OptionField& f : option_fields()) {
+    if (!f.fixed) continue;
+    const std::string key = state_key(f.flag);
+    std::visit([&](auto member) {
+      using T = std::decay_t<decltype(o.*member)>;
+      if constexpr (std::is_same_v<T, std::int64_t>) o.*member = get(s.ints, key, file);
+      else if constexpr (std::is_same_v<T, double>) o.*member = get(s.floats, key, file);
+      else o.*member = get(s.strings, key, file);
+    }, f.member);
+  }
   return o;
 }
 
@@ -138,343 +163,320 @@ void check_options(const TrainOptions& o) {
   }
 }
 
-// --- metrics.csv -------------------------------------------------------------------------------
+// --- the LSTM task ---------------------------------------------------------------------------
 
-// Keeps the rows up to `step` (a resumed run rewrites what came after its checkpoint).
-void truncate_metrics(const fs::path& file, std::int64_t step) {
-  std::ifstream in(file);
-  if (!in) return;
-  std::string line, kept;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) {
-      kept += line + "\n";
-      header = false;
-      continue;
-    }
-    std::int64_t row_step = std::atoll(line.c_str());
-    if (row_step <= step) kept += line + "\n";
-  }
-  in.close();
-  auto bytes = std::as_bytes(std::span(kept.data(), kept.size()));
-  nn::io::write_file_atomically(file, bytes);
-}
+// The columns of an LSTM run's metrics.csv, in the order they have always had.
+enum Column : std::size_t { kLr, kTrainLoss, kValidLoss, kValidPerplexity, kRate, kGradNorm, kSeconds };
 
-class MetricsCsv {
+class LstmTask final : public TrainingTask {
  public:
-  explicit MetricsCsv(const fs::path& file) : out_(file, std::ios::app) {
-    if (!out_) throw std::runtime_error(file.string() + ": cannot open for writing");
-    if (fs::file_size(file) == 0) out_ << kMetricsHeader << '\n';
+  LstmTask(const TrainOptions& options, Dataset& data, const RunDir& run)
+      : options_(options),
+        data_(data),
+        run_(run),
+        encoding_(data.codec.encoding()),
+        seed_(static_cast<std::uint64_t>(options.seed)),
+        init_generator_(seed_),
+        dropout_generator_(seed_ ^ 0x9e3779b97f4a7c15ULL),
+        config_(make_config(options, data)),
+        model_(config_, &init_generator_, &dropout_generator_),
+        params_(model_.parameters()),
+        optimizer_(params_, nn::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)),
+        windows_(make_windows(data.train, encoding_, options.seq_len)) {
+    const auto batch = static_cast<std::size_t>(options.batch);
+    steps_per_epoch_ = static_cast<std::int64_t>((windows_.size() + batch - 1) / batch);
+    total_steps_ = options.epochs * steps_per_epoch_;
+    if (options.max_steps > 0) total_steps_ = std::min(total_steps_, options.max_steps);
+    schedule_ = make_schedule();
+    // The TensorBoard sample continues the start of the first validation sequence.
+    sample_primer_ = data.valid.empty() ? data.train.front() : data.valid.front();
+    constexpr std::size_t kPrimerSteps = 16;
+    sample_primer_.tokens.resize(std::min(sample_primer_.tokens.size(), kPrimerSteps));
+    sample_primer_.frames.resize(std::min(sample_primer_.frames.size(), kPrimerSteps * kRollKeys));
+    sample_steps_ = options.sample_steps >= 0 ? options.sample_steps : (is_roll() ? 128 : 256);
+    model_.train();
   }
-  void row(std::int64_t step, std::int64_t epoch, double lr, double train_loss, double valid_loss,
-           double valid_ppl, double rate, double grad_norm, double seconds) {
-    auto num = [](double v) {
-      if (std::isnan(v)) return std::string();
-      std::ostringstream s;
-      s << std::setprecision(7) << v;
-      return s.str();
+
+  bool is_roll() const { return encoding_ == Encoding::roll; }
+  const ModelConfig& config() const { return config_; }
+  const MusicModel& model() const { return model_; }
+  std::size_t windows() const { return windows_.size(); }
+  std::int64_t total_steps() const { return total_steps_; }
+  double last_train_loss() const { return last_loss_; }
+
+  std::vector<MetricColumn> columns() const override {
+    using S = MetricColumn::Source;
+    // Perplexity is exp(loss) per token; a roll's loss sums 88 keys, so it has none.
+    return {
+        {"lr", S::step_last, "train/lr", ""},
+        {"train_loss", S::step_mean, "train/loss", "epoch/train_loss"},
+        {"valid_loss", S::validation, "", "valid/loss"},
+        {"valid_perplexity", S::validation, "", "valid/perplexity"},
+        {"predictions_per_s", S::rate, "train/predictions_per_s", ""},
+        {"grad_norm", S::step_mean, "train/grad_norm", "", false},
+        {"seconds", S::seconds, "", ""},
     };
-    out_ << step << ',' << epoch << ',' << num(lr) << ',' << num(train_loss) << ','
-         << num(valid_loss) << ',' << num(valid_ppl) << ',' << num(rate) << ',' << num(grad_norm)
-         << ',' << num(seconds) << '\n';
-    out_.flush();
+  }
+  std::int64_t steps_per_epoch() const override { return steps_per_epoch_; }
+
+  void begin_epoch(std::int64_t epoch) override {
+    order_ = permutation(static_cast<std::int64_t>(windows_.size()), seed_, static_cast<std::uint64_t>(epoch));
+  }
+
+  StepReport train_step(std::int64_t batch_index) override {
+    const auto batch = static_cast<std::size_t>(options_.batch);
+    std::vector<Window> chosen;
+    const auto first = static_cast<std::size_t>(batch_index) * batch;
+    for (std::size_t i = first; i < std::min(windows_.size(), first + batch); ++i) {
+      chosen.push_back(windows_[static_cast<std::size_t>(order_[i])]);
+    }
+    Batch b = make_batch(data_.train, chosen, encoding_);
+    auto [logits, final_state] = model_.forward(b.input);
+    nn::Tensor loss = nll_sum(logits, b, encoding_) / static_cast<double>(b.predictions);
+    optimizer_.zero_grad();
+    nn::backward({loss});
+    // max_norm infinity: no clipping, the norm is still measured.
+    const double grad_norm = nn::optim::clip_grad_norm_(
+        params_, options_.clip > 0 ? options_.clip : std::numeric_limits<double>::infinity());
+    optimizer_.step();
+    schedule_->step();
+    ++step_;
+    const double value = loss.item<float>();
+    if (!std::isfinite(value)) {
+      throw std::runtime_error("the training loss became " + std::to_string(value) + " at step " +
+                               std::to_string(step_) + " (try a lower --lr or --clip)");
+    }
+    last_loss_ = value;
+    // Step figures in column order: lr (step_last), train_loss, grad_norm (step_mean).
+    return {{optimizer_.lr(), value, grad_norm}, b.predictions};
+  }
+
+  std::vector<double> validate() override {
+    if (data_.valid.empty()) return {NAN, NAN};
+    const std::int64_t window =
+        options_.eval_length > 0 ? options_.eval_length : (is_roll() ? 0 : 4 * options_.seq_len);
+    const double valid = evaluate_nll(model_, data_.valid, window, options_.batch).mean();
+    model_.train();
+    return {valid, is_roll() ? NAN : std::exp(valid)};
+  }
+
+  void after_epoch(std::int64_t step, std::int64_t epochs_done, TensorBoardLog* board) override {
+    if (board == nullptr || sample_steps_ <= 0) return;
+    board->image(step, sample_piano_roll(model_, data_.codec, sample_primer_, sample_steps_, seed_,
+                                         "step " + std::to_string(step) + ", epoch " +
+                                             std::to_string(epochs_done)));
+    model_.train();
+  }
+
+  void save_state(nn::TrainingState& state) const override {
+    for (const auto& [name, tensor] : model_.state_dict()) state.tensors["model." + name] = tensor;
+    nn::TrainingState opt_state, sched_state;
+    optimizer_.save_state(opt_state);
+    schedule_->save_state(sched_state);
+    state.merge(opt_state.prefixed("optimizer."));
+    state.merge(sched_state.prefixed("schedule."));
+    nn::save_generator(state, "dropout_rng.", dropout_generator_);
+  }
+
+  void load_state(const nn::TrainingState& saved) override {
+    nn::NamedTensors weights;
+    for (const auto& [name, tensor] : saved.sub("model.").tensors) weights.insert(name, tensor);
+    model_.load_state_dict(nn::StateDict(weights));
+    optimizer_.load_state(saved.sub("optimizer."));
+    schedule_->load_state(saved.sub("schedule."));
+    nn::load_generator(saved, "dropout_rng.", dropout_generator_);
+    step_ = get(saved.ints, "step", run_.state());
+  }
+
+  void write_outputs(std::int64_t step, bool best) override {
+    auto metadata = config_.to_metadata();
+    metadata["musegen.step"] = std::to_string(step);
+    metadata["musegen.dataset"] = fs::absolute(options_.dataset).string();
+    nn::save_weights(model_, run_.weights(), metadata);
+    if (best) nn::save_weights(model_, run_.best(), metadata);
   }
 
  private:
-  std::ofstream out_;
+  static ModelConfig make_config(const TrainOptions& options, const Dataset& data) {
+    ModelConfig config;
+    config.encoding = data.codec.encoding();
+    config.vocab = data.codec.vocab_size();
+    config.embed = options.embed;
+    config.hidden = options.hidden;
+    config.layers = options.layers;
+    config.dropout = options.dropout;
+    return config;
+  }
+
+  std::shared_ptr<nn::optim::LRScheduler> make_schedule() {
+    if (options_.schedule == "cosine") {
+      // SequentialLR needs a milestone >= 1: at least one warm-up step.
+      const std::int64_t warmup =
+          std::clamp<std::int64_t>(options_.warmup, 1, std::max<std::int64_t>(total_steps_ - 1, 1));
+      auto warm = std::make_shared<nn::optim::LinearLR>(optimizer_, 0.01, 1.0, warmup);
+      auto cosine = std::make_shared<nn::optim::CosineAnnealingLR>(
+          optimizer_, std::max<std::int64_t>(total_steps_ - warmup, 1), options_.lr * 0.01);
+      return std::make_shared<nn::optim::SequentialLR>(
+          optimizer_, std::vector<std::shared_ptr<nn::optim::LRScheduler>>{warm, cosine},
+          std::vector<std::int64_t>{warmup});
+    }
+    return std::make_shared<nn::optim::StepLR>(optimizer_, std::numeric_limits<std::int32_t>::max(), 1.0);
+  }
+
+  const TrainOptions& options_;
+  Dataset& data_;
+  const RunDir& run_;
+  Encoding encoding_;
+  std::uint64_t seed_;
+  nn::Generator init_generator_, dropout_generator_;
+  ModelConfig config_;
+  MusicModel model_;
+  std::vector<nn::Tensor> params_;
+  nn::optim::AdamW optimizer_;
+  std::shared_ptr<nn::optim::LRScheduler> schedule_;
+  std::vector<Window> windows_;
+  std::vector<std::int64_t> order_;
+  std::int64_t steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0;
+  Sequence sample_primer_;
+  std::int64_t sample_steps_ = 0;
+  double last_loss_ = 0;
+};
+
+// --- the console ---------------------------------------------------------------------------
+
+class ConsoleObserver final : public TrainObserver {
+ public:
+  ConsoleObserver(std::ostream& log, const TrainOptions& options, bool roll)
+      : log_(log), options_(options), roll_(roll) {}
+
+  void started(const fs::path* tensorboard_file) override {
+    if (tensorboard_file != nullptr) {
+      log_ << "train: TensorBoard events in " << tensorboard_file->string() << " (tensorboard --logdir "
+           << options_.run_dir.string() << ")\n";
+    }
+  }
+  void epoch_started(std::int64_t epoch, std::int64_t steps) override {
+    progress_.emplace("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options_.epochs),
+                      steps, log_, options_.log_seconds);
+  }
+  void step_done(std::int64_t batch_done, const std::vector<double>& interval, double rate) override {
+    std::ostringstream figures;
+    figures << "loss " << std::fixed << std::setprecision(4) << interval[kTrainLoss] << "  "
+            << Progress::format_rate(rate) << (roll_ ? " frames/s" : " tok/s");
+    progress_->update(batch_done, figures.str());
+  }
+  void epoch_done(std::int64_t epochs_done, const std::vector<double>& row, bool best) override {
+    finish_line();
+    const double valid = row[kValidLoss];
+    log_ << "epoch " << epochs_done << ": train loss " << std::fixed << std::setprecision(4)
+         << row[kTrainLoss];
+    if (!std::isnan(valid)) {
+      log_ << ", valid loss " << valid;
+      if (!roll_) log_ << ", valid perplexity " << std::setprecision(2) << row[kValidPerplexity];
+      if (roll_) log_ << " nats/frame";
+      if (best) log_ << " (best)";
+    }
+    log_ << std::defaultfloat << "\n";
+  }
+  void stopped(std::int64_t step) override {
+    finish_line();
+    log_ << "train: interrupted: checkpoint written at step " << step << " to "
+         << RunDir{options_.run_dir}.state().string() << "; continue with --resume\n";
+  }
+  // The epoch's progress line ends when the epoch does, or when max_steps ends it early.
+  void finish_line() {
+    if (progress_) progress_->finish();
+    progress_.reset();
+  }
+
+ private:
+  std::ostream& log_;
+  const TrainOptions& options_;
+  bool roll_;
+  std::optional<Progress> progress_;
 };
 
 }  // namespace
 
-void request_stop() { g_stop.store(true); }
+const std::vector<std::string>& train_flags_fixed_on_resume() {
+  static const std::vector<std::string> flags = [] {
+    std::vector<std::string> out;
+    for (const OptionField& f : option_fields()) {
+      if (f.fixed) out.emplace_back(f.flag);
+    }
+    return out;
+  }();
+  return flags;
+}
 
 TrainResult train(TrainOptions options, std::ostream& log) {
-  SigintScope sigint;
-  const fs::path run = options.run_dir;
-  const fs::path state_path = run / kStateFile;
+  std::optional<SigintStop> sigint;
+  if (options.handle_sigint) sigint.emplace();
+  const RunDir run{options.run_dir};
 
   nn::TrainingState saved;
-  const bool resuming = options.resume && fs::exists(state_path);
+  const bool resuming = options.resume && fs::exists(run.state());
   if (options.resume && !resuming) {
-    throw std::runtime_error(state_path.string() + ": nothing to resume (no such file); " +
+    throw std::runtime_error(run.state().string() + ": nothing to resume (no such file); " +
                              "start the run without --resume");
   }
-  if (!options.resume && fs::exists(state_path)) {
-    throw std::runtime_error(run.string() + " already holds a training run (" + kStateFile +
+  if (!options.resume && fs::exists(run.state())) {
+    throw std::runtime_error(run.root.string() + " already holds a training run (" + RunDir::kState +
                              "); pass --resume to continue it, or choose another --run-dir");
   }
   if (resuming) {
-    saved = nn::load_training_state(state_path);
-    options = restore_options(saved, options, state_path);
+    saved = nn::load_training_state(run.state());
+    options = restore_options(saved, options, run.state());
   }
   check_options(options);
   if (options.dataset.empty()) throw std::invalid_argument("no dataset file given");
 
   Dataset data = load_dataset(options.dataset);
-  const Encoding encoding = data.codec.encoding();
   if (data.train.empty()) {
     throw std::runtime_error(options.dataset.string() + ": the training split is empty");
   }
-  fs::create_directories(run);
+  fs::create_directories(run.root);
 
-  ModelConfig config;
-  config.encoding = encoding;
-  config.vocab = data.codec.vocab_size();
-  config.embed = options.embed;
-  config.hidden = options.hidden;
-  config.layers = options.layers;
-  config.dropout = options.dropout;
-
-  const auto seed = static_cast<std::uint64_t>(options.seed);
-  nn::Generator init_generator(seed);
-  nn::Generator dropout_generator(seed ^ 0x9e3779b97f4a7c15ULL);
-  MusicModel model(config, &init_generator, &dropout_generator);
-  const auto params = model.parameters();
-
-  nn::optim::AdamW optimizer(params, nn::optim::AdamWOptions(options.lr)
-                                          .weight_decay(options.weight_decay));
-
-  auto windows = make_windows(data.train, encoding, options.seq_len);
-  const auto batch = static_cast<std::size_t>(options.batch);
-  const std::int64_t steps_per_epoch =
-      static_cast<std::int64_t>((windows.size() + batch - 1) / batch);
-  std::int64_t total_steps = options.epochs * steps_per_epoch;
-  if (options.max_steps > 0) total_steps = std::min(total_steps, options.max_steps);
-
-  std::shared_ptr<nn::optim::LRScheduler> schedule;
-  if (options.schedule == "cosine") {
-    // SequentialLR needs a milestone >= 1: at least one warm-up step.
-    const std::int64_t warmup =
-        std::clamp<std::int64_t>(options.warmup, 1, std::max<std::int64_t>(total_steps - 1, 1));
-    auto warm = std::make_shared<nn::optim::LinearLR>(optimizer, 0.01, 1.0, warmup);
-    auto cosine = std::make_shared<nn::optim::CosineAnnealingLR>(
-        optimizer, std::max<std::int64_t>(total_steps - warmup, 1), options.lr * 0.01);
-    schedule = std::make_shared<nn::optim::SequentialLR>(
-        optimizer, std::vector<std::shared_ptr<nn::optim::LRScheduler>>{warm, cosine},
-        std::vector<std::int64_t>{warmup});
-  } else {
-    schedule = std::make_shared<nn::optim::StepLR>(optimizer, std::numeric_limits<std::int32_t>::max(),
-                                                   1.0);
-  }
-
-  std::int64_t step = 0, epoch = 0, batch_in_epoch = 0;
-  double epoch_loss = 0;  // sum over the epoch's predictions so far (for its mean)
-  std::int64_t epoch_predictions = 0;
-  double best_valid = std::numeric_limits<double>::infinity();
-  if (resuming) {
-    model.load_state_dict(nn::StateDict([&] {
-      nn::NamedTensors weights;
-      for (const auto& [name, tensor] : saved.sub("model.").tensors) weights.insert(name, tensor);
-      return weights;
-    }()));
-    optimizer.load_state(saved.sub("optimizer."));
-    schedule->load_state(saved.sub("schedule."));
-    nn::load_generator(saved, "dropout_rng.", dropout_generator);
-    step = get(saved.ints, "step", state_path);
-    epoch = get(saved.ints, "epoch", state_path);
-    batch_in_epoch = get(saved.ints, "batch_in_epoch", state_path);
-    best_valid = get(saved.floats, "best_valid_loss", state_path);
-    epoch_loss = get(saved.floats, "epoch_loss_sum", state_path);
-    epoch_predictions = get(saved.ints, "epoch_predictions", state_path);
-    truncate_metrics(run / kMetricsFile, step);
-  }
-  MetricsCsv metrics(run / kMetricsFile);
-  std::optional<TensorBoardLog> board;
-  if (options.tensorboard) board.emplace(run, step + 1);
-  // The TensorBoard sample continues the start of the first validation sequence.
-  const std::int64_t sample_steps =
-      options.sample_steps >= 0 ? options.sample_steps : (encoding == Encoding::roll ? 128 : 256);
-  Sequence sample_primer = data.valid.empty() ? data.train.front() : data.valid.front();
-  {
-    constexpr std::size_t kPrimerSteps = 16;
-    sample_primer.tokens.resize(std::min(sample_primer.tokens.size(), kPrimerSteps));
-    sample_primer.frames.resize(std::min(sample_primer.frames.size(), kPrimerSteps * kRollKeys));
-  }
-
-  auto save_checkpoint = [&](bool best) {
-    nn::TrainingState state;
-    for (const auto& [name, tensor] : model.state_dict()) state.tensors["model." + name] = tensor;
-    nn::TrainingState opt_state, sched_state;
-    optimizer.save_state(opt_state);
-    schedule->save_state(sched_state);
-    state.merge(opt_state.prefixed("optimizer."));
-    state.merge(sched_state.prefixed("schedule."));
-    nn::save_generator(state, "dropout_rng.", dropout_generator);
-    state.ints["step"] = step;
-    state.ints["epoch"] = epoch;
-    state.ints["batch_in_epoch"] = batch_in_epoch;
-    state.floats["best_valid_loss"] = best_valid;
-    state.floats["epoch_loss_sum"] = epoch_loss;
-    state.ints["epoch_predictions"] = epoch_predictions;
-    save_options(options, state);
-    nn::save_training_state(state_path, state);
-    auto metadata = config.to_metadata();
-    metadata["musegen.step"] = std::to_string(step);
-    metadata["musegen.dataset"] = fs::absolute(options.dataset).string();
-    nn::save_weights(model, run / kWeightsFile, metadata);
-    if (best) nn::save_weights(model, run / kBestFile, metadata);
+  LstmTask task(options, data, run);
+  ConsoleObserver console(log, options, task.is_roll());
+  TrainerOptions trainer_options;
+  trainer_options.epochs = options.epochs;
+  trainer_options.max_steps = options.max_steps;
+  trainer_options.checkpoint_every = options.checkpoint_every;
+  trainer_options.log_seconds = options.log_seconds;
+  trainer_options.tensorboard = options.tensorboard;
+  trainer_options.stop_after_step = options.stop_after_step;
+  trainer_options.stop_requested = [&] {
+    return (sigint && sigint->requested()) || (options.stop_requested && options.stop_requested());
   };
+  Trainer trainer(run, task, trainer_options, options.quiet ? nullptr : &console, save_options(options));
+  if (resuming) trainer.resume(saved);
 
-  const bool roll = encoding == Encoding::roll;
   if (!options.quiet) {
     log << "train: " << options.dataset.string() << ": " << data.codec.describe() << "\n"
-        << "train: " << data.train.size() << " training sequences → " << windows.size()
-        << " windows of ≤ " << options.seq_len << " steps, " << steps_per_epoch
-        << " steps per epoch, " << total_steps << " steps in all\n"
-        << "train: model " << config.describe() << ", " << model.parameter_count()
+        << "train: " << data.train.size() << " training sequences → " << task.windows()
+        << " windows of ≤ " << options.seq_len << " steps, " << task.steps_per_epoch()
+        << " steps per epoch, " << trainer.total_steps() << " steps in all\n"
+        << "train: model " << task.config().describe() << ", " << task.model().parameter_count()
         << " parameters\n";
-    if (resuming) log << "train: resuming " << run.string() << " at step " << step << "\n";
-    if (board) {
-      log << "train: TensorBoard events in " << board->path().string() << " (tensorboard --logdir "
-          << run.string() << ")\n";
-    }
+    if (resuming) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
   }
-
-  auto validate = [&]() -> double {
-    if (data.valid.empty()) return NAN;
-    const std::int64_t window =
-        options.eval_length > 0 ? options.eval_length : (roll ? 0 : 4 * options.seq_len);
-    return evaluate_nll(model, data.valid, window, options.batch).mean();
-  };
+  const auto start = std::chrono::steady_clock::now();
+  const TrainerResult done = trainer.run();
+  if (!options.quiet) console.finish_line();
 
   TrainResult result;
-  const auto start = std::chrono::steady_clock::now();
-  auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  double interval_loss = 0, interval_grad = 0;
-  std::int64_t interval_steps = 0, interval_predictions = 0;
-  auto interval_start = std::chrono::steady_clock::now();
-  double last_rate = 0;
-
-  model.train();
-  while (step < total_steps && epoch < options.epochs) {
-    const auto order = permutation(static_cast<std::int64_t>(windows.size()), seed,
-                                   static_cast<std::uint64_t>(epoch));
-    const std::int64_t epoch_steps =
-        std::min(steps_per_epoch, total_steps - step + batch_in_epoch);
-    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options.epochs),
-                      epoch_steps, log, options.log_seconds);
-    for (; batch_in_epoch < steps_per_epoch && step < total_steps; ++batch_in_epoch) {
-      std::vector<Window> chosen;
-      for (std::size_t i = static_cast<std::size_t>(batch_in_epoch) * batch;
-           i < std::min(windows.size(), static_cast<std::size_t>(batch_in_epoch + 1) * batch); ++i) {
-        chosen.push_back(windows[static_cast<std::size_t>(order[i])]);
-      }
-      Batch b = make_batch(data.train, chosen, encoding);
-      auto [logits, final_state] = model.forward(b.input);
-      nn::Tensor loss = nll_sum(logits, b, encoding) / static_cast<double>(b.predictions);
-      optimizer.zero_grad();
-      nn::backward({loss});
-      const double grad_norm = options.clip > 0 ? nn::optim::clip_grad_norm_(params, options.clip)
-                                                : nn::optim::clip_grad_norm_(params, 1e30);
-      optimizer.step();
-      schedule->step();
-      ++step;
-
-      const double value = loss.item<float>();
-      if (!std::isfinite(value)) {
-        throw std::runtime_error("the training loss became " + std::to_string(value) +
-                                 " at step " + std::to_string(step) +
-                                 " (try a lower --lr or --clip)");
-      }
-      interval_loss += value;
-      interval_grad += grad_norm;
-      ++interval_steps;
-      interval_predictions += b.predictions;
-      epoch_loss += value * static_cast<double>(b.predictions);
-      epoch_predictions += b.predictions;
-
-      const double interval_seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
-      if (interval_seconds > 0) last_rate = static_cast<double>(interval_predictions) / interval_seconds;
-      if (!options.quiet) {
-        std::ostringstream figures;
-        figures << "loss " << std::fixed << std::setprecision(4) << interval_loss / interval_steps
-                << "  " << Progress::format_rate(last_rate) << (roll ? " frames/s" : " tok/s");
-        progress.update(batch_in_epoch + 1, figures.str());
-      }
-      if (interval_seconds >= options.log_seconds || step == total_steps) {
-        metrics.row(step, epoch, optimizer.lr(), interval_loss / interval_steps, NAN, NAN, last_rate,
-                    interval_grad / interval_steps, seconds());
-        if (board) {
-          board->interval(step, optimizer.lr(), interval_loss / interval_steps,
-                          interval_grad / interval_steps, last_rate);
-          board->flush();
-        }
-        interval_loss = interval_grad = 0;
-        interval_steps = interval_predictions = 0;
-        interval_start = std::chrono::steady_clock::now();
-      }
-      result.last_train_loss = value;
-
-      const bool stop =
-          g_stop.load() || (options.stop_after_step > 0 && step == options.stop_after_step);
-      if (stop || (options.checkpoint_every > 0 && step % options.checkpoint_every == 0)) {
-        ++batch_in_epoch;  // the state says where to continue: the next batch
-        save_checkpoint(false);
-        --batch_in_epoch;
-      }
-      if (stop) {
-        if (!options.quiet) {
-          progress.finish();
-          log << "train: interrupted: checkpoint written at step " << step << " to "
-              << state_path.string() << "; continue with --resume\n";
-        }
-        result.interrupted = true;
-        result.steps = step;
-        result.epochs_done = epoch;
-        result.best_valid_loss = best_valid;
-        return result;
-      }
-    }
-    if (!options.quiet) progress.finish();
-    if (batch_in_epoch < steps_per_epoch) break;  // max_steps reached inside the epoch
-
-    // End of an epoch: validate, log, checkpoint.
-    const double valid = validate();
-    const bool improved = !std::isnan(valid) && valid < best_valid;
-    if (improved) best_valid = valid;
-    const double train_mean =
-        epoch_predictions > 0 ? epoch_loss / static_cast<double>(epoch_predictions) : NAN;
-    ++epoch;
-    batch_in_epoch = 0;
-    epoch_loss = 0;
-    epoch_predictions = 0;
-    metrics.row(step, epoch, optimizer.lr(), train_mean, valid, roll ? NAN : std::exp(valid),
-                last_rate, NAN, seconds());
-    if (board) {
-      board->epoch(step, train_mean, valid, roll ? NAN : std::exp(valid));
-      if (sample_steps > 0) {
-        board->image(step, sample_piano_roll(model, data.codec, sample_primer, sample_steps, seed,
-                                             "step " + std::to_string(step) + ", epoch " +
-                                                 std::to_string(epoch)));
-        model.train();
-      }
-      board->flush();
-    }
-    if (!options.quiet) {
-      log << "epoch " << epoch << ": train loss " << std::fixed << std::setprecision(4)
-          << train_mean;
-      if (!std::isnan(valid)) {
-        log << ", valid loss " << valid;
-        if (!roll) log << ", valid perplexity " << std::setprecision(2) << std::exp(valid);
-        if (roll) log << " nats/frame";
-        if (improved) log << " (best)";
-      }
-      log << std::defaultfloat << "\n";
-    }
-    save_checkpoint(improved || data.valid.empty());
-  }
-  if (batch_in_epoch != 0) save_checkpoint(false);  // stopped by --max-steps mid-epoch
-  result.steps = step;
-  result.epochs_done = epoch;
-  result.best_valid_loss = best_valid;
-  if (!options.quiet) {
-    log << "train: done: " << step << " steps in " << Progress::format_duration(seconds())
-        << "; weights in " << (run / kWeightsFile).string();
-    if (std::isfinite(best_valid)) {
-      log << ", best validation loss " << best_valid << " in " << (run / kBestFile).string();
+  result.steps = done.steps;
+  result.epochs_done = done.epochs_done;
+  result.best_valid_loss = done.best_valid_loss;
+  result.interrupted = done.interrupted;
+  result.last_train_loss = task.last_train_loss();
+  if (!options.quiet && !done.interrupted) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log << "train: done: " << done.steps << " steps in " << Progress::format_duration(seconds)
+        << "; weights in " << run.weights().string();
+    if (std::isfinite(done.best_valid_loss)) {
+      log << ", best validation loss " << done.best_valid_loss << " in " << run.best().string();
     }
     log << "\n";
   }

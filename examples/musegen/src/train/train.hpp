@@ -1,23 +1,20 @@
-// Training: the loop behind `musegen train`.
+// Training the LSTM music model: what `musegen train` runs, on the generic trainer
+// (trainer.hpp), in a run folder (core/run_dir.hpp).
 //
-// A run lives in one folder (the run dir):
-//   state.mgstate      everything needed to continue exactly: weights, Adam moments, the lr
-//                      schedule, the step, the position in the epoch, the dropout generator,
-//                      the options (libnn's training-state file: checksummed, atomic)
-//   model.safetensors  the latest weights with the model's configuration as metadata (what
-//                      `generate` and PyTorch read); best.safetensors: best validation loss
-//   metrics.csv        one row per log interval and per validation
-//   events.out.tfevents.*  the same figures for TensorBoard, plus a sampled piano roll per
-//                      epoch (one file per session; tensorboard_log.hpp)
+// The state file holds everything needed to continue exactly: weights, Adam moments, the lr
+// schedule, the step, the position in the epoch, the dropout generator and the options.
 // A checkpoint is written every `checkpoint_every` steps, at the end of every epoch, at the
-// end, and when Ctrl-C is pressed. `resume` continues from state.mgstate with the saved
-// options and gives the same losses, bit for bit, as a run that was never interrupted.
+// end, and on a stop request (Ctrl-C, or `stop_requested`). `resume` continues from the state
+// file with the saved options and gives the same losses, bit for bit, as a run that was never
+// interrupted.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace musegen {
 
@@ -53,6 +50,11 @@ struct TrainOptions {
   std::int64_t sample_steps = -1;
   // For tests: behave as if Ctrl-C was pressed right after this step (0: never).
   std::int64_t stop_after_step = 0;
+  // Stopping: Ctrl-C (SIGINT) while train() runs, when handle_sigint (a program that handles
+  // signals itself, or runs several trainings, turns it off); and stop_requested, polled after
+  // every step (a server's cancel). Either finishes the step, writes a checkpoint and returns.
+  bool handle_sigint = true;
+  std::function<bool()> stop_requested;
 };
 
 struct TrainResult {
@@ -60,16 +62,16 @@ struct TrainResult {
   std::int64_t epochs_done = 0;
   double last_train_loss = 0;
   double best_valid_loss = 0;    // mean NLL per prediction (nats)
-  bool interrupted = false;      // stopped by Ctrl-C (a checkpoint was written)
+  bool interrupted = false;      // stopped by a stop request (a checkpoint was written)
 };
 
 // Runs (or resumes) a training run. Progress goes to `log`. Throws on bad input (missing
 // dataset, a run dir holding another run without `resume`, options a resumed run cannot
-// change). The SIGINT handler is installed for the duration of the call.
+// change).
 TrainResult train(TrainOptions options, std::ostream& log);
 
-// Asks a running train() to stop at the next step boundary and write a checkpoint (what
-// Ctrl-C does; tests call it directly).
-void request_stop();
+// The command-line names of the options a resumed run takes from its checkpoint ("embed",
+// "seq-len", ...): giving one with --resume is an error.
+const std::vector<std::string>& train_flags_fixed_on_resume();
 
 }  // namespace musegen
