@@ -18,6 +18,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "metrics.hpp"
+#include "midi_files.hpp"
 
 namespace {
 

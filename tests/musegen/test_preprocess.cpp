@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -13,6 +14,7 @@
 #include "dataset.hpp"
 #include "libmidi/io.hpp"
 #include "libmidi/notes.hpp"
+#include "midi_files.hpp"
 #include "preprocess.hpp"
 
 namespace musegen {
@@ -129,6 +131,44 @@ TEST(PreprocessCommand, MidiFolderEventsWithAugmentationThenTokensToMidi) {
   const midi::MidiFile f = midi::load(dir / "one.mid");
   EXPECT_EQ(d.codec.encode(f, "again").tokens, d.train[0].tokens);
   fs::remove_all(dir);
+}
+
+// One rule for what a MIDI file is: a folder holding .mid, .kar, .rmi and .MIDI files (and a
+// text file) gives the same files to preprocess and to eval.
+TEST(MidiFiles, PreprocessAndEvalFindTheSameFiles) {
+  const fs::path dir = temp_dir();
+  // A one-track SMF: one quarter note, C4.
+  const std::vector<std::uint8_t> smf = {
+      'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0, 96,
+      'M', 'T', 'r', 'k', 0, 0, 0, 12, 0, 0x90, 60, 100, 96, 0x80, 60, 0, 0, 0xFF, 0x2F, 0};
+  // The same wrapped as RIFF RMID (the SMF in the "data" chunk).
+  std::vector<std::uint8_t> rmi = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'R', 'M', 'I', 'D', 'd', 'a', 't', 'a',
+                                   static_cast<std::uint8_t>(smf.size()), 0, 0, 0};
+  rmi.insert(rmi.end(), smf.begin(), smf.end());
+  rmi[4] = static_cast<std::uint8_t>(rmi.size() - 8);
+  fs::create_directories(dir / "in" / "sub");
+  midi::write_file_atomically(dir / "in" / "a.mid", smf);
+  midi::write_file_atomically(dir / "in" / "b.KAR", smf);
+  midi::write_file_atomically(dir / "in" / "c.rmi", rmi);
+  midi::write_file_atomically(dir / "in" / "sub" / "d.midi", smf);
+  { std::ofstream(dir / "in" / "notes.txt") << "not music"; }
+
+  const std::vector<fs::path> for_preprocess = find_midi_files({dir / "in"});
+  const std::vector<fs::path> for_eval = collect_midi_files(std::vector<std::string>{(dir / "in").string()});
+  EXPECT_EQ(for_preprocess, for_eval);
+  ASSERT_EQ(for_eval.size(), 4u);
+  EXPECT_EQ(for_eval[1].filename(), "b.KAR");
+  EXPECT_EQ(for_eval[2].filename(), "c.rmi");
+
+  // And each command reads all four: preprocess puts them in the dataset, eval measures them.
+  const std::string out = (dir / "four.mgds").string();
+  ASSERT_EQ(run(cmd_preprocess, {(dir / "in").string(), "--out", out, "--valid-fraction", "0"}), 0);
+  const Dataset d = load_dataset(out);
+  EXPECT_EQ(d.train.size() + d.valid.size(), 4u);
+  std::string text;
+  ASSERT_EQ(run(cmd_eval, {(dir / "in").string(), "--per-file"}, &text), 0);
+  EXPECT_NE(text.find("(4 files)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("could not be read"), std::string::npos) << text;
 }
 
 }  // namespace

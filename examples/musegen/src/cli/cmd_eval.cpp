@@ -21,6 +21,7 @@
 #include "evaluate.hpp"
 #include "jsb.hpp"
 #include "metrics.hpp"
+#include "midi_files.hpp"
 
 namespace musegen {
 

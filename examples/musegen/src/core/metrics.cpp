@@ -571,42 +571,6 @@ std::string to_json(const SetMetrics& generated, const SetMetrics* reference,
   return out + "\n}\n";
 }
 
-// --- files --------------------------------------------------------------------------------
-
-namespace {
-
-bool is_midi_name(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".mid" || ext == ".midi";
-}
-
-}  // namespace
-
-std::vector<std::filesystem::path> collect_midi_files(std::span<const std::string> inputs) {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> files;
-  for (const std::string& input : inputs) {
-    const fs::path path(input);
-    std::error_code ec;
-    const fs::file_status status = fs::status(path, ec);
-    if (ec || !fs::exists(status)) throw std::invalid_argument(input + ": no such file or folder");
-    if (fs::is_directory(status)) {
-      std::vector<fs::path> found;
-      for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied),
-           end;
-           it != end; ++it)
-        if (it->is_regular_file() && is_midi_name(it->path())) found.push_back(it->path());
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else {
-      files.push_back(path);  // named explicitly: taken whatever its extension
-    }
-  }
-  return files;
-}
-
 MeasuredSet measure_files(std::span<const std::filesystem::path> files,
                           const MetricOptions& options) {
   check(options);

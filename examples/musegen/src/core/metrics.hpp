@@ -148,10 +148,6 @@ std::string to_json(const SetMetrics& generated, const SetMetrics* reference = n
                     std::span<const PieceMetrics> generated_pieces = {},
                     std::span<const PieceMetrics> reference_pieces = {});
 
-// Files of a metric run: each argument is a MIDI file or a folder searched recursively for
-// *.mid / *.midi (any case), sorted by path so runs are reproducible. Throws
-// std::invalid_argument naming a path that does not exist.
-std::vector<std::filesystem::path> collect_midi_files(std::span<const std::string> inputs);
 
 // Reads and measures each file; a file that cannot be read is skipped and recorded in
 // `skipped` as "path: reason".

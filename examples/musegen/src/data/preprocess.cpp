@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "jsb.hpp"
+#include "midi_files.hpp"
 #include "libmidi/io.hpp"
 
 namespace musegen {
@@ -21,11 +22,6 @@ std::string lower(std::string s) {
 }
 
 bool is_json(const std::filesystem::path& p) { return lower(p.extension().string()) == ".json"; }
-
-bool is_midi_name(const std::filesystem::path& p) {
-  const std::string ext = lower(p.extension().string());
-  return ext == ".mid" || ext == ".midi" || ext == ".kar" || ext == ".rmi";
-}
 
 std::uint64_t splitmix64(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
@@ -65,13 +61,7 @@ std::vector<std::filesystem::path> find_midi_files(const std::vector<std::filesy
   for (const auto& input : inputs) {
     std::error_code ec;
     if (std::filesystem::is_directory(input, ec)) {
-      std::vector<std::filesystem::path> found;
-      for (auto it = std::filesystem::recursive_directory_iterator(
-               input, std::filesystem::directory_options::skip_permission_denied);
-           it != std::filesystem::recursive_directory_iterator(); ++it) {
-        if (it->is_regular_file(ec) && is_midi_name(it->path())) found.push_back(it->path());
-      }
-      std::sort(found.begin(), found.end());
+      const std::vector<std::filesystem::path> found = midi_files_in(input);
       files.insert(files.end(), found.begin(), found.end());
     } else if (std::filesystem::exists(input, ec)) {
       if (!is_json(input)) files.push_back(input);
