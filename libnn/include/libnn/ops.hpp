@@ -1,5 +1,5 @@
 // The ops: free functions on tensors, each recording its backward when an input requires
-// grad. Shapes use the letters of docs/architecture.md: B batch, T time, C channels or
+// grad. Shapes use these letters (docs/libnn.md, "Tensors"): B batch, T time, C channels or
 // classes, N rows, V vocabulary, H hidden.
 //
 // Every op here is listed in src/ops/op_table.hpp, and has a finite-difference gradient

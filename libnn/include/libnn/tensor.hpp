@@ -5,7 +5,7 @@
 // when the slice is itself contiguous) share the storage; transpose and the other slices make
 // a copy. Kernels therefore never deal with strides, which keeps every kernel -- CPU and CUDA
 // -- simple; matmul takes transpose flags so backward needs no transposed copies. See
-// docs/tensors.md.
+// docs/libnn.md, "Tensors".
 //
 // Copying a Tensor copies the handle (as in libtorch): both refer to the same data. clone()
 // copies the data.
@@ -143,7 +143,7 @@ class Tensor {
   // The same data, cut from the graph (shares storage).
   Tensor detach() const;
 
-  // --- copies and in-place updates (no autograd history; see docs/autograd.md) ----------
+  // --- copies and in-place updates (no autograd history; see docs/libnn.md, "Autograd") ----------
   Tensor clone() const;                    // a copy of the data, with history
   Tensor contiguous() const { return *this; }  // always contiguous; kept for libtorch users
   Tensor to(Device device) const;

@@ -74,7 +74,7 @@ Audio render(const midi::MidiFile& file, const SynthOptions& options = {});
 
 // How to get better sound than this synthesizer (FluidSynth with a General MIDI SoundFont),
 // for the --help of the commands that render, and their error when --soundfont is given
-// to a build without FluidSynth (which is every build for now).
+// to a build without FluidSynth (MUSEGEN_WITH_FLUIDSYNTH off, or libfluidsynth not found).
 extern const char* const kSoundFontHelp;
 
 // The frequency of a MIDI key in equal temperament with A4 (key 69) = 440 Hz.
