@@ -312,4 +312,35 @@ TEST(Train, CtrlCWritesACheckpointAndStops) {
   EXPECT_EQ(state.ints.at("step"), r.steps) << "the checkpoint is the last step's";
 }
 
+TEST(Train, SigtermWritesACheckpointAndStopsAsCtrlCDoes) {
+  test_util::TempDir dir;
+  Dataset data;
+  data.codec = Codec::roll(1);
+  for (std::uint64_t i = 0; i < 8; ++i) data.train.push_back(roll_sequence(12, i));
+  save_dataset(dir.path() / "r.mgds", data);
+  TrainOptions o;
+  o.dataset = dir.path() / "r.mgds";
+  o.run_dir = dir.path() / "run";
+  o.embed = 4;
+  o.hidden = 8;
+  o.layers = 1;
+  o.batch = 2;
+  o.epochs = 1000000;  // far longer than the test: only Ctrl-C ends it
+  o.checkpoint_every = 0;
+  o.quiet = true;
+  std::ostringstream log;
+  // SIGTERM (timeout, batch schedulers, service managers) from another thread once training runs: the handler train() installs must turn it
+  // into "finish the step, write a checkpoint, return" (the default action would kill the test).
+  std::thread ctrl_c([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::raise(SIGTERM);
+  });
+  TrainResult r = train(o, log);
+  ctrl_c.join();
+  EXPECT_TRUE(r.interrupted);
+  ASSERT_GT(r.steps, 0);
+  nn::TrainingState state = nn::load_training_state(o.run_dir / "state.mgstate");
+  EXPECT_EQ(state.ints.at("step"), r.steps) << "the checkpoint is the last step's";
+}
+
 }  // namespace

@@ -35,27 +35,35 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// --- Ctrl-C ----------------------------------------------------------------------------------
+// --- Ctrl-C and SIGTERM ------------------------------------------------------------------
 
-// A signal handler can only set a flag of static storage; SigintStop turns it into the stop
-// request of the one train() call that installed it (TrainOptions::handle_sigint).
-std::atomic<bool> g_sigint{false};
+// A signal handler can only set a flag of static storage; SignalStop turns it into the stop
+// request of the one train() call that installed it (TrainOptions::handle_sigint). SIGTERM is
+// what `timeout`, batch schedulers and service managers send: it checkpoints as Ctrl-C does.
+std::atomic<bool> g_signalled{false};
 
-extern "C" void on_sigint(int) {
-  g_sigint.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+extern "C" void on_stop_signal(int signal) {
+  g_signalled.store(true);
+  std::signal(signal, SIG_DFL);  // a second one stops at once
 }
 
-class SigintStop {
+class SignalStop {
  public:
-  SigintStop() : previous_(std::signal(SIGINT, on_sigint)) { g_sigint.store(false); }
-  ~SigintStop() { std::signal(SIGINT, previous_); }
-  SigintStop(const SigintStop&) = delete;
-  SigintStop& operator=(const SigintStop&) = delete;
-  bool requested() const { return g_sigint.load(); }
+  SignalStop()
+      : previous_int_(std::signal(SIGINT, on_stop_signal)), previous_term_(std::signal(SIGTERM, on_stop_signal)) {
+    g_signalled.store(false);
+  }
+  ~SignalStop() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  SignalStop(const SignalStop&) = delete;
+  SignalStop& operator=(const SignalStop&) = delete;
+  bool requested() const { return g_signalled.load(); }
 
  private:
-  void (*previous_)(int);
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
 };
 
 // --- the options a run saves: one table ------------------------------------------------------
@@ -410,7 +418,7 @@ const std::vector<std::string>& train_flags_fixed_on_resume() {
 }
 
 TrainResult train(TrainOptions options, std::ostream& log) {
-  std::optional<SigintStop> sigint;
+  std::optional<SignalStop> sigint;
   if (options.handle_sigint) sigint.emplace();
   const RunDir run{options.run_dir};
 

@@ -50,8 +50,8 @@ struct TrainOptions {
   std::int64_t sample_steps = -1;
   // For tests: behave as if Ctrl-C was pressed right after this step (0: never).
   std::int64_t stop_after_step = 0;
-  // Stopping: Ctrl-C (SIGINT) while train() runs, when handle_sigint (a program that handles
-  // signals itself, or runs several trainings, turns it off); and stop_requested, polled after
+  // Stopping: Ctrl-C (SIGINT) or SIGTERM while train() runs, when handle_sigint (a program
+  // that handles signals itself, or runs several trainings, turns it off); and stop_requested, polled after
   // every step (a server's cancel). Either finishes the step, writes a checkpoint and returns.
   bool handle_sigint = true;
   std::function<bool()> stop_requested;
