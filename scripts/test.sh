@@ -32,8 +32,18 @@ step() {
   return 1
 }
 
+# Without a GPU the CUDA code only has to compile and link (its tests skip), so it is built
+# for one architecture (sm_90) instead of two: about 3 minutes less on 2 cores. With a GPU,
+# or when CMAKE_CUDA_ARCHITECTURES is already chosen, nothing is changed.
+release_flags=()
+if ! ls /dev/nvidia0 >/dev/null 2>&1 && [[ -z "${CMAKE_CUDA_ARCHITECTURES:-}" ]] &&
+   ! grep -qs '^CMAKE_CUDA_ARCHITECTURES:' build/release/CMakeCache.txt; then
+  echo "test.sh: no GPU here: CUDA code is compiled for sm_90 only (it must compile; its tests skip)"
+  release_flags=(-DCMAKE_CUDA_ARCHITECTURES=90)
+fi
+
 # A failed configure or build skips that preset's tests; the other preset still runs.
-if step "release build" bash -c "cmake --preset release && cmake --build --preset release --parallel $jobs"; then
+if step "release build" bash -c "cmake --preset release ${release_flags[*]} && cmake --build --preset release --parallel $jobs"; then
   rm -f build/release/Testing/Temporary/LastTestsFailed.log
   step "release tests" ctest --preset release --parallel "$jobs" || true
 fi
