@@ -4,6 +4,8 @@
 //                         counter MB_per_s over the file's bytes
 //   BM_PianoRollPng       png::encode_rgb of the piano roll of the piano set's 8.mid at
 //                         `musegen plot`'s default size (1200 × 600); counter png_bytes
+//   BM_DeflateLevel/<n>   zlib's compress2 at level n of the same image's PNG scanlines: what
+//                         chose the level png.cpp uses; counter bytes
 //
 //   MUSEGEN_DATA_DIR=../shared/datasets build/release/benches/bench_formats --benchmark_min_time=1
 //
@@ -11,11 +13,14 @@
 // Results go in docs/perf.md ("The app's formats: JSON and PNG").
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 #include "jsb.hpp"
 #include "libmidi/io.hpp"
@@ -77,6 +82,34 @@ void BM_PianoRollPng(benchmark::State& state) {
   state.counters["png_bytes"] = static_cast<double>(size);
 }
 BENCHMARK(BM_PianoRollPng)->Unit(benchmark::kMillisecond);
+
+void BM_DeflateLevel(benchmark::State& state) {
+  const musegen::raster::Canvas* canvas = piano_roll_canvas();
+  if (!canvas) {
+    state.SkipWithError("no classical-piano-composer/midi_songs/8.mid (set MUSEGEN_DATA_DIR)");
+    return;
+  }
+  // PNG's scanlines as png.cpp lays them out: filter type 0, then the row's pixels.
+  const std::size_t row = static_cast<std::size_t>(canvas->width()) * 3;
+  std::vector<std::uint8_t> scanlines;
+  for (int y = 0; y < canvas->height(); ++y) {
+    scanlines.push_back(0);
+    const auto begin = canvas->pixels().begin() + static_cast<std::ptrdiff_t>(row * static_cast<std::size_t>(y));
+    scanlines.insert(scanlines.end(), begin, begin + static_cast<std::ptrdiff_t>(row));
+  }
+  std::vector<Bytef> out(compressBound(scanlines.size()));
+  uLongf size = 0;
+  for (auto _ : state) {
+    size = out.size();
+    if (compress2(out.data(), &size, scanlines.data(), scanlines.size(), static_cast<int>(state.range(0))) != Z_OK) {
+      state.SkipWithError("compress2 failed");
+      return;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["bytes"] = static_cast<double>(size);
+}
+BENCHMARK(BM_DeflateLevel)->DenseRange(1, 9)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,10 +1,9 @@
-// A dependency-free PNG encoder (8-bit RGB), with the checksums and the zlib stream it needs.
+// A PNG encoder (8-bit RGB): the chunk layout here, the compression from zlib.
 //
-// The image data is compressed with DEFLATE (RFC 1951) in one fixed-Huffman block over a
-// greedy LZ77 match finder (hash chains, 32 KiB window): plots are mostly flat colour, which
-// this shrinks a hundredfold, and a fixed block needs no code-length tables. Each scanline
-// uses filter type 0 (None). The stream is wrapped in zlib (RFC 1950) and split into the
-// PNG chunks IHDR, IDAT, IEND, each with its CRC-32.
+// Each scanline uses filter type 0 (None): plots are mostly flat colour, which deflate shrinks
+// a hundredfold without filtering. The image data is one zlib stream (zlib's deflate at level
+// kDeflateLevel, docs/perf.md) split into the PNG chunks IHDR, IDAT, IEND, each with its
+// CRC-32. zlib is linked privately by this layer (docs/architecture.md, "The app's libraries").
 #pragma once
 
 #include <cstdint>
@@ -13,16 +12,20 @@
 
 namespace musegen::png {
 
+// The deflate level of the image data: 3 compresses a typical piano roll about as well as the
+// default 6 in a fraction of the time (docs/perf.md, "The app's formats: JSON and PNG").
+inline constexpr int kDeflateLevel = 3;
+
 // CRC-32 of ISO 3309 / ITU-T V.42 (the one of PNG, zlib's crc32 and gzip), continued from
-// `crc` (0 for a fresh checksum): crc32("123456789") == 0xCBF43926.
+// `crc` (0 for a fresh checksum): crc32("123456789") == 0xCBF43926. zlib's crc32.
 std::uint32_t crc32(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
 
 // Adler-32 of zlib, continued from `adler` (1 for a fresh checksum):
-// adler32("Wikipedia") == 0x11E60398.
+// adler32("Wikipedia") == 0x11E60398. zlib's adler32.
 std::uint32_t adler32(std::span<const std::uint8_t> bytes, std::uint32_t adler = 1);
 
-// A complete zlib stream (header, one final fixed-Huffman DEFLATE block, Adler-32) that any
-// inflater turns back into `bytes`.
+// A complete zlib stream (RFC 1950: header, DEFLATE at kDeflateLevel, Adler-32) that any
+// inflater turns back into `bytes`. Throws std::runtime_error naming the zlib call that failed.
 std::vector<std::uint8_t> zlib_compress(std::span<const std::uint8_t> bytes);
 
 // A PNG file of a width × height 8-bit RGB image; `rgb` holds the rows top to bottom, each
