@@ -19,6 +19,7 @@ required=(
   libopenblas-dev         # the GEMM benchmark's yardstick only; never linked into libnn
   libfmt-dev
   zlib1g-dev              # musegen: PNG's deflate (docs/architecture.md, "The app's libraries")
+  libssl-dev              # musegen: SHA-256 of downloaded datasets (libcrypto)
   python3-mido            # tests/libmidi/mido_crosscheck.py
   python3-torch           # reference values for libnn's tests
   python3-numpy           # tests/musegen/synth_check.py (spectra of rendered audio)

@@ -1,74 +1,41 @@
-// SHA-256 as specified in FIPS 180-4, section 6.2: 64-byte blocks, a 64-word message
-// schedule, 64 rounds; the message is padded with 0x80, zeros and its length in bits.
+// SHA-256 through OpenSSL's EVP interface: one EVP_MD_CTX per Sha256, EVP_sha256's digest.
 #include "sha256.hpp"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <memory>
+#include <stdexcept>
 #include <system_error>
 
 namespace musegen {
 
 namespace {
 
-constexpr std::array<std::uint32_t, 64> kRound{
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-constexpr std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+// Throws "sha256: <call> failed" with OpenSSL's reason, when its error queue has one.
+[[noreturn]] void throw_openssl(const char* call) {
+  std::string message = std::string("sha256: ") + call + " failed";
+  if (const unsigned long code = ERR_get_error(); code != 0) {
+    char reason[256];
+    ERR_error_string_n(code, reason, sizeof reason);
+    message += std::string(": ") + reason;
+  }
+  ERR_clear_error();
+  throw std::runtime_error(message);
+}
 
 }  // namespace
 
-Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+void Sha256::FreeContext::operator()(evp_md_ctx_st* context) const { EVP_MD_CTX_free(context); }
 
-void Sha256::block(const std::uint8_t* p) {
-  std::array<std::uint32_t, 64> w{};
-  for (int t = 0; t < 16; ++t)
-    w[t] = std::uint32_t{p[4 * t]} << 24 | std::uint32_t{p[4 * t + 1]} << 16 |
-           std::uint32_t{p[4 * t + 2]} << 8 | std::uint32_t{p[4 * t + 3]};
-  for (int t = 16; t < 64; ++t) {
-    const std::uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-    const std::uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-  }
-  auto [a, b, c, d, e, f, g, h] = state_;
-  for (int t = 0; t < 64; ++t) {
-    const std::uint32_t t1 =
-        h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[t] + w[t];
-    const std::uint32_t t2 =
-        (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  const std::array<std::uint32_t, 8> add{a, b, c, d, e, f, g, h};
-  for (int i = 0; i < 8; ++i) state_[i] += add[i];
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+  if (!context_) throw_openssl("EVP_MD_CTX_new");
+  if (EVP_DigestInit_ex(context_.get(), EVP_sha256(), nullptr) != 1) throw_openssl("EVP_DigestInit_ex");
 }
 
 void Sha256::update(std::span<const std::uint8_t> bytes) {
-  length_ += bytes.size();
-  std::size_t i = 0;
-  if (buffered_ > 0) {
-    while (buffered_ < 64 && i < bytes.size()) buffer_[buffered_++] = bytes[i++];
-    if (buffered_ < 64) return;
-    block(buffer_.data());
-    buffered_ = 0;
-  }
-  for (; i + 64 <= bytes.size(); i += 64) block(bytes.data() + i);
-  while (i < bytes.size()) buffer_[buffered_++] = bytes[i++];
+  if (EVP_DigestUpdate(context_.get(), bytes.data(), bytes.size()) != 1) throw_openssl("EVP_DigestUpdate");
 }
 
 void Sha256::update(std::string_view bytes) {
@@ -76,18 +43,11 @@ void Sha256::update(std::string_view bytes) {
 }
 
 std::array<std::uint8_t, 32> Sha256::digest() {
-  const std::uint64_t bits = length_ * 8;
-  const std::uint8_t one = 0x80;
-  update(std::span(&one, 1));
-  const std::uint8_t zero = 0;
-  while (buffered_ != 56) update(std::span(&zero, 1));
-  std::array<std::uint8_t, 8> length{};
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-  update(length);
   std::array<std::uint8_t, 32> out{};
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j)
-      out[4 * i + j] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * j));
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(context_.get(), out.data(), &size) != 1) throw_openssl("EVP_DigestFinal_ex");
+  if (size != out.size())
+    throw std::runtime_error("sha256: EVP_DigestFinal_ex gave " + std::to_string(size) + " bytes, expected 32");
   return out;
 }
 

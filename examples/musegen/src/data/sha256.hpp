@@ -1,19 +1,26 @@
 // SHA-256 (FIPS 180-4), to verify downloaded datasets against the hashes in the catalog.
 //
-// Our own few dozen lines rather than a crypto library: the project takes no dependency for
-// one hash, and the published test vectors (tests/musegen/test_catalog.cpp) pin it down.
+// OpenSSL's libcrypto computes it (the EVP interface), linked privately by this layer
+// (docs/architecture.md, "The app's libraries"); the published test vectors
+// (tests/musegen/test_catalog.cpp) check it. This header needs no OpenSSL header.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace musegen {
 
+// An incremental hash. Every method throws std::runtime_error naming the OpenSSL call that
+// failed (which it does only when out of memory or in a broken OpenSSL installation).
+// Movable, not copyable.
 class Sha256 {
  public:
   Sha256();
@@ -26,11 +33,10 @@ class Sha256 {
   std::string hex_digest();
 
  private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 8> state_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t length_ = 0;  // bytes fed
+  struct FreeContext {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, FreeContext> context_;
 };
 
 std::string sha256_hex(std::string_view bytes);
