@@ -179,18 +179,72 @@ std::string jsb_error(std::string_view text) {
 
 TEST(JsbReader, ErrorsNameLineAndColumn) {
   EXPECT_EQ(jsb_error("{\"train\": [[[60, 64]]],\n \"valid\": [[[60,]]]}"),
-            "bad.json:2:17: expected a pitch (an integer -1..127), found ']'");
+            "bad.json:2:17: expected a pitch (an integer -1..127), found ']' in valid[0][0][1]");
   EXPECT_EQ(jsb_error("{\"train\": [[[60, 128]]]}"),
-            "bad.json:1:18: expected a pitch (an integer -1..127), found 128");
-  EXPECT_EQ(jsb_error("{\"train\": [[[60.5]]]}"), "bad.json:1:14: expected a pitch (an integer -1..127), found 60.5");
-  EXPECT_EQ(jsb_error("{\"train\": [[[6e1]]]}"), "bad.json:1:14: expected a pitch (an integer -1..127), found 6e1");
+            "bad.json:1:18: expected a pitch (an integer -1..127), found 128 in train[0][0][1]");
+  EXPECT_EQ(jsb_error("{\"train\": [[[60.5]]]}"),
+            "bad.json:1:14: expected a pitch (an integer -1..127), found 60.5 in train[0][0][0]");
   EXPECT_EQ(parse_jsb("{\"train\": [[[60.0, -1, 61]]]}", "x").train[0][0], (std::vector<int>{60, 61}));
   EXPECT_EQ(jsb_error("{\"tran\": []}"), "bad.json:1:2: expected a key among \"train\", \"valid\", \"test\", found \"tran\"");
   EXPECT_EQ(jsb_error("{\"test\": [], \"test\": []}"), "bad.json:1:14: expected each key once, found \"test\"");
   EXPECT_EQ(jsb_error("{\"train\": [[[60]]]"), "bad.json:1:19: expected ',' or '}', found the end of the file");
   EXPECT_EQ(jsb_error("{\"train\": [[[60]]]} x"), "bad.json:1:21: expected the end of the file after the object, found 'x'");
   EXPECT_EQ(jsb_error("\n\n  [1]"), "bad.json:3:3: expected '{' starting the JSB chorales object, found '['");
-  EXPECT_EQ(jsb_error("{\"train\": [[[60 61]]]}"), "bad.json:1:17: expected ',' or ']' in a time step (a list of pitches), found '6'");
+  // The whole token that came instead of a separator (the hand-written reader showed its first byte).
+  EXPECT_EQ(jsb_error("{\"train\": [[[60 61]]]}"),
+            "bad.json:1:17: expected ',' or ']' in a time step (a list of pitches), found 61 in train[0][0][1]");
+}
+
+// A pitch is a JSON number whose value is an integer in -1..127, as Python's json module and
+// int() read the file (jsb_oracle.py): 6e1 is 60. (The hand-written reader refused exponents.)
+TEST(JsbReader, PitchesAreNumbersWithAnIntegralValue) {
+  EXPECT_EQ(parse_jsb("{\"train\": [[[6e1, 0.64e2, -0, 127.0, -1.0]]]}", "x").train[0][0],
+            (std::vector<int>{0, 60, 64, 127}));
+  EXPECT_EQ(jsb_error("{\"train\": [[[6.05e1]]]}"),
+            "bad.json:1:14: expected a pitch (an integer -1..127), found 6.05e1 in train[0][0][0]");
+  EXPECT_EQ(jsb_error("{\"train\": [[[-2]]]}"),
+            "bad.json:1:14: expected a pitch (an integer -1..127), found -2 in train[0][0][0]");
+  EXPECT_EQ(jsb_error("{\"train\": [[[1e400]]]}"),
+            "bad.json:1:14: expected a pitch (an integer -1..127), found 1e400 in train[0][0][0]");
+  EXPECT_EQ(jsb_error("{\"train\": [[[99999999999999999999999]]]}"),
+            "bad.json:1:14: expected a pitch (an integer -1..127), found 99999999999999999999999 in train[0][0][0]");
+}
+
+// A well-formed JSON document of the wrong shape: the value's line and column and its path.
+TEST(JsbReader, WrongShapesNameThePathAndLine) {
+  const std::string two_chorales = "{\"train\": [[[60]],\n  [[61],\n   [62, ";
+  EXPECT_EQ(jsb_error(two_chorales + "[63]]]]}"),
+            "bad.json:3:9: expected a pitch (an integer -1..127), found '[' in train[1][1][1]");
+  EXPECT_EQ(jsb_error(two_chorales + "\"E4\"]]]}"),
+            "bad.json:3:9: expected a pitch (an integer -1..127), found \"E4\" in train[1][1][1]");
+  EXPECT_EQ(jsb_error(two_chorales + "true]]]}"),
+            "bad.json:3:9: expected a pitch (an integer -1..127), found true in train[1][1][1]");
+  EXPECT_EQ(jsb_error(two_chorales + "null]]]}"),
+            "bad.json:3:9: expected a pitch (an integer -1..127), found null in train[1][1][1]");
+  EXPECT_EQ(jsb_error("{\"valid\": [[[60], 61]]}"),
+            "bad.json:1:19: expected a time step (a list of pitches), found 61 in valid[0][1]");
+  EXPECT_EQ(jsb_error("{\"test\": [[[60]],\n {\"steps\": []}]}"),
+            "bad.json:2:2: expected a chorale (a list of time steps), found '{' in test[1]");
+  EXPECT_EQ(jsb_error("{\"train\": \"chorales.txt\"}"),
+            "bad.json:1:11: expected a list of chorales, found \"chorales.txt\" in train");
+  EXPECT_EQ(jsb_error("{\"tr\\\"ain\": []}"),
+            "bad.json:1:2: expected a key among \"train\", \"valid\", \"test\", found \"tr\\\"ain\"");
+}
+
+// Syntax errors as nlohmann's parser finds them, said in the words of the format.
+TEST(JsbReader, SyntaxErrorsSayWhatWasExpected) {
+  EXPECT_EQ(jsb_error(""), "bad.json:1:1: expected '{' starting the JSB chorales object, found the end of the file");
+  EXPECT_EQ(jsb_error("{\"train\" []}"), "bad.json:1:10: expected ':' after the key, found '[' in train");
+  EXPECT_EQ(jsb_error("{\"train\": [],}"),
+            "bad.json:1:14: expected a key among \"train\", \"valid\", \"test\", found '}'");
+  EXPECT_EQ(jsb_error("{\"train\": [[[60]] [[61]]]}"),
+            "bad.json:1:19: expected ',' or ']' in the list of chorales, found '[' in train[1]");
+  // The lexer's own complaints, at the byte where it stopped.
+  EXPECT_EQ(jsb_error("{\"train\": [[[60, -]]]}"),
+            "bad.json:1:19: invalid number; expected digit after '-', found ']' in train[0][0][1]");
+  EXPECT_EQ(jsb_error("{\"train\": [[[\"ab\ncd\"]]]}"),
+            "bad.json:1:17: invalid string: control character U+000A (LF) must be escaped to \\u000A or \\n, "
+            "found byte 10 in train[0][0][0]");
 }
 
 TEST(JsbReader, PiecesAreRunsOfSteps) {

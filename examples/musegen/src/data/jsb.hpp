@@ -21,9 +21,12 @@ struct JsbChorales {
   std::vector<JsbChorale> train, valid, test;
 };
 
-// Parses the JSON text. Throws std::runtime_error "<source>:<line>:<column>: expected X,
-// found Y" for malformed JSON, a key other than train/valid/test, a key given twice, or a
-// pitch outside -1..127.
+// Parses the JSON text (with nlohmann-json). A pitch is any JSON number whose value is an
+// integer in -1..127 (60, 60.0, 6e1), as Python's json module and int() read it. Throws
+// std::runtime_error "<source>:<line>:<column>: expected X, found Y in <path>" for malformed
+// JSON, a value of the wrong kind (a time step that is not a list, a pitch that is not a
+// number or out of range), a key other than train/valid/test, or a key given twice; <path>
+// names where in the document, as "valid[0][12][1]" (left out at the top level).
 JsbChorales parse_jsb(std::string_view text, const std::string& source);
 // Reads and parses a file (std::system_error when it cannot be read).
 JsbChorales read_jsb(const std::filesystem::path& path);
