@@ -3,6 +3,8 @@
 // metric it computes so the two can be read side by side.
 #include "metrics.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -403,89 +405,48 @@ std::string pad(const std::string& text, std::size_t width, bool right = false) 
 constexpr std::array<std::string_view, 12> kPitchClassNames{"C",  "C#", "D",  "D#", "E",  "F",
                                                             "F#", "G",  "G#", "A",  "A#", "B"};
 
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  return buffer;
+// The report as JSON, written by nlohmann-json (docs/architecture.md, "The app's libraries"):
+// ordered_json keeps the keys in the order they are set here. A double is written in the
+// shortest form that reads back as the same double (nlohmann's to_chars: "0.1", "24.0"), and
+// NaN (an undefined metric) as null.
+using Json = nlohmann::ordered_json;
+
+Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+
+template <typename Array>
+Json json_numbers(const Array& values) {
+  Json out = Json::array();
+  for (const double v : values) out.push_back(number_or_null(v));
+  return out;
 }
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-template <typename Array, typename Format>
-std::string json_array(const Array& values, Format format) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += format(values[i]);
-  }
-  return out + "]";
-}
-
-std::string set_json(const SetMetrics& s, std::span<const PieceMetrics> pieces,
-                     const std::string& indent) {
-  const std::string in = indent + "  ";
-  std::string out = "{\n" + in + "\"pieces\": " + std::to_string(s.pieces) + ",\n";
-  out += in + "\"metrics\": {\n";
+Json set_json(const SetMetrics& s, std::span<const PieceMetrics> pieces) {
+  Json out;
+  out["pieces"] = s.pieces;
+  Json& metrics = out["metrics"] = Json::object();
   for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
     const MeanStd& m = s.scalar[k];
-    out += in + "  " + json_string(kScalarMetricTable[k].key) +
-           ": {\"mean\": " + json_number(m.count ? m.mean : kNaN) +
-           ", \"std\": " + json_number(m.count ? m.std : kNaN) +
-           ", \"count\": " + std::to_string(m.count) + "}" +
-           (k + 1 < kScalarMetricCount ? ",\n" : "\n");
+    Json& metric = metrics[std::string(kScalarMetricTable[k].key)];
+    metric["mean"] = number_or_null(m.count ? m.mean : kNaN);
+    metric["std"] = number_or_null(m.count ? m.std : kNaN);
+    metric["count"] = m.count;
   }
-  out += in + "},\n";
-  out +=
-      in + "\"pitch_class_histogram\": " + json_array(s.pitch_class_histogram, json_number) + ",\n";
-  out += in + "\"note_length_histogram\": " + json_array(s.note_length_histogram, json_number);
+  out["pitch_class_histogram"] = json_numbers(s.pitch_class_histogram);
+  out["note_length_histogram"] = json_numbers(s.note_length_histogram);
   if (!pieces.empty()) {
-    out += ",\n" + in + "\"files\": [\n";
-    for (std::size_t i = 0; i < pieces.size(); ++i) {
-      const PieceMetrics& p = pieces[i];
-      out += in + "  {\"name\": " + json_string(p.name);
+    Json& files = out["files"] = Json::array();
+    for (const PieceMetrics& p : pieces) {
+      Json file;
+      file["name"] = p.name;
       for (std::size_t k = 0; k < kScalarMetricCount; ++k)
-        out += ", " + json_string(kScalarMetricTable[k].key) + ": " + json_number(p.scalar[k]);
-      out += ", \"bars\": " + std::to_string(p.bars);
-      const auto integer = [](std::int64_t v) { return std::to_string(v); };
-      out += ", \"pitch_class_counts\": " + json_array(p.pitch_class_counts, integer);
-      out += ", \"note_length_counts\": " + json_array(p.note_length_counts, integer) + "}";
-      out += i + 1 < pieces.size() ? ",\n" : "\n";
+        file[std::string(kScalarMetricTable[k].key)] = number_or_null(p.scalar[k]);
+      file["bars"] = p.bars;
+      file["pitch_class_counts"] = p.pitch_class_counts;
+      file["note_length_counts"] = p.note_length_counts;
+      files.push_back(std::move(file));
     }
-    out += in + "]";
   }
-  return out + "\n" + indent + "}";
+  return out;
 }
 
 }  // namespace
@@ -556,19 +517,22 @@ std::string format_report(const SetMetrics& generated, const SetMetrics* referen
 std::string to_json(const SetMetrics& generated, const SetMetrics* reference,
                     std::span<const PieceMetrics> generated_pieces,
                     std::span<const PieceMetrics> reference_pieces) {
-  std::string out = "{\n  \"generated\": " + set_json(generated, generated_pieces, "  ");
+  Json out;
+  out["generated"] = set_json(generated, generated_pieces);
   if (reference != nullptr) {
     const SetComparison c = compare(generated, *reference);
-    out += ",\n  \"reference\": " + set_json(*reference, reference_pieces, "  ");
-    out += ",\n  \"comparison\": {\n    \"mean_difference\": {";
+    out["reference"] = set_json(*reference, reference_pieces);
+    Json& comparison = out["comparison"];
+    Json& difference = comparison["mean_difference"] = Json::object();
     for (std::size_t k = 0; k < kScalarMetricCount; ++k)
-      out += (k ? ", " : "") + json_string(kScalarMetricTable[k].key) + ": " +
-             json_number(c.mean_difference[k]);
-    out += "},\n    \"pitch_class_tv\": " + json_number(c.pitch_class_tv);
-    out += ",\n    \"note_length_overlap\": " + json_number(c.note_length_overlap);
-    out += ",\n    \"note_length_kl\": " + json_number(c.note_length_kl) + "\n  }";
+      difference[std::string(kScalarMetricTable[k].key)] = number_or_null(c.mean_difference[k]);
+    comparison["pitch_class_tv"] = number_or_null(c.pitch_class_tv);
+    comparison["note_length_overlap"] = number_or_null(c.note_length_overlap);
+    comparison["note_length_kl"] = number_or_null(c.note_length_kl);
   }
-  return out + "\n}\n";
+  // A file name that is not UTF-8 (a path's bytes) gets U+FFFD where its bad bytes were,
+  // rather than making the document invalid JSON.
+  return out.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 MeasuredSet measure_files(std::span<const std::filesystem::path> files,
