@@ -17,9 +17,11 @@
 #include <tuple>
 #include <vector>
 
+#include "cli.hpp"
 #include "commands.hpp"
 #include "fluid_render.hpp"
 #include "libmidi/io.hpp"
+#include "render.hpp"
 #include "synth.hpp"
 #include "audio_test_support.hpp"
 #include "test_support.hpp"
@@ -172,6 +174,61 @@ TEST(Synth, RenderCommandWritesTheWavAndRefusesAMissingSoundFont) {
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "sf.wav"));
+}
+
+// The render service (audio/render.hpp) that render and play call: the request checked before
+// the file is read, each error naming its field; the built-in synthesizer's very samples.
+TEST(RenderService, ChecksTheRequestThenRendersAsTheSynthesizer) {
+  using musegen::BadRenderRequest;
+  const midi::MidiFile file = make_file({{0, {{60, 0, 0.5}, {64, 0.25, 0.75}}}}, 0.75);
+  const auto request = [](std::int64_t sample_rate, double gain_db, std::string soundfont = "") {
+    musegen::RenderRequest r;
+    r.sample_rate = sample_rate;
+    r.gain_db = gain_db;
+    r.soundfont = soundfont;
+    return r;
+  };
+  const musegen::RenderedAudio r = musegen::render_midi(file, request(22050, -3));
+  musegen::SynthOptions options;
+  options.sample_rate = 22050;
+  options.gain_db = -3;
+  EXPECT_EQ(r.audio.samples, musegen::render(file, options).samples);
+  EXPECT_EQ(r.audio.sample_rate, 22050);
+  EXPECT_EQ(r.synthesizer, "the built-in synthesizer");
+  EXPECT_EQ(r.load_cpu_seconds, 0);
+  EXPECT_GE(r.real_time_factor(), 0);
+
+  const auto field_of = [](const musegen::RenderRequest& request, std::string& what) {
+    try {
+      musegen::render_midi(fs::path("/nonexistent/never-read.mid"), request);
+    } catch (const BadRenderRequest& e) {
+      what = e.what();
+      return e.field();
+    }
+    ADD_FAILURE() << "the request was accepted";
+    return BadRenderRequest::Field::soundfont;
+  };
+  std::string what;
+  EXPECT_EQ(field_of(request(100, 0), what), BadRenderRequest::Field::sample_rate);
+  EXPECT_EQ(what, "expected 8000..192000, found 100");
+  EXPECT_EQ(field_of(request(44100, 2), what), BadRenderRequest::Field::gain_db);
+  EXPECT_NE(what.find("louder would clip"), std::string::npos) << what;
+  if (!musegen::soundfont_support_built_in()) {
+    EXPECT_EQ(field_of(request(44100, 0, "x.sf2"), what), BadRenderRequest::Field::soundfont);
+    EXPECT_NE(what.find("x.sf2: FluidSynth support is not built in"), std::string::npos) << what;
+  }
+
+  // The command says it in terms of its flags, as a usage error.
+  const fs::path dir = fresh_temp_dir("synth");
+  midi::save(file, dir / "in.mid");
+  try {
+    musegen::cmd_render(std::vector<std::string>{(dir / "in.mid").string(), (dir / "out.wav").string(),
+                                                 "--sample-rate", "100"});
+    ADD_FAILURE() << "--sample-rate 100 was accepted";
+  } catch (const musegen::cli::UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "--sample-rate: expected 8000..192000, found 100");
+  }
+  EXPECT_FALSE(fs::exists(dir / "out.wav"));
 }
 
 TEST(Synth, PlayWithoutAPlayerWritesTheWavNextToTheInput) {

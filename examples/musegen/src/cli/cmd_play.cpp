@@ -1,6 +1,6 @@
-// musegen play: renders a MIDI file with the built-in synthesizer (synth.hpp), or FluidSynth
-// given --soundfont (fluid_render.hpp), and plays it through the first of aplay, paplay,
-// ffplay found on PATH.
+// musegen play: renders a MIDI file with the render service (audio/render.hpp: the built-in
+// synthesizer, or FluidSynth given --soundfont), and plays it through the first of aplay,
+// paplay, ffplay found on PATH.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,8 +17,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "fluid_render.hpp"
-#include "libmidi/io.hpp"
-#include "synth.hpp"
+#include "render.hpp"
 #include "wav.hpp"
 
 extern char** environ;
@@ -84,8 +83,7 @@ int cmd_play(Args args) {
   if (!p.parse(args)) return 0;
   if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
 
-  const SynthOptions options = synth_options_from_flags(sample_rate, gain_db, soundfont);
-  const RenderedAudio rendered = render_for_command(midi::load(input), soundfont, options);
+  const RenderedAudio rendered = render_for_command(input, {soundfont, sample_rate, gain_db});
   const Audio& audio = rendered.audio;
   if (verbose) print_render_speed(std::cout, rendered);
 

@@ -1,7 +1,6 @@
-// musegen render: a MIDI file → a WAV file, with the built-in synthesizer (synth.hpp) or,
-// given --soundfont, with FluidSynth and that SoundFont (fluid_render.hpp).
-#include <ctime>
-#include <filesystem>
+// musegen render: a MIDI file → a WAV file, with the built-in synthesizer or, given
+// --soundfont, with FluidSynth and that SoundFont: flags → render_midi (audio/render.hpp) →
+// write_wav → what was written.
 #include <iomanip>
 #include <iostream>
 #include <stdexcept>
@@ -9,24 +8,22 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "fluid_render.hpp"
-#include "libmidi/io.hpp"
-#include "synth.hpp"
+#include "render.hpp"
 #include "wav.hpp"
 
 namespace musegen {
 
-SynthOptions synth_options_from_flags(std::int64_t sample_rate, double gain_db,
-                                      const std::string& soundfont) {
-  if (sample_rate < 8000 || sample_rate > 192000)
-    throw cli::UsageError("--sample-rate: expected 8000..192000, found " + std::to_string(sample_rate));
-  if (!(gain_db <= 1 && gain_db > -100))
-    throw cli::UsageError("--gain-db: expected -100 < DB <= 1 (louder would clip), found " + std::to_string(gain_db));
-  if (!soundfont.empty() && !soundfont_support_built_in())
-    throw std::runtime_error("--soundfont " + soundfont + ": FluidSynth support is not built in.\n" + kSoundFontHelp);
-  SynthOptions options;
-  options.sample_rate = static_cast<int>(sample_rate);
-  options.gain_db = gain_db;
-  return options;
+RenderedAudio render_for_command(const std::string& input, const RenderRequest& request) {
+  try {
+    return render_midi(std::filesystem::path(input), request);
+  } catch (const BadRenderRequest& e) {
+    switch (e.field()) {
+      case BadRenderRequest::Field::sample_rate: throw cli::UsageError(std::string("--sample-rate: ") + e.what());
+      case BadRenderRequest::Field::gain_db: throw cli::UsageError(std::string("--gain-db: ") + e.what());
+      case BadRenderRequest::Field::soundfont: throw std::runtime_error(std::string("--soundfont ") + e.what());
+    }
+    throw;
+  }
 }
 
 const char* soundfont_option_help() {
@@ -34,29 +31,9 @@ const char* soundfont_option_help() {
                                       : "render with FluidSynth and this SoundFont (not in this build: see below)";
 }
 
-RenderedAudio render_for_command(const midi::MidiFile& file, const std::string& soundfont,
-                                 const SynthOptions& options) {
-  RenderedAudio result;
-  const std::clock_t begin = std::clock();
-  if (soundfont.empty()) {
-    result.audio = render(file, options);
-    result.render_cpu_seconds = static_cast<double>(std::clock() - begin) / CLOCKS_PER_SEC;
-    result.synthesizer = "the built-in synthesizer";
-    return result;
-  }
-  const SoundFontSynth synth(soundfont, options);
-  const std::clock_t loaded = std::clock();
-  result.audio = synth.render(file);
-  result.load_cpu_seconds = static_cast<double>(loaded - begin) / CLOCKS_PER_SEC;
-  result.render_cpu_seconds = static_cast<double>(std::clock() - loaded) / CLOCKS_PER_SEC;
-  result.synthesizer = "FluidSynth (" + std::filesystem::path(soundfont).filename().string() + ")";
-  return result;
-}
-
 void print_render_speed(std::ostream& out, const RenderedAudio& r) {
-  const double cpu = r.render_cpu_seconds;
-  out << "rendered with " << r.synthesizer << " in " << std::fixed << std::setprecision(3) << cpu
-      << " s of CPU: " << std::setprecision(0) << (cpu > 0 ? r.audio.seconds() / cpu : 0.0) << "x real time";
+  out << "rendered with " << r.synthesizer << " in " << std::fixed << std::setprecision(3) << r.render_cpu_seconds
+      << " s of CPU: " << std::setprecision(0) << r.real_time_factor() << "x real time";
   if (r.load_cpu_seconds > 0) out << " (loading the SoundFont: " << std::setprecision(3) << r.load_cpu_seconds << " s)";
   out << "\n";
 }
@@ -87,9 +64,7 @@ int cmd_render(Args args) {
   if (!p.parse(args)) return 0;
   if (output == input) throw cli::UsageError("OUT.wav: the output would overwrite the input " + input);
 
-  const SynthOptions options = synth_options_from_flags(sample_rate, gain_db, soundfont);
-  const midi::MidiFile file = midi::load(input);
-  const RenderedAudio rendered = render_for_command(file, soundfont, options);
+  const RenderedAudio rendered = render_for_command(input, {soundfont, sample_rate, gain_db});
   const Audio& audio = rendered.audio;
   write_wav(output, audio);
   std::cout << "wrote " << output << ": " << std::fixed << std::setprecision(1) << audio.seconds()

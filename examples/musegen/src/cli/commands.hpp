@@ -3,13 +3,11 @@
 // code: 0 success, 1 failure (the error is printed by main), 2 bad usage.
 #pragma once
 
-#include <cstdint>
 #include <iosfwd>
 #include <span>
 #include <string>
 
-#include "libmidi/midi_file.hpp"
-#include "synth.hpp"
+#include "render.hpp"
 
 namespace musegen {
 
@@ -26,27 +24,17 @@ int cmd_play(Args args);
 int cmd_plot(Args args);
 int cmd_plot_metrics(Args args);
 
-// What render and play share (in cmd_render.cpp).
+// What render and play share (in cmd_render.cpp): the render service (audio/render.hpp)
+// with its errors said in terms of the flags.
 //
-// The synthesizer options from their flags (--sample-rate, --gain-db, --soundfont), checked:
-// cli::UsageError for a value out of range, and an error with the instructions to get
-// FluidSynth for --soundfont in a build without it (before any file is read).
-SynthOptions synth_options_from_flags(std::int64_t sample_rate, double gain_db,
-                                      const std::string& soundfont);
+// render_midi(input, request), where a BadRenderRequest becomes cli::UsageError for
+// --sample-rate and --gain-db ("--sample-rate: expected 8000..192000, found 100"), and an
+// error with the instructions to get FluidSynth for --soundfont in a build without it; all
+// of them before the file is read.
+RenderedAudio render_for_command(const std::string& input, const RenderRequest& request);
 
 // The --soundfont option's help line, which says whether this build has FluidSynth.
 const char* soundfont_option_help();
-
-// The audio of a file, rendered with the built-in synthesizer (soundfont empty) or with
-// FluidSynth and the SoundFont, and the CPU time it took (for --verbose).
-struct RenderedAudio {
-  Audio audio;
-  std::string synthesizer;          // "the built-in synthesizer", "FluidSynth (FluidR3_GM.sf2)"
-  double load_cpu_seconds = 0;      // loading the SoundFont (0 for the built-in synthesizer)
-  double render_cpu_seconds = 0;
-};
-RenderedAudio render_for_command(const midi::MidiFile& file, const std::string& soundfont,
-                                 const SynthOptions& options);
 
 // "rendered with ... in 0.123 s of CPU: 456x real time (loading the SoundFont: 0.2 s)".
 void print_render_speed(std::ostream& out, const RenderedAudio& rendered);
