@@ -12,8 +12,9 @@
 
 namespace musegen::png {
 
-// The deflate level of the image data: 3 compresses a typical piano roll about as well as the
-// default 6 in a fraction of the time (docs/perf.md, "The app's formats: JSON and PNG").
+// The deflate level of the image data, measured on a typical piano roll (docs/perf.md, "The
+// app's formats: JSON and PNG"): 3 is the smallest of zlib's fast levels (1-3), as small as
+// our former encoder in a quarter of its time; the default 6 is 40% smaller, 3 times slower.
 inline constexpr int kDeflateLevel = 3;
 
 // CRC-32 of ISO 3309 / ITU-T V.42 (the one of PNG, zlib's crc32 and gzip), continued from
