@@ -1,6 +1,7 @@
 // musegen generate: sample a new piece from a trained run (generate.hpp).
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <libmidi/io.hpp>
 
@@ -9,6 +10,7 @@
 #include "dataset.hpp"
 #include "evaluate.hpp"
 #include "generate.hpp"
+#include "progress.hpp"
 
 namespace musegen {
 
@@ -115,7 +117,15 @@ int cmd_generate(Args args) {
   g.sample.top_k = top_k;
   g.sample.top_p = top_p;
   g.sample.seed = static_cast<std::uint64_t>(seed);
-  GenerateResult result = generate(*loaded.model, primer, g, quiet ? nullptr : &std::cerr);
+  std::optional<Progress> line;  // the console's progress line, fed by generate's callback
+  if (!quiet) {
+    g.progress = [&line](const ProgressUpdate& u) {
+      if (!line) line.emplace(std::string(u.stage), u.total, std::cerr, 5.0);
+      line->update(u.done, "");
+    };
+  }
+  GenerateResult result = generate(*loaded.model, primer, g);
+  if (line) line->finish();
 
   save_tokens(out, codec, result.sequence);
   if (!quiet) {

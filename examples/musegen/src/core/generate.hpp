@@ -2,13 +2,19 @@
 // carrying the LSTM state. The primer goes through the model's fused sequence forward; the
 // sampling loop through an nn::LSTMStepper, a snapshot of the LSTM for one step at a time
 // (matrix-vector kernels, the embedding folded into layer 0's input projection).
+//
+// A run is watched and stopped from outside through its options (run_control.hpp): a
+// std::stop_token checked before every step, and a progress callback called after every
+// step. A stopped run does not throw: it returns at once with `stopped` set and the steps
+// made so far.
 #pragma once
 
 #include <cstdint>
-#include <iosfwd>
+#include <stop_token>
 
 #include "codec.hpp"
 #include "model.hpp"
+#include "run_control.hpp"
 #include "sampling.hpp"
 
 namespace musegen {
@@ -20,17 +26,21 @@ struct GenerateOptions {
   // The LSTM weights of the sampling loop: float32 (the trained model exactly) or float16
   // (half the memory traffic, ~1.8x faster on a large model; logits move by ~1e-3 relative).
   nn::DType weights = nn::DType::Float32;
+  std::stop_token stop;  // checked before every step (default: never stops)
+  ProgressFn progress;   // after every step: {"generate", steps done, steps} (default: none)
 };
 
 struct GenerateResult {
   Sequence sequence;             // primer (when kept) + generated steps
   std::int64_t primer_steps = 0;
+  std::int64_t generated = 0;    // new steps: options.steps, or fewer when stopped
   double seconds = 0;            // sampling only (not the primer)
+  bool stopped = false;          // options.stop asked: `sequence` ends after `generated` steps
 };
 
 // `primer` may be empty: roll starts from the all-zero frame the model was trained to
 // continue; token encodings need at least one token (the caller picks one).
-GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options,
-                        std::ostream* progress = nullptr);
+// Throws std::invalid_argument for a primer the model cannot take.
+GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options);
 
 }  // namespace musegen
