@@ -18,7 +18,7 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
                                   " is outside the model's vocabulary of " + std::to_string(K));
     }
   }
-  model.eval();
+  if (model.is_training()) model.eval();  // in eval mode already: only read (threads, generate.hpp)
   nn::NoGradGuard no_grad;
 
   GenerateResult result;

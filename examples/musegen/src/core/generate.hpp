@@ -7,6 +7,14 @@
 // std::stop_token checked before every step, and a progress callback called after every
 // step. A stopped run does not throw: it returns at once with `stopped` set and the steps
 // made so far.
+//
+// Threads: generate() keeps its state to itself (the LSTM state, an nn::LSTMStepper of its
+// own) and draws its randomness from Philox at (seed, step), never from nn::default_generator;
+// libnn's grad mode is per thread. So generations may run at once on several threads, each
+// giving the same result as alone, even on one shared model, provided that model is in eval
+// mode (load_model() returns it so): generate() then only reads it. A model in training
+// mode is switched to eval mode, which is a write: do that before sharing it. Nothing may
+// change the model (train it, load weights) while a generation reads it.
 #pragma once
 
 #include <cstdint>

@@ -131,7 +131,11 @@ LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
   }
   nn::NamedTensors weights = nn::load_safetensors(path, &loaded.metadata);
   ModelConfig config = ModelConfig::from_metadata(loaded.metadata, path.string());
-  loaded.model = std::make_unique<MusicModel>(config, nullptr);
+  // The initial weights are overwritten at once; a generator of our own (used only while
+  // constructing) keeps them from drawing from nn::default_generator(), which two threads
+  // loading at once would share.
+  nn::Generator throwaway;
+  loaded.model = std::make_unique<MusicModel>(config, &throwaway);
   try {
     loaded.model->load_state_dict(weights, /*strict=*/true);
   } catch (const std::exception& e) {

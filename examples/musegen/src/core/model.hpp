@@ -77,7 +77,9 @@ struct LoadedModel {
 };
 
 // A model from a run dir (RunDir's best weights if there are any, else its latest) or from a
-// .safetensors file written by `musegen train`. The model is in eval mode.
+// .safetensors file written by `musegen train`. The model is in eval mode, so several
+// generations may share it (generate.hpp). Safe to call from several threads at once: it
+// draws nothing from nn::default_generator().
 LoadedModel load_model(const std::filesystem::path& run_dir_or_weights);
 
 }  // namespace musegen
