@@ -7,10 +7,9 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
-#include "dataset.hpp"
-#include "evaluate.hpp"
 #include "generate.hpp"
 #include "progress.hpp"
+#include "session.hpp"
 
 namespace musegen {
 
@@ -55,26 +54,10 @@ int cmd_generate(Args args) {
     throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
   }
 
-  LoadedModel loaded = load_model(run);
-  if (dataset_path.empty()) {
-    auto it = loaded.metadata.find("musegen.dataset");
-    if (it == loaded.metadata.end()) {
-      throw std::runtime_error(loaded.weights.string() +
-                               ": no dataset recorded in the weights' metadata; pass --dataset");
-    }
-    dataset_path = it->second;
-  }
-  if (!std::filesystem::exists(dataset_path)) {
-    throw std::runtime_error("the dataset file " + dataset_path + " the run was trained on is " +
-                             "missing; pass its new place with --dataset");
-  }
-  Dataset data = load_dataset(dataset_path);
+  OpenedRun opened = open_run(run, dataset_path);
+  const Dataset& data = opened.dataset;
+  dataset_path = opened.dataset_path.string();
   const Codec& codec = data.codec;
-  if (codec.vocab_size() != loaded.model->config().vocab) {
-    throw std::runtime_error(dataset_path + ": its vocabulary has " + std::to_string(codec.vocab_size()) +
-                             " entries but the model was trained on " +
-                             std::to_string(loaded.model->config().vocab));
-  }
 
   // The primer: a MIDI file, a dataset sequence, or nothing.
   Sequence primer;
@@ -124,7 +107,7 @@ int cmd_generate(Args args) {
       line->update(u.done, "");
     };
   }
-  GenerateResult result = generate(*loaded.model, primer, g);
+  GenerateResult result = generate(*opened.loaded.model, primer, g);
   if (line) line->finish();
 
   save_tokens(out, codec, result.sequence);
