@@ -1,8 +1,9 @@
 // Opening a trained run (session.hpp: the model, the dataset its weights name or an override,
-// the vocabulary check): what `musegen generate` and `musegen eval --checkpoint` do before
-// their work, and what a server will do once per model.
+// the vocabulary check) and choosing a primer (primer.hpp): what `musegen generate` and
+// `musegen eval --checkpoint` do before their work, and what a server will do per request.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -10,6 +11,7 @@
 #include <libnn/libnn.hpp>
 
 #include "../libnn/temp_dir.hpp"
+#include "primer.hpp"
 #include "session.hpp"
 #include "tiny_run.hpp"
 
@@ -85,6 +87,42 @@ TEST(Session, SaysWhatIsWrongWithARun) {
   EXPECT_NE(message_of<std::runtime_error>([&] { open_run(tmp.path()); })
                 .find("no best.safetensors or model.safetensors in this folder"),
             std::string::npos);
+}
+
+TEST(Primer, ADatasetSequenceByIndexOrBySeedCutToItsSteps) {
+  const Dataset data = test::tiny_dataset(Encoding::roll);
+  PrimerOptions o;
+  o.sequence = 2;
+  o.steps = 5;
+  Primer p = choose_primer(data, "tiny", o);
+  EXPECT_EQ(p.sequence.steps(), 5);
+  EXPECT_EQ(p.sequence.source, data.valid[2].source);
+  EXPECT_TRUE(std::equal(p.sequence.frames.begin(), p.sequence.frames.end(), data.valid[2].frames.begin()));
+
+  o.sequence = -1;  // picked by the seed: the same seed, the same sequence
+  o.seed = 5;
+  EXPECT_EQ(choose_primer(data, "tiny", o).sequence.frames, choose_primer(data, "tiny", o).sequence.frames);
+
+  o.sequence = 3;  // past the validation split's end
+  EXPECT_EQ(message_of<PrimerSequenceOutOfRange>([&] { choose_primer(data, "tiny", o); }),
+            "--primer-sequence 3: the split has 3 sequences");
+
+  o.steps = 0;  // roll: start from silence
+  EXPECT_EQ(choose_primer(data, "tiny", o).sequence.steps(), 0);
+}
+
+TEST(Primer, TokenModelsStartFromTheFirstTrainingTokenWithoutAPrimer) {
+  Dataset data = test::tiny_dataset(Encoding::events);
+  PrimerOptions o;
+  o.steps = 0;
+  const Primer p = choose_primer(data, "tiny", o);
+  ASSERT_EQ(p.sequence.tokens.size(), 1u);
+  EXPECT_EQ(p.sequence.tokens[0], data.train[0].tokens[0]);
+  EXPECT_EQ(p.sequence.source, "first token of " + data.train[0].source);
+
+  data.train.clear();
+  EXPECT_EQ(message_of<std::runtime_error>([&] { choose_primer(data, "tiny", o); }),
+            "tiny: no token to start from; give --primer");
 }
 
 }  // namespace

@@ -1,5 +1,4 @@
 // musegen generate: sample a new piece from a trained run (generate.hpp).
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -8,6 +7,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "generate.hpp"
+#include "primer.hpp"
 #include "progress.hpp"
 #include "session.hpp"
 
@@ -55,42 +55,24 @@ int cmd_generate(Args args) {
   }
 
   OpenedRun opened = open_run(run, dataset_path);
-  const Dataset& data = opened.dataset;
-  dataset_path = opened.dataset_path.string();
-  const Codec& codec = data.codec;
+  const Codec& codec = opened.dataset.codec;
 
-  // The primer: a MIDI file, a dataset sequence, or nothing.
-  Sequence primer;
-  if (!primer_midi.empty()) {
-    std::int64_t dropped = 0;
-    primer = codec.encode(midi::load(primer_midi), primer_midi, &dropped);
-    if (!quiet && dropped > 0) {
-      std::cerr << "generate: " << primer_midi << ": " << dropped
-                << " tokens are not in the model's vocabulary and were left out\n";
-    }
-  } else if (primer_steps > 0) {
-    const auto& pool = data.valid.empty() ? data.train : data.valid;
-    if (pool.empty()) throw std::runtime_error(dataset_path + ": no sequences to take a primer from");
-    std::int64_t index = primer_sequence;
-    if (index < 0) index = static_cast<std::int64_t>(uniform(static_cast<std::uint64_t>(seed), ~0ULL, 0) * static_cast<double>(pool.size()));
-    if (index >= static_cast<std::int64_t>(pool.size())) {
-      throw cli::UsageError("--primer-sequence " + std::to_string(index) + ": the split has " +
-                            std::to_string(pool.size()) + " sequences");
-    }
-    primer = pool[static_cast<std::size_t>(index)];
+  PrimerOptions primer_options;
+  primer_options.midi = primer_midi;
+  primer_options.sequence = primer_sequence;
+  primer_options.steps = primer_steps;
+  primer_options.seed = static_cast<std::uint64_t>(seed);
+  Primer chosen;
+  try {
+    chosen = choose_primer(opened.dataset, opened.dataset_path.string(), primer_options);
+  } catch (const PrimerSequenceOutOfRange& e) {
+    throw cli::UsageError(e.what());  // --primer-sequence past the split's end
   }
-  if (primer_steps >= 0 && primer.steps() > primer_steps) {
-    primer.tokens.resize(std::min(primer.tokens.size(), static_cast<std::size_t>(primer_steps)));
-    primer.frames.resize(std::min(primer.frames.size(), static_cast<std::size_t>(primer_steps * kRollKeys)));
+  if (!quiet && chosen.dropped > 0) {
+    std::cerr << "generate: " << primer_midi << ": " << chosen.dropped
+              << " tokens are not in the model's vocabulary and were left out\n";
   }
-  if (codec.encoding() != Encoding::roll && primer.tokens.empty()) {
-    // Token models need one token to start from: the first token of a training sequence.
-    if (data.train.empty() || data.train[0].tokens.empty()) {
-      throw std::runtime_error(dataset_path + ": no token to start from; give --primer");
-    }
-    primer.tokens.push_back(data.train[0].tokens[0]);
-    primer.source = "first token of " + data.train[0].source;
-  }
+  const Sequence& primer = chosen.sequence;
 
   GenerateOptions g;
   g.steps = steps;

@@ -47,7 +47,7 @@ struct GenerateResult {
 };
 
 // `primer` may be empty: roll starts from the all-zero frame the model was trained to
-// continue; token encodings need at least one token (the caller picks one).
+// continue; token encodings need at least one token (the caller picks one, primer.hpp).
 // Throws std::invalid_argument for a primer the model cannot take.
 GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options);
 
