@@ -26,6 +26,7 @@
 #include "model.hpp"
 #include "progress.hpp"
 #include "run_dir.hpp"
+#include "sample_picture.hpp"
 #include "tensorboard_log.hpp"
 #include "trainer.hpp"
 
