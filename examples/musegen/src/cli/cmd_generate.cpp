@@ -37,7 +37,8 @@ int cmd_generate(Args args) {
       .flag("drop-primer", drop_primer, "leave the primer out of the output")
       .option("weights", weights, "fp32|fp16",
               "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
-              "halves the memory read per step (about 1.8x faster for large models), logits move by ~1e-3")
+              "halves the memory read per step: faster for large models, logits move by the weights' "
+              "rounding to half (docs/perf.md, \"LSTM\", has both measured)")
       .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
       .option("out", out, "FILE", "where to write the tokens")
       .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")

@@ -32,7 +32,8 @@ struct GenerateOptions {
   SampleOptions sample;
   bool keep_primer = true;      // the result starts with the primer
   // The LSTM weights of the sampling loop: float32 (the trained model exactly) or float16
-  // (half the memory traffic, ~1.8x faster on a large model; logits move by ~1e-3 relative).
+  // (half the memory traffic: faster on a large model, logits move slightly; docs/perf.md,
+  // "LSTM", has both measured).
   nn::DType weights = nn::DType::Float32;
   std::stop_token stop;  // checked before every step (default: never stops)
   ProgressFn progress;   // after every step: {"generate", steps done, steps} (default: none)
