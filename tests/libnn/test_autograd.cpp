@@ -1,8 +1,10 @@
-// The autograd engine: accumulation, graph freeing, retain_graph, detach, NoGradGuard,
-// multiple roots, shared subexpressions, determinism, and its error messages.
+// The autograd engine: accumulation, graph freeing, retain_graph, detach, NoGradGuard (per
+// thread), multiple roots, shared subexpressions, determinism, and its error messages.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <future>
+#include <thread>
 
 #include "libnn/random.hpp"
 
@@ -72,6 +74,29 @@ TEST(Autograd, DetachAndNoGradCutTheGraph) {
     Tensor y = a * 2.0;
     EXPECT_FALSE(y.requires_grad());
   }
+}
+
+// Grad mode is per thread: a thread inside a NoGradGuard (a generation) does not stop another
+// thread from recording (a training step), and leaves the mode as it found it.
+TEST(Autograd, NoGradGuardIsPerThread) {
+  Tensor a = vec({1, 2}).set_requires_grad();
+  std::promise<void> guard_held, recorded;
+  bool recorded_inside = true, recorded_after = false;
+  std::thread inference([&] {
+    nn::NoGradGuard guard;
+    guard_held.set_value();
+    recorded.get_future().wait();
+    recorded_inside = (a * 2.0).requires_grad();
+  });
+  guard_held.get_future().wait();
+  const bool training_records = (a * 3.0).requires_grad();  // while the other holds its guard
+  recorded.set_value();
+  inference.join();
+  std::thread([&] { recorded_after = (a * 2.0).requires_grad(); }).join();
+  EXPECT_TRUE(training_records);
+  EXPECT_FALSE(recorded_inside);
+  EXPECT_TRUE(recorded_after) << "a new thread starts recording";
+  EXPECT_TRUE(nn::grad_mode_enabled());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <stop_token>
 
 #include <libnn/libnn.hpp>
 
@@ -132,6 +133,20 @@ TrainerOptions options() {
   return o;
 }
 
+// Presses a cancel button (requests the stop) once step `at` is done, as a server's observer
+// would from another thread.
+class CancelAtStep final : public TrainObserver {
+ public:
+  CancelAtStep(std::stop_source& cancel, std::int64_t at) : cancel_(cancel), at_(at) {}
+  void step_done(std::int64_t, const std::vector<double>&, double) override {
+    if (++steps_ == at_) cancel_.request_stop();
+  }
+
+ private:
+  std::stop_source& cancel_;
+  std::int64_t at_, steps_ = 0;
+};
+
 // metrics.csv without the wall-clock column: step, epoch, d_loss, g_loss, fake_mean, kind.
 std::vector<std::string> rows_of(const std::filesystem::path& csv) {
   std::ifstream in(csv);
@@ -172,9 +187,10 @@ TEST(Trainer, GanCancelledThenResumedMatchesAnUninterruptedRun) {
   {
     TinyGan first;
     TrainerOptions o = options();
-    std::int64_t polls = 0;
-    o.stop_requested = [&] { return ++polls == 9; };  // a cancel button pressed during step 9
-    Trainer trainer(run, first, o);
+    std::stop_source cancel;
+    o.stop = cancel.get_token();
+    CancelAtStep button(cancel, 9);  // a cancel button pressed during step 9
+    Trainer trainer(run, first, o, &button);
     const TrainerResult r = trainer.run();
     EXPECT_TRUE(r.interrupted);
     EXPECT_EQ(r.steps, 9);

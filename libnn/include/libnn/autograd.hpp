@@ -53,7 +53,8 @@ class Node {
 bool grad_mode_enabled();
 void set_grad_mode(bool enabled);
 
-// Turns recording off for its scope (inference, optimizer updates).
+// Turns recording off for its scope (inference, optimizer updates). The grad mode is per
+// thread: a guard on one thread leaves every other thread recording (docs/libnn.md, "Threads").
 class NoGradGuard {
  public:
   NoGradGuard() : previous_(grad_mode_enabled()) { set_grad_mode(false); }

@@ -15,6 +15,11 @@
 // Tensor, by storing a type-erased callable next to the child (libtorch's AnyModule, in a
 // few lines); see modules/sequential.hpp. This keeps every layer free to choose its own
 // signature, and costs one indirect call per layer in a Sequential -- nothing next to the op.
+//
+// Threads: a module is not synchronised. Several threads may run forward() on one module
+// at once when nothing writes it: in eval mode (so dropout draws nothing), under NoGradGuard
+// (so no graph is recorded). train()/eval(), load_state_dict(), to() and optimizer steps
+// write it, and need it to themselves (docs/libnn.md, "Threads").
 #pragma once
 
 #include <cstddef>

@@ -39,8 +39,9 @@ class Generator {
   State state_;
 };
 
-// The generator used when none is given (not thread-safe: one training loop per process, or
-// pass your own Generator to each thread).
+// The generator used when none is given: module initialisation, dropout, rand() without a
+// Generator*. One per process and not synchronised: code that runs on several threads at
+// once passes a Generator of its own to everything that draws (docs/libnn.md, "Threads").
 Generator& default_generator();
 // Seeds the default generator.
 void manual_seed(std::uint64_t seed);

@@ -22,6 +22,7 @@
 #include "jsb.hpp"
 #include "metrics.hpp"
 #include "midi_files.hpp"
+#include "session.hpp"
 
 namespace musegen {
 
@@ -166,15 +167,10 @@ int cmd_eval(Args args) {
     throw cli::UsageError("expected at least 1 GENERATED, found 0 (or give --checkpoint)");
   }
   if (!checkpoint.empty()) {
-    LoadedModel loaded = load_model(checkpoint);
-    if (dataset_path.empty()) {
-      auto it = loaded.metadata.find("musegen.dataset");
-      if (it == loaded.metadata.end()) {
-        throw cli::UsageError(loaded.weights.string() + " names no dataset; pass --dataset");
-      }
-      dataset_path = it->second;
-    }
-    const Dataset data = load_dataset(dataset_path);
+    const OpenedRun opened = open_run(checkpoint, dataset_path);
+    const LoadedModel& loaded = opened.loaded;
+    const Dataset& data = opened.dataset;
+    dataset_path = opened.dataset_path.string();
     const std::vector<Sequence>* chosen = nullptr;
     if (split == "test") {
       chosen = data.test.empty() ? &data.valid : &data.test;
@@ -187,12 +183,6 @@ int cmd_eval(Args args) {
       throw cli::UsageError("--split: expected test, valid or train, found \"" + split + "\"");
     }
     if (chosen->empty()) throw std::runtime_error(dataset_path + ": the " + split + " split is empty");
-    if (data.codec.vocab_size() != loaded.model->config().vocab) {
-      throw std::runtime_error(dataset_path + ": its vocabulary has " +
-                               std::to_string(data.codec.vocab_size()) +
-                               " entries, the model's has " +
-                               std::to_string(loaded.model->config().vocab));
-    }
     const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, std::max<std::int64_t>(nll_batch, 1));
     const bool roll = data.codec.encoding() == Encoding::roll;
     std::cout << "NLL of " << loaded.weights.string() << " on " << dataset_path << " (" << split

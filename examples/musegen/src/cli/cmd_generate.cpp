@@ -1,14 +1,15 @@
 // musegen generate: sample a new piece from a trained run (generate.hpp).
-#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <libmidi/io.hpp>
 
 #include "cli.hpp"
 #include "commands.hpp"
-#include "dataset.hpp"
-#include "evaluate.hpp"
 #include "generate.hpp"
+#include "primer.hpp"
+#include "progress.hpp"
+#include "session.hpp"
 
 namespace musegen {
 
@@ -36,7 +37,8 @@ int cmd_generate(Args args) {
       .flag("drop-primer", drop_primer, "leave the primer out of the output")
       .option("weights", weights, "fp32|fp16",
               "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
-              "halves the memory read per step (about 1.8x faster for large models), logits move by ~1e-3")
+              "halves the memory read per step: faster for large models, logits move by the weights' "
+              "rounding to half (docs/perf.md, \"LSTM\", has both measured)")
       .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
       .option("out", out, "FILE", "where to write the tokens")
       .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")
@@ -53,59 +55,25 @@ int cmd_generate(Args args) {
     throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
   }
 
-  LoadedModel loaded = load_model(run);
-  if (dataset_path.empty()) {
-    auto it = loaded.metadata.find("musegen.dataset");
-    if (it == loaded.metadata.end()) {
-      throw std::runtime_error(loaded.weights.string() +
-                               ": no dataset recorded in the weights' metadata; pass --dataset");
-    }
-    dataset_path = it->second;
-  }
-  if (!std::filesystem::exists(dataset_path)) {
-    throw std::runtime_error("the dataset file " + dataset_path + " the run was trained on is " +
-                             "missing; pass its new place with --dataset");
-  }
-  Dataset data = load_dataset(dataset_path);
-  const Codec& codec = data.codec;
-  if (codec.vocab_size() != loaded.model->config().vocab) {
-    throw std::runtime_error(dataset_path + ": its vocabulary has " + std::to_string(codec.vocab_size()) +
-                             " entries but the model was trained on " +
-                             std::to_string(loaded.model->config().vocab));
-  }
+  OpenedRun opened = open_run(run, dataset_path);
+  const Codec& codec = opened.dataset.codec;
 
-  // The primer: a MIDI file, a dataset sequence, or nothing.
-  Sequence primer;
-  if (!primer_midi.empty()) {
-    std::int64_t dropped = 0;
-    primer = codec.encode(midi::load(primer_midi), primer_midi, &dropped);
-    if (!quiet && dropped > 0) {
-      std::cerr << "generate: " << primer_midi << ": " << dropped
-                << " tokens are not in the model's vocabulary and were left out\n";
-    }
-  } else if (primer_steps > 0) {
-    const auto& pool = data.valid.empty() ? data.train : data.valid;
-    if (pool.empty()) throw std::runtime_error(dataset_path + ": no sequences to take a primer from");
-    std::int64_t index = primer_sequence;
-    if (index < 0) index = static_cast<std::int64_t>(uniform(static_cast<std::uint64_t>(seed), ~0ULL, 0) * static_cast<double>(pool.size()));
-    if (index >= static_cast<std::int64_t>(pool.size())) {
-      throw cli::UsageError("--primer-sequence " + std::to_string(index) + ": the split has " +
-                            std::to_string(pool.size()) + " sequences");
-    }
-    primer = pool[static_cast<std::size_t>(index)];
+  PrimerOptions primer_options;
+  primer_options.midi = primer_midi;
+  primer_options.sequence = primer_sequence;
+  primer_options.steps = primer_steps;
+  primer_options.seed = static_cast<std::uint64_t>(seed);
+  Primer chosen;
+  try {
+    chosen = choose_primer(opened.dataset, opened.dataset_path.string(), primer_options);
+  } catch (const PrimerSequenceOutOfRange& e) {
+    throw cli::UsageError(e.what());  // --primer-sequence past the split's end
   }
-  if (primer_steps >= 0 && primer.steps() > primer_steps) {
-    primer.tokens.resize(std::min(primer.tokens.size(), static_cast<std::size_t>(primer_steps)));
-    primer.frames.resize(std::min(primer.frames.size(), static_cast<std::size_t>(primer_steps * kRollKeys)));
+  if (!quiet && chosen.dropped > 0) {
+    std::cerr << "generate: " << primer_midi << ": " << chosen.dropped
+              << " tokens are not in the model's vocabulary and were left out\n";
   }
-  if (codec.encoding() != Encoding::roll && primer.tokens.empty()) {
-    // Token models need one token to start from: the first token of a training sequence.
-    if (data.train.empty() || data.train[0].tokens.empty()) {
-      throw std::runtime_error(dataset_path + ": no token to start from; give --primer");
-    }
-    primer.tokens.push_back(data.train[0].tokens[0]);
-    primer.source = "first token of " + data.train[0].source;
-  }
+  const Sequence& primer = chosen.sequence;
 
   GenerateOptions g;
   g.steps = steps;
@@ -115,7 +83,15 @@ int cmd_generate(Args args) {
   g.sample.top_k = top_k;
   g.sample.top_p = top_p;
   g.sample.seed = static_cast<std::uint64_t>(seed);
-  GenerateResult result = generate(*loaded.model, primer, g, quiet ? nullptr : &std::cerr);
+  std::optional<Progress> line;  // the console's progress line, fed by generate's callback
+  if (!quiet) {
+    g.progress = [&line](const ProgressUpdate& u) {
+      if (!line) line.emplace(std::string(u.stage), u.total, std::cerr, 5.0);
+      line->update(u.done, "");
+    };
+  }
+  GenerateResult result = generate(*opened.loaded.model, primer, g);
+  if (line) line->finish();
 
   save_tokens(out, codec, result.sequence);
   if (!quiet) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <stdexcept>
 
 #include "batches.hpp"
 
@@ -30,33 +29,6 @@ NllResult evaluate_nll(MusicModel& model, std::span<const Sequence> split, std::
   }
   model.train(was_training);
   return result;
-}
-
-LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
-  LoadedModel loaded;
-  std::filesystem::path path = run_dir_or_weights;
-  if (std::filesystem::is_directory(path)) {
-    if (std::filesystem::exists(path / "best.safetensors")) {
-      path /= "best.safetensors";
-    } else if (std::filesystem::exists(path / "model.safetensors")) {
-      path /= "model.safetensors";
-    } else {
-      throw std::runtime_error(run_dir_or_weights.string() +
-                               ": no best.safetensors or model.safetensors in this folder "
-                               "(is it the --run-dir of a `musegen train` run?)");
-    }
-  }
-  nn::NamedTensors weights = nn::load_safetensors(path, &loaded.metadata);
-  ModelConfig config = ModelConfig::from_metadata(loaded.metadata, path.string());
-  loaded.model = std::make_unique<MusicModel>(config, nullptr);
-  try {
-    loaded.model->load_state_dict(weights, /*strict=*/true);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path.string() + ": " + e.what());
-  }
-  loaded.model->eval();
-  loaded.weights = path;
-  return loaded;
 }
 
 }  // namespace musegen

@@ -1,12 +1,9 @@
-// Negative log-likelihood of a model on a dataset split, and loading a trained model.
+// Negative log-likelihood of a model on a dataset split (loading a trained model is
+// model.hpp's load_model).
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
-#include <map>
-#include <memory>
 #include <span>
-#include <string>
 
 #include "codec.hpp"
 #include "model.hpp"
@@ -25,15 +22,5 @@ struct NllResult {
 // predictions, each from a zero state.
 NllResult evaluate_nll(MusicModel& model, std::span<const Sequence> split, std::int64_t window,
                        std::int64_t batch);
-
-struct LoadedModel {
-  std::unique_ptr<MusicModel> model;
-  std::map<std::string, std::string> metadata;  // the weights file's metadata
-  std::filesystem::path weights;                // the file read
-};
-
-// A model from a run dir (best.safetensors if there is one, else model.safetensors) or from a
-// .safetensors file written by `musegen train`. The model is in eval mode.
-LoadedModel load_model(const std::filesystem::path& run_dir_or_weights);
 
 }  // namespace musegen

@@ -1,16 +1,12 @@
 #include "generate.hpp"
 
 #include <chrono>
-#include <iostream>
 #include <optional>
 #include <stdexcept>
 
-#include "progress.hpp"
-
 namespace musegen {
 
-GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options,
-                        std::ostream* progress_out) {
+GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options) {
   const bool roll = model.config().is_roll();
   const std::int64_t K = model.config().vocab;
   if (!roll && primer.tokens.empty()) {
@@ -22,7 +18,7 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
                                   " is outside the model's vocabulary of " + std::to_string(K));
     }
   }
-  model.eval();
+  if (model.is_training()) model.eval();  // in eval mode already: only read (threads, generate.hpp)
   nn::NoGradGuard no_grad;
 
   GenerateResult result;
@@ -64,10 +60,12 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
                                        : nn::LSTMStepper(*model.embedding(), model.lstm(), stepper_options);
   nn::LSTMState carried = state ? *state : nn::LSTMState{};
 
-  std::optional<Progress> progress;
-  if (progress_out != nullptr) progress.emplace("generate", options.steps, *progress_out, 5.0);
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t step = 0; step < options.steps; ++step) {
+    if (options.stop.stop_requested()) {
+      result.stopped = true;
+      break;
+    }
     nn::Tensor h;
     if (roll) {
       h = stepper.step(model.projection()->forward(next_input.reshape({1, K})), carried);
@@ -88,9 +86,9 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
       out.tokens.push_back(token);
       next_input = nn::from_vector(std::vector<std::int64_t>{token}, {1, 1});
     }
-    if (progress) progress->update(step + 1, "");
+    result.generated = step + 1;
+    if (options.progress) options.progress({"generate", step + 1, options.steps});
   }
-  if (progress) progress->finish();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

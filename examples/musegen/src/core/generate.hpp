@@ -2,13 +2,27 @@
 // carrying the LSTM state. The primer goes through the model's fused sequence forward; the
 // sampling loop through an nn::LSTMStepper, a snapshot of the LSTM for one step at a time
 // (matrix-vector kernels, the embedding folded into layer 0's input projection).
+//
+// A run is watched and stopped from outside through its options (run_control.hpp): a
+// std::stop_token checked before every step, and a progress callback called after every
+// step. A stopped run does not throw: it returns at once with `stopped` set and the steps
+// made so far.
+//
+// Threads: generate() keeps its state to itself (the LSTM state, an nn::LSTMStepper of its
+// own) and draws its randomness from Philox at (seed, step), never from nn::default_generator;
+// libnn's grad mode is per thread. So generations may run at once on several threads, each
+// giving the same result as alone, even on one shared model, provided that model is in eval
+// mode (load_model() returns it so): generate() then only reads it. A model in training
+// mode is switched to eval mode, which is a write: do that before sharing it. Nothing may
+// change the model (train it, load weights) while a generation reads it.
 #pragma once
 
 #include <cstdint>
-#include <iosfwd>
+#include <stop_token>
 
 #include "codec.hpp"
 #include "model.hpp"
+#include "run_control.hpp"
 #include "sampling.hpp"
 
 namespace musegen {
@@ -18,19 +32,24 @@ struct GenerateOptions {
   SampleOptions sample;
   bool keep_primer = true;      // the result starts with the primer
   // The LSTM weights of the sampling loop: float32 (the trained model exactly) or float16
-  // (half the memory traffic, ~1.8x faster on a large model; logits move by ~1e-3 relative).
+  // (half the memory traffic: faster on a large model, logits move slightly; docs/perf.md,
+  // "LSTM", has both measured).
   nn::DType weights = nn::DType::Float32;
+  std::stop_token stop;  // checked before every step (default: never stops)
+  ProgressFn progress;   // after every step: {"generate", steps done, steps} (default: none)
 };
 
 struct GenerateResult {
   Sequence sequence;             // primer (when kept) + generated steps
   std::int64_t primer_steps = 0;
+  std::int64_t generated = 0;    // new steps: options.steps, or fewer when stopped
   double seconds = 0;            // sampling only (not the primer)
+  bool stopped = false;          // options.stop asked: `sequence` ends after `generated` steps
 };
 
 // `primer` may be empty: roll starts from the all-zero frame the model was trained to
-// continue; token encodings need at least one token (the caller picks one).
-GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options,
-                        std::ostream* progress = nullptr);
+// continue; token encodings need at least one token (the caller picks one, primer.hpp).
+// Throws std::invalid_argument for a primer the model cannot take.
+GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options);
 
 }  // namespace musegen

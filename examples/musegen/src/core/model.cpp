@@ -3,6 +3,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "run_dir.hpp"
+
 namespace musegen {
 
 namespace {
@@ -110,6 +112,38 @@ std::int64_t MusicModel::parameter_count() const {
   std::int64_t count = 0;
   for (const auto& p : parameters()) count += p.numel();
   return count;
+}
+
+LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
+  LoadedModel loaded;
+  std::filesystem::path path = run_dir_or_weights;
+  if (std::filesystem::is_directory(path)) {
+    const RunDir run{path};
+    if (std::filesystem::exists(run.best())) {
+      path = run.best();
+    } else if (std::filesystem::exists(run.weights())) {
+      path = run.weights();
+    } else {
+      throw std::runtime_error(run_dir_or_weights.string() + ": no " + RunDir::kBest + " or " +
+                               RunDir::kWeights + " in this folder " +
+                               "(is it the --run-dir of a `musegen train` run?)");
+    }
+  }
+  nn::NamedTensors weights = nn::load_safetensors(path, &loaded.metadata);
+  ModelConfig config = ModelConfig::from_metadata(loaded.metadata, path.string());
+  // The initial weights are overwritten at once; a generator of our own (used only while
+  // constructing) keeps them from drawing from nn::default_generator(), which two threads
+  // loading at once would share.
+  nn::Generator throwaway;
+  loaded.model = std::make_unique<MusicModel>(config, &throwaway);
+  try {
+    loaded.model->load_state_dict(weights, /*strict=*/true);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path.string() + ": " + e.what());
+  }
+  loaded.model->eval();
+  loaded.weights = path;
+  return loaded;
 }
 
 }  // namespace musegen

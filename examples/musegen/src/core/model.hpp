@@ -7,10 +7,11 @@
 //
 // Parameter names follow PyTorch (`embed.weight`, `lstm.weight_ih_l0`, …, `head.weight`), so
 // a checkpoint's weights load into the equivalent torch.nn model unchanged (docs/musegen.md
-// has the PyTorch class).
+// has the PyTorch class). load_model() reads a trained one back from a run folder.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,5 +69,17 @@ class MusicModel : public nn::Module {
   std::shared_ptr<nn::LSTM> lstm_;
   std::shared_ptr<nn::Linear> head_;
 };
+
+struct LoadedModel {
+  std::unique_ptr<MusicModel> model;
+  std::map<std::string, std::string> metadata;  // the weights file's metadata
+  std::filesystem::path weights;                // the file read
+};
+
+// A model from a run dir (RunDir's best weights if there are any, else its latest) or from a
+// .safetensors file written by `musegen train`. The model is in eval mode, so several
+// generations may share it (generate.hpp). Safe to call from several threads at once: it
+// draws nothing from nn::default_generator().
+LoadedModel load_model(const std::filesystem::path& run_dir_or_weights);
 
 }  // namespace musegen

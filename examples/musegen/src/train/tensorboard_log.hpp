@@ -6,6 +6,7 @@
 //   epoch/train_loss  valid/loss  valid/perplexity (token encodings)  after every epoch
 // (the same figures as metrics.csv), and one image after every epoch:
 //   valid/sample   the piano roll of a short piece sampled from the model at that point
+//                  (sample_picture.hpp)
 //
 // Every session (a new run or a resumed one) opens its own event file and logs a
 // SessionLog.START at the first step it will train, so TensorBoard drops whatever an
@@ -15,26 +16,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 #include <libnn/io/summary_writer.hpp>
 
-#include "codec.hpp"
-#include "model.hpp"
+#include "sample_picture.hpp"  // the picture image() logs
 
 namespace musegen {
-
-struct SamplePicture {
-  std::vector<std::uint8_t> png;
-  int width = 0, height = 0;
-};
-
-// The piano roll (plot::piano_roll) of `primer` followed by `steps` steps sampled from the
-// model (temperature 1, Philox at `seed`), as a PNG of width × height. Leaves the model in
-// eval mode; the training generators are not touched, so sampling does not change training.
-SamplePicture sample_piano_roll(MusicModel& model, const Codec& codec, const Sequence& primer,
-                                std::int64_t steps, std::uint64_t seed, const std::string& title,
-                                int width = 800, int height = 320);
 
 class TensorBoardLog {
  public:

@@ -26,6 +26,7 @@
 #include "model.hpp"
 #include "progress.hpp"
 #include "run_dir.hpp"
+#include "sample_picture.hpp"
 #include "tensorboard_log.hpp"
 #include "trainer.hpp"
 
@@ -37,10 +38,13 @@ namespace fs = std::filesystem;
 
 // --- Ctrl-C and SIGTERM ------------------------------------------------------------------
 
-// A signal handler can only set a flag of static storage; SignalStop turns it into the stop
-// request of the one train() call that installed it (TrainOptions::handle_sigint). SIGTERM is
-// what `timeout`, batch schedulers and service managers send: it checkpoints as Ctrl-C does.
+// A signal handler can only set a lock-free flag of static storage (request_stop() on a
+// std::stop_source is not async-signal-safe); SignalStop hands that flag to the trainer, which
+// polls it with the stop token, for the one train() call that installed it
+// (TrainOptions::handle_sigint). SIGTERM is what `timeout`, batch schedulers and service
+// managers send: it checkpoints as Ctrl-C does.
 std::atomic<bool> g_signalled{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "a signal handler may only set a lock-free flag");
 
 extern "C" void on_stop_signal(int signal) {
   g_signalled.store(true);
@@ -59,7 +63,7 @@ class SignalStop {
   }
   SignalStop(const SignalStop&) = delete;
   SignalStop& operator=(const SignalStop&) = delete;
-  bool requested() const { return g_signalled.load(); }
+  const std::atomic<bool>* flag() const { return &g_signalled; }
 
  private:
   void (*previous_int_)(int);
@@ -454,9 +458,8 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   trainer_options.log_seconds = options.log_seconds;
   trainer_options.tensorboard = options.tensorboard;
   trainer_options.stop_after_step = options.stop_after_step;
-  trainer_options.stop_requested = [&] {
-    return (sigint && sigint->requested()) || (options.stop_requested && options.stop_requested());
-  };
+  trainer_options.stop = options.stop;
+  trainer_options.stop_flag = sigint ? sigint->flag() : nullptr;
   Trainer trainer(run, task, trainer_options, options.quiet ? nullptr : &console, save_options(options));
   if (resuming) trainer.resume(saved);
 

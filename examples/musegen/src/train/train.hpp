@@ -4,15 +4,15 @@
 // The state file holds everything needed to continue exactly: weights, Adam moments, the lr
 // schedule, the step, the position in the epoch, the dropout generator and the options.
 // A checkpoint is written every `checkpoint_every` steps, at the end of every epoch, at the
-// end, and on a stop request (Ctrl-C, or `stop_requested`). `resume` continues from the state
+// end, and on a stop request (Ctrl-C, SIGTERM, or the `stop` token). `resume` continues from the state
 // file with the saved options and gives the same losses, bit for bit, as a run that was never
 // interrupted.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <iosfwd>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -51,10 +51,11 @@ struct TrainOptions {
   // For tests: behave as if Ctrl-C was pressed right after this step (0: never).
   std::int64_t stop_after_step = 0;
   // Stopping: Ctrl-C (SIGINT) or SIGTERM while train() runs, when handle_sigint (a program
-  // that handles signals itself, or runs several trainings, turns it off); and stop_requested, polled after
-  // every step (a server's cancel). Either finishes the step, writes a checkpoint and returns.
+  // that handles signals itself, or runs several trainings, turns it off); and `stop`, a
+  // std::stop_token polled after every step (a server's cancel, core/run_control.hpp). Either
+  // finishes the step, writes a checkpoint and returns.
   bool handle_sigint = true;
-  std::function<bool()> stop_requested;
+  std::stop_token stop;
 };
 
 struct TrainResult {

@@ -185,7 +185,8 @@ TrainerResult Trainer::run() {
         interval_start = Clock::now();
       }
 
-      const bool stop = (options_.stop_requested && options_.stop_requested()) ||
+      const bool stop = options_.stop.stop_requested() ||
+                        (options_.stop_flag != nullptr && options_.stop_flag->load()) ||
                         (options_.stop_after_step > 0 && step_ == options_.stop_after_step);
       if (stop || (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0)) {
         checkpoint(batch_ + 1, false);  // the state says where to continue: the next batch

@@ -9,14 +9,16 @@
 //     in RunDir::state() and restored by resume(), so a stopped run continues bit for bit;
 //   - one metrics schema (the task's MetricColumn list) that feeds metrics.csv (with an explicit
 //     row kind, plot/metrics_csv.hpp), TensorBoard and the observer (the console);
-//   - a checkpoint every `checkpoint_every` steps, after every epoch, at the end, and when
-//     stop_requested() turns true (Ctrl-C, a server's cancel button) — then it returns.
+//   - a checkpoint every `checkpoint_every` steps, after every epoch, at the end, and when a
+//     stop is requested (a server's cancel button through the stop token, Ctrl-C through the
+//     flag a signal handler sets) — then it returns.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -103,7 +105,10 @@ struct TrainerOptions {
   double log_seconds = 10.0;           // a metrics row at least this often (0: every step)
   bool tensorboard = true;
   std::int64_t stop_after_step = 0;    // for tests: as if stopped right after this step
-  std::function<bool()> stop_requested;  // polled after every step
+  // Polled after every step (core/run_control.hpp): the caller's stop token (a server's
+  // cancel), and a flag a signal handler sets (it cannot call request_stop(); train.cpp).
+  std::stop_token stop;
+  const std::atomic<bool>* stop_flag = nullptr;
 };
 
 struct TrainerResult {
