@@ -18,9 +18,11 @@ double cpu_seconds_since(std::clock_t begin) {
 
 SynthOptions checked_synth_options(const RenderRequest& request) {
   using Field = BadRenderRequest::Field;
-  if (request.sample_rate < 8000 || request.sample_rate > 192000)
-    throw BadRenderRequest(Field::sample_rate, "expected 8000..192000, found " + std::to_string(request.sample_rate));
-  if (!(request.gain_db <= 1 && request.gain_db > -100))
+  if (request.sample_rate < kMinSampleRate || request.sample_rate > kMaxSampleRate)
+    throw BadRenderRequest(Field::sample_rate, "expected " + std::to_string(kMinSampleRate) + ".." +
+                                                   std::to_string(kMaxSampleRate) + ", found " +
+                                                   std::to_string(request.sample_rate));
+  if (!(request.gain_db <= kMaxGainDb && request.gain_db > kMinGainDb))
     throw BadRenderRequest(Field::gain_db, "expected -100 < DB <= 1 (louder would clip), found " +
                                                std::to_string(request.gain_db));
   if (!request.soundfont.empty() && !soundfont_support_built_in())

@@ -15,10 +15,15 @@
 
 namespace musegen {
 
+// What a RenderRequest may ask for (also the command line's ranges).
+inline constexpr std::int64_t kMinSampleRate = 8000, kMaxSampleRate = 192000;
+inline constexpr double kMinGainDb = -100;  // exclusive: silence has no level
+inline constexpr double kMaxGainDb = 1;     // louder would clip
+
 struct RenderRequest {
   std::filesystem::path soundfont;  // a .sf2 for FluidSynth; empty: the built-in synthesizer
-  std::int64_t sample_rate = 44100;  // frames per second, 8000..192000
-  double gain_db = 0;                // loudest sample relative to -1 dBFS, -100 < gain_db <= 1
+  std::int64_t sample_rate = 44100;  // frames per second, kMinSampleRate..kMaxSampleRate
+  double gain_db = 0;                // loudest sample relative to -1 dBFS, kMinGainDb < gain_db <= kMaxGainDb
 };
 
 // A request that cannot be served: field() says which member is wrong, what() what was

@@ -1,7 +1,9 @@
 #include "cli.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <system_error>
 
@@ -16,6 +18,17 @@ std::string format_number(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
+}
+
+// A range's bound as a user would type it: integers whole (9223372036854775807, not
+// 9.22337e+18), others as format_number does.
+std::string format_bound(long double value) {
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  constexpr auto kMaxWhole = static_cast<long double>(std::numeric_limits<std::int64_t>::max());
+  if (value == std::trunc(value) && std::fabs(value) <= kMaxWhole) {
+    return std::to_string(static_cast<std::int64_t>(value));
+  }
+  return format_number(static_cast<double>(value));
 }
 
 // Wraps `text` at `width` columns, every line indented by `indent` spaces.
@@ -64,6 +77,49 @@ double parse_double(const std::string& text, const std::string& what) {
   return value;
 }
 
+Range& Range::open_low() {
+  lo_open = true;
+  return *this;
+}
+
+Range& Range::open_high() {
+  hi_open = true;
+  return *this;
+}
+
+Range& Range::or_value(long double value, std::string meaning) {
+  special = value;
+  special_meaning = std::move(meaning);
+  return *this;
+}
+
+bool Range::contains(long double value) const {
+  if (special && value == *special) return true;
+  // Written so that NaN, which compares false with everything, is outside every range.
+  const bool above_lo = lo_open ? value > lo : value >= lo;
+  const bool below_hi = hi_open ? value < hi : value <= hi;
+  return above_lo && below_hi;
+}
+
+std::string Range::text(const std::string& metavar) const {
+  std::string interval;
+  if (lo_open || hi_open) {
+    interval = format_bound(lo) + (lo_open ? " < " : " <= ") + metavar + (hi_open ? " < " : " <= ") +
+               format_bound(hi);
+  } else {
+    interval = format_bound(lo) + ".." + format_bound(hi);
+  }
+  if (!special) return interval;
+  return format_bound(*special) + " (" + special_meaning + ") or " + interval;
+}
+
+void check_range(long double value, const std::string& text, const Range& allowed,
+                 const std::string& what, const std::string& metavar) {
+  if (!allowed.contains(value)) {
+    throw UsageError(what + ": expected " + allowed.text(metavar) + ", found " + text);
+  }
+}
+
 Parser::Parser(std::string command, std::string synopsis, std::string description)
     : command_(std::move(command)),
       synopsis_(std::move(synopsis)),
@@ -99,24 +155,42 @@ Parser& Parser::option(const std::string& name, std::string& out, const std::str
 }
 
 Parser& Parser::option(const std::string& name, std::int64_t& out, const std::string& metavar,
-                       const std::string& help) {
+                       const std::string& help, const Range& allowed) {
+  if (!allowed.contains(static_cast<long double>(out))) {
+    throw std::logic_error("cli::Parser: the default of --" + name + ", " + std::to_string(out) +
+                           ", is outside its range " + allowed.text(metavar));
+  }
   Option o;
   o.name = name;
   o.metavar = metavar;
   o.help = help;
   o.default_text = std::to_string(out);
-  o.set = [&out, name](const std::string& value) { out = parse_int(value, "--" + name); };
+  o.range_text = allowed.text(metavar);
+  o.set = [&out, name, metavar, allowed](const std::string& value) {
+    const std::int64_t parsed = parse_int(value, "--" + name);
+    check_range(static_cast<long double>(parsed), value, allowed, "--" + name, metavar);
+    out = parsed;
+  };
   return add(std::move(o));
 }
 
 Parser& Parser::option(const std::string& name, double& out, const std::string& metavar,
-                       const std::string& help) {
+                       const std::string& help, const Range& allowed) {
+  if (!allowed.contains(out)) {
+    throw std::logic_error("cli::Parser: the default of --" + name + ", " + format_number(out) +
+                           ", is outside its range " + allowed.text(metavar));
+  }
   Option o;
   o.name = name;
   o.metavar = metavar;
   o.help = help;
   o.default_text = format_number(out);
-  o.set = [&out, name](const std::string& value) { out = parse_double(value, "--" + name); };
+  o.range_text = allowed.text(metavar);
+  o.set = [&out, name, metavar, allowed](const std::string& value) {
+    const double parsed = parse_double(value, "--" + name);
+    check_range(parsed, value, allowed, "--" + name, metavar);
+    out = parsed;
+  };
   return add(std::move(o));
 }
 
@@ -290,6 +364,8 @@ std::string Parser::help() const {
     std::string text = o.help;
     if (o.is_flag) {
       text += o.default_text == "on" ? " (default: on; --no-" + o.name + " turns it off)" : "";
+    } else if (!o.range_text.empty()) {
+      text += " (allowed: " + o.range_text + "; default: " + o.default_text + ")";
     } else if (!o.default_text.empty()) {
       text += " (default: " + o.default_text + ")";
     }

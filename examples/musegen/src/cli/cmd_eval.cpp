@@ -111,7 +111,7 @@ int cmd_eval(Args args) {
            "a JSB chorales .json file (all splits)")
       .option("json", json_path, "FILE", "also write the report as JSON to FILE (atomically)")
       .flag("per-file", per_file, "put every file's metrics into the JSON too")
-      .option("ngram", ngram, "N", "n of the repeated n-gram share (onsets per n-gram)")
+      .option("ngram", ngram, "N", "n of the repeated n-gram share (onsets per n-gram)", cli::range(1, 64))
       .option("time-signature", time_signature, "N/D",
               "time signature assumed before a file's first one, for the empty-bar share")
       .option("checkpoint", checkpoint, "RUN",
@@ -124,8 +124,8 @@ int cmd_eval(Args args) {
               "when the dataset has no test split)")
       .option("nll-window", nll_window, "T",
               "--checkpoint: score each sequence in one window from a zero state (0), or in "
-              "windows of T predictions")
-      .option("nll-batch", nll_batch, "B", "--checkpoint: sequences scored at once")
+              "windows of T predictions", cli::range(0, 100'000'000))
+      .option("nll-batch", nll_batch, "B", "--checkpoint: sequences scored at once", cli::range(1, 65536))
       .positionals("GENERATED", generated_inputs,
                    "the generated MIDI files or folders (or a JSB .json file); optional with "
                    "--checkpoint", 0)
@@ -144,8 +144,6 @@ int cmd_eval(Args args) {
   if (!p.parse(args)) return 0;
 
   MetricOptions options;
-  if (ngram < 1)
-    throw cli::UsageError("--ngram: expected at least 1, found " + std::to_string(ngram));
   options.ngram = static_cast<int>(ngram);
   {
     const auto slash = time_signature.find('/');
@@ -183,7 +181,7 @@ int cmd_eval(Args args) {
       throw cli::UsageError("--split: expected test, valid or train, found \"" + split + "\"");
     }
     if (chosen->empty()) throw std::runtime_error(dataset_path + ": the " + split + " split is empty");
-    const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, std::max<std::int64_t>(nll_batch, 1));
+    const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, nll_batch);
     const bool roll = data.codec.encoding() == Encoding::roll;
     std::cout << "NLL of " << loaded.weights.string() << " on " << dataset_path << " (" << split
               << ", " << chosen->size() << " sequences, " << nll.predictions

@@ -5,6 +5,7 @@
 #include <libmidi/io.hpp>
 
 #include "cli.hpp"
+#include "codec.hpp"
 #include "commands.hpp"
 #include "generate.hpp"
 #include "primer.hpp"
@@ -12,6 +13,14 @@
 #include "session.hpp"
 
 namespace musegen {
+
+namespace {
+
+// A ceiling for counts of steps and sequences: far past any piece or dataset, low enough
+// that a typo is an error rather than an allocation that fails later.
+constexpr std::int64_t kMaxCount = 100'000'000;
+
+}  // namespace
 
 int cmd_generate(Args args) {
   std::string run, out = "generated.tokens", midi_out, primer_midi, dataset_path;
@@ -26,14 +35,18 @@ int cmd_generate(Args args) {
                 "temperature, top-k and top-p. Writes the tokens (--out) and, with --midi, a MIDI\n"
                 "file. The same --seed gives the same piece.");
   p.positional("RUN_DIR|WEIGHTS", run, "a --run-dir of musegen train (uses best.safetensors, else model.safetensors) or a .safetensors file")
-      .option("steps", steps, "N", "tokens (or frames) to generate")
-      .option("temperature", temperature, "T", "divide the logits by T: < 1 safer, > 1 more adventurous")
-      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)")
-      .option("top-p", top_p, "P", "sample among the most likely tokens holding probability P (1: all)")
-      .option("seed", seed, "N", "seed of the sampling")
+      .option("steps", steps, "N", "tokens (or frames) to generate", cli::range(1, kMaxCount))
+      .option("temperature", temperature, "T", "divide the logits by T: < 1 safer, > 1 more adventurous",
+              cli::range(0, 100).open_low())
+      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)", cli::range(0, 100'000))
+      .option("top-p", top_p, "P", "sample among the most likely tokens holding probability P (1: all)",
+              cli::range(0, 1).open_low())
+      .option("seed", seed, "N", "seed of the sampling", cli::range(0, cli::kMaxSeed))
       .option("primer", primer_midi, "FILE.mid", "start from this MIDI file (encoded with the run's codec)")
-      .option("primer-sequence", primer_sequence, "I", "start from validation sequence I of the dataset (-1: the sequence picked by --seed)")
-      .option("primer-steps", primer_steps, "N", "how many steps of the primer to use (0: none; roll then starts from silence)")
+      .option("primer-sequence", primer_sequence, "I", "start from validation sequence I of the dataset",
+              cli::range(0, kMaxCount).or_value(-1, "the sequence picked by --seed"))
+      .option("primer-steps", primer_steps, "N", "how many steps of the primer to use (0: none; roll then starts from silence)",
+              cli::range(0, kMaxCount))
       .flag("drop-primer", drop_primer, "leave the primer out of the output")
       .option("weights", weights, "fp32|fp16",
               "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
@@ -42,15 +55,17 @@ int cmd_generate(Args args) {
       .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
       .option("out", out, "FILE", "where to write the tokens")
       .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")
-      .option("tempo", tempo, "BPM", "MIDI tempo (0: the codec's default)")
-      .option("program", program, "N", "General MIDI program of the MIDI track, 0-127 (-1: the codec's default)")
-      .option("velocity", velocity, "V", "note velocity where the encoding has none, 1-127 (0: the codec's default)")
+      .option("tempo", tempo, "BPM", "MIDI tempo",
+              cli::range(kMinTempoBpm, kMaxTempoBpm).or_value(0, "the codec's default"))
+      .option("program", program, "N", "General MIDI program of the MIDI track",
+              cli::range(0, 127).or_value(-1, "the codec's default"))
+      .option("velocity", velocity, "V", "note velocity where the encoding has none",
+              cli::range(1, 127).or_value(0, "the codec's default"))
       .flag("quiet", quiet, "print nothing but errors")
       .epilog("examples:\n"
               "  musegen generate runs/jsb --steps 128 --midi chorale.mid\n"
               "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n");
   if (!p.parse(args)) return 0;
-  if (steps <= 0) throw cli::UsageError("--steps must be positive");
   if (weights != "fp32" && weights != "fp16") {
     throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
   }

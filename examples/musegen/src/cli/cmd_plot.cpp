@@ -18,13 +18,6 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kMaxSide = 16384;
 
-int checked_side(std::int64_t value, const char* option, std::int64_t min) {
-  if (value < min || value > kMaxSide)
-    throw cli::UsageError(std::string(option) + ": expected " + std::to_string(min) + ".." +
-                          std::to_string(kMaxSide) + " pixels, found " + std::to_string(value));
-  return static_cast<int>(value);
-}
-
 void check_output(const std::string& out) {
   if (!plot::is_figure_path(out))
     throw cli::UsageError("OUT: expected a file name ending in .png or .svg, found \"" + out + "\"");
@@ -44,8 +37,8 @@ int cmd_plot(Args args) {
                 "format: .png, or .svg (one <rect class=\"note\"> per note).");
   p.positional("IN", input, "the MIDI file to draw")
       .positional("OUT", out, "the picture to write (atomically): .png or .svg")
-      .option("width", width, "PIXELS", "width of the picture")
-      .option("height", height, "PIXELS", "height of the picture")
+      .option("width", width, "PIXELS", "width of the picture", cli::range(100, kMaxSide))
+      .option("height", height, "PIXELS", "height of the picture", cli::range(100, kMaxSide))
       .option("title", title, "TEXT", "title above the roll (default: the input's file name)")
       .option("time-signature", time_signature, "N/D", "time signature before the file's first one, for the bar lines")
       .flag("quiet", quiet, "print nothing but errors")
@@ -54,8 +47,8 @@ int cmd_plot(Args args) {
           "  musegen plot out.mid out.png\n"
           "  musegen plot song.mid song.svg --width 2400 --height 800 --title \"my song\"");
   if (!p.parse(args)) return 0;
-  o.width = checked_side(width, "--width", 100);
-  o.height = checked_side(height, "--height", 100);
+  o.width = static_cast<int>(width);
+  o.height = static_cast<int>(height);
   check_output(out);
   {
     const auto slash = time_signature.find('/');
@@ -98,8 +91,8 @@ int cmd_plot_metrics(Args args) {
                 "--log-y and --linear-y choose for both. The learning rate is always linear.");
   p.positional("RUN_DIR", run, "the run folder (musegen train --run-dir), or a metrics.csv file")
       .positional("OUT", out, "the picture to write (atomically): .png or .svg")
-      .option("width", width, "PIXELS", "width of the picture")
-      .option("height", height, "PIXELS", "height of the picture")
+      .option("width", width, "PIXELS", "width of the picture", cli::range(200, kMaxSide))
+      .option("height", height, "PIXELS", "height of the picture", cli::range(200, kMaxSide))
       .option("title", title, "TEXT", "title above the panels (default: the run's path)")
       .flag("log-y", log_y, "log10 axis for loss and perplexity (values <= 0 are left out)")
       .flag("linear-y", linear_y, "linear axis for loss and perplexity")
@@ -109,8 +102,8 @@ int cmd_plot_metrics(Args args) {
           "  musegen plot-metrics runs/jsb curves.png\n"
           "  musegen plot-metrics runs/jsb/metrics.csv curves.svg --width 1600 --log-y");
   if (!p.parse(args)) return 0;
-  o.width = checked_side(width, "--width", 200);
-  o.height = checked_side(height, "--height", 200);
+  o.width = static_cast<int>(width);
+  o.height = static_cast<int>(height);
   check_output(out);
   if (log_y && linear_y)
     throw cli::UsageError("--log-y and --linear-y: expected at most one of them, found both");

@@ -17,7 +17,9 @@ std::vector<double> parse_factors(const std::string& text) {
   std::size_t begin = 0;
   while (true) {
     const std::size_t comma = text.find(',', begin);
-    factors.push_back(cli::parse_double(text.substr(begin, comma - begin), "--stretch"));
+    const std::string factor = text.substr(begin, comma - begin);
+    factors.push_back(cli::parse_double(factor, "--stretch"));
+    cli::check_range(factors.back(), factor, cli::range(kMinStretch, kMaxStretch), "--stretch", "F");
     if (comma == std::string::npos) break;
     begin = comma + 1;
   }
@@ -30,6 +32,7 @@ int cmd_preprocess(Args args) {
   PreprocessOptions o;
   std::vector<std::string> inputs;
   std::string out = "dataset.mgds", encoding = "events", stretch;
+  // Ints on the command line; every range below fits an int.
   std::int64_t frames_per_quarter = 0, jsb_fpq = 0, step_ms = o.params.step_ms,
                max_shift = o.params.max_shift_steps, velocity_bins = o.params.velocity_bins,
                grid = o.params.grid, max_duration = o.params.max_duration,
@@ -54,22 +57,32 @@ int cmd_preprocess(Args args) {
   p.positionals("INPUT", inputs, "MIDI files, folders, or a JSB chorales .json file", 1)
       .option("out", out, "FILE", "where to write the dataset file (written atomically)")
       .option("encoding", encoding, "NAME", "notes, events or roll")
-      .option("frames-per-quarter", frames_per_quarter, "N",
-              "roll: frames per quarter note (0: the JSB file's own resolution, else 4)")
-      .option("step-ms", step_ms, "MS", "events: milliseconds per time-shift step")
-      .option("max-shift-steps", max_shift, "N", "events: steps of the longest time-shift token")
-      .option("velocity-bins", velocity_bins, "N", "events: velocity bins")
-      .option("grid", grid, "N", "notes: durations and offsets are multiples of 1/N quarter note")
-      .option("max-duration", max_duration, "N", "notes: longest duration or wait token, in grid units")
+      .option("frames-per-quarter", frames_per_quarter, "N", "roll: frames per quarter note",
+              cli::range(1, kMaxFramesPerQuarter).or_value(0, "the JSB file's own resolution, else 4"))
+      .option("step-ms", step_ms, "MS", "events: milliseconds per time-shift step", cli::range(1, kMaxStepMs))
+      .option("max-shift-steps", max_shift, "N", "events: steps of the longest time-shift token",
+              cli::range(1, kMaxShiftSteps))
+      .option("velocity-bins", velocity_bins, "N", "events: velocity bins", cli::range(1, kMaxVelocityBins))
+      .option("grid", grid, "N", "notes: durations and offsets are multiples of 1/N quarter note",
+              cli::range(1, kMaxGrid))
+      .option("max-duration", max_duration, "N",
+              "notes: longest duration or wait token, in grid units (at most " +
+                  std::to_string(kMaxDurationGrids) + " quarter notes: " + std::to_string(kMaxDurationGrids) +
+                  " x --grid)",
+              cli::range(1, kMaxDurationGrids * kMaxGrid))
       .option("min-chord-count", min_chord_count, "N",
-              "notes: chords seen fewer than N times are spelled as their single notes")
-      .option("jsb-frames-per-quarter", jsb_fpq, "N",
-              "resolution of a JSB .json file (0: from its name: quarter 1, 8th 2, 16th 4)")
-      .option("valid-fraction", o.valid_fraction, "F", "fraction of the MIDI files held out for validation")
-      .option("seed", seed, "N", "seed of the train / validation split of MIDI files")
-      .option("transpose", transpose, "N", "augment the training split with transpositions by -N..+N semitones")
+              "notes: chords seen fewer than N times are spelled as their single notes",
+              cli::range(0, 1'000'000'000))
+      .option("jsb-frames-per-quarter", jsb_fpq, "N", "resolution of a JSB .json file",
+              cli::range(1, kMaxFramesPerQuarter).or_value(0, "from its name: quarter 1, 8th 2, 16th 4"))
+      .option("valid-fraction", o.valid_fraction, "F", "fraction of the MIDI files held out for validation",
+              cli::range(0, 1).open_high())
+      .option("seed", seed, "N", "seed of the train / validation split of MIDI files", cli::range(0, cli::kMaxSeed))
+      .option("transpose", transpose, "N", "augment the training split with transpositions by -N..+N semitones",
+              cli::range(0, kMaxTranspose))
       .option("stretch", stretch, "F,F,...",
-              "augment the training split with every time multiplied by each factor, e.g. 0.95,1.05 (default: none)")
+              "augment the training split with every time multiplied by each factor (each " +
+                  cli::range(kMinStretch, kMaxStretch).text("F") + "), e.g. 0.95,1.05 (default: none)")
       .flag("strict", o.strict, "skip MIDI files that need any repair instead of repairing them")
       .flag("drums", o.drums, "keep drum notes (channel 10; used by events, left out by notes and roll)")
       .flag("sustain", o.sustain_pedal, "lengthen notes held by the sustain pedal (CC64), as Magenta does")
@@ -88,20 +101,15 @@ int cmd_preprocess(Args args) {
   } catch (const std::invalid_argument& e) {
     throw cli::UsageError(std::string("--") + e.what());
   }
-  const auto narrow = [](std::int64_t v, const char* what) {
-    if (v < 0 || v > 1'000'000) throw cli::UsageError(std::string(what) + ": expected 0..1000000, found " + std::to_string(v));
-    return static_cast<int>(v);
-  };
-  o.params.frames_per_quarter = narrow(frames_per_quarter, "--frames-per-quarter");
-  o.params.step_ms = narrow(step_ms, "--step-ms");
-  o.params.max_shift_steps = narrow(max_shift, "--max-shift-steps");
-  o.params.velocity_bins = narrow(velocity_bins, "--velocity-bins");
-  o.params.grid = narrow(grid, "--grid");
-  o.params.max_duration = narrow(max_duration, "--max-duration");
-  o.jsb_frames_per_quarter = narrow(jsb_fpq, "--jsb-frames-per-quarter");
-  o.transpose = narrow(transpose, "--transpose");
+  o.params.frames_per_quarter = static_cast<int>(frames_per_quarter);
+  o.params.step_ms = static_cast<int>(step_ms);
+  o.params.max_shift_steps = static_cast<int>(max_shift);
+  o.params.velocity_bins = static_cast<int>(velocity_bins);
+  o.params.grid = static_cast<int>(grid);
+  o.params.max_duration = static_cast<int>(max_duration);
+  o.jsb_frames_per_quarter = static_cast<int>(jsb_fpq);
+  o.transpose = static_cast<int>(transpose);
   o.min_chord_count = min_chord_count;
-  if (seed < 0) throw cli::UsageError("--seed: expected a non-negative integer, found " + std::to_string(seed));
   o.seed = static_cast<std::uint64_t>(seed);
   o.stretch = parse_factors(stretch);
   try {

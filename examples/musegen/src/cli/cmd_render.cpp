@@ -53,8 +53,9 @@ int cmd_render(Args args) {
                 "written atomically, and the same input always gives the same bytes.");
   p.positional("IN.mid", input, "the MIDI file to play")
       .positional("OUT.wav", output, "the WAV file to write")
-      .option("sample-rate", sample_rate, "HZ", "frames per second (8000-192000)")
-      .option("gain-db", gain_db, "DB", "level of the loudest sample relative to -1 dBFS (<= 1)")
+      .option("sample-rate", sample_rate, "HZ", "frames per second", cli::range(kMinSampleRate, kMaxSampleRate))
+      .option("gain-db", gain_db, "DB", "level of the loudest sample relative to -1 dBFS (louder would clip)",
+              cli::range(kMinGainDb, kMaxGainDb).open_low())
       .option("soundfont", soundfont, "SF2", soundfont_option_help())
       .flag("verbose", verbose, "print how fast the audio was rendered")
       .epilog(std::string("examples:\n"

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "codec.hpp"
 #include "commands.hpp"
 #include "dataset.hpp"
 #include "libmidi/io.hpp"
@@ -35,11 +36,14 @@ int cmd_to_midi(Args args) {
                 "sequences (--split, --index), to hear what the model learns from.");
   p.positional("TOKENS", input, "a tokens file, or a dataset file (.mgds)")
       .option("out", out, "FILE", "the MIDI file to write (default: TOKENS with the extension .mid)")
-      .option("tempo", d.tempo_bpm, "BPM", "tempo written to the file; notes and roll are played at it")
-      .option("program", program, "N", "General MIDI program (0-127) before any program token; 0 = piano")
-      .option("velocity", velocity, "V", "velocity (1-127) before any velocity token (notes, roll: all notes)")
+      .option("tempo", d.tempo_bpm, "BPM", "tempo written to the file; notes and roll are played at it",
+              cli::range(kMinTempoBpm, kMaxTempoBpm))
+      .option("program", program, "N", "General MIDI program before any program token; 0 = piano", cli::range(0, 127))
+      .option("velocity", velocity, "V", "velocity before any velocity token (notes, roll: all notes)",
+              cli::range(1, 127))
       .option("split", split, "NAME", "dataset input: train, valid or test")
-      .option("index", index, "I", "dataset input: which sequence of the split")
+      .option("index", index, "I", "dataset input: which sequence of the split (checked against its size)",
+              cli::range(0, 100'000'000))
       .flag("quiet", quiet, "print nothing but errors")
       .epilog(
           "examples:\n"
@@ -48,10 +52,6 @@ int cmd_to_midi(Args args) {
           "  musegen to-midi jsb.mgds --split test --index 3 --out chorale.mid\n\n"
           "The tokens file is described in docs/formats.md.");
   if (!p.parse(args)) return 0;
-  if (program < 0 || program > 127) throw cli::UsageError("--program: expected 0..127, found " + std::to_string(program));
-  if (velocity < 1 || velocity > 127) throw cli::UsageError("--velocity: expected 1..127, found " + std::to_string(velocity));
-  if (!(d.tempo_bpm > 0 && d.tempo_bpm <= 1000))
-    throw cli::UsageError("--tempo: expected 0 < BPM <= 1000, found " + std::to_string(d.tempo_bpm));
   d.program = static_cast<int>(program);
   d.velocity = static_cast<int>(velocity);
   if (out.empty()) out = std::filesystem::path(input).replace_extension(".mid").string();
@@ -65,7 +65,7 @@ int cmd_to_midi(Args args) {
                                           : split == "test"  ? &dataset.test
                                                              : nullptr;
     if (!chosen) throw cli::UsageError("--split: expected train, valid or test, found \"" + split + "\"");
-    if (index < 0 || index >= static_cast<std::int64_t>(chosen->size()))
+    if (index >= static_cast<std::int64_t>(chosen->size()))
       throw cli::UsageError("--index: expected 0.." + std::to_string(static_cast<std::int64_t>(chosen->size()) - 1) +
                             " (the " + split + " split has " + std::to_string(chosen->size()) +
                             " sequences), found " + std::to_string(index));

@@ -8,6 +8,15 @@
 
 namespace musegen {
 
+namespace {
+
+// Generous ceilings: far past any model or run this program trains, low enough that a typo
+// (an extra digit or three) is an error rather than an allocation that fails minutes later.
+constexpr std::int64_t kMaxWidth = 65536;          // --embed, --hidden
+constexpr std::int64_t kMaxSteps = 1'000'000'000;  // any count of steps or predictions
+
+}  // namespace
+
 int cmd_train(Args args) {
   TrainOptions o;
   std::vector<std::string> dataset;
@@ -26,27 +35,34 @@ int cmd_train(Args args) {
                 "never stopped.");
   p.positionals("DATASET", dataset, "the dataset file (.mgds) from musegen preprocess", 0)
       .option("run-dir", run_dir, "DIR", "folder for checkpoints, metrics.csv and the weights")
-      .option("embed", o.embed, "N", "embedding / input projection size")
-      .option("hidden", o.hidden, "N", "LSTM hidden size")
-      .option("layers", o.layers, "N", "stacked LSTM layers")
-      .option("dropout", o.dropout, "P", "dropout after the input layer, between LSTM layers and before the head")
-      .option("seq-len", o.seq_len, "T", "predictions per training window")
-      .option("batch", o.batch, "B", "windows per batch")
-      .option("epochs", o.epochs, "N", "passes over the training split")
-      .option("max-steps", o.max_steps, "N", "stop after N optimizer steps in all (0: no limit)")
-      .option("lr", o.lr, "LR", "peak learning rate (AdamW)")
-      .option("weight-decay", o.weight_decay, "W", "AdamW's decoupled weight decay")
-      .option("clip", o.clip, "NORM", "clip the global gradient norm to NORM (0: off)")
+      .option("embed", o.embed, "N", "embedding / input projection size", cli::range(1, kMaxWidth))
+      .option("hidden", o.hidden, "N", "LSTM hidden size", cli::range(1, kMaxWidth))
+      .option("layers", o.layers, "N", "stacked LSTM layers", cli::range(1, 64))
+      .option("dropout", o.dropout, "P", "dropout after the input layer, between LSTM layers and before the head",
+              cli::range(0, 1).open_high())
+      .option("seq-len", o.seq_len, "T", "predictions per training window", cli::range(1, 1'000'000))
+      .option("batch", o.batch, "B", "windows per batch", cli::range(1, 65536))
+      .option("epochs", o.epochs, "N", "passes over the training split", cli::range(1, 1'000'000))
+      .option("max-steps", o.max_steps, "N", "stop after N optimizer steps in all (0: no limit)",
+              cli::range(0, kMaxSteps))
+      .option("lr", o.lr, "LR", "peak learning rate (AdamW)", cli::range(0, 10).open_low())
+      .option("weight-decay", o.weight_decay, "W", "AdamW's decoupled weight decay", cli::range(0, 10))
+      .option("clip", o.clip, "NORM", "clip the global gradient norm to NORM (0: off)", cli::range(0, 1e6))
       .option("schedule", o.schedule, "NAME", "learning-rate schedule: cosine (after a linear warm-up) or constant")
-      .option("warmup", o.warmup, "STEPS", "linear warm-up steps of the cosine schedule")
-      .option("seed", o.seed, "N", "seed of the initial weights, the data order and dropout")
-      .option("checkpoint-every", o.checkpoint_every, "STEPS", "also checkpoint every STEPS steps (0: only after epochs)")
-      .option("eval-length", o.eval_length, "T", "validation window (0: whole sequences for roll, 4 x --seq-len for tokens)")
-      .option("log-seconds", o.log_seconds, "S", "progress line interval when stderr is not a terminal")
+      .option("warmup", o.warmup, "STEPS", "linear warm-up steps of the cosine schedule", cli::range(0, kMaxSteps))
+      .option("seed", o.seed, "N", "seed of the initial weights, the data order and dropout",
+              cli::range(0, cli::kMaxSeed))
+      .option("checkpoint-every", o.checkpoint_every, "STEPS", "also checkpoint every STEPS steps (0: only after epochs)",
+              cli::range(0, kMaxSteps))
+      .option("eval-length", o.eval_length, "T", "validation window (0: whole sequences for roll, 4 x --seq-len for tokens)",
+              cli::range(0, kMaxSteps))
+      .option("log-seconds", o.log_seconds, "S", "progress line interval when stderr is not a terminal (0: every step)",
+              cli::range(0, 86400))
       .flag("resume", o.resume, "continue the run in --run-dir from its last checkpoint, with its saved options")
       .flag("quiet", o.quiet, "print nothing but errors")
       .flag("no-tensorboard", no_tensorboard, "write no TensorBoard event files")
-      .option("sample-steps", o.sample_steps, "N", "steps of the sample drawn for TensorBoard after each epoch (-1: 128 frames for roll, 256 tokens; 0: none)")
+      .option("sample-steps", o.sample_steps, "N", "steps of the sample drawn for TensorBoard after each epoch (0: none)",
+              cli::range(0, 1'000'000).or_value(-1, "128 frames for roll, 256 tokens"))
       .epilog(
           "examples:\n"
           "  musegen train jsb.mgds --run-dir runs/jsb --epochs 60\n"
@@ -66,7 +82,6 @@ int cmd_train(Args args) {
   if (!dataset.empty()) o.dataset = dataset[0];
   o.run_dir = run_dir;
   o.tensorboard = !no_tensorboard;
-  if (o.sample_steps < -1) throw cli::UsageError("--sample-steps: expected -1, 0 or a positive count, found " + std::to_string(o.sample_steps));
 
   if (!o.resume) {
     // Roll data (JSB-sized) trains best with a smaller model: defaults not given by the user.

@@ -138,8 +138,9 @@ void stretch_piece(Piece& piece, double factor) {
 
 midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
   constexpr std::uint16_t kPpq = 480;
-  if (!(options.tempo_bpm > 0) || options.tempo_bpm > 1000)
-    throw std::invalid_argument("tempo: expected 0 < bpm <= 1000, found " +
+  if (!(options.tempo_bpm >= kMinTempoBpm && options.tempo_bpm <= kMaxTempoBpm))
+    throw std::invalid_argument("tempo: expected " + std::to_string(static_cast<int>(kMinTempoBpm)) + ".." +
+                                std::to_string(static_cast<int>(kMaxTempoBpm)) + " bpm, found " +
                                 std::to_string(options.tempo_bpm));
   midi::MidiFile file;
   file.format = 1;
@@ -238,16 +239,16 @@ midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
 void validate_params(Encoding encoding, const CodecParams& p) {
   switch (encoding) {
     case Encoding::roll:
-      check_range("roll", "frames per quarter", p.frames_per_quarter, 1, 96);
+      check_range("roll", "frames per quarter", p.frames_per_quarter, 1, kMaxFramesPerQuarter);
       break;
     case Encoding::events:
-      check_range("events", "step (ms)", p.step_ms, 1, 1000);
-      check_range("events", "max shift steps", p.max_shift_steps, 1, 1000);
-      check_range("events", "velocity bins", p.velocity_bins, 1, 127);
+      check_range("events", "step (ms)", p.step_ms, 1, kMaxStepMs);
+      check_range("events", "max shift steps", p.max_shift_steps, 1, kMaxShiftSteps);
+      check_range("events", "velocity bins", p.velocity_bins, 1, kMaxVelocityBins);
       break;
     case Encoding::notes:
-      check_range("notes", "grid (units per quarter)", p.grid, 1, 48);
-      check_range("notes", "max duration (grid units)", p.max_duration, 1, 64 * p.grid);
+      check_range("notes", "grid (units per quarter)", p.grid, 1, kMaxGrid);
+      check_range("notes", "max duration (grid units)", p.max_duration, 1, kMaxDurationGrids * p.grid);
       break;
   }
 }

@@ -73,6 +73,15 @@ bool transpose_piece(Piece& piece, int semitones);
 void stretch_piece(Piece& piece, double factor);
 
 // The parameters of all encodings; each encoding reads only its own.
+// The limits validate_params() enforces (each parameter is at least 1), shared with the
+// command line's ranges.
+inline constexpr int kMaxFramesPerQuarter = 96;
+inline constexpr int kMaxStepMs = 1000;
+inline constexpr int kMaxShiftSteps = 1000;
+inline constexpr int kMaxVelocityBins = 127;
+inline constexpr int kMaxGrid = 48;
+inline constexpr int kMaxDurationGrids = 64;  // max_duration is at most this many quarters
+
 struct CodecParams {
   // roll
   int frames_per_quarter = 4;  // frame grid: 4 = sixteenth notes
@@ -84,6 +93,10 @@ struct CodecParams {
   int grid = 4;                // offsets and durations are multiples of 1/grid quarter note
   int max_duration = 16;       // longest duration and longest wait token, in grid units
 };
+
+// A decoded tempo's range: a MIDI tempo is at most 0xFFFFFF microseconds per quarter
+// (3.58 bpm), and past 1000 bpm no note is heard as one.
+inline constexpr double kMinTempoBpm = 4, kMaxTempoBpm = 1000;
 
 struct DecodeOptions {
   double tempo_bpm = 120;  // the tempo written to the file (and the pace of grid encodings)

@@ -83,14 +83,16 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
   if (!(options.valid_fraction >= 0 && options.valid_fraction < 1))
     throw std::invalid_argument("valid fraction: expected 0 <= f < 1, found " +
                                 format_factor(options.valid_fraction));
-  if (options.transpose < 0 || options.transpose > 12)
-    throw std::invalid_argument("transpose: expected 0..12 semitones, found " +
+  if (options.transpose < 0 || options.transpose > kMaxTranspose)
+    throw std::invalid_argument("transpose: expected 0.." + std::to_string(kMaxTranspose) +
+                                " semitones, found " +
                                 std::to_string(options.transpose));
   for (double f : options.stretch)
-    if (!(f >= 0.25 && f <= 4))
-      throw std::invalid_argument("stretch: expected factors in 0.25..4, found " + format_factor(f));
-  if (options.jsb_frames_per_quarter < 0 || options.jsb_frames_per_quarter > 96)
-    throw std::invalid_argument("JSB frames per quarter: expected 0..96, found " +
+    if (!(f >= kMinStretch && f <= kMaxStretch))
+      throw std::invalid_argument("stretch: expected factors in " + format_factor(kMinStretch) + ".." +
+                                  format_factor(kMaxStretch) + ", found " + format_factor(f));
+  if (options.jsb_frames_per_quarter < 0 || options.jsb_frames_per_quarter > kMaxFramesPerQuarter)
+    throw std::invalid_argument("JSB frames per quarter: expected 0.." + std::to_string(kMaxFramesPerQuarter) + ", found " +
                                 std::to_string(options.jsb_frames_per_quarter));
   if (inputs.empty()) throw std::invalid_argument("preprocess: no input given");
 

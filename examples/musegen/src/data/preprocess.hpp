@@ -13,6 +13,10 @@
 
 namespace musegen {
 
+// The augmentations' limits, shared by preprocess() and the command line's ranges.
+inline constexpr int kMaxTranspose = 12;         // semitones each way
+inline constexpr double kMinStretch = 0.25, kMaxStretch = 4;  // time factors
+
 struct PreprocessOptions {
   Encoding encoding = Encoding::events;
   CodecParams params;            // roll: frames_per_quarter 0 = the JSB file's own, else 4
