@@ -1,6 +1,7 @@
 // musegen preprocess: the command-line face of preprocess() (preprocess.hpp).
 #include <iostream>
 #include <sstream>
+#include <system_error>
 
 #include "cli.hpp"
 #include "commands.hpp"
@@ -112,6 +113,12 @@ int cmd_preprocess(Args args) {
   o.min_chord_count = min_chord_count;
   o.seed = static_cast<std::uint64_t>(seed);
   o.stretch = parse_factors(stretch);
+  for (const std::string& input : inputs) {
+    // equivalent(): the same file under another spelling (./in.mid) is the same input.
+    std::error_code ec;
+    if (out == input || std::filesystem::equivalent(out, input, ec))
+      throw cli::UsageError("--out: the output would overwrite the input " + input);
+  }
   try {
     validate_params(o.encoding, [&] {
       CodecParams check = o.params;
