@@ -184,7 +184,7 @@ int cmd_eval(Args args) {
     }
     if (chosen->empty()) throw std::runtime_error(dataset_path + ": the " + split + " split is empty");
     const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, std::max<std::int64_t>(nll_batch, 1));
-    const bool roll = data.codec.encoding() == Encoding::roll;
+    const bool roll = data.codec.frames();  // a frame's NLL sums its values: no perplexity
     std::cout << "NLL of " << loaded.weights.string() << " on " << dataset_path << " (" << split
               << ", " << chosen->size() << " sequences, " << nll.predictions
               << (roll ? " frames" : " tokens") << "): " << nll.mean()

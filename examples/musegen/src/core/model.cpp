@@ -67,7 +67,7 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
 std::string ModelConfig::describe() const {
   std::ostringstream out;
   out << encoding_name(encoding) << ": "
-      << (is_roll() ? "Linear(" : "Embedding(") << vocab << "," << embed << ") → LSTM(" << embed
+      << (frames() ? "Linear(" : "Embedding(") << vocab << "," << embed << ") → LSTM(" << embed
       << "," << hidden << ")×" << layers << " → Linear(" << hidden << "," << vocab << ")"
       << ", dropout " << dropout;
   return out.str();
@@ -79,7 +79,7 @@ MusicModel::MusicModel(const ModelConfig& config, nn::Generator* generator,
   if (config.vocab <= 0 || config.embed <= 0 || config.hidden <= 0 || config.layers <= 0) {
     throw std::invalid_argument("MusicModel: vocab, embed, hidden and layers must be positive");
   }
-  if (config.is_roll()) {
+  if (config.frames()) {
     project_ = register_module(
         "embed", std::make_shared<nn::Linear>(
                      nn::LinearOptions(config.vocab, config.embed).generator(generator)));
@@ -101,7 +101,7 @@ MusicModel::MusicModel(const ModelConfig& config, nn::Generator* generator,
 
 std::tuple<nn::Tensor, nn::LSTMState> MusicModel::forward(
     const nn::Tensor& input, const std::optional<nn::LSTMState>& state) {
-  nn::Tensor x = config_.is_roll() ? project_->forward(input) : embed_->forward(input);
+  nn::Tensor x = config_.frames() ? project_->forward(input) : embed_->forward(input);
   x = nn::dropout(x, config_.dropout, is_training(), dropout_generator_);  // (T,B,E)
   auto [y, final_state] = lstm_->forward(x, state);                        // (T,B,H)
   y = nn::dropout(y, config_.dropout, is_training(), dropout_generator_);

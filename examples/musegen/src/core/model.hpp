@@ -1,9 +1,10 @@
 // The music model: input layer → stacked LSTM → linear head, one prediction per time step.
+// The codec's step format (Codec::step()) decides the input layer and the head:
 //
-//   token encodings (notes, events): tokens (T,B) int64 → Embedding(V,E) → LSTM(E,H,L)
-//                                    → Linear(H,V) → logits (T,B,V), softmax cross-entropy
-//   roll:                            frames (T,B,88) float 0/1 → Linear(88,E) → LSTM(E,H,L)
-//                                    → Linear(H,88) → logits (T,B,88), 88 independent sigmoids
+//   tokens (notes, events): tokens (T,B) int64 → Embedding(V,E) → LSTM(E,H,L)
+//                           → Linear(H,V) → logits (T,B,V), softmax cross-entropy
+//   frames (roll):          frames (T,B,K) float 0/1 → Linear(K,E) → LSTM(E,H,L)
+//                           → Linear(H,K) → logits (T,B,K), K independent sigmoids (roll: 88)
 //
 // Parameter names follow PyTorch (`embed.weight`, `lstm.weight_ih_l0`, …, `head.weight`), so
 // a checkpoint's weights load into the equivalent torch.nn model unchanged (docs/musegen.md
@@ -26,13 +27,15 @@ namespace musegen {
 
 struct ModelConfig {
   Encoding encoding = Encoding::events;
-  std::int64_t vocab = 0;       // tokens (notes/events) or keys (roll: 88)
+  std::int64_t vocab = 0;       // the step format's size: tokens, or values per frame (roll: 88)
   std::int64_t embed = 256;     // E: embedding / input projection size
   std::int64_t hidden = 512;    // H
   std::int64_t layers = 3;      // L
   double dropout = 0.3;         // after the input layer, between LSTM layers, before the head
 
-  bool is_roll() const { return encoding == Encoding::roll; }
+  // What one step is, for this encoding and vocabulary (Codec::step() of the data's codec).
+  StepFormat step() const { return {step_kind(encoding), vocab}; }
+  bool frames() const { return step_kind(encoding) == StepKind::frame; }
   // Stored with the weights (safetensors metadata) and read back by generate / eval.
   std::map<std::string, std::string> to_metadata() const;
   static ModelConfig from_metadata(const std::map<std::string, std::string>& metadata,
@@ -46,7 +49,7 @@ class MusicModel : public nn::Module {
   // training run saves and restores it to resume exactly. Null: the global generator.
   MusicModel(const ModelConfig& config, nn::Generator* init, nn::Generator* dropout = nullptr);
 
-  // input: tokens (T,B) int64, or frames (T,B,88) float32. Returns logits (T,B,V) and the
+  // input: tokens (T,B) int64, or frames (T,B,K) float32. Returns logits (T,B,V) and the
   // LSTM's final state (h, c), each (L,B,H).
   std::tuple<nn::Tensor, nn::LSTMState> forward(const nn::Tensor& input,
                                                 const std::optional<nn::LSTMState>& state = {});
@@ -55,7 +58,7 @@ class MusicModel : public nn::Module {
   std::int64_t parameter_count() const;
 
   // The layers, for generation's step-by-step path (generate.cpp): the token embedding
-  // (null for roll), the roll input projection (null for tokens), the LSTM and the head.
+  // (null for frames), the frame input projection (null for tokens), the LSTM and the head.
   const nn::Embedding* embedding() const { return embed_.get(); }
   const nn::Linear* projection() const { return project_.get(); }
   const nn::LSTM& lstm() const { return *lstm_; }
@@ -65,7 +68,7 @@ class MusicModel : public nn::Module {
   ModelConfig config_;
   nn::Generator* dropout_generator_;
   std::shared_ptr<nn::Embedding> embed_;  // token encodings
-  std::shared_ptr<nn::Linear> project_;   // roll (registered as "embed" too: one name)
+  std::shared_ptr<nn::Linear> project_;   // frames (registered as "embed" too: one name)
   std::shared_ptr<nn::LSTM> lstm_;
   std::shared_ptr<nn::Linear> head_;
 };

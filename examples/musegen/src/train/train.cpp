@@ -186,7 +186,7 @@ class LstmTask final : public TrainingTask {
       : options_(options),
         data_(data),
         run_(run),
-        encoding_(data.codec.encoding()),
+        kind_(data.codec.step().kind),
         seed_(static_cast<std::uint64_t>(options.seed)),
         init_generator_(seed_),
         dropout_generator_(seed_ ^ 0x9e3779b97f4a7c15ULL),
@@ -194,7 +194,7 @@ class LstmTask final : public TrainingTask {
         model_(config_, &init_generator_, &dropout_generator_),
         params_(model_.parameters()),
         optimizer_(params_, nn::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)),
-        windows_(make_windows(data.train, encoding_, options.seq_len)) {
+        windows_(make_windows(data.train, kind_, options.seq_len)) {
     const auto batch = static_cast<std::size_t>(options.batch);
     steps_per_epoch_ = static_cast<std::int64_t>((windows_.size() + batch - 1) / batch);
     total_steps_ = options.epochs * steps_per_epoch_;
@@ -202,14 +202,14 @@ class LstmTask final : public TrainingTask {
     schedule_ = make_schedule();
     // The TensorBoard sample continues the start of the first validation sequence.
     sample_primer_ = data.valid.empty() ? data.train.front() : data.valid.front();
-    constexpr std::size_t kPrimerSteps = 16;
-    sample_primer_.tokens.resize(std::min(sample_primer_.tokens.size(), kPrimerSteps));
-    sample_primer_.frames.resize(std::min(sample_primer_.frames.size(), kPrimerSteps * kRollKeys));
-    sample_steps_ = options.sample_steps >= 0 ? options.sample_steps : (is_roll() ? 128 : 256);
+    constexpr std::int64_t kPrimerSteps = 16;
+    sample_primer_.truncate(kPrimerSteps);
+    sample_steps_ = options.sample_steps >= 0 ? options.sample_steps : (frames() ? 128 : 256);
     model_.train();
   }
 
-  bool is_roll() const { return encoding_ == Encoding::roll; }
+  // Frame steps (roll): no perplexity, and a frame's loss sums its K values.
+  bool frames() const { return kind_ == StepKind::frame; }
   const ModelConfig& config() const { return config_; }
   const MusicModel& model() const { return model_; }
   std::size_t windows() const { return windows_.size(); }
@@ -218,7 +218,7 @@ class LstmTask final : public TrainingTask {
 
   std::vector<MetricColumn> columns() const override {
     using S = MetricColumn::Source;
-    // Perplexity is exp(loss) per token; a roll's loss sums 88 keys, so it has none.
+    // Perplexity is exp(loss) per token; a frame's loss sums its K values, so it has none.
     return {
         {"lr", S::step_last, "train/lr", ""},
         {"train_loss", S::step_mean, "train/loss", "epoch/train_loss"},
@@ -242,9 +242,9 @@ class LstmTask final : public TrainingTask {
     for (std::size_t i = first; i < std::min(windows_.size(), first + batch); ++i) {
       chosen.push_back(windows_[static_cast<std::size_t>(order_[i])]);
     }
-    Batch b = make_batch(data_.train, chosen, encoding_);
+    Batch b = make_batch(data_.train, chosen, kind_);
     auto [logits, final_state] = model_.forward(b.input);
-    nn::Tensor loss = nll_sum(logits, b, encoding_) / static_cast<double>(b.predictions);
+    nn::Tensor loss = nll_sum(logits, b, kind_) / static_cast<double>(b.predictions);
     optimizer_.zero_grad();
     nn::backward({loss});
     // max_norm infinity: no clipping, the norm is still measured.
@@ -266,10 +266,10 @@ class LstmTask final : public TrainingTask {
   std::vector<double> validate() override {
     if (data_.valid.empty()) return {NAN, NAN};
     const std::int64_t window =
-        options_.eval_length > 0 ? options_.eval_length : (is_roll() ? 0 : 4 * options_.seq_len);
+        options_.eval_length > 0 ? options_.eval_length : (frames() ? 0 : 4 * options_.seq_len);
     const double valid = evaluate_nll(model_, data_.valid, window, options_.batch).mean();
     model_.train();
-    return {valid, is_roll() ? NAN : std::exp(valid)};
+    return {valid, frames() ? NAN : std::exp(valid)};
   }
 
   void after_epoch(std::int64_t step, std::int64_t epochs_done, TensorBoardLog* board) override {
@@ -338,7 +338,7 @@ class LstmTask final : public TrainingTask {
   const TrainOptions& options_;
   Dataset& data_;
   const RunDir& run_;
-  Encoding encoding_;
+  StepKind kind_;
   std::uint64_t seed_;
   nn::Generator init_generator_, dropout_generator_;
   ModelConfig config_;
@@ -358,8 +358,8 @@ class LstmTask final : public TrainingTask {
 
 class ConsoleObserver final : public TrainObserver {
  public:
-  ConsoleObserver(std::ostream& log, const TrainOptions& options, bool roll)
-      : log_(log), options_(options), roll_(roll) {}
+  ConsoleObserver(std::ostream& log, const TrainOptions& options, bool frames)
+      : log_(log), options_(options), frames_(frames) {}
 
   void started(const fs::path* tensorboard_file) override {
     if (tensorboard_file != nullptr) {
@@ -374,7 +374,7 @@ class ConsoleObserver final : public TrainObserver {
   void step_done(std::int64_t batch_done, const std::vector<double>& interval, double rate) override {
     std::ostringstream figures;
     figures << "loss " << std::fixed << std::setprecision(4) << interval[kTrainLoss] << "  "
-            << Progress::format_rate(rate) << (roll_ ? " frames/s" : " tok/s");
+            << Progress::format_rate(rate) << (frames_ ? " frames/s" : " tok/s");
     progress_->update(batch_done, figures.str());
   }
   void epoch_done(std::int64_t epochs_done, const std::vector<double>& row, bool best) override {
@@ -384,8 +384,8 @@ class ConsoleObserver final : public TrainObserver {
          << row[kTrainLoss];
     if (!std::isnan(valid)) {
       log_ << ", valid loss " << valid;
-      if (!roll_) log_ << ", valid perplexity " << std::setprecision(2) << row[kValidPerplexity];
-      if (roll_) log_ << " nats/frame";
+      if (!frames_) log_ << ", valid perplexity " << std::setprecision(2) << row[kValidPerplexity];
+      if (frames_) log_ << " nats/frame";
       if (best) log_ << " (best)";
     }
     log_ << std::defaultfloat << "\n";
@@ -404,7 +404,7 @@ class ConsoleObserver final : public TrainObserver {
  private:
   std::ostream& log_;
   const TrainOptions& options_;
-  bool roll_;
+  bool frames_;
   std::optional<Progress> progress_;
 };
 
@@ -450,7 +450,7 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   fs::create_directories(run.root);
 
   LstmTask task(options, data, run);
-  ConsoleObserver console(log, options, task.is_roll());
+  ConsoleObserver console(log, options, task.frames());
   TrainerOptions trainer_options;
   trainer_options.epochs = options.epochs;
   trainer_options.max_steps = options.max_steps;
