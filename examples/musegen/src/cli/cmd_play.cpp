@@ -83,9 +83,7 @@ int cmd_play(Args args) {
   if (!p.parse(args)) return 0;
   if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
 
-  const RenderedAudio rendered = render_for_command(input, {soundfont, sample_rate, gain_db});
-  const Audio& audio = rendered.audio;
-  if (verbose) print_render_speed(std::cout, rendered);
+  const RenderRequest request{soundfont, sample_rate, gain_db};
 
   struct Player {
     const char* name;
@@ -98,11 +96,12 @@ int cmd_play(Args args) {
     const bool keep = !output.empty();
     const std::filesystem::path wav = keep ? std::filesystem::path(output)
         : std::filesystem::temp_directory_path() / ("musegen-play-" + std::to_string(::getpid()) + ".wav");
-    write_wav(wav, audio);
+    const RenderedFile rendered = render_for_command(input, request, wav);
+    if (verbose) print_render_speed(std::cout, rendered);
     std::vector<std::string> command{program->string()};
     command.insert(command.end(), player.flags.begin(), player.flags.end());
     command.push_back(wav.string());
-    std::cout << "playing " << input << " (" << static_cast<int>(audio.seconds()) << " s) with "
+    std::cout << "playing " << input << " (" << static_cast<int>(rendered.seconds()) << " s) with "
               << player.name << "\n" << std::flush;
     int status = 0;
     try {
@@ -117,9 +116,10 @@ int cmd_play(Args args) {
   }
   const std::filesystem::path wav = output.empty() ? std::filesystem::path(input).replace_extension(".wav")
                                                    : std::filesystem::path(output);
-  write_wav(wav, audio);
+  const RenderedFile rendered = render_for_command(input, request, wav);
+  if (verbose) print_render_speed(std::cout, rendered);
   std::cout << "no audio player found on PATH (aplay, paplay or ffplay); wrote " << wav.string()
-            << " (" << static_cast<int>(audio.seconds()) << " s): play it with any audio player\n";
+            << " (" << static_cast<int>(rendered.seconds()) << " s): play it with any audio player\n";
   return 0;
 }
 
