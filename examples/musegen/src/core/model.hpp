@@ -96,9 +96,10 @@ void save_model_weights(const MusicModel& model, const std::filesystem::path& pa
 // .safetensors file written by `musegen train`. The model is in eval mode, so several
 // generations may share it (generate.hpp). Safe to call from several threads at once: it
 // draws nothing from nn::default_generator().
-// Refuses, naming the file: a configuration too big to build (ModelConfig::check_size), tensors
-// whose bytes do not match the file's "musegen.sha256" (files without it, from before it was
-// written, load unchecked), and a tensor holding NaN or infinity (named).
+// Refuses, naming the file, before building the model: a configuration too big to build
+// (ModelConfig::check_size) or whose parameter count is not what the tensors hold (edited
+// metadata); tensors whose bytes do not match the file's "musegen.sha256" (files without it,
+// from before it was written, load unchecked); a tensor holding NaN or infinity (named).
 LoadedModel load_model(const std::filesystem::path& run_dir_or_weights);
 
 }  // namespace musegen
