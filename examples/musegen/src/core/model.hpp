@@ -41,6 +41,17 @@ struct ModelConfig {
   static ModelConfig from_metadata(const std::map<std::string, std::string>& metadata,
                                    const std::string& source);
   std::string describe() const;  // "roll: Linear(88,256) → LSTM(256,512)×3 → Linear(512,88)"
+
+  // The parameters a MusicModel of this configuration has, computed without building it, in
+  // floating point so that crafted sizes cannot overflow.
+  double parameter_count() const;
+  // Throws std::runtime_error, starting with `source` (a weights file, the train options),
+  // when the model is too big to build: above kMaxParameters, or `bytes_per_parameter` per
+  // parameter (4: float32 weights; training needs more) beyond this machine's memory. Checked
+  // before any allocation, so a crafted size fails at once instead of as bad_alloc (or the OOM
+  // killer) minutes later.
+  void check_size(const std::string& source, double bytes_per_parameter = 4) const;
+  static constexpr double kMaxParameters = 2147483648.0;  // 2^31
 };
 
 class MusicModel : public nn::Module {
@@ -79,10 +90,19 @@ struct LoadedModel {
   std::filesystem::path weights;                // the file read
 };
 
+// Writes a model's weights as safetensors (atomically) with `metadata` and "musegen.sha256":
+// the SHA-256 of the tensors' bytes, concatenated in name order, which load_model() checks.
+void save_model_weights(const MusicModel& model, const std::filesystem::path& path,
+                        std::map<std::string, std::string> metadata);
+
 // A model from a run dir (RunDir's best weights if there are any, else its latest) or from a
 // .safetensors file written by `musegen train`. The model is in eval mode, so several
 // generations may share it (generate.hpp). Safe to call from several threads at once: it
 // draws nothing from nn::default_generator().
+// Refuses, naming the file, before building the model: a configuration too big to build
+// (ModelConfig::check_size) or whose parameter count is not what the tensors hold (edited
+// metadata); tensors whose bytes do not match the file's "musegen.sha256" (files without it,
+// from before it was written, load unchecked); a tensor holding NaN or infinity (named).
 LoadedModel load_model(const std::filesystem::path& run_dir_or_weights);
 
 }  // namespace musegen

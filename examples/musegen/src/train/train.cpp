@@ -26,7 +26,9 @@
 #include "model.hpp"
 #include "progress.hpp"
 #include "run_dir.hpp"
+#include "run_lock.hpp"
 #include "sample_picture.hpp"
+#include "sha256.hpp"
 #include "tensorboard_log.hpp"
 #include "trainer.hpp"
 
@@ -118,9 +120,14 @@ auto get(const Map& map, const std::string& key, const fs::path& file) {
   return it->second;
 }
 
-nn::TrainingState save_options(const TrainOptions& o) {
+// The SHA-256 of the dataset file's bytes, saved with the options: resuming on other data
+// (another file, or the same path rewritten) would silently train a different run.
+constexpr const char* kDatasetHash = "options.dataset_sha256";
+
+nn::TrainingState save_options(const TrainOptions& o, const std::string& dataset_sha256) {
   nn::TrainingState s;
   s.strings["options.dataset"] = fs::absolute(o.dataset).string();
+  s.strings[kDatasetHash] = dataset_sha256;
   for (const OptionField& f : option_fields()) {
     const std::string key = state_key(f.flag);
     std::visit([&](auto member) {
@@ -176,6 +183,17 @@ void check_options(const TrainOptions& o) {
 }
 
 // --- the LSTM task ---------------------------------------------------------------------------
+
+ModelConfig make_config(const TrainOptions& options, const Dataset& data) {
+  ModelConfig config;
+  config.encoding = data.codec.encoding();
+  config.vocab = data.codec.vocab_size();
+  config.embed = options.embed;
+  config.hidden = options.hidden;
+  config.layers = options.layers;
+  config.dropout = options.dropout;
+  return config;
+}
 
 // The columns of an LSTM run's metrics.csv, in the order they have always had.
 enum Column : std::size_t { kLr, kTrainLoss, kValidLoss, kValidPerplexity, kRate, kGradNorm, kSeconds };
@@ -304,22 +322,11 @@ class LstmTask final : public TrainingTask {
     auto metadata = config_.to_metadata();
     metadata["musegen.step"] = std::to_string(step);
     metadata["musegen.dataset"] = fs::absolute(options_.dataset).string();
-    nn::save_weights(model_, run_.weights(), metadata);
-    if (best) nn::save_weights(model_, run_.best(), metadata);
+    save_model_weights(model_, run_.weights(), metadata);
+    if (best) save_model_weights(model_, run_.best(), metadata);
   }
 
  private:
-  static ModelConfig make_config(const TrainOptions& options, const Dataset& data) {
-    ModelConfig config;
-    config.encoding = data.codec.encoding();
-    config.vocab = data.codec.vocab_size();
-    config.embed = options.embed;
-    config.hidden = options.hidden;
-    config.layers = options.layers;
-    config.dropout = options.dropout;
-    return config;
-  }
-
   std::shared_ptr<nn::optim::LRScheduler> make_schedule() {
     if (options_.schedule == "cosine") {
       // SequentialLR needs a milestone >= 1: at least one warm-up step.
@@ -425,31 +432,62 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   std::optional<SignalStop> sigint;
   if (options.handle_sigint) sigint.emplace();
   const RunDir run{options.run_dir};
-
-  nn::TrainingState saved;
-  const bool resuming = options.resume && fs::exists(run.state());
-  if (options.resume && !resuming) {
+  if (fs::exists(run.root) && !fs::is_directory(run.root)) {
+    throw std::runtime_error(run.root.string() + ": not a folder but " +
+                             (fs::is_regular_file(run.root) ? "a regular file" : "another kind of file") +
+                             "; --run-dir names the run's folder");
+  }
+  if (options.resume && !fs::exists(run.state())) {
     throw std::runtime_error(run.state().string() + ": nothing to resume (no such file); " +
                              "start the run without --resume");
   }
+  // A new run reads its data before making the folder, so a bad dataset leaves nothing behind.
+  std::optional<Dataset> data;
+  if (!options.resume) {
+    check_options(options);
+    if (options.dataset.empty()) throw std::invalid_argument("no dataset file given");
+    data = load_dataset(options.dataset);
+    fs::create_directories(run.root);
+  }
+  // From here on this process is the folder's only writer (run_lock.hpp); every check of what
+  // the folder holds comes after, so a concurrent session cannot slip in between.
+  const RunLock lock(run, "musegen train");
   if (!options.resume && fs::exists(run.state())) {
     throw std::runtime_error(run.root.string() + " already holds a training run (" + RunDir::kState +
                              "); pass --resume to continue it, or choose another --run-dir");
   }
-  if (resuming) {
+  nn::TrainingState saved;
+  if (options.resume) {
     saved = nn::load_training_state(run.state());
     options = restore_options(saved, options, run.state());
+    check_options(options);
+    data = load_dataset(options.dataset);
   }
-  check_options(options);
-  if (options.dataset.empty()) throw std::invalid_argument("no dataset file given");
-
-  Dataset data = load_dataset(options.dataset);
-  if (data.train.empty()) {
+  if (data->train.empty()) {
     throw std::runtime_error(options.dataset.string() + ": the training split is empty");
   }
-  fs::create_directories(run.root);
+  const std::string dataset_sha256 = sha256_file(options.dataset);
+  // Runs from before the hash was saved have none: they resume unchecked, as they always did.
+  if (const auto it = saved.strings.find(kDatasetHash); it != saved.strings.end() && it->second != dataset_sha256) {
+    throw std::runtime_error(
+        run.root.string() + ": cannot resume on " + options.dataset.string() + " (SHA-256 " +
+        dataset_sha256 + "): the run was trained on " + get(saved.strings, "options.dataset", run.state()) +
+        " (SHA-256 " + it->second + "), and other data would change the windows, the batches and " +
+        "what the weights are trained on; resume with the original dataset file, or start a new run");
+  }
+  // Training holds each parameter four times in float32: the weight, its gradient and AdamW's
+  // two moments.
+  make_config(options, *data).check_size("train: --embed " + std::to_string(options.embed) + " --hidden " +
+                                             std::to_string(options.hidden) + " --layers " +
+                                             std::to_string(options.layers),
+                                         16);
+  const int removed = remove_stale_temporaries(run);
+  if (removed > 0 && !options.quiet) {
+    log << "train: removed " << removed << " stale temporary file" << (removed == 1 ? "" : "s")
+        << " (*.tmp-*) that interrupted writes left in " << run.root.string() << "\n";
+  }
 
-  LstmTask task(options, data, run);
+  LstmTask task(options, *data, run);
   ConsoleObserver console(log, options, task.frames());
   TrainerOptions trainer_options;
   trainer_options.epochs = options.epochs;
@@ -460,17 +498,17 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   trainer_options.stop_after_step = options.stop_after_step;
   trainer_options.stop = options.stop;
   trainer_options.stop_flag = sigint ? sigint->flag() : nullptr;
-  Trainer trainer(run, task, trainer_options, options.quiet ? nullptr : &console, save_options(options));
-  if (resuming) trainer.resume(saved);
+  Trainer trainer(run, task, trainer_options, options.quiet ? nullptr : &console, save_options(options, dataset_sha256));
+  if (options.resume) trainer.resume(saved);
 
   if (!options.quiet) {
-    log << "train: " << options.dataset.string() << ": " << data.codec.describe() << "\n"
-        << "train: " << data.train.size() << " training sequences → " << task.windows()
+    log << "train: " << options.dataset.string() << ": " << data->codec.describe() << "\n"
+        << "train: " << data->train.size() << " training sequences → " << task.windows()
         << " windows of ≤ " << options.seq_len << " steps, " << task.steps_per_epoch()
         << " steps per epoch, " << trainer.total_steps() << " steps in all\n"
         << "train: model " << task.config().describe() << ", " << task.model().parameter_count()
         << " parameters\n";
-    if (resuming) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
+    if (options.resume) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
   }
   const auto start = std::chrono::steady_clock::now();
   const TrainerResult done = trainer.run();
