@@ -1,8 +1,12 @@
 #include "model.hpp"
 
+#include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "dataset.hpp"
+#include "libnn/io/state_file.hpp"
 #include "run_dir.hpp"
 
 namespace musegen {
@@ -114,6 +118,30 @@ std::int64_t MusicModel::parameter_count() const {
   return count;
 }
 
+namespace {
+
+// A dataset or a training state given where weights belong: the safetensors reader would read
+// its magic as a header length and report an absurd one. Says what the file is instead.
+void refuse_state_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  if (in.gcount() != sizeof magic || std::memcmp(magic, "MGSTATE", sizeof magic) != 0) return;
+  std::string kind;
+  try {
+    kind = nn::io::read_state_file(path).strings.at("kind");
+  } catch (const std::exception&) {
+    // A damaged state file, or one without a kind: still no weights, said below.
+  }
+  const std::string expected = "expected a run folder (musegen train --run-dir) or its .safetensors weights";
+  if (kind == kDatasetKind)
+    throw std::runtime_error(path.string() + ": is a musegen dataset file (written by musegen preprocess), not a run; " + expected);
+  throw std::runtime_error(path.string() + ": is a musegen state file (such as a run's " + RunDir::kState +
+                           "), not weights; " + expected);
+}
+
+}  // namespace
+
 LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
   LoadedModel loaded;
   std::filesystem::path path = run_dir_or_weights;
@@ -129,6 +157,7 @@ LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
                                "(is it the --run-dir of a `musegen train` run?)");
     }
   }
+  refuse_state_file(path);
   nn::NamedTensors weights = nn::load_safetensors(path, &loaded.metadata);
   ModelConfig config = ModelConfig::from_metadata(loaded.metadata, path.string());
   // The initial weights are overwritten at once; a generator of our own (used only while
