@@ -17,7 +17,7 @@ TEST(CliTable, ExitCodesAndMessagesOfTheBinary) {
   const auto dir = musegen::test::fresh_temp_dir("cli_table");
   expect_case({"help", {"--help"}, 0, "usage: musegen", {}}, dir);
   expect_case({"an unknown command", {"compose"}, 2, "compose", {}}, dir);
-  expect_case({"a missing input", {"to-midi", "absent.tokens", "out.mid"}, 1, "absent.tokens", {}}, dir);
+  expect_case({"a missing input", {"to-midi", "absent.tokens", "--out", "out.mid"}, 1, "absent.tokens", {}}, dir);
   std::filesystem::remove_all(dir);
 }
 
