@@ -86,7 +86,8 @@ int cmd_play(Args args) {
                 "Plays a MIDI file: renders it with the built-in synthesizer, or FluidSynth with\n"
                 "--soundfont (as musegen render does), to a temporary WAV file and plays that\n"
                 "through the first of aplay, paplay and ffplay found on PATH. Without any of them\n"
-                "it writes the WAV next to the input (or to --out) and says where.");
+                "it writes the WAV next to the input (IN.wav, or IN-1.wav, ... when that exists)\n"
+                "or to --out, and says where.");
   p.positional("IN.mid", input, "the MIDI file to play")
       .option("out", output, "FILE", "also keep the WAV file here (default: a temporary file)")
       .option("sample-rate", sample_rate, "HZ", "frames per second (8000-192000)")
