@@ -88,6 +88,9 @@ class CliFiles : public ::testing::Test {
     for (const char* name : {"AT.mid", "ow/8.mid", "ow/9.mid"}) midi::save(small_midi(), d / name);
     write_text(d / "ow/9.wav", "a WAV the user keeps");
     fs::create_symlink("AT.mid", d / "AT.png");
+    fs::create_symlink("ev/best.safetensors", d / "curves.svg");
+    fs::create_directories(d / "tr");
+    fs::create_symlink("../ev.mgds", d / "tr" / RunDir::kMetrics);
     write_text(d / "bad.mid", "not a MIDI file");
     write_text(d / "empty.mid", "");
 
@@ -149,6 +152,16 @@ TEST_F(CliFiles, AnOutputIsNeverAnInputOrAFileOfTheRun) {
       {"render a WAV onto its MIDI, spelled another way",
        {"render", "ow/8.mid", "./ow/../ow/8.mid"}, 1, "OUT.wav ./ow/../ow/8.mid: is the input ow/8.mid",
        {"ow/8.mid"}},
+      {"eval --json onto the dataset of --checkpoint",
+       {"eval", "AT.mid", "--checkpoint", "ev", "--json", "ev/tiny.mgds"}, 1, "--json ev/tiny.mgds: is the dataset",
+       {"ev/tiny.mgds"}},
+      {"plot-metrics onto the run's weights through a link",
+       {"plot-metrics", "ev", "curves.svg"}, 1, "OUT curves.svg: is best.safetensors of the run folder ev",
+       {"ev/best.safetensors"}},
+      {"train with a run file that is its dataset through a link",
+       {"train", "ev.mgds", "--run-dir", "tr", "--embed", "6", "--hidden", "8", "--layers", "1", "--seq-len", "8",
+        "--batch", "2", "--max-steps", "1", "--quiet", "--no-tensorboard"},
+       1, "the run file tr/metrics.csv: is the dataset ev.mgds", {"ev.mgds"}},
       {"plot onto its MIDI through a link",
        {"plot", "AT.mid", "AT.png"}, 1, "OUT AT.png: is the input AT.mid", {"AT.mid", "AT.png"}},
   };
