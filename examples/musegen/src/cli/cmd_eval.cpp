@@ -176,6 +176,8 @@ int cmd_eval(Args args) {
   if (generated_inputs.empty() && checkpoint.empty()) {
     throw cli::UsageError("expected at least 1 GENERATED, found 0 (or give --checkpoint)");
   }
+  // --json is checked before any work, but with --checkpoint only once the run is opened: the
+  // dataset it was trained on is known from its weights.
   cli::OutputCheck check;
   add_inputs(check, "the input", generated_inputs);
   if (!reference.empty()) add_inputs(check, "--reference", {reference});

@@ -92,6 +92,8 @@ int cmd_train(Args args) {
       }
     }
   }
+  // A run file that is the dataset (a link, a hard link) would be written while it is read.
+  // On --resume the dataset comes from the checkpoint, which checked it when the run began.
   if (!o.dataset.empty()) {
     cli::OutputCheck check;
     check.input("the dataset", o.dataset);
