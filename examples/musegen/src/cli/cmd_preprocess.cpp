@@ -5,6 +5,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "dataset.hpp"
+#include "outputs.hpp"
 #include "preprocess.hpp"
 
 namespace musegen {
@@ -115,6 +116,12 @@ int cmd_preprocess(Args args) {
   }
 
   std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
+  {
+    cli::OutputCheck check;
+    for (const auto& path : paths) check.input("the input", path);
+    for (const auto& path : find_midi_files(paths)) check.input("the input", path);
+    check.output("--out", out);
+  }
   PreprocessReport report;
   Dataset dataset = preprocess(paths, o, &report);
   save_dataset(out, dataset);

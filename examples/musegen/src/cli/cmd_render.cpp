@@ -8,6 +8,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "fluid_render.hpp"
+#include "outputs.hpp"
 #include "render.hpp"
 
 namespace musegen {
@@ -62,7 +63,7 @@ int cmd_render(Args args) {
                           "  musegen render song.mid quiet.wav --gain-db -12\n\n") +
               soundfont_help());
   if (!p.parse(args)) return 0;
-  if (output == input) throw cli::UsageError("OUT.wav: the output would overwrite the input " + input);
+  cli::OutputCheck().input("the input", input).output("OUT.wav", output);
 
   const RenderedFile rendered = render_for_command(input, {soundfont, sample_rate, gain_db}, output);
   std::cout << "wrote " << output << ": " << std::fixed << std::setprecision(1) << rendered.seconds()

@@ -27,7 +27,6 @@ namespace musegen {
 
 namespace {
 
-constexpr const char* kKind = "musegen dataset";
 constexpr const char* kSplits[] = {"train", "valid", "test"};
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -123,7 +122,7 @@ std::vector<std::byte> encode_dataset(const Dataset& dataset) {
   nn::io::StateFile state;
   state.ints["version"] = kDatasetVersion;
   for (const auto& [name, value] : codec.parameter_list()) state.ints["param." + name] = value;
-  state.strings["kind"] = kKind;
+  state.strings["kind"] = kDatasetKind;
   state.strings["encoding"] = std::string(encoding_name(codec.encoding()));
   state.strings["vocabulary"] = join_lines(codec.vocabulary());
   state.strings["summary"] = dataset.summary;
@@ -192,7 +191,7 @@ Dataset decode_dataset(std::span<const std::byte> bytes, const std::string& sour
     throw;
   }
   Reader in(source, std::move(state));
-  if (in.string("kind") != kKind) in.fail("kind", "\"" + std::string(kKind) + "\"", "\"" + in.string("kind") + "\"");
+  if (in.string("kind") != kDatasetKind) in.fail("kind", "\"" + std::string(kDatasetKind) + "\"", "\"" + in.string("kind") + "\"");
   const std::int64_t version = in.integer("version");
   if (version < 1 || version > kDatasetVersion)
     in.fail("version", "a dataset version 1.." + std::to_string(kDatasetVersion) +

@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
+#include "dataset.hpp"
+#include "libnn/io/state_file.hpp"
 #include "run_dir.hpp"
 #include "sha256.hpp"
 
@@ -199,6 +203,30 @@ void save_model_weights(const MusicModel& model, const std::filesystem::path& pa
   nn::io::write_safetensors(path, file);
 }
 
+namespace {
+
+// A dataset or a training state given where weights belong: the safetensors reader would read
+// its magic as a header length and report an absurd one. Says what the file is instead.
+void refuse_state_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  if (in.gcount() != sizeof magic || std::memcmp(magic, "MGSTATE", sizeof magic) != 0) return;
+  std::string kind;
+  try {
+    kind = nn::io::read_state_file(path).strings.at("kind");
+  } catch (const std::exception&) {
+    // A damaged state file, or one without a kind: still no weights, said below.
+  }
+  const std::string expected = "expected a run folder (musegen train --run-dir) or its .safetensors weights";
+  if (kind == kDatasetKind)
+    throw std::runtime_error(path.string() + ": is a musegen dataset file (written by musegen preprocess), not a run; " + expected);
+  throw std::runtime_error(path.string() + ": is a musegen state file (such as a run's " + RunDir::kState +
+                           "), not weights; " + expected);
+}
+
+}  // namespace
+
 LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
   LoadedModel loaded;
   std::filesystem::path path = run_dir_or_weights;
@@ -214,6 +242,7 @@ LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
                                "(is it the --run-dir of a `musegen train` run?)");
     }
   }
+  refuse_state_file(path);
   const nn::io::StFile file = nn::io::read_safetensors(path);
   loaded.metadata = file.metadata;
   // The configuration first: its size check keeps a crafted one from allocating anything.

@@ -11,6 +11,8 @@ namespace musegen {
 namespace {
 
 constexpr std::string_view kMagic = "musegen tokens";
+// The widest a header parameter may be before validate_params judges it: it must fit an int.
+constexpr std::int64_t kMaxParameter = 1'000'000;
 
 class LineReader {
  public:
@@ -91,6 +93,11 @@ std::string format_tokens(const Codec& codec, const Sequence& sequence) {
 }
 
 std::pair<Codec, Sequence> parse_tokens(std::string_view text, const std::string& source) {
+  // An editor may save a BOM; shown as found text it would be an invisible character.
+  if (text.starts_with("\xEF\xBB\xBF"))
+    throw std::runtime_error(source + ":1: expected \"" + std::string(kMagic) +
+                             " 1\" at the start of the file, found a UTF-8 byte-order mark before it "
+                             "(save the file as UTF-8 without a BOM)");
   LineReader in(text, source);
   std::string_view line;
   if (!in.next(line)) in.fail_at_end("\"" + std::string(kMagic) + " 1\"");
@@ -133,8 +140,8 @@ std::pair<Codec, Sequence> parse_tokens(std::string_view text, const std::string
   CodecParams params;
   for (const auto& [name, field] : encoding_parameters(encoding, params)) {
     std::int64_t v = 0;
-    if (!parse_number(get(name), v) || v < 0 || v > 1'000'000)
-      in.fail("an integer " + name + " in the header", get(name));
+    if (!parse_number(get(name), v) || v < 0 || v > kMaxParameter)
+      in.fail("an integer " + name + " in 0.." + std::to_string(kMaxParameter) + " in the header", get(name));
     *field = static_cast<int>(v);
   }
   try {

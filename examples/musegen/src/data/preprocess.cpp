@@ -188,7 +188,14 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
   report.augmented = static_cast<std::int64_t>(augmented.size());
   for (Item& item : augmented) items.push_back(std::move(item));
 
-  if (items.empty()) throw std::runtime_error("preprocess: no piece could be read from the inputs");
+  if (items.empty()) {
+    // Each file's reason: "no piece could be read" alone leaves the user to guess which.
+    std::string message = "preprocess: no piece could be read from the inputs";
+    if (report.skipped.empty()) message += " (no MIDI file or JSB chorales .json among them)";
+    else message += ":";
+    for (const PreprocessReport::Skipped& s : report.skipped) message += "\n  " + s.file + ": " + s.reason;
+    throw std::runtime_error(message);
+  }
 
   // The codec (notes: its vocabulary comes from the data, every split included).
   Dataset dataset;
