@@ -8,6 +8,8 @@
 // Every malformation goes through problem(): under Policy::Error it throws, under
 // Policy::Repair it records a Diagnostic and the caller carries out the repair written next
 // to the call. docs/midi.md lists the repairs.
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -512,16 +514,55 @@ MidiFile read(std::span<const std::uint8_t> bytes, const ReadOptions& options) {
   return Reader(bytes, options).run();
 }
 
+namespace {
+
+std::string size_text(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+// The bytes of `path`, read in chunks: a pipe cannot say its size (tellg fails with "Illegal
+// seek"), so the size of a regular file only picks the first chunk's length.
+std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(status))
+    throw FileError(std::make_error_code(std::errc::is_a_directory),
+                    path.string() + ": is a directory, not a MIDI file");
+  const auto too_large = [&] {
+    return FileError(std::make_error_code(std::errc::file_too_large),
+                     path.string() + ": larger than " + size_text(kMaxLoadBytes) +
+                         " (midi::kMaxLoadBytes), the most a MIDI file is read to; not a MIDI file?");
+  };
+  std::uint64_t chunk = 1 << 20;
+  if (!ec && std::filesystem::is_regular_file(status)) {
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > kMaxLoadBytes) throw too_large();
+    if (!ec) chunk = size + 1;  // one byte more, to find the end in one read
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const std::error_code open_error(errno ? errno : ENOENT, std::generic_category());
+    throw FileError(open_error, "cannot open " + path.string() + ": " + open_error.message());
+  }
+  std::vector<std::uint8_t> bytes;
+  while (in) {
+    const std::size_t have = bytes.size();
+    if (have > kMaxLoadBytes) throw too_large();
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, kMaxLoadBytes + 1 - have));
+    bytes.resize(have + want);
+    in.read(reinterpret_cast<char*>(bytes.data() + have), static_cast<std::streamsize>(want));
+    bytes.resize(have + static_cast<std::size_t>(in.gcount()));
+  }
+  if (!in.eof()) {
+    const std::error_code read_error(EIO, std::generic_category());
+    throw FileError(read_error, "cannot read " + path.string() + ": " + read_error.message());
+  }
+  if (bytes.size() > kMaxLoadBytes) throw too_large();
+  return bytes;
+}
+
+}  // namespace
+
 MidiFile load(const std::filesystem::path& path, ReadOptions options) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in)
-    throw std::system_error(errno ? errno : ENOENT, std::generic_category(), "cannot open " + path.string());
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw std::system_error(EIO, std::generic_category(), "cannot read " + path.string());
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw std::system_error(EIO, std::generic_category(), "cannot read " + path.string());
+  const std::vector<std::uint8_t> bytes = read_bytes(path);
   options.source_name(path.string());
   return read(bytes, options);
 }

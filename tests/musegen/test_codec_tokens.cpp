@@ -34,8 +34,7 @@ TEST(TokensFile, ExactTextOfAnEventsSequence) {
 
 TEST(TokensFile, RollFramesAreKeyNames) {
   const Codec c = Codec::roll(2);
-  Sequence s;
-  s.frames.assign(3 * 88, 0);
+  Sequence s = Sequence::of_frames("", 88, std::vector<std::uint8_t>(3 * 88, 0));
   s.frames[0] = 1;             // A0 in frame 0
   s.frames[88 + 39] = 1;       // C4 in frame 1
   s.frames[88 + 43] = 1;       // E4 in frame 1

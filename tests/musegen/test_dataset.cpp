@@ -40,8 +40,7 @@ Sequence tokens_sequence(std::string source, std::vector<std::int32_t> tokens) {
 }
 
 Sequence roll_sequence(std::string source, std::int64_t steps, int seed) {
-  Sequence s;
-  s.source = std::move(source);
+  Sequence s = Sequence::of_frames(std::move(source), kRollKeys);
   s.frames.resize(static_cast<std::size_t>(steps) * kRollKeys);
   for (std::size_t i = 0; i < s.frames.size(); ++i) s.frames[i] = ((i * 7 + static_cast<std::size_t>(seed)) % 5) == 0;
   return s;

@@ -30,7 +30,7 @@ Sequence reference_generate(MusicModel& model, const Sequence& primer, std::int6
                             const SampleOptions& sample) {
   model.eval();
   nn::NoGradGuard guard;
-  const bool roll = model.config().is_roll();
+  const bool roll = model.config().frames();
   const std::int64_t K = model.config().vocab;
   Sequence out = primer;
   for (std::int64_t step = 0; step < steps; ++step) {
@@ -62,7 +62,7 @@ TEST(Generate, StepperLoopMatchesTheDefinition) {
   for (Encoding encoding : {Encoding::events, Encoding::roll}) {
     nn::Generator g(5);
     MusicModel model = make_model(encoding, g);
-    Sequence primer;
+    Sequence primer = Sequence::empty_of(model.config().step());
     if (encoding == Encoding::roll) {
       primer.frames.assign(3 * kRollKeys, 0);
       primer.frames[40] = primer.frames[88 + 44] = primer.frames[176 + 47] = 1;

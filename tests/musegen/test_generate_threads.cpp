@@ -60,8 +60,7 @@ Request request(const OpenedRun& run, std::uint64_t seed) {
 
 // The primer and the first n generated steps of a generation's sequence.
 Sequence first_steps(Sequence s, std::int64_t n) {
-  s.tokens.resize(std::min(s.tokens.size(), static_cast<std::size_t>(n)));
-  s.frames.resize(std::min(s.frames.size(), static_cast<std::size_t>(n * kRollKeys)));
+  s.truncate(n);
   return s;
 }
 

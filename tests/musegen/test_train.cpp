@@ -38,8 +38,7 @@ Sequence token_sequence(std::int64_t n, std::int32_t vocab, std::uint64_t seed) 
 }
 
 Sequence roll_sequence(std::int64_t n, std::uint64_t seed) {
-  Sequence s;
-  s.source = "roll-" + std::to_string(seed);
+  Sequence s = Sequence::of_frames("roll-" + std::to_string(seed), kRollKeys);
   s.frames.assign(static_cast<std::size_t>(n * kRollKeys), 0);
   for (std::int64_t t = 0; t < n; ++t) {
     for (int k = 0; k < kRollKeys; ++k) {
@@ -54,7 +53,7 @@ TEST(Batches, WindowsCoverEveryPredictionOnce) {
   std::vector<Sequence> split = {token_sequence(1, 9, 1), token_sequence(10, 9, 2),
                                  token_sequence(25, 9, 3)};
   for (std::int64_t T : {1, 4, 9, 100}) {
-    auto windows = make_windows(split, Encoding::events, T);
+    auto windows = make_windows(split, StepKind::token, T);
     std::map<std::pair<int, std::int64_t>, int> seen;
     for (const auto& w : windows) {
       EXPECT_GE(w.length, 1);
@@ -71,16 +70,16 @@ TEST(Batches, WindowsCoverEveryPredictionOnce) {
     // Roll: frames 0..n-1 are predicted.
     std::vector<Sequence> rolls = {roll_sequence(3, 1), roll_sequence(7, 2)};
     std::int64_t predicted = 0;
-    for (const auto& w : make_windows(rolls, Encoding::roll, T)) predicted += w.length;
+    for (const auto& w : make_windows(rolls, StepKind::frame, T)) predicted += w.length;
     EXPECT_EQ(predicted, 10);
   }
 }
 
 TEST(Batches, InputsAreTheStepsBeforeTheTargets) {
   std::vector<Sequence> tokens = {token_sequence(6, 7, 5), token_sequence(3, 7, 6)};
-  auto windows = make_windows(tokens, Encoding::events, 4);  // (0,1,4) (0,5,1) (1,1,2)
+  auto windows = make_windows(tokens, StepKind::token, 4);  // (0,1,4) (0,5,1) (1,1,2)
   ASSERT_EQ(windows.size(), 3u);
-  Batch b = make_batch(tokens, windows, Encoding::events);
+  Batch b = make_batch(tokens, windows, StepKind::token);
   ASSERT_EQ(b.input.shape(), (nn::Shape{4, 3}));
   EXPECT_EQ(b.predictions, 7);
   auto in = b.input.to_vector<std::int64_t>();
@@ -100,7 +99,7 @@ TEST(Batches, InputsAreTheStepsBeforeTheTargets) {
   }
 
   std::vector<Sequence> rolls = {roll_sequence(5, 9)};
-  Batch r = make_batch(rolls, make_windows(rolls, Encoding::roll, 8), Encoding::roll);
+  Batch r = make_batch(rolls, make_windows(rolls, StepKind::frame, 8), StepKind::frame);
   ASSERT_EQ(r.input.shape(), (nn::Shape{5, 1, 88}));
   auto rin = r.input.to_vector<float>();
   auto rout = r.target.to_vector<float>();
@@ -117,7 +116,7 @@ TEST(Batches, InputsAreTheStepsBeforeTheTargets) {
 // NLL of one sequence computed from the definition with doubles, from the model's logits.
 double reference_nll(MusicModel& model, const Sequence& s) {
   model.eval();
-  const bool roll = model.config().is_roll();
+  const bool roll = model.config().frames();
   const std::int64_t n = s.steps();
   nn::NoGradGuard guard;
   double total = 0;

@@ -20,8 +20,8 @@ namespace musegen::test {
 // key in eleven down.
 inline Sequence synthetic_sequence(Encoding encoding, std::int64_t n, std::int64_t vocab,
                                    std::uint64_t seed) {
-  Sequence s;
-  s.source = "synthetic-" + std::to_string(seed);
+  Sequence s = encoding == Encoding::roll ? Sequence::of_frames("synthetic-" + std::to_string(seed), kRollKeys)
+                                           : Sequence::of_tokens("synthetic-" + std::to_string(seed));
   for (std::int64_t i = 0; i < n; ++i) {
     if (encoding == Encoding::roll) {
       for (int k = 0; k < kRollKeys; ++k) {

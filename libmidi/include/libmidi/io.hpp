@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
+#include <system_error>
 #include <vector>
 
 #include "libmidi/diagnostics.hpp"
@@ -19,7 +21,28 @@ namespace midi {
 // Parse a file held in memory. Throws ParseError (with options.source_name() as source).
 MidiFile read(std::span<const std::uint8_t> bytes, const ReadOptions& options = {});
 
-// Read a file from disk. Throws ParseError naming the path; std::system_error on I/O failure.
+// The most bytes load() reads. A pipe or a device has no size to check before reading, and a
+// path such as /dev/zero never ends, so load() reads in chunks and stops here. No MIDI file
+// comes near it: the largest piano performances are a few MiB.
+inline constexpr std::uint64_t kMaxLoadBytes = std::uint64_t{256} << 20;  // 256 MiB
+
+// A file load() cannot read as bytes: a directory, a file past kMaxLoadBytes, one that cannot
+// be opened or read. what() is the whole message, the path first ("x: is a directory, not a
+// MIDI file"); code() the reason for a program (std::errc::is_a_directory, file_too_large, ...).
+class FileError : public std::system_error {
+ public:
+  FileError(std::error_code code, std::string message)
+      : std::system_error(code), message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// Read a file from disk: a regular file, or a pipe or device read to its end (a FIFO,
+// /dev/stdin, the /dev/fd/N of a shell's <(...)). Throws ParseError naming the path;
+// FileError (a std::system_error) for a directory, a file larger than kMaxLoadBytes, or
+// when the file cannot be opened or read.
 MidiFile load(const std::filesystem::path& path, ReadOptions options = {});
 
 class WriteOptions {

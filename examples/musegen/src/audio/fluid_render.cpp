@@ -272,29 +272,37 @@ SoundFontSynth& SoundFontSynth::operator=(SoundFontSynth&&) noexcept = default;
 
 const std::filesystem::path& SoundFontSynth::soundfont() const { return impl_->soundfont; }
 
-Audio SoundFontSynth::render(const midi::MidiFile& file) const {
+std::int64_t SoundFontSynth::render_blocks(const midi::MidiFile& file, const AudioSink& sink) const {
   const int rate = impl_->options.sample_rate;
-  Audio audio = silent_audio(file_seconds(file), rate);
-  const std::int64_t frames = audio.frames();
+  const std::int64_t frames = audio_frames(file_seconds(file), rate);
+  // Rendered kChunk frames at a time into one buffer that the sink receives: memory does not
+  // grow with the length of the piece.
+  constexpr std::int64_t kChunk = 1 << 14;
+  std::vector<float> chunk(2 * kChunk, 0.0f);
 
   const std::vector<TimedEvent> events = timed_events(file, rate);
   // FluidSynth's reverb adds a tiny offset to its input so that its feedback never decays into
   // denormal numbers; it comes out as noise near -150 dBFS, which normalization would raise to
   // full scale. A file that plays no note is silence, so it is left as exact zeros.
-  if (std::none_of(events.begin(), events.end(), [](const TimedEvent& e) { return e.event->is_note_on(); }))
-    return audio;
+  if (std::none_of(events.begin(), events.end(), [](const TimedEvent& e) { return e.event->is_note_on(); })) {
+    for (std::int64_t done = 0; done < frames; done += kChunk) {
+      const std::int64_t n = std::min(kChunk, frames - done);
+      sink(std::span<const float>(chunk.data(), static_cast<std::size_t>(2 * n)));
+    }
+    return frames;
+  }
 
   const Synth synth = impl_->fresh_synth();
-  float* out = audio.samples.data();
   std::int64_t done = 0;
-  // Renders up to frame `to` (interleaved straight into the output), in calls of at most
-  // 2^16 frames (write_float takes an int count).
+  // Renders up to frame `to`, interleaved, in calls of at most kChunk frames (write_float
+  // takes an int count).
   const auto render_until = [&](std::int64_t to) {
     while (done < to) {
-      const int n = static_cast<int>(std::min<std::int64_t>(to - done, 1 << 16));
+      const int n = static_cast<int>(std::min(to - done, kChunk));
+      float* out = chunk.data();
       if (fluid_synth_write_float(synth.get(), n, out, 0, 2, out, 1, 2) != FLUID_OK)
         throw std::runtime_error("FluidSynth failed while rendering" + take_fluid_errors());
-      out += 2 * static_cast<std::ptrdiff_t>(n);
+      sink(std::span<const float>(out, static_cast<std::size_t>(2 * n)));
       done += n;
     }
   };
@@ -304,7 +312,16 @@ Audio SoundFontSynth::render(const midi::MidiFile& file) const {
   }
   render_until(frames);
   take_fluid_errors();
+  return frames;
+}
 
+Audio SoundFontSynth::render(const midi::MidiFile& file) const {
+  Audio audio = silent_audio(file_seconds(file), impl_->options.sample_rate);
+  std::size_t at = 0;
+  render_blocks(file, [&](std::span<const float> block) {
+    std::copy(block.begin(), block.end(), audio.samples.begin() + static_cast<std::ptrdiff_t>(at));
+    at += block.size();
+  });
   normalize(audio, impl_->options);  // the built-in synthesizer's level rule
   return audio;
 }
@@ -343,6 +360,9 @@ SoundFontSynth::SoundFontSynth(SoundFontSynth&&) noexcept = default;
 SoundFontSynth& SoundFontSynth::operator=(SoundFontSynth&&) noexcept = default;
 const std::filesystem::path& SoundFontSynth::soundfont() const { return impl_->soundfont; }
 Audio SoundFontSynth::render(const midi::MidiFile&) const { throw_not_built_in(impl_->soundfont); }
+std::int64_t SoundFontSynth::render_blocks(const midi::MidiFile&, const AudioSink&) const {
+  throw_not_built_in(impl_->soundfont);
+}
 
 bool soundfont_support_built_in() { return false; }
 const char* soundfont_help() { return kSoundFontHelp; }

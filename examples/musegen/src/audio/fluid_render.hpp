@@ -48,6 +48,9 @@ class SoundFontSynth {
   // Renders every track of the file over file_seconds(file) + kTailSeconds:
   // frames = round((file_seconds(file) + kTailSeconds) * sample_rate).
   Audio render(const midi::MidiFile& file) const;
+  // The same samples before normalization, a block at a time (synth.hpp's AudioSink); returns
+  // the frames rendered. For audio streamed to disk (audio/render.hpp).
+  std::int64_t render_blocks(const midi::MidiFile& file, const AudioSink& sink) const;
 
   const std::filesystem::path& soundfont() const;
 

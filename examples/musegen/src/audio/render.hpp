@@ -64,4 +64,28 @@ RenderedAudio render_midi(const midi::MidiFile& file, const RenderRequest& reque
 // midi::load's errors (naming the path).
 RenderedAudio render_midi(const std::filesystem::path& midi_file, const RenderRequest& request);
 
+struct RenderedFile {
+  std::int64_t frames = 0;
+  int sample_rate = 44100;
+  std::string synthesizer;
+  double load_cpu_seconds = 0;
+  double render_cpu_seconds = 0;  // rendering, spilling and writing
+  double seconds() const { return static_cast<double>(frames) / sample_rate; }
+  double real_time_factor() const { return render_cpu_seconds > 0 ? seconds() / render_cpu_seconds : 0.0; }
+};
+
+// Renders straight into a WAV file, a block at a time, so memory does not grow with the
+// length of the piece (an hour of piano: docs/perf.md). The raw mix is spilled to an unlinked
+// temporary file beside the WAV while its loudest sample is found, then read back, scaled by
+// normalize()'s rule and written, so the file holds exactly the bytes of
+// encode_wav(render_midi(file, request).audio), for one rendering's CPU time and, for a
+// moment, twice the WAV's size on disk. The request is
+// checked first (BadRenderRequest); a piece too long for a WAV file is refused before any
+// rendering (std::length_error, saying how long a WAV can be); the file appears atomically
+// (WavWriter) and nothing is left behind on an error.
+RenderedFile render_midi_to_wav(const midi::MidiFile& file, const RenderRequest& request,
+                                const std::filesystem::path& wav);
+RenderedFile render_midi_to_wav(const std::filesystem::path& midi_file, const RenderRequest& request,
+                                const std::filesystem::path& wav);
+
 }  // namespace musegen

@@ -478,17 +478,6 @@ bool run_drum(DrumVoice& d, int from, int to, double* mono, int sample_rate) {
   return d.tone_amp > d.tone_silent || d.noise_amp > d.noise_silent;
 }
 
-// The largest |sample|. Eight running maxima, not one: a chain of dependent maxss costs
-// several times more on a long piece.
-float peak_of(const std::vector<float>& samples) {
-  std::array<float, 8> lanes{};
-  std::size_t i = 0;
-  for (; i + 8 <= samples.size(); i += 8)
-    for (std::size_t j = 0; j < 8; ++j) lanes[j] = std::max(lanes[j], std::abs(samples[i + j]));
-  for (; i < samples.size(); ++i) lanes[0] = std::max(lanes[0], std::abs(samples[i]));
-  return *std::max_element(lanes.begin(), lanes.end());
-}
-
 }  // namespace
 
 const char* const kSoundFontHelp =
@@ -499,6 +488,17 @@ const char* const kSoundFontHelp =
     "  --soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2";
 
 double key_frequency(double key) { return 440.0 * std::exp2((key - 69) / 12.0); }
+
+// Eight running maxima, not one: a chain of dependent maxss costs several times more on a
+// long piece.
+float peak_of(std::span<const float> samples) {
+  std::array<float, 8> lanes{};
+  std::size_t i = 0;
+  for (; i + 8 <= samples.size(); i += 8)
+    for (std::size_t j = 0; j < 8; ++j) lanes[j] = std::max(lanes[j], std::abs(samples[i + j]));
+  for (; i < samples.size(); ++i) lanes[0] = std::max(lanes[0], std::abs(samples[i]));
+  return *std::max_element(lanes.begin(), lanes.end());
+}
 
 double file_seconds(const midi::MidiFile& file) {
   double end = 0;
@@ -512,13 +512,15 @@ double file_seconds(const midi::MidiFile& file) {
   return end;
 }
 
-Audio render(const midi::Performance& performance, double seconds, const SynthOptions& options) {
-  const int rate = options.sample_rate;
+std::int64_t render_blocks(const midi::Performance& performance, double seconds, int rate,
+                           const AudioSink& sink) {
   if (rate < 8000 || rate > 192000)
     throw std::invalid_argument("sample rate: expected 8000..192000 Hz, found " + std::to_string(rate));
-  target_peak_db(options);  // checks the level before the work
-  Audio audio = silent_audio(seconds, rate);
-  const std::int64_t frames = audio.frames();
+  const std::int64_t frames = audio_frames(seconds, rate);
+  // The sink gets kSinkFrames at a time (a few hundred KB), not every 64-frame block.
+  constexpr std::int64_t kSinkFrames = 1 << 14;
+  std::vector<float> pending;
+  pending.reserve(2 * kSinkFrames);
 
   std::array<BendTrack, 16> bends;
   for (const midi::PitchBend& b : performance.pitch_bends)
@@ -569,23 +571,41 @@ Audio render(const midi::Performance& performance, double seconds, const SynthOp
       }
       return !alive;
     });
-    float* out = audio.samples.data() + 2 * block;
     for (int i = 0; i < length; ++i) {
-      out[2 * i] = mix_l[i];
-      out[2 * i + 1] = mix_r[i];
+      pending.push_back(mix_l[i]);
+      pending.push_back(mix_r[i]);
+    }
+    if (static_cast<std::int64_t>(pending.size()) >= 2 * kSinkFrames || block + length == frames) {
+      sink(pending);
+      pending.clear();
     }
   }
+  return frames;
+}
 
+Audio render(const midi::Performance& performance, double seconds, const SynthOptions& options) {
+  target_peak_db(options);  // checks the level before the work
+  Audio audio = silent_audio(seconds, options.sample_rate);
+  std::size_t at = 0;
+  render_blocks(performance, seconds, options.sample_rate, [&](std::span<const float> block) {
+    std::copy(block.begin(), block.end(), audio.samples.begin() + static_cast<std::ptrdiff_t>(at));
+    at += block.size();
+  });
   normalize(audio, options);
   return audio;
 }
 
-Audio silent_audio(double seconds, int sample_rate) {
+
+std::int64_t audio_frames(double seconds, int sample_rate) {
   if (!(seconds >= 0 && seconds < 24 * 3600))
     throw std::invalid_argument("duration: expected 0..86400 s, found " + std::to_string(seconds));
+  return std::llround((seconds + kTailSeconds) * sample_rate);
+}
+
+Audio silent_audio(double seconds, int sample_rate) {
+  const std::int64_t frames = audio_frames(seconds, sample_rate);
   Audio audio;
   audio.sample_rate = sample_rate;
-  const std::int64_t frames = std::llround((seconds + kTailSeconds) * sample_rate);
   audio.samples.assign(static_cast<std::size_t>(frames) * 2, 0.0f);
   return audio;
 }
@@ -598,20 +618,30 @@ double target_peak_db(const SynthOptions& options) {
   return peak_db;
 }
 
+float normalization_scale(float peak, const SynthOptions& options) {
+  return static_cast<float>(std::pow(10.0, target_peak_db(options) / 20) / peak);
+}
+
 void normalize(Audio& audio, const SynthOptions& options) {
-  const double peak_db = target_peak_db(options);
+  target_peak_db(options);
   const float peak = peak_of(audio.samples);
   if (peak > 0) {
-    const float scale = static_cast<float>(std::pow(10.0, peak_db / 20) / peak);
+    const float scale = normalization_scale(peak, options);
     for (float& s : audio.samples) s *= scale;
   }
 }
 
+FileNotes file_notes(const midi::MidiFile& file) {
+  FileNotes notes;
+  notes.performance = midi::extract_notes(file, midi::NoteOptions().sustain_pedal(true));
+  notes.seconds = file_seconds(file);
+  for (const midi::Note& n : notes.performance.notes) notes.seconds = std::max(notes.seconds, n.end_seconds);
+  return notes;
+}
+
 Audio render(const midi::MidiFile& file, const SynthOptions& options) {
-  const midi::Performance performance = midi::extract_notes(file, midi::NoteOptions().sustain_pedal(true));
-  double seconds = file_seconds(file);
-  for (const midi::Note& n : performance.notes) seconds = std::max(seconds, n.end_seconds);
-  return render(performance, seconds, options);
+  const FileNotes notes = file_notes(file);
+  return render(notes.performance, notes.seconds, options);
 }
 
 }  // namespace musegen

@@ -26,6 +26,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,29 @@ inline constexpr double kTailSeconds = 1.5;
 Audio silent_audio(double seconds, int sample_rate);
 double target_peak_db(const SynthOptions& options);
 void normalize(Audio& audio, const SynthOptions& options);
+
+// The frames of a render of `seconds`: round((seconds + kTailSeconds) * sample_rate); throws
+// std::invalid_argument for a duration outside 0..24 h (what silent_audio allocates).
+std::int64_t audio_frames(double seconds, int sample_rate);
+// The largest |sample| of some samples.
+float peak_of(std::span<const float> samples);
+// The factor normalize() multiplies every sample by when the loudest one is `peak` (> 0).
+float normalization_scale(float peak, const SynthOptions& options);
+
+// Rendering a block at a time, for audio longer than memory should hold (audio/render.hpp
+// streams it to a WAV file): the sink receives the raw mix, interleaved stereo, in order, a
+// whole number of frames per call, audio_frames(seconds, rate) frames in all. Not normalized:
+// the caller finds the peak (a first pass) and scales (a second), which gives the samples
+// render() gives, since the same input always renders to the same samples.
+using AudioSink = std::function<void(std::span<const float> interleaved)>;
+std::int64_t render_blocks(const midi::Performance& performance, double seconds, int sample_rate,
+                           const AudioSink& sink);
+// The whole file's notes (sustain pedal applied) and its length, as render(file) reads them.
+struct FileNotes {
+  midi::Performance performance;
+  double seconds = 0;
+};
+FileNotes file_notes(const midi::MidiFile& file);
 
 // The length of the file in seconds: its last event (end of track included) or the end of
 // its last note, whichever is later.

@@ -22,6 +22,7 @@
 #include "jsb.hpp"
 #include "metrics.hpp"
 #include "midi_files.hpp"
+#include "outputs.hpp"
 #include "session.hpp"
 
 namespace musegen {
@@ -78,6 +79,15 @@ MeasuredSet measure_inputs(const std::vector<std::string>& inputs, const MetricO
     }
   }
   return set;
+}
+
+// The files the --json output must not be: the inputs, and the MIDI files of input folders.
+void add_inputs(cli::OutputCheck& check, const std::string& role, const std::vector<std::string>& inputs) {
+  for (const std::string& input : inputs) {
+    check.input(role, input);
+    if (fs::is_directory(input))
+      for (const fs::path& file : midi_files_in(input)) check.input(role, file);
+  }
 }
 
 void report_skipped(const MeasuredSet& set, const std::string& what) {
@@ -164,11 +174,21 @@ int cmd_eval(Args args) {
   if (generated_inputs.empty() && checkpoint.empty()) {
     throw cli::UsageError("expected at least 1 GENERATED, found 0 (or give --checkpoint)");
   }
+  // --json is checked before any work, but with --checkpoint only once the run is opened: the
+  // dataset it was trained on is known from its weights.
+  cli::OutputCheck check;
+  add_inputs(check, "the input", generated_inputs);
+  if (!reference.empty()) add_inputs(check, "--reference", {reference});
+  const auto check_json = [&] {
+    if (!json_path.empty()) check.output("--json", json_path);
+  };
   if (!checkpoint.empty()) {
     const OpenedRun opened = open_run(checkpoint, dataset_path);
     const LoadedModel& loaded = opened.loaded;
     const Dataset& data = opened.dataset;
     dataset_path = opened.dataset_path.string();
+    check.run_folder(checkpoint).input("the dataset", dataset_path);
+    check_json();
     const std::vector<Sequence>* chosen = nullptr;
     if (split == "test") {
       chosen = data.test.empty() ? &data.valid : &data.test;
@@ -182,7 +202,7 @@ int cmd_eval(Args args) {
     }
     if (chosen->empty()) throw std::runtime_error(dataset_path + ": the " + split + " split is empty");
     const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, nll_batch);
-    const bool roll = data.codec.encoding() == Encoding::roll;
+    const bool roll = data.codec.frames();  // a frame's NLL sums its values: no perplexity
     std::cout << "NLL of " << loaded.weights.string() << " on " << dataset_path << " (" << split
               << ", " << chosen->size() << " sequences, " << nll.predictions
               << (roll ? " frames" : " tokens") << "): " << nll.mean()
@@ -190,6 +210,8 @@ int cmd_eval(Args args) {
     if (!roll) std::cout << ", perplexity " << std::exp(nll.mean());
     std::cout << "\n";
     if (generated_inputs.empty()) return 0;
+  } else {
+    check_json();
   }
 
   const MeasuredSet generated = measure_inputs(generated_inputs, options, "generated");

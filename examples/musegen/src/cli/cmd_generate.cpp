@@ -8,6 +8,7 @@
 #include "codec.hpp"
 #include "commands.hpp"
 #include "generate.hpp"
+#include "outputs.hpp"
 #include "primer.hpp"
 #include "progress.hpp"
 #include "session.hpp"
@@ -72,6 +73,13 @@ int cmd_generate(Args args) {
 
   OpenedRun opened = open_run(run, dataset_path);
   const Codec& codec = opened.dataset.codec;
+  {
+    cli::OutputCheck check;
+    check.run_folder(run).input("the dataset", opened.dataset_path);
+    if (!primer_midi.empty()) check.input("--primer", primer_midi);
+    check.output("--out", out);
+    if (!midi_out.empty()) check.output("--midi", midi_out);
+  }
 
   PrimerOptions primer_options;
   primer_options.midi = primer_midi;

@@ -17,8 +17,8 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "fluid_render.hpp"
+#include "outputs.hpp"
 #include "render.hpp"
-#include "wav.hpp"
 
 extern char** environ;
 
@@ -58,6 +58,22 @@ int run_and_wait(const std::vector<std::string>& command) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+// `path` when nothing is there, else the first free IN-1.wav, IN-2.wav, ...: the WAV written
+// when no player is found must not replace a file the user has (or the input itself).
+std::filesystem::path fresh_name(const std::filesystem::path& path) {
+  const auto taken = [](const std::filesystem::path& p) {
+    std::error_code ec;
+    return std::filesystem::exists(std::filesystem::symlink_status(p, ec));
+  };
+  if (!taken(path)) return path;
+  const std::filesystem::path stem = path.parent_path() / path.stem();
+  for (int n = 1;; ++n) {
+    std::filesystem::path candidate = stem;
+    candidate += "-" + std::to_string(n) + path.extension().string();
+    if (!taken(candidate)) return candidate;
+  }
+}
+
 }  // namespace
 
 int cmd_play(Args args) {
@@ -69,7 +85,8 @@ int cmd_play(Args args) {
                 "Plays a MIDI file: renders it with the built-in synthesizer, or FluidSynth with\n"
                 "--soundfont (as musegen render does), to a temporary WAV file and plays that\n"
                 "through the first of aplay, paplay and ffplay found on PATH. Without any of them\n"
-                "it writes the WAV next to the input (or to --out) and says where.");
+                "it writes the WAV next to the input (IN.wav, or IN-1.wav, ... when that exists)\n"
+                "or to --out, and says where.");
   p.positional("IN.mid", input, "the MIDI file to play")
       .option("out", output, "FILE", "also keep the WAV file here (default: a temporary file)")
       .option("sample-rate", sample_rate, "HZ", "frames per second", cli::range(kMinSampleRate, kMaxSampleRate))
@@ -82,11 +99,9 @@ int cmd_play(Args args) {
                           "  musegen play song.mid --out song.wav --gain-db -6\n\n") +
               soundfont_help());
   if (!p.parse(args)) return 0;
-  if (output == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
+  if (!output.empty()) cli::OutputCheck().input("the input", input).output("--out", output);
 
-  const RenderedAudio rendered = render_for_command(input, {soundfont, sample_rate, gain_db});
-  const Audio& audio = rendered.audio;
-  if (verbose) print_render_speed(std::cout, rendered);
+  const RenderRequest request{soundfont, sample_rate, gain_db};
 
   struct Player {
     const char* name;
@@ -99,11 +114,12 @@ int cmd_play(Args args) {
     const bool keep = !output.empty();
     const std::filesystem::path wav = keep ? std::filesystem::path(output)
         : std::filesystem::temp_directory_path() / ("musegen-play-" + std::to_string(::getpid()) + ".wav");
-    write_wav(wav, audio);
+    const RenderedFile rendered = render_for_command(input, request, wav);
+    if (verbose) print_render_speed(std::cout, rendered);
     std::vector<std::string> command{program->string()};
     command.insert(command.end(), player.flags.begin(), player.flags.end());
     command.push_back(wav.string());
-    std::cout << "playing " << input << " (" << static_cast<int>(audio.seconds()) << " s) with "
+    std::cout << "playing " << input << " (" << static_cast<int>(rendered.seconds()) << " s) with "
               << player.name << "\n" << std::flush;
     int status = 0;
     try {
@@ -116,11 +132,14 @@ int cmd_play(Args args) {
     if (status != 0) throw std::runtime_error(std::string(player.name) + " failed (exit status " + std::to_string(status) + ")");
     return 0;
   }
-  const std::filesystem::path wav = output.empty() ? std::filesystem::path(input).replace_extension(".wav")
-                                                   : std::filesystem::path(output);
-  write_wav(wav, audio);
+  const std::filesystem::path beside = std::filesystem::path(input).replace_extension(".wav");
+  const std::filesystem::path wav = output.empty() ? fresh_name(beside) : std::filesystem::path(output);
+  const RenderedFile rendered = render_for_command(input, request, wav);
+  if (verbose) print_render_speed(std::cout, rendered);
   std::cout << "no audio player found on PATH (aplay, paplay or ffplay); wrote " << wav.string()
-            << " (" << static_cast<int>(audio.seconds()) << " s): play it with any audio player\n";
+            << " (" << static_cast<int>(rendered.seconds()) << " s): play it with any audio player\n";
+  if (wav != beside && output.empty())
+    std::cout << beside.string() << " exists already and was left as it was\n";
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "libmidi/io.hpp"
 #include "libmidi/notes.hpp"
+#include "outputs.hpp"
 #include "plot.hpp"
 
 namespace musegen {
@@ -63,6 +64,7 @@ int cmd_plot(Args args) {
     o.default_denominator = static_cast<int>(d);
   }
   o.title = p.given("title") ? title : fs::path(input).filename().string();
+  cli::OutputCheck().input("the input", input).output("OUT", out);
 
   const midi::MidiFile file = midi::load(input);
   plot::write_figure(plot::piano_roll(file, o), out);
@@ -110,6 +112,12 @@ int cmd_plot_metrics(Args args) {
   o.y_scale = log_y ? plot::YScale::log : linear_y ? plot::YScale::linear : plot::YScale::automatic;
   const fs::path csv = fs::is_directory(run) ? fs::path(run) / "metrics.csv" : fs::path(run);
   o.title = p.given("title") ? title : run;
+  {
+    cli::OutputCheck check;
+    if (fs::is_directory(run)) check.run_folder(run);
+    else check.input("the metrics", csv);
+    check.output("OUT", out);
+  }
 
   const std::vector<plot::MetricsRow> rows = plot::read_metrics_csv(csv);
   plot::write_figure(plot::metrics_figure(rows, o), out);

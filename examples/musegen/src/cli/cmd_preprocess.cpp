@@ -1,11 +1,11 @@
 // musegen preprocess: the command-line face of preprocess() (preprocess.hpp).
 #include <iostream>
 #include <sstream>
-#include <system_error>
 
 #include "cli.hpp"
 #include "commands.hpp"
 #include "dataset.hpp"
+#include "outputs.hpp"
 #include "preprocess.hpp"
 
 namespace musegen {
@@ -113,12 +113,6 @@ int cmd_preprocess(Args args) {
   o.min_chord_count = min_chord_count;
   o.seed = static_cast<std::uint64_t>(seed);
   o.stretch = parse_factors(stretch);
-  for (const std::string& input : inputs) {
-    // equivalent(): the same file under another spelling (./in.mid) is the same input.
-    std::error_code ec;
-    if (out == input || std::filesystem::equivalent(out, input, ec))
-      throw cli::UsageError("--out: the output would overwrite the input " + input);
-  }
   try {
     validate_params(o.encoding, [&] {
       CodecParams check = o.params;
@@ -130,6 +124,12 @@ int cmd_preprocess(Args args) {
   }
 
   std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
+  {
+    cli::OutputCheck check;
+    for (const auto& path : paths) check.input("the input", path);
+    for (const auto& path : find_midi_files(paths)) check.input("the input", path);
+    check.output("--out", out);
+  }
   PreprocessReport report;
   Dataset dataset = preprocess(paths, o, &report);
   save_dataset(out, dataset);

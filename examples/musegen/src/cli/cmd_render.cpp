@@ -1,6 +1,6 @@
 // musegen render: a MIDI file → a WAV file, with the built-in synthesizer or, given
-// --soundfont, with FluidSynth and that SoundFont: flags → render_midi (audio/render.hpp) →
-// write_wav → what was written.
+// --soundfont, with FluidSynth and that SoundFont: flags → render_midi_to_wav (audio/render.hpp,
+// streamed to the file in blocks) → what was written.
 #include <iomanip>
 #include <iostream>
 #include <stdexcept>
@@ -8,14 +8,15 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "fluid_render.hpp"
+#include "outputs.hpp"
 #include "render.hpp"
-#include "wav.hpp"
 
 namespace musegen {
 
-RenderedAudio render_for_command(const std::string& input, const RenderRequest& request) {
+RenderedFile render_for_command(const std::string& input, const RenderRequest& request,
+                                const std::filesystem::path& wav) {
   try {
-    return render_midi(std::filesystem::path(input), request);
+    return render_midi_to_wav(std::filesystem::path(input), request, wav);
   } catch (const BadRenderRequest& e) {
     switch (e.field()) {
       case BadRenderRequest::Field::sample_rate: throw cli::UsageError(std::string("--sample-rate: ") + e.what());
@@ -31,7 +32,7 @@ const char* soundfont_option_help() {
                                       : "render with FluidSynth and this SoundFont (not in this build: see below)";
 }
 
-void print_render_speed(std::ostream& out, const RenderedAudio& r) {
+void print_render_speed(std::ostream& out, const RenderedFile& r) {
   out << "rendered with " << r.synthesizer << " in " << std::fixed << std::setprecision(3) << r.render_cpu_seconds
       << " s of CPU: " << std::setprecision(0) << r.real_time_factor() << "x real time";
   if (r.load_cpu_seconds > 0) out << " (loading the SoundFont: " << std::setprecision(3) << r.load_cpu_seconds << " s)";
@@ -63,13 +64,11 @@ int cmd_render(Args args) {
                           "  musegen render song.mid quiet.wav --gain-db -12\n\n") +
               soundfont_help());
   if (!p.parse(args)) return 0;
-  if (output == input) throw cli::UsageError("OUT.wav: the output would overwrite the input " + input);
+  cli::OutputCheck().input("the input", input).output("OUT.wav", output);
 
-  const RenderedAudio rendered = render_for_command(input, {soundfont, sample_rate, gain_db});
-  const Audio& audio = rendered.audio;
-  write_wav(output, audio);
-  std::cout << "wrote " << output << ": " << std::fixed << std::setprecision(1) << audio.seconds()
-            << " s, " << audio.sample_rate << " Hz, 16-bit stereo\n";
+  const RenderedFile rendered = render_for_command(input, {soundfont, sample_rate, gain_db}, output);
+  std::cout << "wrote " << output << ": " << std::fixed << std::setprecision(1) << rendered.seconds()
+            << " s, " << rendered.sample_rate << " Hz, 16-bit stereo\n";
   if (verbose) print_render_speed(std::cout, rendered);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "dataset.hpp"
 #include "libmidi/io.hpp"
 #include "libmidi/notes.hpp"
+#include "outputs.hpp"
 #include "tokens_file.hpp"
 
 namespace musegen {
@@ -55,7 +56,7 @@ int cmd_to_midi(Args args) {
   d.program = static_cast<int>(program);
   d.velocity = static_cast<int>(velocity);
   if (out.empty()) out = std::filesystem::path(input).replace_extension(".mid").string();
-  if (out == input) throw cli::UsageError("--out: the output would overwrite the input " + input);
+  cli::OutputCheck().input("the input", input).output("--out", out);
 
   midi::MidiFile file;
   if (is_dataset_file(input)) {

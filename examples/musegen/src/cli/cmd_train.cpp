@@ -4,6 +4,8 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "dataset.hpp"
+#include "outputs.hpp"
+#include "run_dir.hpp"
 #include "train.hpp"
 
 namespace musegen {
@@ -104,6 +106,15 @@ int cmd_train(Args args) {
                               "saved in its checkpoint");
       }
     }
+  }
+  // A run file that is the dataset (a link, a hard link) would be written while it is read.
+  // On --resume the dataset comes from the checkpoint, which checked it when the run began.
+  if (!o.dataset.empty()) {
+    cli::OutputCheck check;
+    check.input("the dataset", o.dataset);
+    const RunDir files{o.run_dir};
+    for (const auto& file : {files.state(), files.weights(), files.best(), files.metrics()})
+      check.output("the run file", file);
   }
   TrainResult result = train(o, std::cerr);
   return result.interrupted ? 130 : 0;

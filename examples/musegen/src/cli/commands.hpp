@@ -27,16 +27,17 @@ int cmd_plot_metrics(Args args);
 // What render and play share (in cmd_render.cpp): the render service (audio/render.hpp)
 // with its errors said in terms of the flags.
 //
-// render_midi(input, request), where a BadRenderRequest becomes cli::UsageError for
-// --sample-rate and --gain-db ("--sample-rate: expected 8000..192000, found 100"), and an
+// render_midi_to_wav(input, request, wav), where a BadRenderRequest becomes cli::UsageError
+// for --sample-rate and --gain-db ("--sample-rate: expected 8000..192000, found 100"), and an
 // error with the instructions to get FluidSynth for --soundfont in a build without it; all
 // of them before the file is read.
-RenderedAudio render_for_command(const std::string& input, const RenderRequest& request);
+RenderedFile render_for_command(const std::string& input, const RenderRequest& request,
+                                const std::filesystem::path& wav);
 
 // The --soundfont option's help line, which says whether this build has FluidSynth.
 const char* soundfont_option_help();
 
 // "rendered with ... in 0.123 s of CPU: 456x real time (loading the SoundFont: 0.2 s)".
-void print_render_speed(std::ostream& out, const RenderedAudio& rendered);
+void print_render_speed(std::ostream& out, const RenderedFile& rendered);
 
 }  // namespace musegen

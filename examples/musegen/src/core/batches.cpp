@@ -6,15 +6,15 @@
 
 namespace musegen {
 
-std::vector<Window> make_windows(std::span<const Sequence> split, Encoding encoding,
+std::vector<Window> make_windows(std::span<const Sequence> split, StepKind kind,
                                  std::int64_t max_length) {
   if (max_length <= 0) throw std::invalid_argument("make_windows: max_length must be positive");
-  const bool roll = encoding == Encoding::roll;
+  const bool frames = kind == StepKind::frame;
   std::vector<Window> windows;
   for (std::size_t s = 0; s < split.size(); ++s) {
     const std::int64_t steps = split[s].steps();
     // Positions that are predicted: tokens 1..n-1, frames 0..n-1.
-    const std::int64_t first = roll ? 0 : 1;
+    const std::int64_t first = frames ? 0 : 1;
     for (std::int64_t start = first; start < steps;) {
       const std::int64_t length = std::min(max_length, steps - start);  // no overflow
       windows.push_back({static_cast<std::int32_t>(s), start, length});
@@ -24,15 +24,19 @@ std::vector<Window> make_windows(std::span<const Sequence> split, Encoding encod
   return windows;
 }
 
-Batch make_batch(std::span<const Sequence> split, std::span<const Window> windows,
-                 Encoding encoding) {
+Batch make_batch(std::span<const Sequence> split, std::span<const Window> windows, StepKind kind) {
   if (windows.empty()) throw std::invalid_argument("make_batch: no windows");
+  const std::int64_t K = split[windows[0].sequence].width;
+  for (const Window& w : windows) {
+    const Sequence& s = split[w.sequence];
+    if (s.kind != kind || (kind == StepKind::frame && s.width != K))
+      throw std::invalid_argument("make_batch: " + s.source + ": its steps are not those of the batch");
+  }
   const std::int64_t B = static_cast<std::int64_t>(windows.size());
   std::int64_t T = 0;
   for (const auto& w : windows) T = std::max(T, w.length);
   Batch batch;
-  if (encoding == Encoding::roll) {
-    constexpr std::int64_t K = kRollKeys;
+  if (kind == StepKind::frame) {
     std::vector<float> input(static_cast<std::size_t>(T * B * K), 0.0f);
     std::vector<float> target(input.size(), 0.0f);
     std::vector<float> mask(static_cast<std::size_t>(T * B), 0.0f);
@@ -73,9 +77,9 @@ Batch make_batch(std::span<const Sequence> split, std::span<const Window> window
   return batch;
 }
 
-nn::Tensor nll_sum(const nn::Tensor& logits, const Batch& batch, Encoding encoding) {
-  if (encoding == Encoding::roll) {
-    // (T,B,88) per-key terms → (T,B) per frame → masked sum.
+nn::Tensor nll_sum(const nn::Tensor& logits, const Batch& batch, StepKind kind) {
+  if (kind == StepKind::frame) {
+    // (T,B,K) per-value terms → (T,B) per frame → masked sum.
     nn::Tensor terms = nn::binary_cross_entropy_with_logits(
         logits, batch.target, nn::BCEWithLogitsOptions().reduction(nn::Reduction::None));
     return nn::sum(nn::sum(terms, {2}) * batch.mask);

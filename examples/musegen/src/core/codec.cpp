@@ -17,35 +17,39 @@ namespace {
 constexpr std::array<std::string_view, 12> kPitchClassNames = {
     "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
 
-std::string param_error(std::string_view encoding, std::string_view name, std::string_view allowed,
-                        std::int64_t value) {
-  return std::string(encoding) + ": " + std::string(name) + ": expected " + std::string(allowed) +
-         ", found " + std::to_string(value);
+// The encodings' table: the one place that lists them.
+const std::array<const detail::EncodingSpec*, 3>& specs() {
+  static const std::array<const detail::EncodingSpec*, 3> table = {
+      &detail::notes_spec(), &detail::events_spec(), &detail::roll_spec()};
+  return table;
 }
 
-void check_range(std::string_view encoding, std::string_view name, std::int64_t value,
-                 std::int64_t lo, std::int64_t hi) {
-  if (value < lo || value > hi)
-    throw std::invalid_argument(param_error(
-        encoding, name, std::to_string(lo) + ".." + std::to_string(hi), value));
+const detail::EncodingSpec& spec(Encoding encoding) {
+  for (const detail::EncodingSpec* s : specs())
+    if (s->encoding == encoding) return *s;
+  throw std::invalid_argument("unknown encoding " + std::to_string(static_cast<int>(encoding)));
 }
 
 }  // namespace
 
-std::string_view encoding_name(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::notes: return "notes";
-    case Encoding::events: return "events";
-    case Encoding::roll: return "roll";
-  }
-  return "?";
-}
+std::string_view encoding_name(Encoding encoding) { return spec(encoding).name; }
 
 Encoding parse_encoding(std::string_view name) {
-  for (Encoding e : {Encoding::notes, Encoding::events, Encoding::roll})
-    if (encoding_name(e) == name) return e;
-  throw std::invalid_argument("encoding: expected one of notes, events, roll, found \"" +
+  std::string choices;
+  for (const detail::EncodingSpec* s : specs()) {
+    if (s->name == name) return s->encoding;
+    choices += (choices.empty() ? "" : ", ") + std::string(s->name);
+  }
+  throw std::invalid_argument("encoding: expected one of " + choices + ", found \"" +
                               std::string(name) + "\"");
+}
+
+StepKind step_kind(Encoding encoding) { return spec(encoding).step_kind; }
+
+bool vocabulary_from_data(Encoding encoding) { return spec(encoding).vocabulary_from_data; }
+
+std::string token_grammar(Encoding encoding, const CodecParams& params) {
+  return spec(encoding).token_grammar(params);
 }
 
 std::string pitch_name(int pitch) {
@@ -80,9 +84,57 @@ int parse_pitch_name(std::string_view name) {
   return pitch >= 0 && pitch <= 127 ? pitch : -1;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sequences
+
+Sequence Sequence::of_tokens(std::string source, std::vector<std::int32_t> tokens) {
+  Sequence s;
+  s.source = std::move(source);
+  s.tokens = std::move(tokens);
+  return s;
+}
+
+Sequence Sequence::of_frames(std::string source, std::int64_t width, std::vector<std::uint8_t> frames) {
+  if (width < 1 || frames.size() % static_cast<std::size_t>(width) != 0)
+    throw std::invalid_argument(source + ": expected frames in rows of " + std::to_string(width) +
+                                ", found " + std::to_string(frames.size()) + " values");
+  Sequence s;
+  s.source = std::move(source);
+  s.kind = StepKind::frame;
+  s.width = width;
+  s.frames = std::move(frames);
+  return s;
+}
+
+Sequence Sequence::empty_of(const StepFormat& format, std::string source) {
+  return format.kind == StepKind::frame ? of_frames(std::move(source), format.size)
+                                        : of_tokens(std::move(source));
+}
+
 std::int64_t Sequence::steps() const {
-  return tokens.empty() && !frames.empty() ? static_cast<std::int64_t>(frames.size() / kRollKeys)
-                                           : static_cast<std::int64_t>(tokens.size());
+  return kind == StepKind::frame ? static_cast<std::int64_t>(frames.size()) / width
+                                 : static_cast<std::int64_t>(tokens.size());
+}
+
+void Sequence::truncate(std::int64_t n) {
+  if (n >= steps()) return;
+  n = std::max<std::int64_t>(n, 0);
+  if (kind == StepKind::frame) {
+    frames.resize(static_cast<std::size_t>(n * width));
+  } else {
+    tokens.resize(static_cast<std::size_t>(n));
+  }
+}
+
+void Sequence::append(const Sequence& other) {
+  if (other.kind != kind || (kind == StepKind::frame && other.width != width))
+    throw std::invalid_argument("append: " + other.source + " has other steps than " + source);
+  tokens.insert(tokens.end(), other.tokens.begin(), other.tokens.end());
+  frames.insert(frames.end(), other.frames.begin(), other.frames.end());
+}
+
+bool Sequence::matches(const StepFormat& format) const {
+  return kind == format.kind && (kind == StepKind::token || width == format.size);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,26 +288,17 @@ midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
 // ---------------------------------------------------------------------------------------------
 // Codec
 
-void validate_params(Encoding encoding, const CodecParams& p) {
-  switch (encoding) {
-    case Encoding::roll:
-      check_range("roll", "frames per quarter", p.frames_per_quarter, 1, kMaxFramesPerQuarter);
-      break;
-    case Encoding::events:
-      check_range("events", "step (ms)", p.step_ms, 1, kMaxStepMs);
-      check_range("events", "max shift steps", p.max_shift_steps, 1, kMaxShiftSteps);
-      check_range("events", "velocity bins", p.velocity_bins, 1, kMaxVelocityBins);
-      break;
-    case Encoding::notes:
-      check_range("notes", "grid (units per quarter)", p.grid, 1, kMaxGrid);
-      check_range("notes", "max duration (grid units)", p.max_duration, 1, kMaxDurationGrids * p.grid);
-      break;
-  }
+namespace detail {
+
+void check_param_range(std::string_view encoding, std::string_view name, std::int64_t value,
+                       std::int64_t lo, std::int64_t hi) {
+  if (value < lo || value > hi)
+    throw std::invalid_argument(std::string(encoding) + ": " + std::string(name) + ": expected " +
+                                std::to_string(lo) + ".." + std::to_string(hi) + ", found " +
+                                std::to_string(value));
 }
 
-Codec::Codec() : Codec(Encoding::events, CodecParams{}, detail::events_vocabulary(CodecParams{})) {}
-
-Codec::Codec(Encoding encoding, const CodecParams& params, std::vector<std::string> tokens)
+CodecImpl::CodecImpl(Encoding encoding, const CodecParams& params, std::vector<std::string> tokens)
     : encoding_(encoding), params_(params), tokens_(std::move(tokens)) {
   ids_.reserve(tokens_.size());
   for (std::size_t i = 0; i < tokens_.size(); ++i) {
@@ -265,41 +308,7 @@ Codec::Codec(Encoding encoding, const CodecParams& params, std::vector<std::stri
   }
 }
 
-Codec Codec::roll(int frames_per_quarter) {
-  CodecParams p;
-  p.frames_per_quarter = frames_per_quarter;
-  validate_params(Encoding::roll, p);
-  return Codec(Encoding::roll, p, detail::roll_vocabulary());
-}
-
-Codec Codec::events(const CodecParams& params) {
-  validate_params(Encoding::events, params);
-  return Codec(Encoding::events, params, detail::events_vocabulary(params));
-}
-
-Codec Codec::notes(const CodecParams& params, std::vector<std::string> vocabulary) {
-  validate_params(Encoding::notes, params);
-  detail::NotesToken t;
-  for (std::size_t i = 0; i < vocabulary.size(); ++i) {
-    if (!detail::parse_notes_token(params, vocabulary[i], t))
-      throw std::invalid_argument("notes vocabulary: token " + std::to_string(i) + ": expected " +
-                                  "a chord \"C4.E4:1/2\" or \"wait:1/4\" on a 1/" +
-                                  std::to_string(params.grid) + " grid, found \"" +
-                                  vocabulary[i] + "\"");
-  }
-  return Codec(Encoding::notes, params, std::move(vocabulary));
-}
-
-Codec Codec::make(Encoding encoding, const CodecParams& params, std::vector<std::string> vocabulary) {
-  switch (encoding) {
-    case Encoding::roll: return roll(params.frames_per_quarter);
-    case Encoding::events: return events(params);
-    case Encoding::notes: return notes(params, std::move(vocabulary));
-  }
-  throw std::invalid_argument("unknown encoding");
-}
-
-const std::string& Codec::token(std::int32_t id) const {
+const std::string& CodecImpl::token(std::int32_t id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size())
     throw std::out_of_range(std::string(encoding_name(encoding_)) + ": token id " +
                             std::to_string(id) + " outside the vocabulary (0.." +
@@ -307,45 +316,55 @@ const std::string& Codec::token(std::int32_t id) const {
   return tokens_[static_cast<std::size_t>(id)];
 }
 
-std::int32_t Codec::find(std::string_view name) const {
+std::int32_t CodecImpl::find(std::string_view name) const {
   auto it = ids_.find(std::string(name));
   return it == ids_.end() ? -1 : it->second;
 }
 
-std::vector<std::pair<std::string, int*>> encoding_parameters(Encoding encoding, CodecParams& p) {
-  switch (encoding) {
-    case Encoding::roll: return {{"frames_per_quarter", &p.frames_per_quarter}};
-    case Encoding::events:
-      return {{"step_ms", &p.step_ms}, {"max_shift_steps", &p.max_shift_steps},
-              {"velocity_bins", &p.velocity_bins}};
-    case Encoding::notes: return {{"grid", &p.grid}, {"max_duration", &p.max_duration}};
-  }
-  return {};
+}  // namespace detail
+
+void validate_params(Encoding encoding, const CodecParams& p) { spec(encoding).validate(p); }
+
+Codec::Codec() : Codec(detail::events_spec().make(CodecParams{}, {})) {}
+
+Codec::Codec(std::shared_ptr<const detail::CodecImpl> impl) : impl_(std::move(impl)) {}
+
+Codec Codec::roll(int frames_per_quarter) {
+  CodecParams p;
+  p.frames_per_quarter = frames_per_quarter;
+  return make(Encoding::roll, p);
 }
 
-std::vector<std::pair<std::string, std::int64_t>> Codec::parameter_list() const {
-  CodecParams copy = params_;
-  std::vector<std::pair<std::string, std::int64_t>> list;
-  for (const auto& [name, value] : encoding_parameters(encoding_, copy)) list.emplace_back(name, *value);
+Codec Codec::events(const CodecParams& params) { return make(Encoding::events, params); }
+
+Codec Codec::notes(const CodecParams& params, std::vector<std::string> vocabulary) {
+  return make(Encoding::notes, params, std::move(vocabulary));
+}
+
+Codec Codec::make(Encoding encoding, const CodecParams& params, std::vector<std::string> vocabulary) {
+  return Codec(spec(encoding).make(params, std::move(vocabulary)));
+}
+
+Encoding Codec::encoding() const { return impl_->encoding(); }
+const CodecParams& Codec::params() const { return impl_->params(); }
+StepFormat Codec::step() const { return impl_->step(); }
+std::int64_t Codec::vocab_size() const { return static_cast<std::int64_t>(impl_->tokens().size()); }
+const std::string& Codec::token(std::int32_t id) const { return impl_->token(id); }
+const std::vector<std::string>& Codec::vocabulary() const { return impl_->tokens(); }
+std::int32_t Codec::find(std::string_view name) const { return impl_->find(name); }
+std::string Codec::describe() const { return impl_->describe(); }
+
+std::vector<std::pair<std::string, int*>> encoding_parameters(Encoding encoding, CodecParams& p) {
+  std::vector<std::pair<std::string, int*>> list;
+  for (const auto& [name, member] : spec(encoding).parameters) list.emplace_back(std::string(name), &(p.*member));
   return list;
 }
 
-std::string Codec::describe() const {
-  const std::string count = std::to_string(tokens_.size());
-  switch (encoding_) {
-    case Encoding::roll:
-      return "roll: 88 keys (A0..C8), " + std::to_string(params_.frames_per_quarter) +
-             " frames per quarter note";
-    case Encoding::events:
-      return "events: " + std::to_string(params_.step_ms) + " ms steps up to " +
-             std::to_string(params_.step_ms * params_.max_shift_steps) + " ms, " +
-             std::to_string(params_.velocity_bins) + " velocity bins, " + count + " tokens";
-    case Encoding::notes:
-      return "notes: grid 1/" + std::to_string(params_.grid) + " quarter, durations up to " +
-             detail::notes_token_name(params_, {true, {}, params_.max_duration}).substr(5) +
-             " quarters, " + count + " tokens";
-  }
-  return "";
+std::vector<std::pair<std::string, std::int64_t>> Codec::parameter_list() const {
+  std::vector<std::pair<std::string, std::int64_t>> list;
+  for (const auto& [name, member] : spec(encoding()).parameters)
+    list.emplace_back(std::string(name), params().*member);
+  return list;
 }
 
 Sequence Codec::encode(const midi::MidiFile& file, std::string source, std::int64_t* dropped) const {
@@ -356,44 +375,14 @@ Sequence Codec::encode(const midi::MidiFile& file, std::string source, std::int6
 }
 
 std::vector<std::string> Codec::notes_token_names(const Piece& piece, EncodeStats* stats) const {
-  if (encoding_ != Encoding::notes)
-    throw std::logic_error("notes_token_names on a " + std::string(encoding_name(encoding_)) +
+  if (encoding() != Encoding::notes)
+    throw std::logic_error("notes_token_names on a " + std::string(encoding_name(encoding())) +
                            " codec");
-  return detail::encode_notes_names(params_, piece, stats);
+  return detail::encode_notes_names(params(), piece, stats);
 }
 
 Sequence Codec::encode(const Piece& piece, std::string source, EncodeStats* stats) const {
-  Sequence s;
-  s.source = std::move(source);
-  switch (encoding_) {
-    case Encoding::roll: s.frames = detail::encode_roll(params_, piece, stats); break;
-    case Encoding::events: s.tokens = detail::encode_events(params_, piece, stats); break;
-    case Encoding::notes: {
-      for (const std::string& name : detail::encode_notes_names(params_, piece, stats)) {
-        const std::int32_t id = find(name);
-        if (id >= 0) {
-          s.tokens.push_back(id);
-          continue;
-        }
-        // A chord outside the vocabulary: its single notes, sounding together, if known.
-        detail::NotesToken t;
-        detail::parse_notes_token(params_, name, t);
-        for (std::size_t i = 0; i < t.pitches.size(); ++i) {
-          const std::int32_t single =
-              t.pitches.size() > 1 ? find(detail::notes_token_name(params_, {false, {t.pitches[i]}, t.units}))
-                                   : -1;
-          if (single >= 0) {
-            s.tokens.push_back(single);
-          } else if (stats) {
-            ++stats->tokens_dropped;
-          }
-        }
-        if (t.pitches.empty() && stats) ++stats->tokens_dropped;
-      }
-      break;
-    }
-  }
-  return s;
+  return impl_->encode(piece, std::move(source), stats);
 }
 
 Piece Codec::decode_piece(const Sequence& sequence, const DecodeOptions& options) const {
@@ -403,23 +392,18 @@ Piece Codec::decode_piece(const Sequence& sequence, const DecodeOptions& options
     throw std::invalid_argument("program: expected 0..127, found " + std::to_string(options.program));
   if (options.velocity < 1 || options.velocity > 127)
     throw std::invalid_argument("velocity: expected 1..127, found " + std::to_string(options.velocity));
-  switch (encoding_) {
-    case Encoding::roll:
-      if (sequence.frames.size() % kRollKeys != 0)
-        throw std::invalid_argument("roll: expected a multiple of 88 frame values, found " +
-                                    std::to_string(sequence.frames.size()));
-      return detail::decode_roll(params_, sequence.frames, options);
-    case Encoding::events:
-      for (std::int32_t id : sequence.tokens) token(id);  // range check
-      return detail::decode_events(params_, sequence.tokens, options);
-    case Encoding::notes: {
-      std::vector<const std::string*> names;
-      names.reserve(sequence.tokens.size());
-      for (std::int32_t id : sequence.tokens) names.push_back(&token(id));
-      return detail::decode_notes(params_, names, options);
-    }
+  const StepFormat format = step();
+  if (!sequence.matches(format) ||
+      (format.kind == StepKind::frame && sequence.frames.size() % static_cast<std::size_t>(format.size) != 0)) {
+    const auto what = [](StepKind kind, std::int64_t width) {
+      return kind == StepKind::token ? std::string("tokens") : "frames of " + std::to_string(width);
+    };
+    throw std::invalid_argument(std::string(encoding_name(encoding())) + ": expected " +
+                                what(format.kind, format.size) + ", found " +
+                                what(sequence.kind, sequence.width) +
+                                (sequence.is_frames() ? " (" + std::to_string(sequence.frames.size()) + " values)" : ""));
   }
-  return {};
+  return impl_->decode(sequence, options);
 }
 
 midi::MidiFile Codec::decode(const Sequence& sequence, const DecodeOptions& options) const {

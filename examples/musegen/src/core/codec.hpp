@@ -7,6 +7,7 @@
 //           several instruments share one sequence; a fixed vocabulary of 517 tokens.
 //   roll    piano-roll frames of the 88 piano keys at a grid of frames per quarter note (the
 //           JSB chorales' representation), for models with 88 independent outputs per step.
+//           The only encoding whose steps are frames rather than tokens (StepKind).
 //
 // A Codec is one encoding with its parameters (and, for notes, its vocabulary). Every
 // encoding works on a Piece, the notes of a file with their times in quarter notes and in
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,12 +41,39 @@ std::string pitch_name(int pitch);
 // The inverse of pitch_name (also accepts flats, "Bb3"); -1 for anything else.
 int parse_pitch_name(std::string_view name);
 
-// One piece of music as a model sees it.
+// What one step of a sequence is: a token id, or a frame of `size` values (0 or 1) that are
+// predicted independently. Which one an encoding uses decides the model's input layer and head
+// (an embedding and a softmax over tokens; a linear projection and `size` sigmoids for frames).
+enum class StepKind { token, frame };
+
+struct StepFormat {
+  StepKind kind = StepKind::token;
+  std::int64_t size = 0;  // token: the vocabulary size; frame: the values per frame
+};
+
+// One piece of music as a model sees it. A sequence knows its kind and, for frames, its width;
+// steps() follows the kind and never guesses from which vector is filled.
 struct Sequence {
   std::string source;                 // the file (and piece index) it came from
-  std::vector<std::int32_t> tokens;   // notes / events: token ids
-  std::vector<std::uint8_t> frames;   // roll: steps × 88 (row-major), 1 = key sounding
-  std::int64_t steps() const;         // tokens.size(), or frames.size() / 88
+  StepKind kind = StepKind::token;
+  std::int64_t width = 1;             // values per step: 1 for tokens, the frame size for frames
+  std::vector<std::int32_t> tokens;   // kind token: token ids
+  std::vector<std::uint8_t> frames;   // kind frame: steps × width (row-major), 1 = sounding
+
+  static Sequence of_tokens(std::string source, std::vector<std::int32_t> tokens = {});
+  // Throws std::invalid_argument when frames.size() is not a multiple of width (>= 1).
+  static Sequence of_frames(std::string source, std::int64_t width, std::vector<std::uint8_t> frames = {});
+  // An empty sequence of the steps a codec or model uses.
+  static Sequence empty_of(const StepFormat& format, std::string source = {});
+
+  bool is_frames() const { return kind == StepKind::frame; }
+  std::int64_t steps() const;
+  // Keeps the first `steps` steps (all of them when there are fewer).
+  void truncate(std::int64_t steps);
+  // Adds the steps of `other`, which must have the same kind and width (std::invalid_argument).
+  void append(const Sequence& other);
+  // Whether this sequence's steps fit `format` (kind, and width for frames).
+  bool matches(const StepFormat& format) const;
 };
 
 // One note of a Piece. Times are kept both in quarter notes (for the grid encodings) and in
@@ -111,6 +140,16 @@ struct EncodeStats {
   std::int64_t tokens_dropped = 0;   // tokens unknown to the vocabulary
 };
 
+namespace detail {
+class CodecImpl;
+}
+
+// One encoding with its parameters, a cheap value handle over one of the encodings' classes
+// (detail::RollCodec, EventsCodec, NotesCodec in codec_roll.cpp, codec_events.cpp,
+// codec_notes.cpp), all behind one interface: encode, decode, the vocabulary or frame width,
+// and the step format that decides the model's head. Adding an encoding adds one file and one
+// row of the table in codec.cpp; nothing outside core/codec* branches on the encoding for how
+// to encode, decode, batch or score a sequence.
 class Codec {
  public:
   Codec();  // events with default parameters
@@ -123,11 +162,15 @@ class Codec {
   static Codec make(Encoding encoding, const CodecParams& params,
                     std::vector<std::string> vocabulary = {});
 
-  Encoding encoding() const { return encoding_; }
-  const CodecParams& params() const { return params_; }
-  std::int64_t vocab_size() const { return static_cast<std::int64_t>(tokens_.size()); }
-  const std::string& token(std::int32_t id) const;   // roll: key names "A0".."C8"
-  const std::vector<std::string>& vocabulary() const { return tokens_; }
+  Encoding encoding() const;
+  const CodecParams& params() const;
+  // What one step is: a token of a vocab_size() vocabulary, or a frame of vocab_size() values.
+  StepFormat step() const;
+  bool frames() const { return step().kind == StepKind::frame; }
+  // The tokens, or for frames the names of the frame's columns (roll: keys "A0".."C8").
+  std::int64_t vocab_size() const;
+  const std::string& token(std::int32_t id) const;
+  const std::vector<std::string>& vocabulary() const;
   // The id of a token name, or -1.
   std::int32_t find(std::string_view name) const;
   // One line, e.g. "events: 10 ms steps up to 1 s, 32 velocity bins, 517 tokens".
@@ -145,18 +188,23 @@ class Codec {
   std::vector<std::string> notes_token_names(const Piece& piece, EncodeStats* stats = nullptr) const;
 
   // Sequence → a playable MIDI file: format 1, tempo track then one note track, programs set
-  // on their channels, drums on channel 10. Token ids out of range throw std::out_of_range.
+  // on their channels, drums on channel 10. Token ids out of range throw std::out_of_range; a
+  // sequence of the other step kind or width throws std::invalid_argument.
   midi::MidiFile decode(const Sequence& sequence, const DecodeOptions& options = {}) const;
   Piece decode_piece(const Sequence& sequence, const DecodeOptions& options = {}) const;
 
  private:
-  Codec(Encoding encoding, const CodecParams& params, std::vector<std::string> tokens);
-
-  Encoding encoding_ = Encoding::events;
-  CodecParams params_;
-  std::vector<std::string> tokens_;
-  std::unordered_map<std::string, std::int32_t> ids_;
+  explicit Codec(std::shared_ptr<const detail::CodecImpl> impl);
+  std::shared_ptr<const detail::CodecImpl> impl_;
 };
+
+// The kind of step an encoding's sequences have (roll: frames; notes, events: tokens).
+StepKind step_kind(Encoding encoding);
+// Whether an encoding's vocabulary is built from the data (notes) or fixed by its parameters.
+bool vocabulary_from_data(Encoding encoding);
+// What one step of a tokens file holds in this encoding, for error messages: "an events token
+// (note_on:60, ...)", "piano key names A0..C8 separated by single spaces".
+std::string token_grammar(Encoding encoding, const CodecParams& params);
 
 // The parameters an encoding uses, by name, as pointers into `params` (for the file readers
 // and writers): roll frames_per_quarter; events step_ms, max_shift_steps, velocity_bins;

@@ -158,4 +158,62 @@ Piece decode_events(const CodecParams& params, std::span<const std::int32_t> tok
   return piece;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The codec
+
+namespace {
+
+class EventsCodec final : public CodecImpl {
+ public:
+  explicit EventsCodec(const CodecParams& params)
+      : CodecImpl(Encoding::events, params, events_vocabulary(params)) {}
+
+  StepFormat step() const override {
+    return {StepKind::token, static_cast<std::int64_t>(tokens().size())};
+  }
+
+  std::string describe() const override {
+    const CodecParams& p = params();
+    return "events: " + std::to_string(p.step_ms) + " ms steps up to " +
+           std::to_string(p.step_ms * p.max_shift_steps) + " ms, " +
+           std::to_string(p.velocity_bins) + " velocity bins, " + std::to_string(tokens().size()) +
+           " tokens";
+  }
+
+  Sequence encode(const Piece& piece, std::string source, EncodeStats* stats) const override {
+    return Sequence::of_tokens(std::move(source), encode_events(params(), piece, stats));
+  }
+
+  Piece decode(const Sequence& sequence, const DecodeOptions& options) const override {
+    for (std::int32_t id : sequence.tokens) token(id);  // range check
+    return decode_events(params(), sequence.tokens, options);
+  }
+};
+
+void validate_events(const CodecParams& p) {
+  check_param_range("events", "step (ms)", p.step_ms, 1, kMaxStepMs);
+  check_param_range("events", "max shift steps", p.max_shift_steps, 1, kMaxShiftSteps);
+  check_param_range("events", "velocity bins", p.velocity_bins, 1, kMaxVelocityBins);
+}
+
+}  // namespace
+
+const EncodingSpec& events_spec() {
+  static const EncodingSpec spec{
+      Encoding::events,
+      "events",
+      StepKind::token,
+      false,
+      [](const CodecParams&) -> std::string { return "an events token (note_on:60, note_off:60, shift:10ms, velocity_bin:1, program:0, drums)"; },
+      {{"step_ms", &CodecParams::step_ms},
+       {"max_shift_steps", &CodecParams::max_shift_steps},
+       {"velocity_bins", &CodecParams::velocity_bins}},
+      validate_events,
+      [](const CodecParams& params, std::vector<std::string>) -> std::shared_ptr<const CodecImpl> {
+        validate_events(params);
+        return std::make_shared<EventsCodec>(params);
+      }};
+  return spec;
+}
+
 }  // namespace musegen::detail

@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "codec.hpp"
@@ -15,6 +17,60 @@ namespace musegen::detail {
 
 // Round half up: the rounding every grid uses, written once so the oracles can copy it.
 inline std::int64_t round_half_up(double x) { return static_cast<std::int64_t>(std::floor(x + 0.5)); }
+
+// One encoding with its parameters and vocabulary: what a Codec handle points to. The base
+// holds the vocabulary (for roll: the names of the frame's columns) and its lookup; each
+// encoding's class says what a step is, and encodes and decodes.
+class CodecImpl {
+ public:
+  CodecImpl(Encoding encoding, const CodecParams& params, std::vector<std::string> tokens);
+  virtual ~CodecImpl() = default;
+  CodecImpl(const CodecImpl&) = delete;
+  CodecImpl& operator=(const CodecImpl&) = delete;
+
+  Encoding encoding() const { return encoding_; }
+  const CodecParams& params() const { return params_; }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  std::int32_t find(std::string_view name) const;
+  const std::string& token(std::int32_t id) const;
+
+  virtual StepFormat step() const = 0;
+  virtual std::string describe() const = 0;
+  virtual Sequence encode(const Piece& piece, std::string source, EncodeStats* stats) const = 0;
+  // `sequence` has already been checked against step(): the right kind, and width for frames.
+  virtual Piece decode(const Sequence& sequence, const DecodeOptions& options) const = 0;
+
+ private:
+  Encoding encoding_;
+  CodecParams params_;
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, std::int32_t> ids_;
+};
+
+// One row of the encodings' table in codec.cpp: everything the rest of codec.cpp needs to
+// know about an encoding, so that no function there switches on it.
+struct EncodingSpec {
+  Encoding encoding;
+  std::string_view name;
+  StepKind step_kind;
+  // True when the vocabulary is built from the data (notes), false when the parameters fix it.
+  bool vocabulary_from_data;
+  // What one step of a tokens file holds, as error messages say it (token_grammar()).
+  std::string (*token_grammar)(const CodecParams& params);
+  // The parameters it uses, by their names in file headers.
+  std::vector<std::pair<std::string_view, int CodecParams::*>> parameters;
+  // Throws std::invalid_argument naming the parameter, the allowed range and the value.
+  void (*validate)(const CodecParams& params);
+  // A codec; `vocabulary` is read by the encodings whose vocabulary comes from the data.
+  std::shared_ptr<const CodecImpl> (*make)(const CodecParams& params, std::vector<std::string> vocabulary);
+};
+const EncodingSpec& roll_spec();
+const EncodingSpec& events_spec();
+const EncodingSpec& notes_spec();
+
+// Throws std::invalid_argument "<encoding>: <name>: expected lo..hi, found value".
+void check_param_range(std::string_view encoding, std::string_view name, std::int64_t value,
+                       std::int64_t lo, std::int64_t hi);
 
 // events
 std::vector<std::string> events_vocabulary(const CodecParams& params);

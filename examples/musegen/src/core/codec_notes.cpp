@@ -216,4 +216,92 @@ Piece decode_notes(const CodecParams& params, const std::vector<const std::strin
   return piece;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The codec
+
+namespace {
+
+class NotesCodec final : public CodecImpl {
+ public:
+  NotesCodec(const CodecParams& params, std::vector<std::string> vocabulary)
+      : CodecImpl(Encoding::notes, params, std::move(vocabulary)) {}
+
+  StepFormat step() const override {
+    return {StepKind::token, static_cast<std::int64_t>(tokens().size())};
+  }
+
+  std::string describe() const override {
+    const CodecParams& p = params();
+    return "notes: grid 1/" + std::to_string(p.grid) + " quarter, durations up to " +
+           notes_token_name(p, {true, {}, p.max_duration}).substr(5) + " quarters, " +
+           std::to_string(tokens().size()) + " tokens";
+  }
+
+  Sequence encode(const Piece& piece, std::string source, EncodeStats* stats) const override {
+    Sequence s = Sequence::of_tokens(std::move(source));
+    const CodecParams& p = params();
+    for (const std::string& name : encode_notes_names(p, piece, stats)) {
+      const std::int32_t id = find(name);
+      if (id >= 0) {
+        s.tokens.push_back(id);
+        continue;
+      }
+      // A chord outside the vocabulary: its single notes, sounding together, if known.
+      NotesToken t;
+      parse_notes_token(p, name, t);
+      for (std::size_t i = 0; i < t.pitches.size(); ++i) {
+        const std::int32_t single =
+            t.pitches.size() > 1 ? find(notes_token_name(p, {false, {t.pitches[i]}, t.units})) : -1;
+        if (single >= 0) {
+          s.tokens.push_back(single);
+        } else if (stats) {
+          ++stats->tokens_dropped;
+        }
+      }
+      if (t.pitches.empty() && stats) ++stats->tokens_dropped;
+    }
+    return s;
+  }
+
+  Piece decode(const Sequence& sequence, const DecodeOptions& options) const override {
+    std::vector<const std::string*> names;
+    names.reserve(sequence.tokens.size());
+    for (std::int32_t id : sequence.tokens) names.push_back(&token(id));
+    return decode_notes(params(), names, options);
+  }
+};
+
+void validate_notes(const CodecParams& p) {
+  check_param_range("notes", "grid (units per quarter)", p.grid, 1, kMaxGrid);
+  check_param_range("notes", "max duration (grid units)", p.max_duration, 1, kMaxDurationGrids * p.grid);
+}
+
+}  // namespace
+
+const EncodingSpec& notes_spec() {
+  static const EncodingSpec spec{
+      Encoding::notes,
+      "notes",
+      StepKind::token,
+      true,
+      [](const CodecParams& params) -> std::string {
+        return "a notes token (C4.E4.G4:1/2, wait:1/4) on the 1/" + std::to_string(params.grid) + " grid";
+      },
+      {{"grid", &CodecParams::grid}, {"max_duration", &CodecParams::max_duration}},
+      validate_notes,
+      [](const CodecParams& params, std::vector<std::string> vocabulary) -> std::shared_ptr<const CodecImpl> {
+        validate_notes(params);
+        NotesToken t;
+        for (std::size_t i = 0; i < vocabulary.size(); ++i) {
+          if (!parse_notes_token(params, vocabulary[i], t))
+            throw std::invalid_argument("notes vocabulary: token " + std::to_string(i) + ": expected " +
+                                        "a chord \"C4.E4:1/2\" or \"wait:1/4\" on a 1/" +
+                                        std::to_string(params.grid) + " grid, found \"" +
+                                        vocabulary[i] + "\"");
+        }
+        return std::make_shared<NotesCodec>(params, std::move(vocabulary));
+      }};
+  return spec;
+}
+
 }  // namespace musegen::detail

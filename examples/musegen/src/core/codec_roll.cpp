@@ -75,4 +75,51 @@ Piece decode_roll(const CodecParams& params, std::span<const std::uint8_t> frame
   return piece;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The codec
+
+namespace {
+
+class RollCodec final : public CodecImpl {
+ public:
+  explicit RollCodec(const CodecParams& params) : CodecImpl(Encoding::roll, params, roll_vocabulary()) {}
+
+  StepFormat step() const override { return {StepKind::frame, kRollKeys}; }
+
+  std::string describe() const override {
+    return "roll: 88 keys (A0..C8), " + std::to_string(params().frames_per_quarter) +
+           " frames per quarter note";
+  }
+
+  Sequence encode(const Piece& piece, std::string source, EncodeStats* stats) const override {
+    return Sequence::of_frames(std::move(source), kRollKeys, encode_roll(params(), piece, stats));
+  }
+
+  Piece decode(const Sequence& sequence, const DecodeOptions& options) const override {
+    return decode_roll(params(), sequence.frames, options);
+  }
+};
+
+void validate_roll(const CodecParams& p) {
+  check_param_range("roll", "frames per quarter", p.frames_per_quarter, 1, kMaxFramesPerQuarter);
+}
+
+}  // namespace
+
+const EncodingSpec& roll_spec() {
+  static const EncodingSpec spec{
+      Encoding::roll,
+      "roll",
+      StepKind::frame,
+      false,
+      [](const CodecParams&) -> std::string { return "piano key names A0..C8 separated by single spaces"; },
+      {{"frames_per_quarter", &CodecParams::frames_per_quarter}},
+      validate_roll,
+      [](const CodecParams& params, std::vector<std::string>) -> std::shared_ptr<const CodecImpl> {
+        validate_roll(params);
+        return std::make_shared<RollCodec>(params);
+      }};
+  return spec;
+}
+
 }  // namespace musegen::detail

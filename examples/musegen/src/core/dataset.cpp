@@ -27,7 +27,6 @@ namespace musegen {
 
 namespace {
 
-constexpr const char* kKind = "musegen dataset";
 constexpr const char* kSplits[] = {"train", "valid", "test"};
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -117,11 +116,13 @@ std::int64_t Dataset::steps(const std::vector<Sequence>& split) const {
 
 std::vector<std::byte> encode_dataset(const Dataset& dataset) {
   const Codec& codec = dataset.codec;
-  const bool roll = codec.encoding() == Encoding::roll;
+  const StepFormat format = codec.step();
+  const bool roll = format.kind == StepKind::frame;  // frames of K values, K = format.size
+  const std::int64_t K = format.size;
   nn::io::StateFile state;
   state.ints["version"] = kDatasetVersion;
   for (const auto& [name, value] : codec.parameter_list()) state.ints["param." + name] = value;
-  state.strings["kind"] = kKind;
+  state.strings["kind"] = kDatasetKind;
   state.strings["encoding"] = std::string(encoding_name(codec.encoding()));
   state.strings["vocabulary"] = join_lines(codec.vocabulary());
   state.strings["summary"] = dataset.summary;
@@ -137,12 +138,14 @@ std::vector<std::byte> encode_dataset(const Dataset& dataset) {
     for (const Sequence& seq : *splits[s]) {
       sources.push_back(seq.source);
       if (roll) {
-        if (!seq.tokens.empty() || seq.frames.size() % kRollKeys != 0)
-          throw std::invalid_argument("save_dataset: " + seq.source +
-                                      ": a roll sequence needs frames in rows of 88 and no tokens");
+        if (!seq.tokens.empty() || !seq.matches(format) || seq.frames.size() % static_cast<std::size_t>(K) != 0)
+          throw std::invalid_argument("save_dataset: " + seq.source + ": a " +
+                                      std::string(encoding_name(codec.encoding())) +
+                                      " sequence needs frames in rows of " + std::to_string(K) +
+                                      " and no tokens");
         for (std::uint8_t v : seq.frames) frames.push_back(v != 0);
       } else {
-        if (!seq.frames.empty())
+        if (!seq.frames.empty() || seq.kind != StepKind::token)
           throw std::invalid_argument("save_dataset: " + seq.source + ": frames in a token dataset");
         for (std::int32_t id : seq.tokens) {
           if (id < 0 || id >= codec.vocab_size())
@@ -159,7 +162,7 @@ std::vector<std::byte> encode_dataset(const Dataset& dataset) {
         nn::io::StDType::I64, {static_cast<std::int64_t>(offsets.size())}, offsets);
     if (roll) {
       state.tensors[prefix + ".frames"] = make_tensor(
-          nn::io::StDType::U8, {offsets.back(), kRollKeys}, frames);
+          nn::io::StDType::U8, {offsets.back(), K}, frames);
     } else {
       state.tensors[prefix + ".tokens"] = make_tensor(
           nn::io::StDType::I32, {static_cast<std::int64_t>(tokens.size())}, tokens);
@@ -188,7 +191,7 @@ Dataset decode_dataset(std::span<const std::byte> bytes, const std::string& sour
     throw;
   }
   Reader in(source, std::move(state));
-  if (in.string("kind") != kKind) in.fail("kind", "\"" + std::string(kKind) + "\"", "\"" + in.string("kind") + "\"");
+  if (in.string("kind") != kDatasetKind) in.fail("kind", "\"" + std::string(kDatasetKind) + "\"", "\"" + in.string("kind") + "\"");
   const std::int64_t version = in.integer("version");
   if (version < 1 || version > kDatasetVersion)
     in.fail("version", "a dataset version 1.." + std::to_string(kDatasetVersion) +
@@ -221,7 +224,9 @@ Dataset decode_dataset(std::span<const std::byte> bytes, const std::string& sour
   dataset.summary = in.string("summary");
   dataset.options = in.string("options");
 
-  const bool roll = encoding == Encoding::roll;
+  const StepFormat format = dataset.codec.step();
+  const bool roll = format.kind == StepKind::frame;  // frames of K values, K = format.size
+  const std::int64_t K = format.size;
   std::vector<Sequence>* splits[] = {&dataset.train, &dataset.valid, &dataset.test};
   for (int s = 0; s < 3; ++s) {
     const std::string prefix = kSplits[s];
@@ -237,7 +242,7 @@ Dataset decode_dataset(std::span<const std::byte> bytes, const std::string& sour
     std::vector<std::uint8_t> frames;
     if (roll) {
       const nn::io::StTensor& t = in.tensor(prefix + ".frames", nn::io::StDType::U8, 2);
-      if (t.shape[1] != kRollKeys) in.fail(prefix + ".frames", "88 columns", std::to_string(t.shape[1]));
+      if (t.shape[1] != K) in.fail(prefix + ".frames", std::to_string(K) + " columns", std::to_string(t.shape[1]));
       total = t.shape[0];
       frames = tensor_values<std::uint8_t>(t);
       for (std::size_t i = 0; i < frames.size(); ++i)
@@ -257,10 +262,9 @@ Dataset decode_dataset(std::span<const std::byte> bytes, const std::string& sour
       if (end < begin || end > total)
         in.fail(prefix + ".offsets", "non-decreasing offsets up to " + std::to_string(total),
                 std::to_string(end), static_cast<std::int64_t>(i + 1));
-      Sequence seq;
-      seq.source = sources[i];
+      Sequence seq = Sequence::empty_of(format, sources[i]);
       if (roll) {
-        seq.frames.assign(frames.begin() + begin * kRollKeys, frames.begin() + end * kRollKeys);
+        seq.frames.assign(frames.begin() + begin * K, frames.begin() + end * K);
       } else {
         seq.tokens.assign(tokens.begin() + begin, tokens.begin() + end);
       }

@@ -19,6 +19,8 @@ namespace musegen {
 
 // The version of the dataset schema (the entries below); a reader refuses newer ones.
 inline constexpr std::int64_t kDatasetVersion = 1;
+// The state file's "kind" string that makes it a dataset (a run's state.mgstate has another).
+inline constexpr const char* kDatasetKind = "musegen dataset";
 
 struct Dataset {
   Codec codec;

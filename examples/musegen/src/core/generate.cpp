@@ -7,8 +7,14 @@
 namespace musegen {
 
 GenerateResult generate(MusicModel& model, const Sequence& primer, const GenerateOptions& options) {
-  const bool roll = model.config().is_roll();
-  const std::int64_t K = model.config().vocab;
+  const StepFormat format = model.config().step();
+  const bool roll = format.kind == StepKind::frame;  // frames in, `K` sigmoids out
+  const std::int64_t K = format.size;
+  if (primer.steps() > 0 && !primer.matches(format)) {
+    throw std::invalid_argument(std::string("generate: the primer has ") +
+                                (primer.is_frames() ? "frames of " + std::to_string(primer.width) : "tokens") +
+                                ", the model takes " + (roll ? "frames of " + std::to_string(K) : "tokens"));
+  }
   if (!roll && primer.tokens.empty()) {
     throw std::invalid_argument("generate: token encodings need a primer of at least one token");
   }
@@ -24,11 +30,8 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
   GenerateResult result;
   result.primer_steps = primer.steps();
   Sequence& out = result.sequence;
-  out.source = primer.source;
-  if (options.keep_primer) {
-    out.tokens = primer.tokens;
-    out.frames = primer.frames;
-  }
+  out = Sequence::empty_of(format, primer.source);
+  if (options.keep_primer && primer.steps() > 0) out.append(primer);
 
   // Feed the primer (all but what predicts the first new step) in one call.
   std::optional<nn::LSTMState> state;

@@ -19,6 +19,7 @@ Primer choose_primer(const Dataset& data, const std::string& dataset_name,
   // The primer: a MIDI file, a dataset sequence, or nothing.
   Primer chosen;
   Sequence& primer = chosen.sequence;
+  primer = Sequence::empty_of(codec.step());
   if (!primer_midi.empty()) {
     primer = codec.encode(midi::load(primer_midi), primer_midi, &chosen.dropped);
   } else if (primer_steps > 0) {
@@ -32,11 +33,8 @@ Primer choose_primer(const Dataset& data, const std::string& dataset_name,
     }
     primer = pool[static_cast<std::size_t>(index)];
   }
-  if (primer_steps >= 0 && primer.steps() > primer_steps) {
-    primer.tokens.resize(std::min(primer.tokens.size(), static_cast<std::size_t>(primer_steps)));
-    primer.frames.resize(std::min(primer.frames.size(), static_cast<std::size_t>(primer_steps * kRollKeys)));
-  }
-  if (codec.encoding() != Encoding::roll && primer.tokens.empty()) {
+  if (primer_steps >= 0) primer.truncate(primer_steps);
+  if (!codec.frames() && primer.tokens.empty()) {
     // Token models need one token to start from: the first token of a training sequence.
     if (data.train.empty() || data.train[0].tokens.empty()) {
       throw std::runtime_error(dataset_path + ": no token to start from; give --primer");

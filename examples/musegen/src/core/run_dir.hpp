@@ -7,6 +7,8 @@
 //   best.safetensors     the weights of the best validation loss so far
 //   metrics.csv          one row per log interval and per epoch (train/metrics_log.hpp)
 //   events.out.tfevents.*  TensorBoard event files, one per session (train/tensorboard_log.hpp)
+//   lock                 held (flock) by the one `musegen train` writing the folder; names it
+//                        (run_lock.hpp)
 #pragma once
 
 #include <filesystem>
@@ -18,6 +20,7 @@ struct RunDir {
   static constexpr const char* kWeights = "model.safetensors";
   static constexpr const char* kBest = "best.safetensors";
   static constexpr const char* kMetrics = "metrics.csv";
+  static constexpr const char* kLock = "lock";
 
   std::filesystem::path root;
 
@@ -25,6 +28,7 @@ struct RunDir {
   std::filesystem::path weights() const { return root / kWeights; }
   std::filesystem::path best() const { return root / kBest; }
   std::filesystem::path metrics() const { return root / kMetrics; }
+  std::filesystem::path lock() const { return root / kLock; }
 };
 
 }  // namespace musegen

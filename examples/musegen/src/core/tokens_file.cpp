@@ -11,6 +11,8 @@ namespace musegen {
 namespace {
 
 constexpr std::string_view kMagic = "musegen tokens";
+// The widest a header parameter may be before validate_params judges it: it must fit an int.
+constexpr std::int64_t kMaxParameter = 1'000'000;
 
 class LineReader {
  public:
@@ -67,14 +69,20 @@ std::string format_tokens(const Codec& codec, const Sequence& sequence) {
     if (c == '\n' || c == '\r') c = ' ';
   if (!source.empty()) out += "source " + source + "\n";
   out += "steps " + std::to_string(sequence.steps()) + "\n";
-  if (codec.encoding() == Encoding::roll) {
-    if (sequence.frames.size() % kRollKeys != 0)
-      throw std::invalid_argument("tokens file: roll frames not a multiple of 88");
+  const StepFormat format = codec.step();
+  if (sequence.steps() > 0 && !sequence.matches(format))
+    throw std::invalid_argument("tokens file: " + sequence.source + ": the sequence's steps are not " +
+                                std::string(encoding_name(codec.encoding())) + " steps");
+  if (format.kind == StepKind::frame) {
+    // A frame's line names the columns that are 1 (roll: the keys sounding).
+    const std::size_t K = static_cast<std::size_t>(format.size);
+    if (sequence.frames.size() % K != 0)
+      throw std::invalid_argument("tokens file: frames not a multiple of " + std::to_string(K));
     out += "frames\n";
-    for (std::size_t f = 0; f < sequence.frames.size(); f += kRollKeys) {
+    for (std::size_t f = 0; f < sequence.frames.size(); f += K) {
       std::string line;
-      for (int k = 0; k < kRollKeys; ++k)
-        if (sequence.frames[f + static_cast<std::size_t>(k)]) line += (line.empty() ? "" : " ") + codec.token(k);
+      for (std::size_t k = 0; k < K; ++k)
+        if (sequence.frames[f + k]) line += (line.empty() ? "" : " ") + codec.token(static_cast<std::int32_t>(k));
       out += (line.empty() ? "-" : line) + "\n";
     }
   } else {
@@ -85,6 +93,11 @@ std::string format_tokens(const Codec& codec, const Sequence& sequence) {
 }
 
 std::pair<Codec, Sequence> parse_tokens(std::string_view text, const std::string& source) {
+  // An editor may save a BOM; shown as found text it would be an invisible character.
+  if (text.starts_with("\xEF\xBB\xBF"))
+    throw std::runtime_error(source + ":1: expected \"" + std::string(kMagic) +
+                             " 1\" at the start of the file, found a UTF-8 byte-order mark before it "
+                             "(save the file as UTF-8 without a BOM)");
   LineReader in(text, source);
   std::string_view line;
   if (!in.next(line)) in.fail_at_end("\"" + std::string(kMagic) + " 1\"");
@@ -127,8 +140,8 @@ std::pair<Codec, Sequence> parse_tokens(std::string_view text, const std::string
   CodecParams params;
   for (const auto& [name, field] : encoding_parameters(encoding, params)) {
     std::int64_t v = 0;
-    if (!parse_number(get(name), v) || v < 0 || v > 1'000'000)
-      in.fail("an integer " + name + " in the header", get(name));
+    if (!parse_number(get(name), v) || v < 0 || v > kMaxParameter)
+      in.fail("an integer " + name + " in 0.." + std::to_string(kMaxParameter) + " in the header", get(name));
     *field = static_cast<int>(v);
   }
   try {
@@ -139,51 +152,53 @@ std::pair<Codec, Sequence> parse_tokens(std::string_view text, const std::string
   std::int64_t steps = -1;
   if (header.count("steps") && (!parse_number(header.at("steps"), steps) || steps < 0))
     in.fail("a number of steps in the header", header.at("steps"));
-  const bool roll = encoding == Encoding::roll;
+  const bool roll = step_kind(encoding) == StepKind::frame;  // frames, named column by column
   if ((body == "frames") != roll) in.fail(roll ? "frames" : "tokens", body);
 
-  Sequence sequence;
-  if (header.count("source")) sequence.source = header.at("source");
-  std::vector<std::string> names;  // notes: the vocabulary, in order of appearance
-  std::map<std::string, std::int32_t, std::less<>> notes_ids;
-  Codec codec = roll ? Codec::roll(params.frames_per_quarter)
-                     : encoding == Encoding::events ? Codec::events(params) : Codec::notes(params, {});
+  // An encoding whose vocabulary comes from the data (notes) gets the tokens of this file, in
+  // order of appearance; the others have theirs from the parameters.
+  const bool own_vocabulary = vocabulary_from_data(encoding);
+  std::vector<std::string> names;
+  std::map<std::string, std::int32_t, std::less<>> own_ids;
+  Codec codec = Codec::make(encoding, params);
+  Sequence sequence = Sequence::empty_of(codec.step(), header.count("source") ? header.at("source") : "");
+  const std::string grammar = token_grammar(encoding, params);
   while (in.next(line)) {
     if (line.empty() && roll) in.fail("a frame (key names, or - for silence)", line);
     if (line.empty()) continue;  // a trailing blank line
     if (roll) {
-      std::vector<std::uint8_t> frame(kRollKeys, 0);
+      std::vector<std::uint8_t> frame(static_cast<std::size_t>(sequence.width), 0);
       if (line != "-") {
         std::size_t begin = 0;
         while (begin <= line.size()) {
           const std::size_t end = std::min(line.find(' ', begin), line.size());
           const std::string_view key = line.substr(begin, end - begin);
           const std::int32_t id = codec.find(key);
-          if (id < 0) in.fail("piano key names A0..C8 separated by single spaces", key);
+          if (id < 0) in.fail(grammar, key);
           frame[static_cast<std::size_t>(id)] = 1;
           begin = end + 1;
         }
       }
       sequence.frames.insert(sequence.frames.end(), frame.begin(), frame.end());
-    } else if (encoding == Encoding::events) {
+    } else if (!own_vocabulary) {
       const std::int32_t id = codec.find(line);
-      if (id < 0) in.fail("an events token (note_on:60, note_off:60, shift:10ms, velocity_bin:1, program:0, drums)", line);
+      if (id < 0) in.fail(grammar, line);
       sequence.tokens.push_back(id);
     } else {
-      auto it = notes_ids.find(line);
-      if (it == notes_ids.end()) {
+      auto it = own_ids.find(line);
+      if (it == own_ids.end()) {
         try {
-          Codec::notes(params, {std::string(line)});
+          Codec::make(encoding, params, {std::string(line)});
         } catch (const std::invalid_argument&) {
-          in.fail("a notes token (C4.E4.G4:1/2, wait:1/4) on the 1/" + std::to_string(params.grid) + " grid", line);
+          in.fail(grammar, line);
         }
-        it = notes_ids.emplace(std::string(line), static_cast<std::int32_t>(names.size())).first;
+        it = own_ids.emplace(std::string(line), static_cast<std::int32_t>(names.size())).first;
         names.emplace_back(line);
       }
       sequence.tokens.push_back(it->second);
     }
   }
-  if (encoding == Encoding::notes) codec = Codec::notes(params, std::move(names));
+  if (own_vocabulary) codec = Codec::make(encoding, params, std::move(names));
   if (steps >= 0 && sequence.steps() != steps)
     throw std::runtime_error(source + ": expected " + std::to_string(steps) + " " + std::string(body) +
                              " as the header says, found " + std::to_string(sequence.steps()) +

@@ -190,7 +190,14 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
   report.augmented = static_cast<std::int64_t>(augmented.size());
   for (Item& item : augmented) items.push_back(std::move(item));
 
-  if (items.empty()) throw std::runtime_error("preprocess: no piece could be read from the inputs");
+  if (items.empty()) {
+    // Each file's reason: "no piece could be read" alone leaves the user to guess which.
+    std::string message = "preprocess: no piece could be read from the inputs";
+    if (report.skipped.empty()) message += " (no MIDI file or JSB chorales .json among them)";
+    else message += ":";
+    for (const PreprocessReport::Skipped& s : report.skipped) message += "\n  " + s.file + ": " + s.reason;
+    throw std::runtime_error(message);
+  }
 
   // The codec (notes: its vocabulary comes from the data, every split included).
   Dataset dataset;
@@ -263,8 +270,9 @@ std::string PreprocessReport::text(const Dataset& dataset) const {
   std::vector<std::int64_t> counts(static_cast<std::size_t>(codec.vocab_size()), 0);
   for (const auto& [name, split] : splits) {
     for (const Sequence& s : *split) {
-      if (codec.encoding() == Encoding::roll) {
-        for (std::size_t i = 0; i < s.frames.size(); ++i) counts[i % kRollKeys] += s.frames[i];
+      if (s.is_frames()) {  // a frame's columns are the vocabulary (roll: the keys)
+        const auto K = static_cast<std::size_t>(s.width);
+        for (std::size_t i = 0; i < s.frames.size(); ++i) counts[i % K] += s.frames[i];
       } else {
         for (std::int32_t id : s.tokens) ++counts[static_cast<std::size_t>(id)];
       }
@@ -276,7 +284,7 @@ std::string PreprocessReport::text(const Dataset& dataset) const {
     return counts[static_cast<std::size_t>(a)] > counts[static_cast<std::size_t>(b)];
   });
   const auto used = std::count_if(counts.begin(), counts.end(), [](std::int64_t c) { return c > 0; });
-  out << "vocabulary: " << codec.vocab_size() << " " << (codec.encoding() == Encoding::roll ? "keys" : "tokens")
+  out << "vocabulary: " << codec.vocab_size() << " " << (codec.frames() ? "keys" : "tokens")
       << ", " << used << " used; most frequent:";
   for (std::size_t i = 0; i < std::min<std::size_t>(8, ids.size()); ++i) {
     if (counts[static_cast<std::size_t>(ids[i])] == 0) break;

@@ -26,7 +26,9 @@
 #include "model.hpp"
 #include "progress.hpp"
 #include "run_dir.hpp"
+#include "run_lock.hpp"
 #include "sample_picture.hpp"
+#include "sha256.hpp"
 #include "tensorboard_log.hpp"
 #include "trainer.hpp"
 
@@ -118,9 +120,14 @@ auto get(const Map& map, const std::string& key, const fs::path& file) {
   return it->second;
 }
 
-nn::TrainingState save_options(const TrainOptions& o) {
+// The SHA-256 of the dataset file's bytes, saved with the options: resuming on other data
+// (another file, or the same path rewritten) would silently train a different run.
+constexpr const char* kDatasetHash = "options.dataset_sha256";
+
+nn::TrainingState save_options(const TrainOptions& o, const std::string& dataset_sha256) {
   nn::TrainingState s;
   s.strings["options.dataset"] = fs::absolute(o.dataset).string();
+  s.strings[kDatasetHash] = dataset_sha256;
   for (const OptionField& f : option_fields()) {
     const std::string key = state_key(f.flag);
     std::visit([&](auto member) {
@@ -177,6 +184,17 @@ void check_options(const TrainOptions& o) {
 
 // --- the LSTM task ---------------------------------------------------------------------------
 
+ModelConfig make_config(const TrainOptions& options, const Dataset& data) {
+  ModelConfig config;
+  config.encoding = data.codec.encoding();
+  config.vocab = data.codec.vocab_size();
+  config.embed = options.embed;
+  config.hidden = options.hidden;
+  config.layers = options.layers;
+  config.dropout = options.dropout;
+  return config;
+}
+
 // The columns of an LSTM run's metrics.csv, in the order they have always had.
 enum Column : std::size_t { kLr, kTrainLoss, kValidLoss, kValidPerplexity, kRate, kGradNorm, kSeconds };
 
@@ -186,7 +204,7 @@ class LstmTask final : public TrainingTask {
       : options_(options),
         data_(data),
         run_(run),
-        encoding_(data.codec.encoding()),
+        kind_(data.codec.step().kind),
         seed_(static_cast<std::uint64_t>(options.seed)),
         init_generator_(seed_),
         dropout_generator_(seed_ ^ 0x9e3779b97f4a7c15ULL),
@@ -194,7 +212,7 @@ class LstmTask final : public TrainingTask {
         model_(config_, &init_generator_, &dropout_generator_),
         params_(model_.parameters()),
         optimizer_(params_, nn::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)),
-        windows_(make_windows(data.train, encoding_, options.seq_len)) {
+        windows_(make_windows(data.train, kind_, options.seq_len)) {
     const auto batch = static_cast<std::size_t>(options.batch);
     steps_per_epoch_ = static_cast<std::int64_t>((windows_.size() + batch - 1) / batch);
     total_steps_ = options.epochs * steps_per_epoch_;
@@ -202,14 +220,14 @@ class LstmTask final : public TrainingTask {
     schedule_ = make_schedule();
     // The TensorBoard sample continues the start of the first validation sequence.
     sample_primer_ = data.valid.empty() ? data.train.front() : data.valid.front();
-    constexpr std::size_t kPrimerSteps = 16;
-    sample_primer_.tokens.resize(std::min(sample_primer_.tokens.size(), kPrimerSteps));
-    sample_primer_.frames.resize(std::min(sample_primer_.frames.size(), kPrimerSteps * kRollKeys));
-    sample_steps_ = options.sample_steps >= 0 ? options.sample_steps : (is_roll() ? 128 : 256);
+    constexpr std::int64_t kPrimerSteps = 16;
+    sample_primer_.truncate(kPrimerSteps);
+    sample_steps_ = options.sample_steps >= 0 ? options.sample_steps : (frames() ? 128 : 256);
     model_.train();
   }
 
-  bool is_roll() const { return encoding_ == Encoding::roll; }
+  // Frame steps (roll): no perplexity, and a frame's loss sums its K values.
+  bool frames() const { return kind_ == StepKind::frame; }
   const ModelConfig& config() const { return config_; }
   const MusicModel& model() const { return model_; }
   std::size_t windows() const { return windows_.size(); }
@@ -218,7 +236,7 @@ class LstmTask final : public TrainingTask {
 
   std::vector<MetricColumn> columns() const override {
     using S = MetricColumn::Source;
-    // Perplexity is exp(loss) per token; a roll's loss sums 88 keys, so it has none.
+    // Perplexity is exp(loss) per token; a frame's loss sums its K values, so it has none.
     return {
         {"lr", S::step_last, "train/lr", ""},
         {"train_loss", S::step_mean, "train/loss", "epoch/train_loss"},
@@ -242,9 +260,9 @@ class LstmTask final : public TrainingTask {
     for (std::size_t i = first; i < std::min(windows_.size(), first + batch); ++i) {
       chosen.push_back(windows_[static_cast<std::size_t>(order_[i])]);
     }
-    Batch b = make_batch(data_.train, chosen, encoding_);
+    Batch b = make_batch(data_.train, chosen, kind_);
     auto [logits, final_state] = model_.forward(b.input);
-    nn::Tensor loss = nll_sum(logits, b, encoding_) / static_cast<double>(b.predictions);
+    nn::Tensor loss = nll_sum(logits, b, kind_) / static_cast<double>(b.predictions);
     optimizer_.zero_grad();
     nn::backward({loss});
     // max_norm infinity: no clipping, the norm is still measured.
@@ -266,10 +284,10 @@ class LstmTask final : public TrainingTask {
   std::vector<double> validate() override {
     if (data_.valid.empty()) return {NAN, NAN};
     const std::int64_t window =
-        options_.eval_length > 0 ? options_.eval_length : (is_roll() ? 0 : 4 * options_.seq_len);
+        options_.eval_length > 0 ? options_.eval_length : (frames() ? 0 : 4 * options_.seq_len);
     const double valid = evaluate_nll(model_, data_.valid, window, options_.batch).mean();
     model_.train();
-    return {valid, is_roll() ? NAN : std::exp(valid)};
+    return {valid, frames() ? NAN : std::exp(valid)};
   }
 
   void after_epoch(std::int64_t step, std::int64_t epochs_done, TensorBoardLog* board) override {
@@ -304,22 +322,11 @@ class LstmTask final : public TrainingTask {
     auto metadata = config_.to_metadata();
     metadata["musegen.step"] = std::to_string(step);
     metadata["musegen.dataset"] = fs::absolute(options_.dataset).string();
-    nn::save_weights(model_, run_.weights(), metadata);
-    if (best) nn::save_weights(model_, run_.best(), metadata);
+    save_model_weights(model_, run_.weights(), metadata);
+    if (best) save_model_weights(model_, run_.best(), metadata);
   }
 
  private:
-  static ModelConfig make_config(const TrainOptions& options, const Dataset& data) {
-    ModelConfig config;
-    config.encoding = data.codec.encoding();
-    config.vocab = data.codec.vocab_size();
-    config.embed = options.embed;
-    config.hidden = options.hidden;
-    config.layers = options.layers;
-    config.dropout = options.dropout;
-    return config;
-  }
-
   std::shared_ptr<nn::optim::LRScheduler> make_schedule() {
     if (options_.schedule == "cosine") {
       // SequentialLR needs a milestone >= 1: at least one warm-up step.
@@ -338,7 +345,7 @@ class LstmTask final : public TrainingTask {
   const TrainOptions& options_;
   Dataset& data_;
   const RunDir& run_;
-  Encoding encoding_;
+  StepKind kind_;
   std::uint64_t seed_;
   nn::Generator init_generator_, dropout_generator_;
   ModelConfig config_;
@@ -358,8 +365,8 @@ class LstmTask final : public TrainingTask {
 
 class ConsoleObserver final : public TrainObserver {
  public:
-  ConsoleObserver(std::ostream& log, const TrainOptions& options, bool roll)
-      : log_(log), options_(options), roll_(roll) {}
+  ConsoleObserver(std::ostream& log, const TrainOptions& options, bool frames)
+      : log_(log), options_(options), frames_(frames) {}
 
   void started(const fs::path* tensorboard_file) override {
     if (tensorboard_file != nullptr) {
@@ -374,7 +381,7 @@ class ConsoleObserver final : public TrainObserver {
   void step_done(std::int64_t batch_done, const std::vector<double>& interval, double rate) override {
     std::ostringstream figures;
     figures << "loss " << std::fixed << std::setprecision(4) << interval[kTrainLoss] << "  "
-            << Progress::format_rate(rate) << (roll_ ? " frames/s" : " tok/s");
+            << Progress::format_rate(rate) << (frames_ ? " frames/s" : " tok/s");
     progress_->update(batch_done, figures.str());
   }
   void epoch_done(std::int64_t epochs_done, const std::vector<double>& row, bool best) override {
@@ -384,8 +391,8 @@ class ConsoleObserver final : public TrainObserver {
          << row[kTrainLoss];
     if (!std::isnan(valid)) {
       log_ << ", valid loss " << valid;
-      if (!roll_) log_ << ", valid perplexity " << std::setprecision(2) << row[kValidPerplexity];
-      if (roll_) log_ << " nats/frame";
+      if (!frames_) log_ << ", valid perplexity " << std::setprecision(2) << row[kValidPerplexity];
+      if (frames_) log_ << " nats/frame";
       if (best) log_ << " (best)";
     }
     log_ << std::defaultfloat << "\n";
@@ -404,7 +411,7 @@ class ConsoleObserver final : public TrainObserver {
  private:
   std::ostream& log_;
   const TrainOptions& options_;
-  bool roll_;
+  bool frames_;
   std::optional<Progress> progress_;
 };
 
@@ -425,32 +432,63 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   std::optional<SignalStop> sigint;
   if (options.handle_sigint) sigint.emplace();
   const RunDir run{options.run_dir};
-
-  nn::TrainingState saved;
-  const bool resuming = options.resume && fs::exists(run.state());
-  if (options.resume && !resuming) {
+  if (fs::exists(run.root) && !fs::is_directory(run.root)) {
+    throw std::runtime_error(run.root.string() + ": not a folder but " +
+                             (fs::is_regular_file(run.root) ? "a regular file" : "another kind of file") +
+                             "; --run-dir names the run's folder");
+  }
+  if (options.resume && !fs::exists(run.state())) {
     throw std::runtime_error(run.state().string() + ": nothing to resume (no such file); " +
                              "start the run without --resume");
   }
+  // A new run reads its data before making the folder, so a bad dataset leaves nothing behind.
+  std::optional<Dataset> data;
+  if (!options.resume) {
+    check_options(options);
+    if (options.dataset.empty()) throw std::invalid_argument("no dataset file given");
+    data = load_dataset(options.dataset);
+    fs::create_directories(run.root);
+  }
+  // From here on this process is the folder's only writer (run_lock.hpp); every check of what
+  // the folder holds comes after, so a concurrent session cannot slip in between.
+  const RunLock lock(run, "musegen train");
   if (!options.resume && fs::exists(run.state())) {
     throw std::runtime_error(run.root.string() + " already holds a training run (" + RunDir::kState +
                              "); pass --resume to continue it, or choose another --run-dir");
   }
-  if (resuming) {
+  nn::TrainingState saved;
+  if (options.resume) {
     saved = nn::load_training_state(run.state());
     options = restore_options(saved, options, run.state());
+    check_options(options);
+    data = load_dataset(options.dataset);
   }
-  check_options(options);
-  if (options.dataset.empty()) throw std::invalid_argument("no dataset file given");
-
-  Dataset data = load_dataset(options.dataset);
-  if (data.train.empty()) {
+  if (data->train.empty()) {
     throw std::runtime_error(options.dataset.string() + ": the training split is empty");
   }
-  fs::create_directories(run.root);
+  const std::string dataset_sha256 = sha256_file(options.dataset);
+  // Runs from before the hash was saved have none: they resume unchecked, as they always did.
+  if (const auto it = saved.strings.find(kDatasetHash); it != saved.strings.end() && it->second != dataset_sha256) {
+    throw std::runtime_error(
+        run.root.string() + ": cannot resume on " + options.dataset.string() + " (SHA-256 " +
+        dataset_sha256 + "): the run was trained on " + get(saved.strings, "options.dataset", run.state()) +
+        " (SHA-256 " + it->second + "), and other data would change the windows, the batches and " +
+        "what the weights are trained on; resume with the original dataset file, or start a new run");
+  }
+  // Training holds each parameter four times in float32: the weight, its gradient and AdamW's
+  // two moments.
+  make_config(options, *data).check_size("train: --embed " + std::to_string(options.embed) + " --hidden " +
+                                             std::to_string(options.hidden) + " --layers " +
+                                             std::to_string(options.layers),
+                                         16);
+  const int removed = remove_stale_temporaries(run);
+  if (removed > 0 && !options.quiet) {
+    log << "train: removed " << removed << " stale temporary file" << (removed == 1 ? "" : "s")
+        << " (*.tmp-*) that interrupted writes left in " << run.root.string() << "\n";
+  }
 
-  LstmTask task(options, data, run);
-  ConsoleObserver console(log, options, task.is_roll());
+  LstmTask task(options, *data, run);
+  ConsoleObserver console(log, options, task.frames());
   TrainerOptions trainer_options;
   trainer_options.epochs = options.epochs;
   trainer_options.max_steps = options.max_steps;
@@ -460,17 +498,17 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   trainer_options.stop_after_step = options.stop_after_step;
   trainer_options.stop = options.stop;
   trainer_options.stop_flag = sigint ? sigint->flag() : nullptr;
-  Trainer trainer(run, task, trainer_options, options.quiet ? nullptr : &console, save_options(options));
-  if (resuming) trainer.resume(saved);
+  Trainer trainer(run, task, trainer_options, options.quiet ? nullptr : &console, save_options(options, dataset_sha256));
+  if (options.resume) trainer.resume(saved);
 
   if (!options.quiet) {
-    log << "train: " << options.dataset.string() << ": " << data.codec.describe() << "\n"
-        << "train: " << data.train.size() << " training sequences → " << task.windows()
+    log << "train: " << options.dataset.string() << ": " << data->codec.describe() << "\n"
+        << "train: " << data->train.size() << " training sequences → " << task.windows()
         << " windows of ≤ " << options.seq_len << " steps, " << task.steps_per_epoch()
         << " steps per epoch, " << trainer.total_steps() << " steps in all\n"
         << "train: model " << task.config().describe() << ", " << task.model().parameter_count()
         << " parameters\n";
-    if (resuming) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
+    if (options.resume) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
   }
   const auto start = std::chrono::steady_clock::now();
   const TrainerResult done = trainer.run();

@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4), to verify downloaded datasets against the hashes in the catalog.
+// SHA-256 (FIPS 180-4): downloaded datasets against the catalog's hashes, the dataset a
+// training run started on, and the tensors of a weights file (model.hpp).
 //
 // OpenSSL's libcrypto computes it (the EVP interface), linked privately by this layer
 // (docs/architecture.md, "The app's libraries"); the published test vectors
