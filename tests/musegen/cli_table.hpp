@@ -50,11 +50,12 @@ inline std::string read_all(const std::filesystem::path& path) {
   return s.str();
 }
 
-// Runs MUSEGEN_EXE with `args` in `cwd`, standard input from /dev/null, with a time limit
-// (killed with SIGKILL when it runs over). Environment: this process's.
-inline CliResult run_musegen(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                             double timeout_seconds = 120) {
-  const std::filesystem::path out_path = cwd / ".cli_table.stdout", err_path = cwd / ".cli_table.stderr";
+// Starts MUSEGEN_EXE with `args` in `cwd` without waiting for it: standard input from
+// /dev/null, standard output and error into the given files (or /dev/null). Environment: this
+// process's. Returns the child's pid, or -1 with `error` set when it could not be started.
+inline pid_t spawn_musegen(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                           const std::filesystem::path& out_path = "/dev/null",
+                           const std::filesystem::path& err_path = "/dev/null", std::string* error = nullptr) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -67,13 +68,23 @@ inline CliResult run_musegen(const std::vector<std::string>& args, const std::fi
   for (std::string& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  CliResult result;
   const int rc = posix_spawn(&pid, MUSEGEN_EXE, &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    result.err = "posix_spawn failed: " + std::string(std::strerror(rc));
-    return result;
+    if (error) *error = "posix_spawn failed: " + std::string(std::strerror(rc));
+    return -1;
   }
+  return pid;
+}
+
+// Runs MUSEGEN_EXE with `args` in `cwd` (as spawn_musegen) to the end, with a time limit
+// (killed with SIGKILL when it runs over), and collects what it printed.
+inline CliResult run_musegen(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                             double timeout_seconds = 120) {
+  const std::filesystem::path out_path = cwd / ".cli_table.stdout", err_path = cwd / ".cli_table.stderr";
+  CliResult result;
+  const pid_t pid = spawn_musegen(args, cwd, out_path, err_path, &result.err);
+  if (pid < 0) return result;
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   while (waitpid(pid, &status, WNOHANG) == 0) {

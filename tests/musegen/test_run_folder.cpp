@@ -5,7 +5,6 @@
 // tiny (tiny_run.hpp), so the whole file runs in seconds.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +25,6 @@
 #include "run_lock.hpp"
 #include "tiny_run.hpp"
 
-extern char** environ;
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -35,6 +32,7 @@ using namespace musegen;
 using test::CliCase;
 using test::expect_case;
 using test::read_all;
+using test::spawn_musegen;
 
 // A model that trains a few steps in milliseconds on tiny_dataset().
 const std::vector<std::string> kTinyModel = {"--embed", "8", "--hidden", "8", "--layers", "1"};
@@ -57,25 +55,6 @@ Dataset other_dataset() {
   Dataset data = test::tiny_dataset(Encoding::events);
   data.train.pop_back();
   return data;
-}
-
-// Starts the binary in `cwd` without waiting for it (output discarded).
-pid_t spawn_musegen(const std::vector<std::string>& args, const fs::path& cwd) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  std::vector<std::string> storage{MUSEGEN_EXE};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, MUSEGEN_EXE, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
 }
 
 bool wait_for(const std::function<bool()>& condition, double seconds) {
@@ -104,6 +83,11 @@ TEST(RunFolder, OneTrainAtATimeAndAKillReleasesTheLock) {
     expect_case({"a second run in a folder in use", tiny_train("a.mgds", "run"), 1, in_use, {"run/lock"}},
                 dir.path());
     expect_case({"resume while it runs", {"train", "--resume", "--run-dir", "run"}, 1, in_use, {"run/lock"}},
+                dir.path());
+    // The lock comes before the dataset is read: a busy folder is refused at once, whatever
+    // the dataset (here one that does not exist, which would otherwise be the message).
+    expect_case({"a second run in a folder in use, on data not yet read", tiny_train("absent.mgds", "run"), 1,
+                 in_use, {"run/lock"}},
                 dir.path());
   }
   kill(holder, SIGKILL);

@@ -5,16 +5,17 @@
 // sizes swapped: no transposed copies. The float32 precision setting (libnn/cuda.hpp) picks
 // the compute type: "highest" = CUBLAS_COMPUTE_32F, "high" = CUBLAS_COMPUTE_32F_FAST_TF32.
 //
+// cuBLAS itself is opened on the first product, not linked (cublas_api.hpp says why).
+//
 // cuBLAS handles are not safe to share between threads, so each thread has one per device,
 // made on first use and bound to the current stream at every call (cublasSetStream is
 // cheap). Handles live as long as the process: destroying them at exit would race the CUDA
 // runtime's own shutdown.
-#include <cublas_v2.h>
-
 #include <climits>
 #include <vector>
 
 #include "cuda/common.cuh"
+#include "cuda/cublas_api.hpp"
 #include "cuda/register.hpp"
 #include "kernels/gemm.hpp"
 #include "libnn/cuda.hpp"
@@ -64,8 +65,8 @@ cublasHandle_t handle() {
     handles.resize(static_cast<std::size_t>(device) + 1, nullptr);
   }
   cublasHandle_t& h = handles[static_cast<std::size_t>(device)];
-  if (h == nullptr) NN_CUBLAS_CHECK(cublasCreate(&h));
-  NN_CUBLAS_CHECK(cublasSetStream(h, current_stream()));
+  if (h == nullptr) NN_CUBLAS_CHECK(cublas::api().create(&h));
+  NN_CUBLAS_CHECK(cublas::api().set_stream(h, current_stream()));
   return h;
 }
 
@@ -101,7 +102,7 @@ void gemm_cuda(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K,
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_matrix(C, M, N, ldc, beta);
   // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T.
-  NN_CUBLAS_CHECK(cublasGemmEx(handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+  NN_CUBLAS_CHECK(cublas::api().gemm_ex(handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                ta ? CUBLAS_OP_T : CUBLAS_OP_N, as_int(N, "N"), as_int(M, "M"),
                                as_int(K, "K"), &alpha, B, CUDA_R_32F, as_int(ldb, "ldb"), A,
                                CUDA_R_32F, as_int(lda, "lda"), &beta, C, CUDA_R_32F,
@@ -118,7 +119,7 @@ void gemm_batched_cuda(bool ta, bool tb, std::int64_t batch, std::int64_t M, std
     for (std::int64_t i = 0; i < batch; ++i) scale_matrix(C + i * stride_c, M, N, ldc, beta);
     return;
   }
-  NN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+  NN_CUBLAS_CHECK(cublas::api().gemm_strided_batched_ex(
       handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, as_int(N, "N"),
       as_int(M, "M"), as_int(K, "K"), &alpha, B, CUDA_R_32F, as_int(ldb, "ldb"), stride_b, A,
       CUDA_R_32F, as_int(lda, "lda"), stride_a, &beta, C, CUDA_R_32F, as_int(ldc, "ldc"),

@@ -3,7 +3,6 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
-#include "dataset.hpp"
 #include "outputs.hpp"
 #include "run_dir.hpp"
 #include "train.hpp"
@@ -86,18 +85,19 @@ int cmd_train(Args args) {
   o.tensorboard = !no_tensorboard;
 
   if (!o.resume) {
-    // Roll data (JSB-sized) trains best with a smaller model: defaults not given by the user.
-    Dataset peek = load_dataset(o.dataset);
-    if (peek.codec.encoding() == Encoding::roll) {
-      if (!p.given("embed")) o.embed = 128;
-      if (!p.given("hidden")) o.hidden = 256;
-      if (!p.given("layers")) o.layers = 1;
-      if (!p.given("seq-len")) o.seq_len = 200;
-      if (!p.given("batch")) o.batch = 16;
-      if (!p.given("epochs")) o.epochs = 150;
-      if (!p.given("dropout")) o.dropout = 0.2;
-      if (!p.given("lr")) o.lr = 3e-3;
-    }
+    // Roll data (JSB-sized) trains best with a smaller model: defaults not given by the user,
+    // applied by train() once it has read the dataset (after taking the run folder's lock).
+    o.adapt_to_data = [&p](TrainOptions& t, Encoding encoding) {
+      if (encoding != Encoding::roll) return;
+      if (!p.given("embed")) t.embed = 128;
+      if (!p.given("hidden")) t.hidden = 256;
+      if (!p.given("layers")) t.layers = 1;
+      if (!p.given("seq-len")) t.seq_len = 200;
+      if (!p.given("batch")) t.batch = 16;
+      if (!p.given("epochs")) t.epochs = 150;
+      if (!p.given("dropout")) t.dropout = 0.2;
+      if (!p.given("lr")) t.lr = 3e-3;
+    };
   } else {
     for (const std::string& fixed : train_flags_fixed_on_resume()) {
       if (p.given(fixed)) {

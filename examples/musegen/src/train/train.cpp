@@ -441,20 +441,38 @@ TrainResult train(TrainOptions options, std::ostream& log) {
     throw std::runtime_error(run.state().string() + ": nothing to resume (no such file); " +
                              "start the run without --resume");
   }
-  // A new run reads its data before making the folder, so a bad dataset leaves nothing behind.
-  std::optional<Dataset> data;
   if (!options.resume) {
     check_options(options);
     if (options.dataset.empty()) throw std::invalid_argument("no dataset file given");
-    data = load_dataset(options.dataset);
-    fs::create_directories(run.root);
   }
-  // From here on this process is the folder's only writer (run_lock.hpp); every check of what
-  // the folder holds comes after, so a concurrent session cannot slip in between.
-  const RunLock lock(run, "musegen train");
-  if (!options.resume && fs::exists(run.state())) {
-    throw std::runtime_error(run.root.string() + " already holds a training run (" + RunDir::kState +
-                             "); pass --resume to continue it, or choose another --run-dir");
+  // From the lock on this process is the folder's only writer (run_lock.hpp), and every check
+  // of what the folder holds comes after it, so a concurrent session cannot slip in between. A
+  // folder that exists is locked before anything slow, so a busy one is refused at once rather
+  // than after loading the dataset; a new one is made only once its data has been read, so a
+  // bad dataset leaves nothing behind.
+  std::optional<RunLock> lock;
+  const auto check_no_run_yet = [&] {
+    if (!options.resume && fs::exists(run.state())) {
+      throw std::runtime_error(run.root.string() + " already holds a training run (" + RunDir::kState +
+                               "); pass --resume to continue it, or choose another --run-dir");
+    }
+  };
+  if (fs::exists(run.root)) {
+    lock.emplace(run, "musegen train");
+    check_no_run_yet();
+  }
+  std::optional<Dataset> data;
+  if (!options.resume) {
+    data = load_dataset(options.dataset);
+    if (options.adapt_to_data) {
+      options.adapt_to_data(options, data->codec.encoding());
+      check_options(options);
+    }
+    if (!lock) {
+      fs::create_directories(run.root);
+      lock.emplace(run, "musegen train");
+      check_no_run_yet();  // another session may have made the folder meanwhile
+    }
   }
   nn::TrainingState saved;
   if (options.resume) {

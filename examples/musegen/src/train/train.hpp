@@ -11,10 +11,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <stop_token>
 #include <string>
 #include <vector>
+
+#include "codec.hpp"
 
 namespace musegen {
 
@@ -56,6 +59,10 @@ struct TrainOptions {
   // finishes the step, writes a checkpoint and returns.
   bool handle_sigint = true;
   std::stop_token stop;
+  // A new run's options that depend on its data (the command line's smaller defaults for roll
+  // datasets), applied once the dataset is loaded and before the options are checked and
+  // saved. Called with the loaded dataset's encoding; not called on resume.
+  std::function<void(TrainOptions&, Encoding)> adapt_to_data;
 };
 
 struct TrainResult {
