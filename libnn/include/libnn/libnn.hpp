@@ -32,3 +32,4 @@
 #include "libnn/random.hpp"
 #include "libnn/shape.hpp"
 #include "libnn/tensor.hpp"
+#include "libnn/threads.hpp"

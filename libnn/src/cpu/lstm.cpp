@@ -23,7 +23,6 @@
 #include "kernels/lstm.hpp"
 
 #include <libnn/cpu/gemm.hpp>
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,8 +79,8 @@ const KernelSet& gemm_kernels() {
 
 // Threads for a recurrence with `work` multiply-adds per step over `parts` units of work.
 int team_size(std::int64_t work, std::int64_t parts) {
-  if (omp_in_parallel() || work < kMinParallelWork) return 1;
-  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(omp_get_max_threads(), parts)));
+  if (work < kMinParallelWork) return 1;
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(max_team(), parts)));
 }
 
 // The chunks of a recurrence, in rounds (one per time step): the threads of a parallel
@@ -276,9 +275,7 @@ void forward_steps_gemm(const Forward& f) {
   float* tiles = workspaces().tiles.get(threads * mr * ldt);
   RoundQueue queue(f.T, chunks);
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int id = omp_get_thread_num();
+  run_team(threads, [&](int id) {
     float* a_pack = a_bufs + id * row_panels * mr * H;
     float* tile = tiles + id * mr * ldt;
     std::int64_t packed_step = -1;
@@ -343,7 +340,7 @@ void forward_steps_gemm(const Forward& f) {
       }
       queue.finish();
     }
-  }
+  });
 }
 
 // --- forward at batch <= 4: matrix-vector products -------------------------------------
@@ -480,9 +477,8 @@ void backward_steps(std::int64_t T, std::int64_t B, std::int64_t H, const float*
   float* a_bufs = workspaces().a.get(threads * row_panels * mr * G4);
   RoundQueue queue(dh0 ? T + 1 : T, chunks);
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    float* a_pack = a_bufs + omp_get_thread_num() * row_panels * mr * G4;
+  run_team(threads, [&](int id) {
+    float* a_pack = a_bufs + id * row_panels * mr * G4;
     std::int64_t packed_round = -1;
     std::int64_t r = 0, k = 0;
     while (queue.next(r, k)) {
@@ -530,7 +526,7 @@ void backward_steps(std::int64_t T, std::int64_t B, std::int64_t H, const float*
       }
       queue.finish();
     }
-  }
+  });
 }
 
 void lstm_backward_cpu(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n, const Tensor& x,

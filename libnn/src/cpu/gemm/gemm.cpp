@@ -29,8 +29,8 @@
 
 #include "cpu/cpu_features.hpp"
 #include "cpu/gemm/gemm_kernel.hpp"
+#include "cpu/parallel.hpp"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -228,20 +228,21 @@ void gemv(const KernelSet& ks, const Problem& p, int64_t N) {
   };
   const int64_t blocks = (N + kGemvBlock - 1) / kGemvBlock;
   int threads = 1;
-  if (N * p.K >= kMinParallelGemvWork && !omp_in_parallel())
-    threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), blocks));
+  if (N * p.K >= kMinParallelGemvWork)
+    threads = static_cast<int>(std::min<int64_t>(max_team(), blocks));
   if (threads <= 1) return run(0, N);
-  // Contiguous ranges of blocks, one per thread: each reads its part of B once, in order.
-  // (Static, unlike the chunk queue of the GEMM: a product of a few tens of microseconds
-  // leaves a late thread little to hand over.)
-#pragma omp parallel num_threads(threads)
-  {
-    const int64_t team = omp_get_num_threads(), id = omp_get_thread_num();
-    const int64_t per = (blocks + team - 1) / team;
-    const int64_t j0 = std::min(N, id * per * kGemvBlock);
-    const int64_t j1 = std::min(N, (id + 1) * per * kGemvBlock);
-    if (j0 < j1) run(j0, j1);
-  }
+  // Contiguous ranges of blocks, a few per thread, claimed first come, first served (each
+  // reads its part of B once, in order): a thread that starts late takes fewer, and none
+  // waits for it. Each column is computed whole by one call, whoever makes it.
+  const int64_t pieces = std::min<int64_t>(blocks, kPiecesPerThread * threads);
+  const int64_t per = (blocks + pieces - 1) / pieces;
+  std::atomic<int64_t> next{0};
+  run_team(threads, [&](int) {
+    for (int64_t q = next.fetch_add(1, std::memory_order_relaxed); q * per < blocks;
+         q = next.fetch_add(1, std::memory_order_relaxed)) {
+      run(std::min(N, q * per * kGemvBlock), std::min(N, (q + 1) * per * kGemvBlock));
+    }
+  });
 }
 
 // C = beta * C, for K == 0 or alpha == 0; beta == 0 writes zeros without reading C.
@@ -281,7 +282,7 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
   if (M == 1) return gemv(ks, problem, N);
 
   int threads = 1;
-  if (M * N * K >= kMinParallelWork && !omp_in_parallel()) threads = omp_get_max_threads();
+  if (M * N * K >= kMinParallelWork) threads = max_team();
   const Chunking ch = choose_chunking(ks, M, N, threads > 1 ? kChunksPerThread * threads : 1);
   const int64_t chunks = ch.m_chunks * ch.n_chunks;
   if (threads <= 1 || chunks <= 1) {
@@ -292,13 +293,12 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
   // busy with another process) takes fewer. Which thread computes a chunk does not change
   // its result.
   std::atomic<int64_t> next{0};
-#pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(threads, chunks)))
-  {
+  run_team(static_cast<int>(std::min<int64_t>(threads, chunks)), [&](int) {
     ThreadBuffers& buffers = thread_buffers();
     for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < chunks;
          c = next.fetch_add(1, std::memory_order_relaxed))
       run_chunk(ks, problem, ch, M, N, c, buffers);
-  }
+  });
 }
 
 void set_gemm_isa(GemmIsa isa) {
