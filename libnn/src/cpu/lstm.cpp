@@ -86,27 +86,34 @@ int team_size(std::int64_t work, std::int64_t parts) {
 // The chunks of a recurrence, in rounds (one per time step): the threads of a parallel
 // region claim chunks first come, first served, and a chunk of round r starts only when
 // every chunk of round r-1 is done. Threads wait for work, never for each other: a thread
-// whose core another process holds delays only the chunk it holds, and the others go on
+// whose core another process holds delays only the chunk it is computing, and the others go on
 // with the rest of the step, then the next steps (an OpenMP barrier per step would wait for
 // it every time). Which thread computes a chunk does not change its result.
 class RoundQueue {
  public:
   RoundQueue(std::int64_t rounds, std::int64_t chunks) : chunks_(chunks), total_(rounds * chunks) {}
 
-  // Claims the next chunk: false when none is left; else waits until its round may start.
+  // Claims the next chunk once its round may start: false when none is left. A thread waits
+  // for the round *before* it claims, so it never holds a chunk it cannot start yet: a thread
+  // descheduled while it waits (its core taken by another process) holds nothing the others
+  // need, and they take the round's chunks without it.
   bool next(std::int64_t& round, std::int64_t& chunk) {
-    const std::int64_t c = next_.fetch_add(1, std::memory_order_relaxed);
-    if (c >= total_) return false;
-    round = c / chunks_;
-    chunk = c % chunks_;
-    const std::int64_t needed = round * chunks_;
-    for (int spins = 0; done_.load(std::memory_order_acquire) < needed; ++spins) {
+    std::int64_t c = next_.load(std::memory_order_relaxed);
+    for (int spins = 0;; ++spins) {
+      if (c >= total_) return false;
+      if (done_.load(std::memory_order_acquire) >= (c / chunks_) * chunks_) {
+        if (next_.compare_exchange_weak(c, c + 1, std::memory_order_relaxed)) break;
+        continue;  // another thread took chunk c; c is now the next one
+      }
       if (spins < 4096) {
         cpu_relax();
       } else {
         std::this_thread::yield();  // the chunk we wait for may be on a descheduled thread
       }
+      c = next_.load(std::memory_order_relaxed);
     }
+    round = c / chunks_;
+    chunk = c % chunks_;
     return true;
   }
   // Marks a claimed chunk done (publishing what it wrote).

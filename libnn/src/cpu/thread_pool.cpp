@@ -64,8 +64,14 @@ class Pool {
  public:
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 31;
   static constexpr std::uint64_t kJoinedMask = kClosed - 1;
-  // How long an idle worker spins before it sleeps, and a caller before it yields: a few
-  // microseconds, about what a futex wake costs.
+  // How long an idle worker spins for the next region before it sleeps on the futex: the
+  // gap between a training step's regions is mostly shorter, and a sleeping worker costs the
+  // next region a wake-up (a system call, and tens of microseconds on a VM). Measured on the
+  // 2-core VM, 5 JSB epochs quiet: 30, 100, 1,000 and 5,000 us all within the run-to-run noise
+  // (docs/perf.md, "Threads on a busy machine"); 100 us keeps a busy machine's other work
+  // from paying for long spins.
+  static constexpr std::chrono::microseconds kIdleSpin{100};
+  // How many times a caller spins on its joined workers before it yields its core to them.
   static constexpr int kSpins = 2000;
 
   void run(int team, const TeamBody& body) {
@@ -126,9 +132,11 @@ class Pool {
     std::uint32_t seen = generation_.load();
     for (;;) {
       std::uint32_t now = generation_.load();
-      for (int spins = 0; now == seen && spins < kSpins; ++spins) {
+      const auto spin_until = std::chrono::steady_clock::now() + kIdleSpin;
+      for (int spins = 0; now == seen; ++spins) {
         cpu_relax();
         now = generation_.load();
+        if ((spins & 63) == 63 && std::chrono::steady_clock::now() > spin_until) break;
       }
       if (now == seen) {
         sleepers_.fetch_add(1);
