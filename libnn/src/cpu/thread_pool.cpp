@@ -104,7 +104,9 @@ class Pool {
         std::this_thread::yield();  // a joined worker may be waiting for this core
       }
     }
-    if (!error) error = take_error();
+    // Always taken, so that a worker's exception never outlives its region (the caller's own
+    // comes first when both threw).
+    if (std::exception_ptr theirs = take_error(); !error) error = std::move(theirs);
     busy_.store(false);
     if (error) std::rethrow_exception(error);
   }
