@@ -234,3 +234,33 @@ TEST(RunFolder, SizesAreCheckedBeforeAllocating) {
 }
 
 }  // namespace
+
+namespace {
+
+// --threads changes how fast, never what: a model large enough for libnn to split its GEMMs
+// and LSTM steps between threads trains to the same bits on 1 and on 2 threads (the oracle is
+// the 1-thread run; docs/libnn.md, "Threads"). Out-of-range values: test_cli_ranges.cpp.
+TEST(RunFolder, ThreadsFlagChangesNoBitOfTheWeights) {
+  test_util::TempDir dir("musegen_run_folder");
+  save_dataset(dir.path() / "a.mgds", test::tiny_dataset(Encoding::events));
+  const std::vector<std::string> model = {"--embed", "64", "--hidden", "128", "--layers", "1", "--seq-len", "32",
+                                          "--batch", "16", "--max-steps", "3", "--no-tensorboard",
+                                          "--sample-steps", "0", "--quiet"};
+  for (const std::string threads : {"1", "2"}) {
+    expect_case({"train on " + threads + " thread(s)",
+                 concat({"train", "a.mgds", "--run-dir", "run" + threads, "--threads", threads}, model), 0, "", {}},
+                dir.path());
+  }
+  const nn::io::StFile one = nn::io::read_safetensors(dir.path() / "run1/model.safetensors");
+  const nn::io::StFile two = nn::io::read_safetensors(dir.path() / "run2/model.safetensors");
+  ASSERT_EQ(one.tensors.size(), two.tensors.size());
+  ASSERT_FALSE(one.tensors.empty());
+  for (const nn::io::StTensor& t : one.tensors) {
+    const nn::io::StTensor* other = two.find(t.name);
+    ASSERT_NE(other, nullptr) << t.name;
+    EXPECT_EQ(t.shape, other->shape) << t.name;
+    EXPECT_TRUE(t.data == other->data) << t.name << " differs between 1 and 2 threads";
+  }
+}
+
+}  // namespace

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <libnn/threads.hpp>
+
 #include <charconv>
 #include <cmath>
 #include <iostream>
@@ -374,6 +376,17 @@ std::string Parser::help() const {
   print("  -h, --help", "show this help and exit");
   if (!epilog_.empty()) out << '\n' << epilog_ << (epilog_.back() == '\n' ? "" : "\n");
   return out.str();
+}
+
+Parser& add_threads_option(Parser& p, std::int64_t& threads) {
+  return p.option("threads", threads, "N",
+                  "CPU threads for the model's kernels (0: OMP_NUM_THREADS, else one per core); "
+                  "the results are the same for any count",
+                  range(0, kMaxThreads));
+}
+
+void apply_threads(std::int64_t threads) {
+  if (threads > 0) nn::set_num_threads(static_cast<int>(threads));
 }
 
 }  // namespace musegen::cli

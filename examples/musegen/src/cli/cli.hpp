@@ -139,4 +139,12 @@ double parse_double(const std::string& text, const std::string& what);
 void check_range(long double value, const std::string& text, const Range& allowed,
                  const std::string& what, const std::string& metavar);
 
+// --threads N, for the commands that run the model (train, generate, eval): how many CPU
+// threads libnn's kernels use. 0, the default, keeps libnn's own default (OMP_NUM_THREADS,
+// else one per core). Results are the same for any count (docs/libnn.md, "Threads").
+inline constexpr std::int64_t kMaxThreads = 1024;
+Parser& add_threads_option(Parser& p, std::int64_t& threads);
+// Applies a parsed --threads value to the calling thread (nothing for 0).
+void apply_threads(std::int64_t threads);
+
 }  // namespace musegen::cli

@@ -151,7 +151,10 @@ int cmd_eval(Args args) {
           "\n"
           "The NLL is in nats per prediction: per token (cross-entropy; perplexity = e^NLL) or,\n"
           "for roll datasets, per frame summed over the 88 keys (the published JSB figure).\n");
+  std::int64_t threads = 0;
+  cli::add_threads_option(p, threads);
   if (!p.parse(args)) return 0;
+  cli::apply_threads(threads);
 
   MetricOptions options;
   options.ngram = static_cast<int>(ngram);

@@ -66,7 +66,10 @@ int cmd_generate(Args args) {
       .epilog("examples:\n"
               "  musegen generate runs/jsb --steps 128 --midi chorale.mid\n"
               "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n");
+  std::int64_t threads = 0;
+  cli::add_threads_option(p, threads);
   if (!p.parse(args)) return 0;
+  cli::apply_threads(threads);
   if (weights != "fp32" && weights != "fp16") {
     throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
   }

@@ -77,7 +77,10 @@ int cmd_train(Args args) {
           "--checkpoint-every, --log-seconds, --quiet, --no-tensorboard and --sample-steps may\n"
           "change.\n\n"
           "TensorBoard is not needed to train; to watch a run: pip install tensorboard.");
+  std::int64_t threads = 0;
+  cli::add_threads_option(p, threads);
   if (!p.parse(args)) return 0;
+  cli::apply_threads(threads);
   if (dataset.size() > 1) throw cli::UsageError("expected one DATASET, found " + std::to_string(dataset.size()));
   if (dataset.empty() && !o.resume) throw cli::UsageError("missing DATASET");
   if (!dataset.empty()) o.dataset = dataset[0];
