@@ -6,7 +6,6 @@
 // gradient check. Also: determinism across thread counts, batch_norm's running statistics,
 // and the error messages.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -18,23 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "thread_scope.hpp"
+
 namespace {
 
 using nn::Shape;
 using nn::Tensor;
-
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(omp_get_max_threads()) {
-    omp_set_num_threads(threads);
-  }
-  ~ThreadScope() { omp_set_num_threads(saved_); }
-  ThreadScope(const ThreadScope&) = delete;
-  ThreadScope& operator=(const ThreadScope&) = delete;
-
- private:
-  int saved_;
-};
 
 std::vector<float> random_values(std::int64_t n, std::uint64_t seed, double mean = 0.0,
                                  double stddev = 1.0) {
@@ -143,7 +131,7 @@ TEST(Embedding, BackwardIsBitIdenticalAcrossThreadCounts) {
   Tensor indices = nn::randint(0, V, {N}, &gen);
   Tensor g = nn::randn({N, D}, &gen);
   auto run = [&](int threads) {
-    ThreadScope scope(threads);
+    test_util::ThreadScope scope(threads);
     Tensor weight = nn::zeros({V, D});
     weight.set_requires_grad();
     nn::embedding(weight, indices).backward(g);
@@ -348,7 +336,7 @@ TEST(LayerNorm, BitIdenticalAcrossThreadCounts) {
   Tensor xv = nn::randn({N, C}, &gen), wv = nn::randn({C}, &gen), bv = nn::randn({C}, &gen);
   Tensor g = nn::randn({N, C}, &gen);
   auto run = [&](int threads) {
-    ThreadScope scope(threads);
+    test_util::ThreadScope scope(threads);
     Tensor x = xv.clone().set_requires_grad(), w = wv.clone().set_requires_grad();
     Tensor b = bv.clone().set_requires_grad();
     Tensor y = nn::layer_norm(x, {C}, w, b);
@@ -516,7 +504,7 @@ TEST(BatchNorm, BitIdenticalAcrossThreadCounts) {
   nn::Generator gen(6);
   Tensor xv = nn::randn({N, C, L}, &gen), g = nn::randn({N, C, L}, &gen);
   auto run = [&](int threads) {
-    ThreadScope scope(threads);
+    test_util::ThreadScope scope(threads);
     Tensor x = xv.clone().set_requires_grad(), w = nn::ones({C}).set_requires_grad();
     Tensor b = nn::zeros({C}).set_requires_grad();
     Tensor rm = nn::zeros({C}), rv = nn::ones({C});

@@ -5,7 +5,6 @@
 #include <libnn/cpu/gemm.hpp>
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +17,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "thread_scope.hpp"
 
 namespace {
 
@@ -34,19 +35,6 @@ class IsaScope {
   ~IsaScope() { nn::cpu::set_gemm_isa(GemmIsa::Auto); }
   IsaScope(const IsaScope&) = delete;
   IsaScope& operator=(const IsaScope&) = delete;
-};
-
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(omp_get_max_threads()) {
-    omp_set_num_threads(threads);
-  }
-  ~ThreadScope() { omp_set_num_threads(saved_); }
-  ThreadScope(const ThreadScope&) = delete;
-  ThreadScope& operator=(const ThreadScope&) = delete;
-
- private:
-  int saved_;
 };
 
 std::vector<float> random_vector(size_t n, std::mt19937& rng) {
@@ -213,11 +201,11 @@ TEST_P(GemmIsaTest, SameResultWithOneAndTwoThreads) {
       const std::vector<float> C0 = random_vector(static_cast<size_t>(M * N), rng);
       std::vector<float> C1 = C0, C2 = C0;
       {
-        ThreadScope threads(1);
+        test_util::ThreadScope threads(1);
         nn::cpu::sgemm(t[0], t[1], M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 0.5f, C1.data(), N);
       }
       {
-        ThreadScope threads(2);
+        test_util::ThreadScope threads(2);
         nn::cpu::sgemm(t[0], t[1], M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 0.5f, C2.data(), N);
       }
       ASSERT_TRUE(C1 == C2) << "results differ between 1 and 2 threads: "
@@ -254,11 +242,11 @@ TEST_P(GemmIsaTest, MatrixVectorSameResultWithOneAndTwoThreads) {
       const std::vector<float> C0 = random_vector(static_cast<size_t>(N), rng);
       std::vector<float> C1 = C0, C2 = C0;
       {
-        ThreadScope threads(1);
+        test_util::ThreadScope threads(1);
         nn::cpu::sgemm(t[0], t[1], 1, N, K, 1.0f, A.data(), lda, B.data(), ldb, 1.0f, C1.data(), N);
       }
       {
-        ThreadScope threads(2);
+        test_util::ThreadScope threads(2);
         nn::cpu::sgemm(t[0], t[1], 1, N, K, 1.0f, A.data(), lda, B.data(), ldb, 1.0f, C2.data(), N);
       }
       ASSERT_TRUE(C1 == C2) << "results differ between 1 and 2 threads: "

@@ -6,7 +6,6 @@
 // and itself checked against known values) for float16 weights; the stepper's step() fed
 // the embedding rows for step_tokens().
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -28,6 +27,8 @@
 #include "libnn/modules/lstm.hpp"
 #include "libnn/modules/lstm_stepper.hpp"
 #include "libnn/random.hpp"
+
+#include "thread_scope.hpp"
 
 namespace {
 
@@ -128,17 +129,6 @@ TEST(HalfConversion, AgreesWithIndependentRounding) {
 }
 
 // --- the stepper against the LSTM module ---------------------------------------------------
-
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
-  ~ThreadScope() { omp_set_num_threads(saved_); }
-  ThreadScope(const ThreadScope&) = delete;
-  ThreadScope& operator=(const ThreadScope&) = delete;
-
- private:
-  int saved_;
-};
 
 class IsaScope {
  public:
@@ -293,7 +283,7 @@ TEST(LSTMStepper, SameBitsWithOneAndTwoThreads) {
     const nn::LSTMStepper stepper(lstm, nn::LSTMStepperOptions().weight_dtype(dtype));
     std::vector<float> results[2];
     for (int threads : {1, 2}) {
-      ThreadScope scope(threads);
+      test_util::ThreadScope scope(threads);
       nn::LSTMState state;
       Tensor h;
       for (const Tensor& x : inputs(c, 3, 12)) h = stepper.step(x, state);

@@ -22,21 +22,12 @@
 #include "libnn/cpu/gemm.hpp"
 #include "libnn/libnn.hpp"
 
+#include "thread_scope.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
 using nn::Tensor;
-
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(nn::get_num_threads()) { nn::set_num_threads(threads); }
-  ~ThreadScope() { nn::set_num_threads(saved_); }
-  ThreadScope(const ThreadScope&) = delete;
-  ThreadScope& operator=(const ThreadScope&) = delete;
-
- private:
-  int saved_;
-};
 
 // Worker delays for the scope of a test.
 class DelayScope {
@@ -62,7 +53,7 @@ void expect_each_index_once(std::int64_t n, std::int64_t grain, const std::strin
 
 TEST(ThreadPool, EveryIndexOnceForAnyTeamAndSize) {
   for (const int threads : {1, 2, 3, 8}) {
-    const ThreadScope scope(threads);
+    const test_util::ThreadScope scope(threads);
     for (const std::int64_t n : {1, 7, 64, 1000, 100003}) {
       for (const std::int64_t grain : {1, 16, 4096}) {
         expect_each_index_once(n, grain, std::to_string(threads) + " threads, n " + std::to_string(n) +
@@ -73,7 +64,7 @@ TEST(ThreadPool, EveryIndexOnceForAnyTeamAndSize) {
 }
 
 TEST(ThreadPool, SetNumThreadsChecksAndIsOpenMpsSetting) {
-  const ThreadScope scope(3);
+  const test_util::ThreadScope scope(3);
   EXPECT_EQ(nn::get_num_threads(), 3);
   EXPECT_EQ(omp_get_max_threads(), 3);
   EXPECT_THROW(nn::set_num_threads(0), std::invalid_argument);
@@ -84,7 +75,7 @@ TEST(ThreadPool, SetNumThreadsChecksAndIsOpenMpsSetting) {
 // A worker that wakes late finds the region closed and turns away: the caller did all the
 // work and returned without it. Then the late worker's wake-up must not disturb later regions.
 TEST(ThreadPool, AWorkerThatWakesLateIsNotWaitedFor) {
-  const ThreadScope scope(2);
+  const test_util::ThreadScope scope(2);
   std::mutex mutex;
   std::set<int> slots;
   {
@@ -117,7 +108,7 @@ TEST(ThreadPool, ASlowedWorkerChangesNoBitOfTheGemmOrTheLstm) {
                b_hh = nn::randn({384}, &gen);
   const Tensor gy = nn::randn({6, 24, 96}, &gen);
   auto run = [&](int threads) {
-    const ThreadScope scope(threads);
+    const test_util::ThreadScope scope(threads);
     std::vector<float> c(96 * 150, 0.0f);
     nn::cpu::sgemm(nn::cpu::Trans::No, nn::cpu::Trans::No, 96, 150, 200, 1.0f, a.data_ptr<float>(), 200,
                    b.data_ptr<float>(), 150, 0.0f, c.data(), 150);
@@ -138,7 +129,7 @@ TEST(ThreadPool, ASlowedWorkerChangesNoBitOfTheGemmOrTheLstm) {
 }
 
 TEST(ThreadPool, AnExceptionReachesTheCallerAndThePoolGoesOn) {
-  const ThreadScope scope(2);
+  const test_util::ThreadScope scope(2);
   for (int round = 0; round < 20; ++round) {
     EXPECT_THROW(nn::cpu::parallel_for(10000, 16,
                                        [&](std::int64_t begin, std::int64_t end) {
@@ -152,7 +143,7 @@ TEST(ThreadPool, AnExceptionReachesTheCallerAndThePoolGoesOn) {
 // Several threads of the program call libnn at once (a server's two generations): one region
 // runs on the pool at a time and the others run on their callers; nested loops run inline.
 TEST(ThreadPool, ConcurrentAndNestedCallsAreCorrect) {
-  const ThreadScope scope(2);
+  const test_util::ThreadScope scope(2);
   std::atomic<int> failures{0};
   auto caller = [&] {
     nn::set_num_threads(2);  // a new thread starts with the process's default
