@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -119,12 +120,19 @@ class Pool {
 
   // Starts workers until there are `count`. They are never stopped: they sleep when idle, and
   // the process's exit ends them (the pool itself is never destroyed, so no exit-time
-  // destructor can race a worker).
+  // destructor can race a worker). When the system refuses a thread, the region runs with the
+  // workers there are (the caller alone, at worst): never an error, since fewer threads give
+  // the same result.
   void grow(int count) {
-    if (started_.load() >= count) return;
+    if (started_.load() >= count || refused_.load()) return;
     const std::lock_guard lock(grow_mutex_);
     while (started_.load() < count) {
-      std::thread([this] { work(); }).detach();
+      try {
+        std::thread([this] { work(); }).detach();
+      } catch (const std::system_error&) {
+        refused_.store(true);
+        return;
+      }
       started_.fetch_add(1);
     }
   }
@@ -193,6 +201,7 @@ class Pool {
   std::atomic<std::uint64_t> finished_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<int> started_{0};
+  std::atomic<bool> refused_{false};  // the system refused a thread: grow no more
   std::mutex grow_mutex_;
   std::mutex error_mutex_;
   std::exception_ptr first_error_;
