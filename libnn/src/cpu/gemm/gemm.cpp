@@ -31,7 +31,6 @@
 #include "cpu/gemm/gemm_kernel.hpp"
 #include "cpu/parallel.hpp"
 
-
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -227,21 +226,12 @@ void gemv(const KernelSet& ks, const Problem& p, int64_t N) {
     }
   };
   const int64_t blocks = (N + kGemvBlock - 1) / kGemvBlock;
-  int threads = 1;
-  if (N * p.K >= kMinParallelGemvWork)
-    threads = static_cast<int>(std::min<int64_t>(max_team(), blocks));
-  if (threads <= 1) return run(0, N);
-  // Contiguous ranges of blocks, a few per thread, claimed first come, first served (each
-  // reads its part of B once, in order): a thread that starts late takes fewer, and none
-  // waits for it. Each column is computed whole by one call, whoever makes it.
-  const int64_t pieces = std::min<int64_t>(blocks, kPiecesPerThread * threads);
-  const int64_t per = (blocks + pieces - 1) / pieces;
-  std::atomic<int64_t> next{0};
-  run_team(threads, [&](int) {
-    for (int64_t q = next.fetch_add(1, std::memory_order_relaxed); q * per < blocks;
-         q = next.fetch_add(1, std::memory_order_relaxed)) {
-      run(std::min(N, q * per * kGemvBlock), std::min(N, (q + 1) * per * kGemvBlock));
-    }
+  if (N * p.K < kMinParallelGemvWork) return run(0, N);
+  // Contiguous ranges of blocks, a few per thread, claimed first come, first served by
+  // parallel_for (each reads its part of B once, in order): a thread that starts late takes
+  // fewer, and none waits for it. Each column is computed whole by one call, whoever makes it.
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    run(b0 * kGemvBlock, std::min(N, b1 * kGemvBlock));
   });
 }
 
