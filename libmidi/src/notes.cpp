@@ -122,7 +122,8 @@ struct ChannelEvent {
 
 class NoteExtractor {
  public:
-  NoteExtractor(const MidiFile& file, const NoteOptions& options) : file_(file), options_(options) {
+  NoteExtractor(const MidiFile& file, const NoteOptions& options)
+      : file_(file), options_(options), zero_length_off_first_(options.zero_length_off_first()) {
     if (file.tracks.size() > 0xFFFF) throw std::invalid_argument("extract_notes: more than 65535 tracks");
     for (const Track& t : file.tracks)  // events are indexed in 32 bits (a file of over 8 GB)
       if (t.events.size() >= kNone) throw std::invalid_argument("extract_notes: a track of 2^32 events or more");
@@ -191,7 +192,10 @@ class NoteExtractor {
         case ChannelMessage::NoteOff: {
           const int key = channel * 128 + e.data1;
           const std::uint32_t n = head_[key];  // first in, first out
-          if (n == kNone) break;               // nothing to close: ignored
+          if (n == kNone) {  // nothing to close: ignored (but see zero_length_off_first)
+            if (zero_length_off_first_) stray_off_[key] = {e.tick, i};
+            break;
+          }
           head_[key] = work_[n].next;
           --open_count_;
           out_.notes[n].end_tick = e.tick;
@@ -248,8 +252,15 @@ class NoteExtractor {
     note.track = static_cast<std::uint16_t>(t);
     note.drum = e.channel() == kDrumChannel;
     note.start_tick = note.end_tick = e.tick;
-    work_.push_back({i, kNone, kNone});
     const int key = e.channel() * 128 + e.data1;
+    if (StrayOff& stray = stray_off_[key]; stray.index != kNone && stray.tick == e.tick) {
+      // zero_length_off_first: a note-off with nothing open, then a note-on of that key in the
+      // same tick: a note of no length whose off was sorted first. It ends where it starts.
+      work_.push_back({i, i, kNone});  // released where it starts (the pedal may hold it)
+      stray.index = kNone;
+      return;
+    }
+    work_.push_back({i, kNone, kNone});
     if (head_[key] == kNone) head_[key] = n;
     else work_[tail_[key]].next = n;
     tail_[key] = n;
@@ -258,6 +269,7 @@ class NoteExtractor {
 
   // Notes of track t never closed end with their track, with a warning, in the order they began.
   void close_unclosed(std::uint32_t t) {
+    for (StrayOff& stray : stray_off_) stray.index = kNone;
     if (open_count_ == 0) return;
     std::vector<std::uint32_t> unclosed;
     for (int key = 0; key < kKeys; ++key)
@@ -421,6 +433,7 @@ class NoteExtractor {
 
   const MidiFile& file_;
   const NoteOptions& options_;
+  const bool zero_length_off_first_;
   Performance out_;
   std::optional<TempoMap> shared_map_, track_map_;  // track_map_: format 2, of track_map_track_
   std::uint32_t track_map_track_ = kNone;
@@ -430,6 +443,12 @@ class NoteExtractor {
   // NoteWork::next.
   std::array<std::uint32_t, kKeys> head_, tail_;
   std::size_t open_count_ = 0;
+  // The last note-off per (channel, pitch) of the track being paired that found no open note.
+  struct StrayOff {
+    std::uint64_t tick = 0;
+    std::uint32_t index = kNone;  // in the track; kNone: none
+  };
+  std::array<StrayOff, kKeys> stray_off_{};
   // Where each track's notes, controls and bends begin (one extra entry: the end).
   std::vector<std::size_t> track_notes_, track_controls_, track_bends_;
   std::vector<ChannelEvent> programs_, pedals_;

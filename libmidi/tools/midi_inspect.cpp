@@ -25,6 +25,7 @@ struct Args {
   Mode mode = Mode::Summary;
   midi::ReadOptions read_options;
   bool sustain = false;
+  bool zero_length_off_first = false;
   bool quiet = false;
   std::optional<std::string> rewrite;
   std::vector<std::string> files;
@@ -47,6 +48,9 @@ Options:
   --error-on NAME     refuse one kind of malformation (repeatable); NAME is one of:
                       %s
   --sustain           --notes: extend notes held by the sustain pedal (CC64 >= 64)
+  --zero-length-off-first
+                      --notes: a note-off with nothing to end, then a note-on of its key in
+                      the same tick, is a note of no length (music21's grace notes)
   --rewrite OUT.mid   write the (single) input file back to OUT.mid through libmidi
   -q, --quiet         summary/check: print warnings as a count only
   -h, --help          show this help
@@ -97,6 +101,8 @@ Args parse_args(int argc, char** argv) {
       a.read_options.on(*kind, midi::Policy::Error);
     } else if (arg == "--sustain") {
       a.sustain = true;
+    } else if (arg == "--zero-length-off-first") {
+      a.zero_length_off_first = true;
     } else if (arg == "--rewrite") {
       a.rewrite = value("--rewrite");
     } else if (arg == "-q" || arg == "--quiet") {
@@ -205,8 +211,8 @@ void print_events(const midi::MidiFile& f) {
   }
 }
 
-void print_notes(const midi::MidiFile& f, bool sustain) {
-  const auto perf = midi::extract_notes(f, midi::NoteOptions().sustain_pedal(sustain));
+void print_notes(const midi::MidiFile& f, const midi::NoteOptions& options) {
+  const auto perf = midi::extract_notes(f, options);
   std::cout << "track\tchannel\tprogram\tpitch\tvelocity\tstart_tick\tend_tick\tstart_sec\tend_sec\n";
   for (const auto& n : perf.notes) {
     char buf[192];
@@ -248,7 +254,7 @@ int main(int argc, char** argv) {
         print_warnings(path, file.warnings, args.quiet);
         break;
       case Mode::Notes:
-        print_notes(file, args.sustain);
+        print_notes(file, midi::NoteOptions().sustain_pedal(args.sustain).zero_length_off_first(args.zero_length_off_first));
         print_warnings(path, file.warnings, args.quiet);
         break;
       case Mode::Check:

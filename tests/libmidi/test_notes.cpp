@@ -123,6 +123,37 @@ TEST(Notes, NoteOnAndOffAtTheSameTickInFileOrder) {
   EXPECT_EQ(spans(midi::extract_notes(f)), (std::vector<Span>{{60, 0, 0, 0, 96}, {60, 0, 0, 96, 192}}));
 }
 
+TEST(Notes, ZeroLengthOffFirstReadsAStrayOffThenOnAsANoteOfNoLength) {
+  // music21's grace notes: a tick's offs are sorted before its ons, so a note of no length
+  // at tick 96 reads off, off, on after the note that ends there. With the option the stray
+  // off belongs to the note-on after it; the key's next release (tick 192) ends the next note
+  // only. Without it (the default) the note-on waits for that release.
+  MidiFile f = file_with(0, 1);
+  on(f.tracks[0], 0, 0, 60);
+  off(f.tracks[0], 96, 0, 60);
+  off(f.tracks[0], 96, 0, 60);
+  on(f.tracks[0], 96, 0, 60);
+  on(f.tracks[0], 96, 0, 62);
+  off(f.tracks[0], 144, 0, 62);
+  on(f.tracks[0], 144, 0, 60);
+  off(f.tracks[0], 192, 0, 60);
+  EXPECT_EQ(spans(midi::extract_notes(f, NoteOptions().zero_length_off_first(true))),
+            (std::vector<Span>{{60, 0, 0, 0, 96}, {60, 0, 0, 96, 96}, {62, 0, 0, 96, 144}, {60, 0, 0, 144, 192}}));
+  EXPECT_EQ(spans(midi::extract_notes(f)),
+            (std::vector<Span>{{60, 0, 0, 0, 96}, {60, 0, 0, 96, 192}, {62, 0, 0, 96, 144}, {60, 0, 0, 144, 192}}));
+}
+
+TEST(Notes, ZeroLengthOffFirstIgnoresAStrayOffOfAnEarlierTickOrAnotherKey) {
+  MidiFile f = file_with(0, 1);
+  off(f.tracks[0], 90, 0, 60);  // an earlier tick
+  off(f.tracks[0], 96, 1, 60);  // another channel
+  off(f.tracks[0], 96, 0, 61);  // another pitch
+  on(f.tracks[0], 96, 0, 60);
+  off(f.tracks[0], 192, 0, 60);
+  EXPECT_EQ(spans(midi::extract_notes(f, NoteOptions().zero_length_off_first(true))),
+            (std::vector<Span>{{60, 0, 0, 96, 192}}));
+}
+
 TEST(Notes, UnclosedNoteEndsWithItsTrackAndWarns) {
   MidiFile f = file_with(1, 2);
   f.tracks[0].add_end_of_track(2000);  // a longer track does not extend track 1's note
@@ -425,11 +456,15 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
       int pitch, channel, track, program;
       std::uint64_t start, end;
     };
+    for (const bool zero_length : {false, true}) {
     std::vector<Expected> expected_plain, expected_sustain;
     for (const bool sustain : {false, true}) {
       int programs[16] = {};
       bool pedal[16] = {};
       std::vector<std::vector<std::size_t>> open(f.tracks.size() * 16 * 128);
+      // Per key, the tick of the last note-off that found no open note (kNoStray: none).
+      constexpr std::uint64_t kNoStray = std::numeric_limits<std::uint64_t>::max();
+      std::vector<std::uint64_t> stray(open.size(), kNoStray);
       std::vector<std::vector<std::size_t>> held(16);  // released while the pedal was down
       std::vector<Expected>& out = sustain ? expected_sustain : expected_plain;
       const auto close_held = [&](int ch, std::uint64_t tick, int pitch_or_all) {
@@ -447,7 +482,8 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
         const midi::Event& e = f.tracks[r.track].events[r.index];
         if (!e.is_channel()) continue;
         const int ch = e.channel();
-        auto& queue = open[(r.track * 16 + ch) * 128 + e.data1];
+        const std::size_t key = (r.track * 16 + ch) * 128 + e.data1;
+        auto& queue = open[key];
         if (e.message() == midi::ChannelMessage::ProgramChange) programs[ch] = e.data1;
         if (e.message() == midi::ChannelMessage::ControlChange && e.data1 == 64 && sustain) {
           if (pedal[ch] && e.data2 < 64) close_held(ch, e.tick, -1);
@@ -455,9 +491,17 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
         }
         if (e.is_note_on()) {
           if (sustain) close_held(ch, e.tick, e.data1);
-          queue.push_back(out.size());
+          const bool no_length = zero_length && stray[key] == e.tick;  // a stray off, same tick
+          stray[key] = kNoStray;
+          if (no_length) {
+            if (sustain && pedal[ch]) held[ch].push_back(out.size());
+          } else {
+            queue.push_back(out.size());
+          }
           out.push_back({e.data1, ch, static_cast<int>(r.track), programs[ch], e.tick, e.tick});
-        } else if (e.is_note_off() && !queue.empty()) {
+        } else if (e.is_note_off() && queue.empty()) {
+          stray[key] = e.tick;
+        } else if (e.is_note_off()) {
           const std::size_t n = queue.front();
           queue.erase(queue.begin());
           out[n].end = e.tick;
@@ -469,7 +513,7 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
         for (const std::size_t n : queue) out[n].end = f.tracks[out[n].track].end_tick();
     }
     for (const bool sustain : {false, true}) {
-      const auto p = midi::extract_notes(f, NoteOptions().sustain_pedal(sustain));
+      const auto p = midi::extract_notes(f, NoteOptions().sustain_pedal(sustain).zero_length_off_first(zero_length));
       const auto& expected = sustain ? expected_sustain : expected_plain;
       using Key = std::tuple<int, int, int, std::uint64_t, std::uint64_t, int>;
       std::vector<Key> got, want;
@@ -486,7 +530,9 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
                                  }));
       std::sort(got.begin(), got.end());
       std::sort(want.begin(), want.end());
-      ASSERT_EQ(got, want) << "trial " << trial << (sustain ? " with" : " without") << " sustain";
+      ASSERT_EQ(got, want) << "trial " << trial << (sustain ? " with" : " without") << " sustain"
+                           << (zero_length ? ", zero_length_off_first" : "");
+    }
     }
   }
 }

@@ -4,7 +4,11 @@
 // Pairing rules: a note-on with velocity 0 is a note-off; overlapping notes of one pitch on
 // one channel of one track are closed first-in first-out; a note still open at the end of
 // its track is closed at the track's last tick with a warning; a note-off with no open note
-// is ignored. Program comes from the last program change on the note's channel at or before
+// is ignored. Optionally (zero_length_off_first), a note-off with no open note followed in
+// the same tick by a note-on of its key makes that note-on a note of no length: exporters
+// that sort a tick's offs before its ons (music21, for grace notes) write such notes so, and
+// read the plain way they sound until their key's next release. Other files (some piano
+// files begin with a note-off of every key they play) need the plain reading: off by default. Program comes from the last program change on the note's channel at or before
 // its start (any track; 0 if none). Channel 10 (index 9) is the drum channel.
 //
 // Optional sustain pedal (as Magenta does it): while CC64 >= 64 on a channel, note-offs are
@@ -54,9 +58,15 @@ class NoteOptions {
     return *this;
   }
   bool sustain_pedal() const { return sustain_pedal_; }
+  NoteOptions& zero_length_off_first(bool on) {
+    zero_length_off_first_ = on;
+    return *this;
+  }
+  bool zero_length_off_first() const { return zero_length_off_first_; }
 
  private:
   bool sustain_pedal_ = false;
+  bool zero_length_off_first_ = false;
 };
 
 struct Performance {
