@@ -254,7 +254,9 @@ int main(int argc, char** argv) {
         print_warnings(path, file.warnings, args.quiet);
         break;
       case Mode::Notes:
-        print_notes(file, midi::NoteOptions().sustain_pedal(args.sustain).zero_length_off_first(args.zero_length_off_first));
+        print_notes(file, midi::NoteOptions()
+                              .sustain_pedal(args.sustain)
+                              .zero_length_off_first(args.zero_length_off_first));
         print_warnings(path, file.warnings, args.quiet);
         break;
       case Mode::Check:

@@ -138,9 +138,12 @@ TEST(Notes, ZeroLengthOffFirstReadsAStrayOffThenOnAsANoteOfNoLength) {
   on(f.tracks[0], 144, 0, 60);
   off(f.tracks[0], 192, 0, 60);
   EXPECT_EQ(spans(midi::extract_notes(f, NoteOptions().zero_length_off_first(true))),
-            (std::vector<Span>{{60, 0, 0, 0, 96}, {60, 0, 0, 96, 96}, {62, 0, 0, 96, 144}, {60, 0, 0, 144, 192}}));
-  EXPECT_EQ(spans(midi::extract_notes(f)),
-            (std::vector<Span>{{60, 0, 0, 0, 96}, {60, 0, 0, 96, 192}, {62, 0, 0, 96, 144}, {60, 0, 0, 144, 192}}));
+            (std::vector<Span>{
+                {60, 0, 0, 0, 96}, {60, 0, 0, 96, 96}, {62, 0, 0, 96, 144}, {60, 0, 0, 144, 192}}));
+  EXPECT_EQ(
+      spans(midi::extract_notes(f)),
+      (std::vector<Span>{
+          {60, 0, 0, 0, 96}, {60, 0, 0, 96, 192}, {62, 0, 0, 96, 144}, {60, 0, 0, 144, 192}}));
 }
 
 TEST(Notes, ZeroLengthOffFirstIgnoresAStrayOffOfAnEarlierTickOrAnotherKey) {
@@ -457,82 +460,89 @@ TEST(Notes, ProgramsAndSustainMatchABruteForceOracle) {
       std::uint64_t start, end;
     };
     for (const bool zero_length : {false, true}) {
-    std::vector<Expected> expected_plain, expected_sustain;
-    for (const bool sustain : {false, true}) {
-      int programs[16] = {};
-      bool pedal[16] = {};
-      std::vector<std::vector<std::size_t>> open(f.tracks.size() * 16 * 128);
-      // Per key, the tick of the last note-off that found no open note (kNoStray: none).
-      constexpr std::uint64_t kNoStray = std::numeric_limits<std::uint64_t>::max();
-      std::vector<std::uint64_t> stray(open.size(), kNoStray);
-      std::vector<std::vector<std::size_t>> held(16);  // released while the pedal was down
-      std::vector<Expected>& out = sustain ? expected_sustain : expected_plain;
-      const auto close_held = [&](int ch, std::uint64_t tick, int pitch_or_all) {
-        auto& h = held[ch];
-        for (auto it = h.begin(); it != h.end();) {
-          if (pitch_or_all < 0 || out[*it].pitch == pitch_or_all) {
-            out[*it].end = std::min(tick, f.tracks[out[*it].track].end_tick());
-            it = h.erase(it);
-          } else {
-            ++it;
+      std::vector<Expected> expected_plain, expected_sustain;
+      for (const bool sustain : {false, true}) {
+        int programs[16] = {};
+        bool pedal[16] = {};
+        std::vector<std::vector<std::size_t>> open(f.tracks.size() * 16 * 128);
+        // Per key, the tick of the last note-off that found no open note (kNoStray: none).
+        constexpr std::uint64_t kNoStray = std::numeric_limits<std::uint64_t>::max();
+        std::vector<std::uint64_t> stray(open.size(), kNoStray);
+        std::vector<std::vector<std::size_t>> held(16);  // released while the pedal was down
+        std::vector<Expected>& out = sustain ? expected_sustain : expected_plain;
+        const auto close_held = [&](int ch, std::uint64_t tick, int pitch_or_all) {
+          auto& h = held[ch];
+          for (auto it = h.begin(); it != h.end();) {
+            if (pitch_or_all < 0 || out[*it].pitch == pitch_or_all) {
+              out[*it].end = std::min(tick, f.tracks[out[*it].track].end_tick());
+              it = h.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        };
+        for (const Ref& r : order) {
+          const midi::Event& e = f.tracks[r.track].events[r.index];
+          if (!e.is_channel()) continue;
+          const int ch = e.channel();
+          const std::size_t key = (r.track * 16 + ch) * 128 + e.data1;
+          auto& queue = open[key];
+          if (e.message() == midi::ChannelMessage::ProgramChange) programs[ch] = e.data1;
+          if (e.message() == midi::ChannelMessage::ControlChange && e.data1 == 64 && sustain) {
+            if (pedal[ch] && e.data2 < 64) close_held(ch, e.tick, -1);
+            pedal[ch] = e.data2 >= 64;
+          }
+          if (e.is_note_on()) {
+            if (sustain) close_held(ch, e.tick, e.data1);
+            const bool no_length = zero_length && stray[key] == e.tick;  // a stray off, same tick
+            stray[key] = kNoStray;
+            if (no_length) {
+              if (sustain && pedal[ch]) held[ch].push_back(out.size());
+            } else {
+              queue.push_back(out.size());
+            }
+            out.push_back({e.data1, ch, static_cast<int>(r.track), programs[ch], e.tick, e.tick});
+          } else if (e.is_note_off() && queue.empty()) {
+            stray[key] = e.tick;
+          } else if (e.is_note_off()) {
+            const std::size_t n = queue.front();
+            queue.erase(queue.begin());
+            out[n].end = e.tick;
+            if (sustain && pedal[ch]) held[ch].push_back(n);
           }
         }
-      };
-      for (const Ref& r : order) {
-        const midi::Event& e = f.tracks[r.track].events[r.index];
-        if (!e.is_channel()) continue;
-        const int ch = e.channel();
-        const std::size_t key = (r.track * 16 + ch) * 128 + e.data1;
-        auto& queue = open[key];
-        if (e.message() == midi::ChannelMessage::ProgramChange) programs[ch] = e.data1;
-        if (e.message() == midi::ChannelMessage::ControlChange && e.data1 == 64 && sustain) {
-          if (pedal[ch] && e.data2 < 64) close_held(ch, e.tick, -1);
-          pedal[ch] = e.data2 >= 64;
-        }
-        if (e.is_note_on()) {
-          if (sustain) close_held(ch, e.tick, e.data1);
-          const bool no_length = zero_length && stray[key] == e.tick;  // a stray off, same tick
-          stray[key] = kNoStray;
-          if (no_length) {
-            if (sustain && pedal[ch]) held[ch].push_back(out.size());
-          } else {
-            queue.push_back(out.size());
-          }
-          out.push_back({e.data1, ch, static_cast<int>(r.track), programs[ch], e.tick, e.tick});
-        } else if (e.is_note_off() && queue.empty()) {
-          stray[key] = e.tick;
-        } else if (e.is_note_off()) {
-          const std::size_t n = queue.front();
-          queue.erase(queue.begin());
-          out[n].end = e.tick;
-          if (sustain && pedal[ch]) held[ch].push_back(n);
-        }
+        for (int ch = 0; ch < 16; ++ch)
+          close_held(ch, std::numeric_limits<std::uint64_t>::max(), -1);
+        for (auto& queue : open)
+          for (const std::size_t n : queue) out[n].end = f.tracks[out[n].track].end_tick();
       }
-      for (int ch = 0; ch < 16; ++ch) close_held(ch, std::numeric_limits<std::uint64_t>::max(), -1);
-      for (auto& queue : open)
-        for (const std::size_t n : queue) out[n].end = f.tracks[out[n].track].end_tick();
-    }
-    for (const bool sustain : {false, true}) {
-      const auto p = midi::extract_notes(f, NoteOptions().sustain_pedal(sustain).zero_length_off_first(zero_length));
-      const auto& expected = sustain ? expected_sustain : expected_plain;
-      using Key = std::tuple<int, int, int, std::uint64_t, std::uint64_t, int>;
-      std::vector<Key> got, want;
-      for (const Note& n : p.notes) got.emplace_back(n.track, n.channel, n.pitch, n.start_tick, n.end_tick, n.program);
-      for (const auto& n : expected) want.emplace_back(n.track, n.channel, n.pitch, n.start, n.end, n.program);
-      // In the documented order: (start tick, track, channel, pitch, end tick).
-      ASSERT_TRUE(std::is_sorted(p.notes.begin(), p.notes.end(), [](const Note& a, const Note& b) {
-        return std::tie(a.start_tick, a.track, a.channel, a.pitch, a.end_tick) <
-               std::tie(b.start_tick, b.track, b.channel, b.pitch, b.end_tick);
-      })) << "trial " << trial;
-      ASSERT_TRUE(std::is_sorted(p.controls.begin(), p.controls.end(),
-                                 [](const midi::ControlChange& a, const midi::ControlChange& b) {
-                                   return std::tie(a.tick, a.track) < std::tie(b.tick, b.track);
-                                 }));
-      std::sort(got.begin(), got.end());
-      std::sort(want.begin(), want.end());
-      ASSERT_EQ(got, want) << "trial " << trial << (sustain ? " with" : " without") << " sustain"
-                           << (zero_length ? ", zero_length_off_first" : "");
-    }
+      for (const bool sustain : {false, true}) {
+        const auto p = midi::extract_notes(
+            f, NoteOptions().sustain_pedal(sustain).zero_length_off_first(zero_length));
+        const auto& expected = sustain ? expected_sustain : expected_plain;
+        using Key = std::tuple<int, int, int, std::uint64_t, std::uint64_t, int>;
+        std::vector<Key> got, want;
+        for (const Note& n : p.notes)
+          got.emplace_back(n.track, n.channel, n.pitch, n.start_tick, n.end_tick, n.program);
+        for (const auto& n : expected)
+          want.emplace_back(n.track, n.channel, n.pitch, n.start, n.end, n.program);
+        // In the documented order: (start tick, track, channel, pitch, end tick).
+        ASSERT_TRUE(std::is_sorted(
+            p.notes.begin(), p.notes.end(),
+            [](const Note& a, const Note& b) {
+              return std::tie(a.start_tick, a.track, a.channel, a.pitch, a.end_tick) <
+                     std::tie(b.start_tick, b.track, b.channel, b.pitch, b.end_tick);
+            }))
+            << "trial " << trial;
+        ASSERT_TRUE(std::is_sorted(p.controls.begin(), p.controls.end(),
+                                   [](const midi::ControlChange& a, const midi::ControlChange& b) {
+                                     return std::tie(a.tick, a.track) < std::tie(b.tick, b.track);
+                                   }));
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        ASSERT_EQ(got, want) << "trial " << trial << (sustain ? " with" : " without") << " sustain"
+                             << (zero_length ? ", zero_length_off_first" : "");
+      }
     }
   }
 }

@@ -8,8 +8,9 @@
 // the same tick by a note-on of its key makes that note-on a note of no length: exporters
 // that sort a tick's offs before its ons (music21, for grace notes) write such notes so, and
 // read the plain way they sound until their key's next release. Other files (some piano
-// files begin with a note-off of every key they play) need the plain reading: off by default. Program comes from the last program change on the note's channel at or before
-// its start (any track; 0 if none). Channel 10 (index 9) is the drum channel.
+// files begin with a note-off of every key they play) need the plain reading: off by default.
+// Program comes from the last program change on the note's channel at or before its start (any
+// track; 0 if none). Channel 10 (index 9) is the drum channel.
 //
 // Optional sustain pedal (as Magenta does it): while CC64 >= 64 on a channel, note-offs are
 // deferred until the pedal is released; a new onset of the same pitch on that channel
