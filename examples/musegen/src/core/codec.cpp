@@ -18,9 +18,10 @@ constexpr std::array<std::string_view, 12> kPitchClassNames = {
     "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
 
 // The encodings' table: the one place that lists them.
-const std::array<const detail::EncodingSpec*, 3>& specs() {
-  static const std::array<const detail::EncodingSpec*, 3> table = {
-      &detail::notes_spec(), &detail::events_spec(), &detail::roll_spec()};
+const std::array<const detail::EncodingSpec*, 4>& specs() {
+  static const std::array<const detail::EncodingSpec*, 4> table = {
+      &detail::notes_spec(), &detail::events_spec(), &detail::roll_spec(),
+      &detail::multitrack_spec()};
   return table;
 }
 
@@ -140,9 +141,8 @@ bool Sequence::matches(const StepFormat& format) const {
 // ---------------------------------------------------------------------------------------------
 // Pieces
 
-Piece piece_from_midi(const midi::MidiFile& file, bool sustain_pedal) {
-  const midi::Performance performance =
-      midi::extract_notes(file, midi::NoteOptions().sustain_pedal(sustain_pedal));
+Piece piece_from_midi(const midi::MidiFile& file, const midi::NoteOptions& options) {
+  const midi::Performance performance = midi::extract_notes(file, options);
   Piece piece;
   piece.notes.reserve(performance.notes.size());
   const bool smpte = file.division.smpte;
@@ -163,6 +163,33 @@ Piece piece_from_midi(const midi::MidiFile& file, bool sustain_pedal) {
     p.program = n.program;
     p.drum = n.drum;
     piece.notes.push_back(p);
+  }
+  // The parts: (track, channel) pairs with notes, in that order; named after their track.
+  std::map<std::pair<int, int>, int> part_of;
+  for (const midi::Note& n : performance.notes)
+    part_of.emplace(std::pair<int, int>{n.track, n.channel}, 0);
+  for (auto& [key, index] : part_of) {
+    index = static_cast<int>(piece.tracks.size());
+    PieceTrack part;
+    part.drum = key.second == 9;
+    const midi::Track& track = file.tracks[static_cast<std::size_t>(key.first)];
+    for (const midi::Event& e : track.events) {
+      if (e.is_meta(midi::meta::kTrackName)) {
+        part.name = std::string(track.text(e));
+        break;
+      }
+    }
+    piece.tracks.push_back(std::move(part));
+  }
+  std::vector<bool> seen(piece.tracks.size(), false);
+  for (std::size_t i = 0; i < performance.notes.size(); ++i) {
+    const midi::Note& n = performance.notes[i];
+    const int part = part_of.at({n.track, n.channel});
+    piece.notes[i].track = part;
+    if (!seen[static_cast<std::size_t>(part)]) {  // notes are in time order: the first one
+      seen[static_cast<std::size_t>(part)] = true;
+      piece.tracks[static_cast<std::size_t>(part)].program = n.program;
+    }
   }
   return piece;
 }
@@ -188,8 +215,70 @@ void stretch_piece(Piece& piece, double factor) {
   }
 }
 
+namespace {
+
+constexpr std::uint16_t kPpq = 480;
+
+std::uint64_t tick_of(double quarters) {
+  return static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, detail::round_half_up(quarters * kPpq)));
+}
+
+// A piece with parts: one MIDI track per part after the tempo track. Melodic parts take
+// channels 0..15 in turn (10 skipped), drums channel 10; each track starts with its name and
+// program change.
+void write_parts(const Piece& piece, midi::MidiFile& file) {
+  const std::size_t parts = piece.tracks.size();
+  std::vector<int> channel(parts);
+  int next = 0;
+  for (std::size_t t = 0; t < parts; ++t) {
+    if (piece.tracks[t].drum) {
+      channel[t] = 9;
+      continue;
+    }
+    channel[t] = next;
+    next = (next + 1) % 16;
+    if (next == 9) next = 10;
+  }
+  struct MidiEvent {
+    std::uint64_t tick;
+    int on, pitch, velocity;
+  };
+  std::vector<std::vector<MidiEvent>> events(parts);
+  for (const PieceNote& n : piece.notes) {
+    const std::size_t t = n.track >= 0 && static_cast<std::size_t>(n.track) < parts
+                              ? static_cast<std::size_t>(n.track)
+                              : 0;
+    const std::uint64_t start = tick_of(n.start_quarters);
+    const std::uint64_t end = std::max(tick_of(n.end_quarters), start + 1);
+    events[t].push_back({start, 1, n.pitch, std::clamp(n.velocity, 1, 127)});
+    events[t].push_back({end, 0, n.pitch, 0});
+  }
+  for (std::size_t t = 0; t < parts; ++t) {
+    std::stable_sort(events[t].begin(), events[t].end(),
+                     [](const MidiEvent& a, const MidiEvent& b) {
+                       if (a.tick != b.tick) return a.tick < b.tick;
+                       if (a.on != b.on) return a.on < b.on;
+                       return a.pitch < b.pitch;
+                     });
+    midi::Track& track = file.tracks.emplace_back();
+    const auto ch = static_cast<std::uint8_t>(channel[t]);
+    if (!piece.tracks[t].name.empty())
+      track.add_meta_text(0, midi::meta::kTrackName, piece.tracks[t].name);
+    if (!piece.tracks[t].drum)
+      track.add_channel(0, static_cast<std::uint8_t>(0xC0 | ch),
+                        static_cast<std::uint8_t>(std::clamp(piece.tracks[t].program, 0, 127)));
+    for (const MidiEvent& e : events[t]) {
+      track.add_channel(e.tick, static_cast<std::uint8_t>((e.on ? 0x90 : 0x80) | ch),
+                        static_cast<std::uint8_t>(e.pitch), static_cast<std::uint8_t>(e.velocity));
+    }
+    track.add_end_of_track(track.end_tick());
+  }
+}
+
+}  // namespace
+
 midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
-  constexpr std::uint16_t kPpq = 480;
   if (!(options.tempo_bpm >= kMinTempoBpm && options.tempo_bpm <= kMaxTempoBpm))
     throw std::invalid_argument("tempo: expected " + std::to_string(static_cast<int>(kMinTempoBpm)) + ".." +
                                 std::to_string(static_cast<int>(kMaxTempoBpm)) + " bpm, found " +
@@ -197,11 +286,16 @@ midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
   midi::MidiFile file;
   file.format = 1;
   file.division = midi::TimeDivision::ppq(kPpq);
-  file.tracks.resize(2);
+  file.tracks.resize(1);
   midi::Track& tempo_track = file.tracks[0];
   tempo_track.add_meta_text(0, midi::meta::kTrackName, "musegen");
   tempo_track.add_tempo(0, static_cast<std::uint32_t>(std::lround(60e6 / options.tempo_bpm)));
   tempo_track.add_end_of_track(0);
+  if (!piece.tracks.empty()) {
+    write_parts(piece, file);
+    return file;
+  }
+  file.tracks.resize(2);
 
   // Channels are given to instruments as they appear, drums always on channel 10 (index 9).
   // With more than 15 melodic instruments, the channel used longest ago among those with no
@@ -211,9 +305,6 @@ midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
     int on;  // 0 off, 1 on: offs first at equal ticks
     int instrument, pitch;
     std::size_t note;
-  };
-  const auto tick_of = [](double quarters) {
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, detail::round_half_up(quarters * kPpq)));
   };
   std::vector<MidiEvent> events;
   events.reserve(piece.notes.size() * 2);
@@ -316,6 +407,12 @@ const std::string& CodecImpl::token(std::int32_t id) const {
   return tokens_[static_cast<std::size_t>(id)];
 }
 
+bool CodecImpl::transposable(const Piece& piece, int semitones) const {
+  for (const PieceNote& n : piece.notes)
+    if (!n.drum && (n.pitch + semitones < 0 || n.pitch + semitones > 127)) return false;
+  return true;
+}
+
 std::int32_t CodecImpl::find(std::string_view name) const {
   auto it = ids_.find(std::string(name));
   return it == ids_.end() ? -1 : it->second;
@@ -379,6 +476,10 @@ std::vector<std::string> Codec::notes_token_names(const Piece& piece, EncodeStat
     throw std::logic_error("notes_token_names on a " + std::string(encoding_name(encoding())) +
                            " codec");
   return detail::encode_notes_names(params(), piece, stats);
+}
+
+bool Codec::transposable(const Piece& piece, int semitones) const {
+  return impl_->transposable(piece, semitones);
 }
 
 Sequence Codec::encode(const Piece& piece, std::string source, EncodeStats* stats) const {

@@ -1,4 +1,4 @@
-// The three ways musegen turns music into sequences a model can learn, and back:
+// The four ways musegen turns music into sequences a model can learn, and back:
 //
 //   notes   note and chord tokens on a grid of quarter-note fractions ("C4.E4.G4:1/2"), with
 //           explicit time advances ("wait:1/4"); the vocabulary is built from the data.
@@ -8,6 +8,10 @@
 //   roll    piano-roll frames of the 88 piano keys at a grid of frames per quarter note (the
 //           JSB chorales' representation), for models with 88 independent outputs per step.
 //           The only encoding whose steps are frames rather than tokens (StepKind).
+//   multitrack  several instruments in one sequence: the ensemble first ("inst:violin"), then
+//           each note as one token that names its part and pitch ("t0:C5") with its duration
+//           on a grid ("dur:2"), parts in order at each onset, and time advances ("wait:1").
+//           Fixed vocabulary; codec_multitrack.cpp and docs/musegen.md say why this design.
 //
 // A Codec is one encoding with its parameters (and, for notes, its vocabulary). Every
 // encoding works on a Piece, the notes of a file with their times in quarter notes and in
@@ -24,12 +28,13 @@
 #include <vector>
 
 #include "libmidi/midi_file.hpp"
+#include "libmidi/notes.hpp"
 
 namespace musegen {
 
-enum class Encoding { notes, events, roll };
+enum class Encoding { notes, events, roll, multitrack };
 
-// "notes", "events", "roll".
+// "notes", "events", "roll", "multitrack".
 std::string_view encoding_name(Encoding encoding);
 // Throws std::invalid_argument naming the choices for anything else.
 Encoding parse_encoding(std::string_view name);
@@ -85,15 +90,28 @@ struct PieceNote {
   int velocity = 80;  // 1..127
   int program = 0;    // 0..127; meaningless for drums
   bool drum = false;  // played on MIDI channel 10
+  int track = -1;     // index into Piece::tracks; -1 when the piece has no parts
+};
+
+// One part of a piece: a (MIDI track, channel) pair that has notes, in file order.
+struct PieceTrack {
+  std::string name;   // the track's name (meta event 3), or empty
+  int program = 0;    // of the part's first note
+  bool drum = false;  // channel 10
 };
 
 struct Piece {
   std::vector<PieceNote> notes;
+  // The parts, when the piece knows them (read from MIDI, decoded from multitrack); empty
+  // for a piece that is one stream of notes (JSB frames, events, notes, roll).
+  std::vector<PieceTrack> tracks;
 };
 
-// The notes of a MIDI file (libmidi's pairing rules; docs/midi.md). SMPTE files, which have
-// no quarter notes, are read as if at 120 bpm. `sustain_pedal` lengthens notes held by CC64.
-Piece piece_from_midi(const midi::MidiFile& file, bool sustain_pedal = false);
+// The notes of a MIDI file (libmidi's pairing rules; docs/midi.md), with its parts: every
+// (track, channel) pair with notes is one PieceTrack. SMPTE files, which have no quarter
+// notes, are read as if at 120 bpm. `options` is libmidi's: the sustain pedal (CC64) and
+// the reading of notes of no length written off-first (docs/midi.md).
+Piece piece_from_midi(const midi::MidiFile& file, const midi::NoteOptions& options = {});
 
 // Augmentations. transpose_piece: every pitched note moved by `semitones` (drums stay);
 // returns false, leaving `piece` untouched, when a note would leave 0..127.
@@ -110,6 +128,7 @@ inline constexpr int kMaxShiftSteps = 1000;
 inline constexpr int kMaxVelocityBins = 127;
 inline constexpr int kMaxGrid = 48;
 inline constexpr int kMaxDurationGrids = 64;  // max_duration is at most this many quarters
+inline constexpr int kMaxTracks = 16;
 
 struct CodecParams {
   // roll
@@ -121,6 +140,9 @@ struct CodecParams {
   // notes
   int grid = 4;                // offsets and durations are multiples of 1/grid quarter note
   int max_duration = 16;       // longest duration and longest wait token, in grid units
+  // multitrack (also grid and max_duration)
+  int tracks = 6;        // parts a sequence may have (t0..t{tracks-1})
+  int instruments = 27;  // the first N rows of instruments() are in the vocabulary
 };
 
 // A decoded tempo's range: a MIDI tempo is at most 0xFFFFFF microseconds per quarter
@@ -183,12 +205,18 @@ class Codec {
   Sequence encode(const midi::MidiFile& file, std::string source,
                   std::int64_t* dropped = nullptr) const;
   Sequence encode(const Piece& piece, std::string source, EncodeStats* stats = nullptr) const;
+  // Whether `piece` moved by `semitones` still fits the encoding: every pitch within 0..127,
+  // and for multitrack every part within its instrument's range (augmentation keeps only
+  // transpositions for which this holds).
+  bool transposable(const Piece& piece, int semitones) const;
+
   // Notes only: the token names of a piece before any vocabulary is applied (what
   // build_notes_vocabulary counts). Chords are kept whole.
   std::vector<std::string> notes_token_names(const Piece& piece, EncodeStats* stats = nullptr) const;
 
   // Sequence → a playable MIDI file: format 1, tempo track then one note track, programs set
-  // on their channels, drums on channel 10. Token ids out of range throw std::out_of_range; a
+  // on their channels, drums on channel 10 (multitrack: one track per part, named, with its
+  // program and a channel of its own). Token ids out of range throw std::out_of_range; a
   // sequence of the other step kind or width throws std::invalid_argument.
   midi::MidiFile decode(const Sequence& sequence, const DecodeOptions& options = {}) const;
   Piece decode_piece(const Sequence& sequence, const DecodeOptions& options = {}) const;
@@ -222,7 +250,10 @@ std::vector<std::string> build_notes_vocabulary(
     const CodecParams& params, const std::vector<std::vector<std::string>>& pieces,
     std::int64_t min_chord_count);
 
-// The piece a sequence describes written as MIDI (shared by all decoders).
+// The piece a sequence describes written as MIDI (shared by all decoders). A piece with
+// tracks gets one MIDI track per part (named, with its program on a channel of its own,
+// drums on channel 10, channels shared round-robin past 15 parts); one without gets a single
+// note track whose channels follow the programs.
 midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options);
 
 }  // namespace musegen

@@ -39,6 +39,8 @@ class CodecImpl {
   virtual Sequence encode(const Piece& piece, std::string source, EncodeStats* stats) const = 0;
   // `sequence` has already been checked against step(): the right kind, and width for frames.
   virtual Piece decode(const Sequence& sequence, const DecodeOptions& options) const = 0;
+  // Codec::transposable; the default checks 0..127 only.
+  virtual bool transposable(const Piece& piece, int semitones) const;
 
  private:
   Encoding encoding_;
@@ -67,6 +69,7 @@ struct EncodingSpec {
 const EncodingSpec& roll_spec();
 const EncodingSpec& events_spec();
 const EncodingSpec& notes_spec();
+const EncodingSpec& multitrack_spec();
 
 // Throws std::invalid_argument "<encoding>: <name>: expected lo..hi, found value".
 void check_param_range(std::string_view encoding, std::string_view name, std::int64_t value,

@@ -138,7 +138,9 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
       report.skipped.push_back({path.string(), e.code().message()});
       continue;
     }
-    Piece piece = piece_from_midi(file, options.sustain_pedal);
+    Piece piece = piece_from_midi(file, midi::NoteOptions()
+                                            .sustain_pedal(options.sustain_pedal)
+                                            .zero_length_off_first(options.zero_length_off_first));
     if (!options.drums)
       std::erase_if(piece.notes, [](const PieceNote& n) { return n.drum; });
     if (piece.notes.empty()) {
@@ -162,6 +164,11 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
     for (Item& item : midi_items) items.push_back(std::move(item));
   }
 
+  // What the encoding can take (notes: before its vocabulary is known; the transpositions it
+  // accepts do not depend on it).
+  const Codec shape = options.encoding == Encoding::notes ? Codec::notes(params, {})
+                                                          : Codec::make(options.encoding, params);
+
   // Augmentation: every combination of transposition and stretch, for the training split.
   std::vector<double> factors{1.0};
   factors.insert(factors.end(), options.stretch.begin(), options.stretch.end());
@@ -173,7 +180,7 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
         if (t == 0 && f == 0) continue;
         Item copy{item.source, item.piece, 0};
         if (t != 0) {
-          if (!transpose_piece(copy.piece, t)) {
+          if (!shape.transposable(copy.piece, t) || !transpose_piece(copy.piece, t)) {
             ++report.augment_out_of_range;
             continue;
           }
@@ -208,7 +215,7 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
     for (const Item& item : items) names.push_back(bare.notes_token_names(item.piece));
     dataset.codec = Codec::notes(params, build_notes_vocabulary(params, names, options.min_chord_count));
   } else {
-    dataset.codec = Codec::make(options.encoding, params);
+    dataset.codec = shape;
   }
 
   std::vector<Sequence>* splits[] = {&dataset.train, &dataset.valid, &dataset.test};
@@ -231,6 +238,7 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
   for (std::size_t i = 0; i < options.stretch.size(); ++i) settings << (i ? "," : "") << options.stretch[i];
   settings << " strict=" << options.strict << " drums=" << options.drums
            << " sustain_pedal=" << options.sustain_pedal;
+  if (options.zero_length_off_first) settings << " zero_length_off_first=1";
   if (options.encoding == Encoding::notes) settings << " min_chord_count=" << options.min_chord_count;
   dataset.options = settings.str();
   dataset.summary = report.text(dataset);

@@ -27,6 +27,9 @@ struct PreprocessOptions {
   bool strict = false;           // refuse MIDI files that need a repair instead of repairing
   bool drums = true;             // keep drum notes (events only; the other encodings skip them)
   bool sustain_pedal = false;    // lengthen notes held by the sustain pedal (CC64)
+  // A stray note-off then a note-on of its key in one tick is a note of no length (music21's
+  // grace notes; midi::NoteOptions::zero_length_off_first).
+  bool zero_length_off_first = false;
   int jsb_frames_per_quarter = 0;  // 0: from the JSB file name (quarter, 8th, 16th)
   std::int64_t min_chord_count = 10;  // notes: rarer chords are spelled as single notes
 };
@@ -42,7 +45,8 @@ struct PreprocessReport {
   std::vector<Skipped> skipped;         // files (or pieces) left out, with the reason
   std::int64_t jsb_pieces = 0;          // chorales read from JSB files
   std::int64_t augmented = 0;           // training copies added by augmentation
-  std::int64_t augment_out_of_range = 0;  // transpositions left out (a note beyond 0..127)
+  std::int64_t augment_out_of_range = 0;  // transpositions left out (a note beyond 0..127, or
+                                          // for multitrack beyond its instrument's range)
   EncodeStats stats;                    // over every piece encoded
 
   // The summary printed by preprocess and stored in the dataset file.
