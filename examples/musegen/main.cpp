@@ -27,6 +27,8 @@ constexpr Command kCommands[] = {
      "MIDI files, folders or the JSB chorales JSON -> a dataset file of token sequences"},
     {"train", musegen::cmd_train, "train an LSTM on a dataset file (resumable)"},
     {"generate", musegen::cmd_generate, "sample new music from a checkpoint, write tokens and MIDI"},
+    {"accompany", musegen::cmd_accompany, "write the other parts of a MIDI file around the parts kept"},
+    {"instruments", musegen::cmd_instruments, "list the instruments multitrack models write for, with ranges"},
     {"to-midi", musegen::cmd_to_midi, "turn a tokens file into a playable .mid"},
     {"eval", musegen::cmd_eval, "music metrics of MIDI files against a reference set; model NLL"},
     {"datasets", musegen::cmd_datasets, "list, fetch and verify the public datasets of the catalog"},

@@ -8,6 +8,8 @@
 #include "codec.hpp"
 #include "commands.hpp"
 #include "generate.hpp"
+#include "instruments.hpp"
+#include "multitrack_rules.hpp"
 #include "outputs.hpp"
 #include "primer.hpp"
 #include "progress.hpp"
@@ -29,7 +31,7 @@ int cmd_generate(Args args) {
   double temperature = 1.0, top_p = 0.95, tempo = 0;
   std::int64_t program = -1, velocity = 0;
   bool drop_primer = false, quiet = false;
-  std::string weights = "fp32";
+  std::string weights = "fp32", instruments_list;
   cli::Parser p("generate", "RUN_DIR|WEIGHTS [options]",
                 "Samples a new piece from a model trained by `musegen train`: runs an optional\n"
                 "primer through the LSTM, then draws one token (or roll frame) at a time with\n"
@@ -53,6 +55,11 @@ int cmd_generate(Args args) {
               "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
               "halves the memory read per step: faster for large models, logits move by the weights' "
               "rounding to half (docs/perf.md, \"LSTM\", has both measured)")
+      .option("instruments", instruments_list, "LIST",
+              "multitrack: write for this ensemble, one part per entry in order, each a name (violin,\n"
+              "viola, cello, soprano, alto, tenor, bass, piano, flute, ...: `musegen instruments` lists\n"
+              "them with their ranges) or a GM program number, e.g. violin,violin,viola,cello\n"
+              "(default: the primer's ensemble)")
       .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
       .option("out", out, "FILE", "where to write the tokens")
       .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")
@@ -65,7 +72,9 @@ int cmd_generate(Args args) {
       .flag("quiet", quiet, "print nothing but errors")
       .epilog("examples:\n"
               "  musegen generate runs/jsb --steps 128 --midi chorale.mid\n"
-              "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n");
+              "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n"
+              "  musegen generate runs/quartets --instruments violin,violin,viola,cello --steps 2000 --midi q.mid\n\n"
+              "With a multitrack model every part stays inside its instrument's range.\n");
   std::int64_t threads = 0;
   cli::add_threads_option(p, threads);
   if (!p.parse(args)) return 0;
@@ -99,7 +108,42 @@ int cmd_generate(Args args) {
     std::cerr << "generate: " << primer_midi << ": " << chosen.dropped
               << " tokens are not in the model's vocabulary and were left out\n";
   }
-  const Sequence& primer = chosen.sequence;
+  Sequence primer = chosen.sequence;
+  std::shared_ptr<TokenRule> rule = generation_rule(codec);
+  if (!instruments_list.empty()) {
+    if (codec.encoding() != Encoding::multitrack)
+      throw cli::UsageError("--instruments: the run's encoding is " + std::string(encoding_name(codec.encoding())) +
+                            "; only multitrack models know instruments");
+    {
+      // The ensemble given: it replaces the primer's header (a primer's notes must then fit it).
+      std::vector<int> ensemble;
+      try {
+        ensemble = parse_instrument_list(instruments_list, codec.params().instruments);
+        Sequence header = multitrack_header(codec, ensemble);
+        const std::size_t old_header = multitrack_ensemble(codec, primer).size();
+        int parts_used = -1;
+        if (!primer_midi.empty() || primer_sequence >= 0)
+          for (const GivenNote& n : multitrack_grid_notes(codec, primer)) parts_used = std::max(parts_used, n.part);
+        if (parts_used >= static_cast<int>(ensemble.size()))
+          throw std::invalid_argument("--instruments: the primer has notes for part " + std::to_string(parts_used + 1) +
+                                      ", the list names " + std::to_string(ensemble.size()) + " parts");
+        // A primer asked for keeps its notes; otherwise the piece starts from the ensemble alone.
+        if (!primer_midi.empty() || primer_sequence >= 0) {
+          header.tokens.insert(header.tokens.end(), primer.tokens.begin() + static_cast<std::ptrdiff_t>(old_header),
+                               primer.tokens.end());
+          header.source = primer.source;
+        }
+        primer = std::move(header);
+      } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        throw cli::UsageError(what.rfind("--", 0) == 0 ? what : "--instruments: " + what);
+      }
+    }
+    rule = multitrack_rule(codec, true);
+    if (const std::string warning = unseen_instruments_warning(opened.dataset, multitrack_ensemble(codec, primer));
+        !quiet && !warning.empty())
+      std::cerr << "generate: warning: " << warning << "\n";
+  }
 
   GenerateOptions g;
   g.steps = steps;
@@ -109,6 +153,7 @@ int cmd_generate(Args args) {
   g.sample.top_k = top_k;
   g.sample.top_p = top_p;
   g.sample.seed = static_cast<std::uint64_t>(seed);
+  g.rule = rule;
   std::optional<Progress> line;  // the console's progress line, fed by generate's callback
   if (!quiet) {
     g.progress = [&line](const ProgressUpdate& u) {

@@ -16,6 +16,8 @@ using Args = std::span<const std::string>;
 int cmd_preprocess(Args args);
 int cmd_train(Args args);
 int cmd_generate(Args args);
+int cmd_accompany(Args args);
+int cmd_instruments(Args args);
 int cmd_to_midi(Args args);
 int cmd_eval(Args args);
 int cmd_datasets(Args args);

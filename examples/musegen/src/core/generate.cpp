@@ -24,6 +24,7 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
                                   " is outside the model's vocabulary of " + std::to_string(K));
     }
   }
+  if (options.rule && roll) throw std::invalid_argument("generate: a token rule needs a token model");
   if (model.is_training()) model.eval();  // in eval mode already: only read (threads, generate.hpp)
   nn::NoGradGuard no_grad;
 
@@ -62,6 +63,9 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
   const nn::LSTMStepper stepper = roll ? nn::LSTMStepper(model.lstm(), stepper_options)
                                        : nn::LSTMStepper(*model.embedding(), model.lstm(), stepper_options);
   nn::LSTMState carried = state ? *state : nn::LSTMState{};
+  std::vector<std::int32_t> so_far;  // for the rule: the primer's tokens, then the new ones
+  std::vector<float> ruled;          // the logits the rule may change
+  if (options.rule) so_far.assign(primer.tokens.begin(), primer.tokens.end());
 
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t step = 0; step < options.steps; ++step) {
@@ -85,7 +89,20 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
       std::vector<float> f(frame.begin(), frame.end());
       next_input = nn::from_vector(f, {1, 1, K});
     } else {
-      const std::int32_t token = sample_token(row, options.sample, draw);
+      std::int32_t token = TokenRule::kSample;
+      if (options.rule) {
+        ruled.assign(row.begin(), row.end());
+        token = options.rule->next(so_far, ruled);
+        if (token == TokenRule::kEnd) {
+          result.ended = true;
+          break;
+        }
+        if (token != TokenRule::kSample && (token < 0 || token >= K))
+          throw std::logic_error("generate: the rule forced token " + std::to_string(token) + " outside 0.." +
+                                 std::to_string(K - 1));
+      }
+      if (token == TokenRule::kSample) token = sample_token(options.rule ? std::span<const float>(ruled) : row, options.sample, draw);
+      if (options.rule) so_far.push_back(token);
       out.tokens.push_back(token);
       next_input = nn::from_vector(std::vector<std::int64_t>{token}, {1, 1});
     }

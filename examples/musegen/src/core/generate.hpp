@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <stop_token>
 
 #include "codec.hpp"
@@ -27,6 +29,20 @@
 
 namespace musegen {
 
+// A rule the sampled tokens follow (multitrack's grammar and ranges, accompaniment's given
+// parts: multitrack_rules.hpp). generate() asks it before every new token, with the tokens so
+// far (the primer's included, kept or not) and the logits the model gives the next one. It
+// answers with a token to take as it is (the model is not asked), kEnd to finish the piece
+// there, or kSample after setting the logits of the tokens it does not allow to -infinity
+// (one at least stays finite); it may move probability between the allowed ones. A rule keeps
+// state: one per generation. Token models only.
+class TokenRule {
+ public:
+  static constexpr std::int32_t kSample = -1, kEnd = -2;
+  virtual ~TokenRule() = default;
+  virtual std::int32_t next(std::span<const std::int32_t> so_far, std::span<float> logits) = 0;
+};
+
 struct GenerateOptions {
   std::int64_t steps = 512;     // new tokens or frames
   SampleOptions sample;
@@ -35,6 +51,7 @@ struct GenerateOptions {
   // (half the memory traffic: faster on a large model, logits move slightly; docs/perf.md,
   // "LSTM", has both measured).
   nn::DType weights = nn::DType::Float32;
+  std::shared_ptr<TokenRule> rule;  // none: every token may follow every other
   std::stop_token stop;  // checked before every step (default: never stops)
   ProgressFn progress;   // after every step: {"generate", steps done, steps} (default: none)
 };
@@ -45,6 +62,7 @@ struct GenerateResult {
   std::int64_t generated = 0;    // new steps: options.steps, or fewer when stopped
   double seconds = 0;            // sampling only (not the primer)
   bool stopped = false;          // options.stop asked: `sequence` ends after `generated` steps
+  bool ended = false;            // the rule ended the piece before options.steps
 };
 
 // `primer` may be empty: roll starts from the all-zero frame the model was trained to

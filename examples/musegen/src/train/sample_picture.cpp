@@ -1,6 +1,7 @@
 #include "sample_picture.hpp"
 
 #include "generate.hpp"
+#include "multitrack_rules.hpp"
 #include "plot.hpp"
 
 namespace musegen {
@@ -12,6 +13,7 @@ SamplePicture sample_piano_roll(MusicModel& model, const Codec& codec, const Seq
   options.steps = steps;
   options.sample.seed = seed;
   options.keep_primer = true;
+  options.rule = generation_rule(codec);
   const GenerateResult result = generate(model, primer, options);
   plot::PianoRollOptions roll;
   roll.width = width;
