@@ -108,6 +108,9 @@ int cmd_preprocess(Args args) {
           "read a note-off with nothing to end, then a note-on of its key in the same tick, as a\n"
           "note of no length (music21's grace notes; without it such a note lasts until its\n"
           "key's next release). Use it for music21-multitrack and other music21 exports")
+      .flag("merge-parts", o.merge_parts,
+            "read every file as one part played by one instrument (program 0): with multitrack,\n"
+            "the single-instrument baseline of the same notes")
       .flag("quiet", quiet, "print nothing but errors")
       .epilog(
           "examples:\n"

@@ -1,6 +1,7 @@
 #include "multitrack_rules.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -27,33 +28,48 @@ constexpr float kNever = -std::numeric_limits<float>::infinity();
 // What both rules track of the sequence so far, token by token.
 class Tracker {
  public:
-  explicit Tracker(const CodecParams& params) : layout(params) {}
+  explicit Tracker(const CodecParams& params)
+      : layout(params), sounding_until(static_cast<std::size_t>(params.tracks)) {
+    for (auto& part : sounding_until) part.fill(0);
+  }
 
   void observe(std::int32_t id) {
     const MultitrackLayout::Token t = layout.decode(id);
+    last_wait = 0;
     switch (t.kind) {
       case Kind::instrument:
         if (header_open) ensemble.push_back(t.value);
+        open_part = -1;
         last_note = false;
         last_dur = 0;
         break;
       case Kind::note:
         header_open = false;
+        if (t.part != cursor) last_pitch = -1;
         cursor = t.part;
+        last_pitch = t.value;
         last_note = true;
         last_dur = 0;
+        sounding_until[static_cast<std::size_t>(t.part)][static_cast<std::size_t>(t.value)] = now;
+        open_part = t.part;
+        open_pitch = t.value;
         break;
       case Kind::duration:
         last_note = false;
         last_dur = t.value;
+        if (open_part >= 0)
+          sounding_until[static_cast<std::size_t>(open_part)]
+                        [static_cast<std::size_t>(open_pitch)] += t.value;
         break;
       case Kind::wait:
         header_open = false;
         now += t.value;
         cursor = 0;
+        last_pitch = -1;
         last_note = false;
         last_dur = 0;
-        break;
+        last_wait = t.value;
+        return;
     }
   }
   void catch_up(std::span<const std::int32_t> so_far) {
@@ -65,12 +81,17 @@ class Tracker {
     for (std::size_t i = 0; i < logits.size(); ++i)
       if (!allowed[i]) logits[i] = kNever;
   }
-  // Notes of part k inside its instrument's range (and the encoding's A0..C8).
+  // Notes of part k inside its instrument's range (and the encoding's A0..C8), not of a pitch
+  // the part still sounds, and at this onset above the part's last note (the encoder's order).
   void allow_notes(std::vector<bool>& allowed, int part) const {
     const Instrument& inst = instrument(ensemble[static_cast<std::size_t>(part)]);
-    const int lo = std::max(inst.lowest, kMultitrackLowestPitch);
+    int lo = std::max(inst.lowest, kMultitrackLowestPitch);
     const int hi = std::min(inst.highest, kMultitrackLowestPitch + kMultitrackPitches - 1);
-    for (int p = lo; p <= hi; ++p) allowed[static_cast<std::size_t>(layout.note(part, p))] = true;
+    if (part == cursor && last_pitch >= 0) lo = std::max(lo, last_pitch + 1);
+    const auto& until = sounding_until[static_cast<std::size_t>(part)];
+    for (int p = lo; p <= hi; ++p)
+      if (until[static_cast<std::size_t>(p)] <= now)
+        allowed[static_cast<std::size_t>(layout.note(part, p))] = true;
   }
   void allow_durations(std::vector<bool>& allowed) const {
     for (int u = 1; u <= layout.max_units; ++u) allowed[static_cast<std::size_t>(layout.duration(u))] = true;
@@ -78,12 +99,18 @@ class Tracker {
   // After a note only durations; after the longest duration more may follow.
   bool needs_duration() const { return last_note; }
   bool may_extend() const { return last_dur == layout.max_units; }
+  // Waits in a row only after the longest one (the encoder merges the rest).
+  bool may_wait() const { return last_wait == 0 || last_wait == layout.max_units; }
 
   MultitrackLayout layout;
   std::vector<int> ensemble;
   bool header_open = true;
   std::int64_t now = 0;
-  int cursor = 0;  // at the current onset, the part of the last note (parts come in order)
+  int cursor = 0;       // at the current onset, the part of the last note (parts come in order)
+  int last_pitch = -1;  // at the current onset, the pitch of the last note of part `cursor`
+  int open_part = -1, open_pitch = 0;  // the last note, while its durations come
+  int last_wait = 0;                   // the units of the last token when it was a wait, else 0
+  std::vector<std::array<std::int64_t, 128>> sounding_until;  // per part and pitch: end unit
   bool last_note = false;
   int last_dur = 0;
   std::size_t seen = 0;
@@ -106,7 +133,9 @@ class FreeRule final : public TokenRule {
         for (int i = 0; i < t.layout.instruments; ++i) allowed[static_cast<std::size_t>(t.layout.instrument(i))] = true;
       if (parts > 0) {
         for (int k = t.cursor; k < parts; ++k) t.allow_notes(allowed, k);
-        for (int u = 1; u <= t.layout.max_units; ++u) allowed[static_cast<std::size_t>(t.layout.wait(u))] = true;
+        if (t.may_wait())
+          for (int u = 1; u <= t.layout.max_units; ++u)
+            allowed[static_cast<std::size_t>(t.layout.wait(u))] = true;
       }
     }
     if (std::find(allowed.begin(), allowed.end(), true) == allowed.end()) return kEnd;  // no part at all
@@ -144,6 +173,7 @@ class Accompaniment final : public AccompanimentRule {
       } else if (tok.kind == Kind::note && t.ensemble.size() == ensemble_.size() &&
                  given_part_[static_cast<std::size_t>(tok.part)]) {
         // A given note: the one due (the rule forced it, or the sampler chose its stand-in).
+        last_given_ = true;
         const GivenNote& g = given_[next_given_++];
         for (std::int64_t left = g.units; left > 0;) {
           const auto u = static_cast<int>(std::min<std::int64_t>(left, t.layout.max_units));
@@ -151,6 +181,8 @@ class Accompaniment final : public AccompanimentRule {
           left -= u;
         }
       }
+      if (tok.kind == Kind::note && !given_part_[static_cast<std::size_t>(tok.part)])
+        last_given_ = false;
       t.observe(id);
     }
     if (t.ensemble.size() < ensemble_.size())  // the header, when the primer did not hold it all
@@ -165,7 +197,8 @@ class Accompaniment final : public AccompanimentRule {
     }
     const GivenNote* due = next_given_ < given_.size() ? &given_[next_given_] : nullptr;
     if (!due && t.now >= end_) return kEnd;
-    if (t.may_extend()) t.allow_durations(allowed);
+    const bool extend = t.may_extend() && !last_given_;  // a given note's durations are its own
+    if (extend) t.allow_durations(allowed);
     const auto parts = static_cast<int>(ensemble_.size());
     if (due && due->start == t.now) {
       // Sampled parts before the given note's part may come first; the rest of the
@@ -177,7 +210,7 @@ class Accompaniment final : public AccompanimentRule {
         any = true;
       }
       const auto due_id = static_cast<std::size_t>(t.layout.note(due->part, due->pitch));
-      if (!any && !t.may_extend()) return static_cast<std::int32_t>(due_id);
+      if (!any && !extend) return static_cast<std::int32_t>(due_id);
       double max = -INFINITY;
       for (std::size_t i = 0; i < logits.size(); ++i)
         if (!allowed[i]) max = std::max(max, static_cast<double>(logits[i]));
@@ -193,7 +226,10 @@ class Accompaniment final : public AccompanimentRule {
     for (int k = t.cursor; k < parts; ++k)
       if (!given_part_[static_cast<std::size_t>(k)]) t.allow_notes(allowed, k);
     const std::int64_t limit = std::min<std::int64_t>(due ? due->start - t.now : end_ - t.now, t.layout.max_units);
-    for (std::int64_t u = 1; u <= limit; ++u) allowed[static_cast<std::size_t>(t.layout.wait(static_cast<int>(u)))] = true;
+    const bool nothing_else = std::find(allowed.begin(), allowed.end(), true) == allowed.end();
+    if (t.may_wait() || nothing_else)  // a second short wait only when nothing else may come
+      for (std::int64_t u = 1; u <= limit; ++u)
+        allowed[static_cast<std::size_t>(t.layout.wait(static_cast<int>(u)))] = true;
     if (std::find(allowed.begin(), allowed.end(), true) == allowed.end()) return kEnd;
     Tracker::keep_only(logits, allowed);
     return kSample;
@@ -207,6 +243,7 @@ class Accompaniment final : public AccompanimentRule {
   std::vector<bool> given_part_;
   std::size_t next_given_ = 0;
   std::deque<std::int32_t> forced_;  // the given note's duration tokens still to feed
+  bool last_given_ = false;          // the last note was a given one
 };
 
 }  // namespace

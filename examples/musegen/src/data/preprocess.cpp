@@ -143,6 +143,13 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
                                             .zero_length_off_first(options.zero_length_off_first));
     if (!options.drums)
       std::erase_if(piece.notes, [](const PieceNote& n) { return n.drum; });
+    if (options.merge_parts) {
+      piece.tracks.clear();
+      for (PieceNote& n : piece.notes) {
+        n.track = -1;
+        if (!n.drum) n.program = 0;
+      }
+    }
     if (piece.notes.empty()) {
       report.skipped.push_back({path.string(), "no notes"});
       continue;
@@ -239,6 +246,7 @@ Dataset preprocess(const std::vector<std::filesystem::path>& inputs, const Prepr
   settings << " strict=" << options.strict << " drums=" << options.drums
            << " sustain_pedal=" << options.sustain_pedal;
   if (options.zero_length_off_first) settings << " zero_length_off_first=1";
+  if (options.merge_parts) settings << " merge_parts=1";
   if (options.encoding == Encoding::notes) settings << " min_chord_count=" << options.min_chord_count;
   dataset.options = settings.str();
   dataset.summary = report.text(dataset);

@@ -30,6 +30,9 @@ struct PreprocessOptions {
   // A stray note-off then a note-on of its key in one tick is a note of no length (music21's
   // grace notes; midi::NoteOptions::zero_length_off_first).
   bool zero_length_off_first = false;
+  // Every file as one part of one instrument (program 0): the single-instrument baseline a
+  // multitrack model is compared with (docs/perf.md, "Several instruments").
+  bool merge_parts = false;
   int jsb_frames_per_quarter = 0;  // 0: from the JSB file name (quarter, 8th, 16th)
   std::int64_t min_chord_count = 10;  // notes: rarer chords are spelled as single notes
 };
