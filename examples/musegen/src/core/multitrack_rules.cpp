@@ -29,7 +29,9 @@ constexpr float kNever = -std::numeric_limits<float>::infinity();
 class Tracker {
  public:
   explicit Tracker(const CodecParams& params)
-      : layout(params), sounding_until(static_cast<std::size_t>(params.tracks)) {
+      : layout(params),
+        max_note_units(static_cast<std::int64_t>(kMaxSampledNoteQuarters) * params.grid),
+        sounding_until(static_cast<std::size_t>(params.tracks)) {
     for (auto& part : sounding_until) part.fill(0);
   }
 
@@ -53,10 +55,12 @@ class Tracker {
         sounding_until[static_cast<std::size_t>(t.part)][static_cast<std::size_t>(t.value)] = now;
         open_part = t.part;
         open_pitch = t.value;
+        open_units = 0;
         break;
       case Kind::duration:
         last_note = false;
         last_dur = t.value;
+        open_units += t.value;
         if (open_part >= 0)
           sounding_until[static_cast<std::size_t>(open_part)]
                         [static_cast<std::size_t>(open_pitch)] += t.value;
@@ -93,12 +97,15 @@ class Tracker {
       if (until[static_cast<std::size_t>(p)] <= now)
         allowed[static_cast<std::size_t>(layout.note(part, p))] = true;
   }
+  // Durations that keep the open note within kMaxSampledNoteQuarters.
   void allow_durations(std::vector<bool>& allowed) const {
-    for (int u = 1; u <= layout.max_units; ++u) allowed[static_cast<std::size_t>(layout.duration(u))] = true;
+    const std::int64_t room = std::max<std::int64_t>(1, max_note_units - open_units);
+    for (int u = 1; u <= layout.max_units && u <= room; ++u)
+      allowed[static_cast<std::size_t>(layout.duration(u))] = true;
   }
-  // After a note only durations; after the longest duration more may follow.
+  // After a note only durations; after the longest duration more may follow, up to the cap.
   bool needs_duration() const { return last_note; }
-  bool may_extend() const { return last_dur == layout.max_units; }
+  bool may_extend() const { return last_dur == layout.max_units && open_units < max_note_units; }
   // Waits in a row only after the longest one (the encoder merges the rest).
   bool may_wait() const { return last_wait == 0 || last_wait == layout.max_units; }
 
@@ -109,6 +116,8 @@ class Tracker {
   int cursor = 0;       // at the current onset, the part of the last note (parts come in order)
   int last_pitch = -1;  // at the current onset, the pitch of the last note of part `cursor`
   int open_part = -1, open_pitch = 0;  // the last note, while its durations come
+  std::int64_t open_units = 0;         // its units so far
+  std::int64_t max_note_units;         // kMaxSampledNoteQuarters on the grid
   int last_wait = 0;                   // the units of the last token when it was a wait, else 0
   std::vector<std::array<std::int64_t, 128>> sounding_until;  // per part and pitch: end unit
   bool last_note = false;

@@ -6,7 +6,13 @@
 //   - instrument tokens only in the header, and only while the ensemble may still grow;
 //   - notes only for the ensemble's parts, and only inside the part's instrument's range
 //     (instruments.hpp): the sampler never leaves it;
-//   - at one onset, the parts in order (t0 before t1 ...), as the encoder writes them.
+//   - at one onset, the parts in order (t0 before t1 ...) and in a part the pitches rising,
+//     as the encoder writes them; a part never strikes a pitch it still holds; waits in a
+//     row only after the longest one;
+//   - a sampled note lasts at most kMaxSampledNoteQuarters. Without that cap a model trained
+//     on files with a few notes held for hundreds of bars (export artefacts: the quartets
+//     have 411 notes past 16 quarters, one of 1,234) can loop on the longest duration token
+//     for the rest of the piece.
 //
 // Accompaniment adds the given parts: their notes are fed in at their times, exactly as the
 // encoder writes them, and the sampler writes the other parts around them up to the end of
@@ -22,6 +28,9 @@
 #include "generate.hpp"
 
 namespace musegen {
+
+// The longest note the sampler writes, in quarter notes (four bars of 4/4).
+inline constexpr int kMaxSampledNoteQuarters = 16;
 
 // The instruments (rows of instruments()) a multitrack sequence's header declares.
 std::vector<int> multitrack_ensemble(const Codec& codec, const Sequence& sequence);
