@@ -54,6 +54,7 @@ const std::vector<Command>& commands() {
       {{"play", "in.mid", "--out", "play.wav"}, "in.mid"},
       {{"plot", "in.mid", "out.png", "--quiet"}, "in.mid"},
       {{"plot-metrics", "run", "curves.png", "--quiet"}, "run/metrics.csv"},
+      {{"accompany", "run", "in.mid", "--keep", "0", "--out", "out.mid", "--quiet"}, "in.mid"},
       {{"datasets", "list"}, "in.mid"},
   };
   return all;

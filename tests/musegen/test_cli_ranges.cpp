@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ const std::map<std::string, std::vector<std::string>> kPositionals = {
     {"train", {"data.mgds"}},         {"generate", {"run"}},        {"eval", {"in.mid"}},
     {"preprocess", {"in.mid"}},       {"to-midi", {"x.tokens"}},    {"render", {"in.mid", "out.wav"}},
     {"play", {"in.mid"}},             {"plot", {"in.mid", "out.png"}}, {"plot-metrics", {"run", "out.png"}},
+    {"accompany", {"run", "in.mid"}},
 };
+// The commands without a numeric option (so not in kPositionals).
+const std::set<std::string> kNoNumericOption = {"datasets", "instruments"};
 
 struct OutOfRange {
   std::string command, flag, value;
@@ -52,6 +56,11 @@ const std::vector<OutOfRange> kOutOfRange = {
     {"train", "log-seconds", "-inf", ""},
     {"train", "threads", "-1", "--threads: expected 0..1024, found -1"},
     {"generate", "threads", "1025", ""},
+    {"accompany", "threads", "1025", ""},
+    {"accompany", "temperature", "0", "--temperature: expected 0 < T <= 100, found 0"},
+    {"accompany", "top-k", "-5", ""},
+    {"accompany", "top-p", "0", ""},
+    {"accompany", "seed", "-1", ""},
     {"eval", "threads", "-1", ""},
     {"train", "sample-steps", "-2",
      "--sample-steps: expected -1 (128 frames for roll, 256 tokens) or 0..1000000"},
@@ -124,6 +133,34 @@ TEST(CliRanges, AValueOutsideItsRangeIsAUsageErrorNamingTheFlag) {
       EXPECT_FALSE(std::filesystem::exists(dir / output)) << c.command << " --" << c.flag << " wrote " << output;
     }
   }
+  std::filesystem::remove_all(dir);
+}
+
+// Every command of `musegen --help` is covered above, or has no numeric option.
+TEST(CliRanges, EveryCommandIsCovered) {
+  const auto dir = musegen::test::fresh_temp_dir("cli_ranges");
+  const auto r = musegen::test::run_musegen({"--help"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.text();
+  std::istringstream lines(r.out);
+  std::string line;
+  std::size_t commands = 0;
+  bool in_list = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("commands:", 0) == 0) {
+      in_list = true;
+      continue;
+    }
+    if (!in_list) continue;
+    if (line.size() < 3 || line[0] != ' ' || line[1] != ' ' || line[2] == ' ') {
+      if (commands > 0) break;
+      continue;
+    }
+    const std::string name = line.substr(2, line.find(' ', 2) - 2);
+    ++commands;
+    EXPECT_TRUE(kPositionals.count(name) || kNoNumericOption.count(name))
+        << name << ": a command without cases here (add it to kPositionals and kOutOfRange)";
+  }
+  EXPECT_GE(commands, 12u) << r.out;
   std::filesystem::remove_all(dir);
 }
 
@@ -251,6 +288,12 @@ TEST(CliRanges, TheEndsOfEveryRangeAreAccepted) {
         "--top-k",        "100000",     "--top-p", "1",         "--primer-sequence", "100000000",
         "--primer-steps", "100000000",  "--tempo", "1000",      "--program",         "127",
         "--velocity",     "127"},
+       1,
+       "absent-run",
+       {"in.mid"}},
+      {"accompany at its ends",
+       {"accompany", "absent-run", "in.mid", "--keep", "0", "--out", "out.mid", "--temperature", "100", "--top-k",
+        "100000", "--top-p", "1", "--seed", "0", "--threads", "1024"},
        1,
        "absent-run",
        {"in.mid"}},
