@@ -116,14 +116,23 @@ std::vector<std::int32_t> encode_multitrack(const CodecParams& params, const Pie
   // A part sounds a pitch once: a later onset of the same pitch in the same part ends the
   // note before it (files that pair overlapping note-offs first in, first out would otherwise
   // hold notes for hundreds of bars; docs/musegen.md).
-  std::map<std::pair<int, int>, std::size_t> last;  // (part, pitch) → index of its last note
+  // Every note of the pitch at the part's previous onset is cut, not only the last one: a part
+  // may strike a pitch twice at one onset (a unison double stop, notes merged by the grid), and
+  // cutting only one left the other sounding on, so that decode → encode cut it and the tokens
+  // were no fixed point. Notes of one (start, part, pitch) are adjacent in this order.
+  std::map<std::pair<int, int>, std::pair<std::size_t, std::size_t>>
+      last;  // (part, pitch) → first and last index of its notes at its last onset
   for (std::size_t i = 0; i < notes.size(); ++i) {
-    auto [it, fresh] = last.try_emplace({notes[i].part, notes[i].pitch}, i);
+    auto [it, fresh] = last.try_emplace({notes[i].part, notes[i].pitch}, i, i);
     if (fresh) continue;
-    Note& before = notes[it->second];
-    if (before.start < notes[i].start)
-      before.units = std::min(before.units, notes[i].start - before.start);
-    it->second = i;
+    auto& [from, to] = it->second;
+    if (notes[from].start == notes[i].start) {
+      to = i;
+      continue;
+    }
+    for (std::size_t k = from; k <= to; ++k)
+      notes[k].units = std::min(notes[k].units, notes[i].start - notes[k].start);
+    from = to = i;
   }
 
   std::vector<std::int32_t> tokens;
