@@ -1,6 +1,7 @@
 // `musegen eval`: objective music metrics of a set of MIDI files, against a reference set.
-// The metrics are in metrics.hpp (definitions: docs/metrics.md); this file turns command-line
-// inputs into pieces, prints the table and writes the JSON.
+// The metrics are in metrics.hpp and, for pieces with several instruments,
+// multitrack_metrics.hpp (definitions: docs/metrics.md); this file turns command-line inputs
+// into pieces, prints the tables and writes the JSON.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "jsb.hpp"
 #include "metrics.hpp"
 #include "midi_files.hpp"
+#include "multitrack_metrics.hpp"
 #include "outputs.hpp"
 #include "session.hpp"
 
@@ -31,18 +33,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// --melody-part's largest value: far more parts than any score has.
+constexpr std::int64_t kMaxMelodyPart = 1023;
+
 bool is_json(const fs::path& path) {
   std::string ext = path.extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return ext == ".json";
 }
 
+// One set's pieces, each measured both ways (a piece of one part has no ensemble measures).
+struct EvalSet {
+  MeasuredSet measured;
+  std::vector<MultitrackPieceMetrics> multitrack;  // one per piece of `measured`, same order
+};
+
 // The pieces of one set: MIDI files and folders, and JSB chorale files (.json, every split),
 // named "<file>#<split>/<index>".
-MeasuredSet measure_inputs(const std::vector<std::string>& inputs, const MetricOptions& options,
-                           const std::string& what) {
+EvalSet measure_inputs(const std::vector<std::string>& inputs, const MetricOptions& options,
+                       const std::string& what) {
   std::vector<std::string> midi_inputs;
-  MeasuredSet set;
+  EvalSet set;
   for (const std::string& input : inputs) {
     const fs::path path(input);
     if (fs::is_regular_file(path) && is_json(path)) {
@@ -56,10 +67,14 @@ MeasuredSet measure_inputs(const std::vector<std::string>& inputs, const MetricO
           {"train", &chorales.train}, {"valid", &chorales.valid}, {"test", &chorales.test}};
       for (const auto& [split, list] : splits)
         for (std::size_t i = 0; i < list->size(); ++i) {
-          PieceMetrics m = compute_metrics(
-              piece_to_midi(jsb_piece((*list)[i], frames_per_quarter), DecodeOptions{}), options);
+          const midi::MidiFile file =
+              piece_to_midi(jsb_piece((*list)[i], frames_per_quarter), DecodeOptions{});
+          PieceMetrics m = compute_metrics(file, options);
           m.name = input + "#" + split + "/" + std::to_string(i);
-          set.pieces.push_back(std::move(m));
+          MultitrackPieceMetrics parts = compute_multitrack_metrics(file, options);
+          parts.name = m.name;
+          set.measured.pieces.push_back(std::move(m));
+          set.multitrack.push_back(std::move(parts));
         }
       continue;
     }
@@ -71,9 +86,15 @@ MeasuredSet measure_inputs(const std::vector<std::string>& inputs, const MetricO
   }
   if (!midi_inputs.empty()) {
     try {
-      MeasuredSet midi_set = measure_files(collect_midi_files(midi_inputs), options);
-      for (auto& p : midi_set.pieces) set.pieces.push_back(std::move(p));
-      for (auto& s : midi_set.skipped) set.skipped.push_back(std::move(s));
+      MeasuredSet midi_set =
+          measure_files(collect_midi_files(midi_inputs), options,
+                        [&](const midi::MidiFile& file, const std::string& name) {
+                          MultitrackPieceMetrics parts = compute_multitrack_metrics(file, options);
+                          parts.name = name;
+                          set.multitrack.push_back(std::move(parts));
+                        });
+      for (auto& p : midi_set.pieces) set.measured.pieces.push_back(std::move(p));
+      for (auto& s : midi_set.skipped) set.measured.skipped.push_back(std::move(s));
     } catch (const std::invalid_argument& e) {
       throw cli::UsageError(e.what());  // a path that does not exist, or bad metric options
     }
@@ -105,25 +126,42 @@ int cmd_eval(Args args) {
   std::string json_path;
   std::string time_signature = "4/4";
   std::int64_t ngram = 4;
+  std::int64_t melody_part = -1;
+  bool zero_length_off_first = false;
   bool per_file = false;
   std::string checkpoint, dataset_path, split = "test";
   std::int64_t nll_window = 0, nll_batch = 32;
 
-  cli::Parser p("eval", "GENERATED... [options]",
-                "Objective music metrics of a set of MIDI files, and how far they are from a "
-                "reference set (Yang & Lerch 2018; MusPy): pitch-class histogram, pitch range, "
-                "polyphony, scale consistency, repeated n-grams, the longest run of one note or "
-                "chord (which exposes a model that repeats one note over and over), empty bars "
-                "and note lengths. docs/metrics.md defines each. Prints a table of mean ± std per "
-                "set and the distance between the sets; --json writes the same for machines.");
+  cli::Parser p(
+      "eval", "GENERATED... [options]",
+      "Objective music metrics of a set of MIDI files, and how far they are from a "
+      "reference set (Yang & Lerch 2018; MusPy): pitch-class histogram, pitch range, "
+      "polyphony, scale consistency, repeated n-grams, the longest run of one note or "
+      "chord (which exposes a model that repeats one note over and over), empty bars "
+      "and note lengths; for pieces with several parts also, per part, the share of notes "
+      "inside the instrument's range, pitch range and polyphony, and between parts "
+      "MuseGAN's tonal distance, voice crossings and (--melody-part) the harmony "
+      "agreement with a melody. docs/metrics.md defines each. Prints a table of mean ± "
+      "std per set and the distance between the sets; --json writes the same for "
+      "machines.");
   p.option("reference", reference, "PATH",
            "the reference set: a MIDI file, a folder (searched recursively for .mid/.midi), or "
            "a JSB chorales .json file (all splits)")
       .option("json", json_path, "FILE", "also write the report as JSON to FILE (atomically)")
       .flag("per-file", per_file, "put every file's metrics into the JSON too")
-      .option("ngram", ngram, "N", "n of the repeated n-gram share (onsets per n-gram)", cli::range(1, 64))
+      .option("ngram", ngram, "N", "n of the repeated n-gram share (onsets per n-gram)",
+              cli::range(1, 64))
       .option("time-signature", time_signature, "N/D",
-              "time signature assumed before a file's first one, for the empty-bar share")
+              "time signature assumed before a file's first one, for the empty-bar share and the "
+              "tonal distance")
+      .option("melody-part", melody_part, "K",
+              "pieces with several parts: measure how often every other part is consonant with "
+              "part K (0 = the first part; a chorale's soprano) while both sound",
+              cli::range(0, kMaxMelodyPart).or_value(-1, "not measured"))
+      .flag("zero-length-off-first", zero_length_off_first,
+            "read a note-off with nothing to end, then a note-on of its key in the same tick, as "
+            "a note of no length (music21's grace notes; without it such a note lasts until its "
+            "key's next release). Use it for music21-multitrack and other music21 exports")
       .option("checkpoint", checkpoint, "RUN",
               "also report the negative log-likelihood of this model (a musegen train --run-dir "
               "or its .safetensors) on a dataset split")
@@ -134,11 +172,14 @@ int cmd_eval(Args args) {
               "when the dataset has no test split)")
       .option("nll-window", nll_window, "T",
               "--checkpoint: score each sequence in one window from a zero state (0), or in "
-              "windows of T predictions", cli::range(0, 100'000'000))
-      .option("nll-batch", nll_batch, "B", "--checkpoint: sequences scored at once", cli::range(1, 65536))
+              "windows of T predictions",
+              cli::range(0, 100'000'000))
+      .option("nll-batch", nll_batch, "B", "--checkpoint: sequences scored at once",
+              cli::range(1, 65536))
       .positionals("GENERATED", generated_inputs,
                    "the generated MIDI files or folders (or a JSB .json file); optional with "
-                   "--checkpoint", 0)
+                   "--checkpoint",
+                   0)
       .epilog(
           "Files that cannot be read are skipped; each is listed with the reason and counted.\n"
           "\n"
@@ -147,6 +188,10 @@ int cmd_eval(Args args) {
           "  musegen eval out.mid --reference "
           "$MUSEGEN_DATA_DIR/jsb-chorales/jsb-chorales-16th.json\n"
           "  musegen eval a.mid b.mid --json metrics.json --per-file\n"
+          "  musegen eval quartets-out/ --zero-length-off-first\n"
+          "      --reference $MUSEGEN_DATA_DIR/music21-multitrack/quartets\n"
+          "  musegen eval chorales-out/ --zero-length-off-first --melody-part 0\n"
+          "      --reference $MUSEGEN_DATA_DIR/music21-multitrack/chorales\n"
           "  musegen eval --checkpoint runs/jsb --split test   # frame NLL, the JSB benchmark\n"
           "\n"
           "The NLL is in nats per prediction: per token (cross-entropy; perplexity = e^NLL) or,\n"
@@ -158,6 +203,8 @@ int cmd_eval(Args args) {
 
   MetricOptions options;
   options.ngram = static_cast<int>(ngram);
+  options.melody_part = static_cast<int>(melody_part);
+  options.zero_length_off_first = zero_length_off_first;
   {
     const auto slash = time_signature.find('/');
     if (slash == std::string::npos)
@@ -217,31 +264,44 @@ int cmd_eval(Args args) {
     check_json();
   }
 
-  const MeasuredSet generated = measure_inputs(generated_inputs, options, "generated");
-  report_skipped(generated, "generated");
-  if (generated.pieces.empty())
+  const EvalSet generated = measure_inputs(generated_inputs, options, "generated");
+  report_skipped(generated.measured, "generated");
+  if (generated.measured.pieces.empty())
     throw std::runtime_error("no readable generated piece among the inputs");
-  const SetMetrics generated_set = summarize(generated.pieces);
+  const SetMetrics generated_set = summarize(generated.measured.pieces);
+  const MultitrackSetMetrics generated_parts = summarize_multitrack(generated.multitrack);
 
-  std::optional<MeasuredSet> reference_pieces;
+  std::optional<EvalSet> reference_pieces;
   std::optional<SetMetrics> reference_set;
+  std::optional<MultitrackSetMetrics> reference_parts;
   if (!reference.empty()) {
     reference_pieces = measure_inputs({reference}, options, "reference");
-    report_skipped(*reference_pieces, "reference");
-    if (reference_pieces->pieces.empty())
+    report_skipped(reference_pieces->measured, "reference");
+    if (reference_pieces->measured.pieces.empty())
       throw std::runtime_error(reference + ": no readable reference piece");
-    reference_set = summarize(reference_pieces->pieces);
+    reference_set = summarize(reference_pieces->measured.pieces);
+    reference_parts = summarize_multitrack(reference_pieces->multitrack);
   }
 
   const SetMetrics* ref = reference_set ? &*reference_set : nullptr;
-  std::cout << format_report(generated_set, ref);
+  const MultitrackSetMetrics* ref_parts = reference_parts ? &*reference_parts : nullptr;
+  std::cout << format_report(generated_set, ref)
+            << format_multitrack_report(generated_parts, ref_parts);
   if (!json_path.empty()) {
-    std::span<const PieceMetrics> gen_files, ref_files;
+    ReportedSet gen{generated_set, generated_parts};
     if (per_file) {
-      gen_files = generated.pieces;
-      if (reference_pieces) ref_files = reference_pieces->pieces;
+      gen.pieces = generated.measured.pieces;
+      gen.multitrack_pieces = generated.multitrack;
     }
-    const std::string json = to_json(generated_set, ref, gen_files, ref_files);
+    std::optional<ReportedSet> ref_report;
+    if (ref) {
+      ref_report.emplace(ReportedSet{*ref, *ref_parts});
+      if (per_file) {
+        ref_report->pieces = reference_pieces->measured.pieces;
+        ref_report->multitrack_pieces = reference_pieces->multitrack;
+      }
+    }
+    const std::string json = to_json(gen, ref_report ? &*ref_report : nullptr);
     midi::write_file_atomically(
         json_path, std::span(reinterpret_cast<const std::uint8_t*>(json.data()), json.size()));
     std::cout << "wrote " << json_path << '\n';

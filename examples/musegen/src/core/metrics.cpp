@@ -3,8 +3,6 @@
 // metric it computes so the two can be read side by side.
 #include "metrics.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <libmidi/notes.hpp>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -20,6 +19,8 @@
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "metrics_report.hpp"
 
 namespace musegen {
 
@@ -30,14 +31,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Positions on the bar grid are ticks × kGridScale, so that a bar of any time signature with
 // a denominator up to kMaxDenominator is a whole number of grid units.
 constexpr std::int64_t kMaxDenominator = 64;
-constexpr std::int64_t kGridScale = kMaxDenominator;
-
-// Ticks per quarter note. SMPTE files have no quarter note; they are read as if at 120 bpm
-// (a quarter is half a second), which docs/metrics.md states.
-std::int64_t ticks_per_quarter(const midi::TimeDivision& division) {
-  if (!division.smpte) return division.ticks_per_quarter;
-  return std::max<std::int64_t>(1, std::llround(division.ticks_per_second_smpte() / 2.0));
-}
+constexpr std::int64_t kGridScale = kBarGridScale;
+static_assert(kBarGridScale % kMaxDenominator == 0);
 
 // --- note-length class ------------------------------------------------------------------
 // The class nearest to `ticks / ppq` quarters on a log scale. Between neighbouring classes
@@ -61,15 +56,18 @@ std::size_t note_length_class(std::int64_t ticks, std::int64_t ppq) {
   return table.size() - 1;
 }
 
-// --- the bar grid -------------------------------------------------------------------------
-// Time-signature segments: from `start` (grid units) bars of `length` grid units follow each
-// other until the next segment starts, which also starts a new bar.
-struct BarSegment {
-  std::int64_t start = 0, length = 0, first_bar = 0;
-};
+}  // namespace
 
-std::vector<BarSegment> bar_segments(const midi::MidiFile& file, std::int64_t ppq,
-                                     const MetricOptions& options) {
+// Ticks per quarter note. SMPTE files have no quarter note; they are read as if at 120 bpm
+// (a quarter is half a second), which docs/metrics.md states.
+std::int64_t ticks_per_quarter(const midi::TimeDivision& division) {
+  if (!division.smpte) return division.ticks_per_quarter;
+  return std::max<std::int64_t>(1, std::llround(division.ticks_per_second_smpte() / 2.0));
+}
+
+// --- the bar grid -------------------------------------------------------------------------
+std::vector<BarSegment> bar_segments(const midi::MidiFile& file, const MetricOptions& options) {
+  const std::int64_t ppq = ticks_per_quarter(file.division);
   struct Change {
     std::uint64_t tick;
     int numerator, denominator;
@@ -103,13 +101,25 @@ std::vector<BarSegment> bar_segments(const midi::MidiFile& file, std::int64_t pp
   return segments;
 }
 
-// Index of the bar holding grid position `pos`.
 std::int64_t bar_index(std::span<const BarSegment> segments, std::int64_t pos) {
   auto it = std::upper_bound(segments.begin(), segments.end(), pos,
                              [](std::int64_t p, const BarSegment& s) { return p < s.start; });
   const BarSegment& s = *std::prev(it);
   return s.first_bar + (pos - s.start) / s.length;
 }
+
+std::pair<std::int64_t, std::int64_t> bar_bounds(std::span<const BarSegment> segments,
+                                                 std::int64_t bar) {
+  auto it = std::upper_bound(segments.begin(), segments.end(), bar,
+                             [](std::int64_t b, const BarSegment& s) { return b < s.first_bar; });
+  const BarSegment& s = *std::prev(it);
+  const std::int64_t begin = s.start + (bar - s.first_bar) * s.length;
+  std::int64_t end = begin + s.length;
+  if (it != segments.end()) end = std::min(end, it->start);  // cut short by the next segment
+  return {begin, end};
+}
+
+namespace {
 
 // empty_bar_share: bars from 0 up to the one holding the end of the last note; a bar is
 // occupied when some note sounds in it (a note occupies the grid positions [start, end), or
@@ -234,9 +244,7 @@ double& at(std::array<double, kScalarMetricCount>& a, ScalarMetric m) {
 
 }  // namespace
 
-namespace {
-
-void check(const MetricOptions& options) {
+void check_metric_options(const MetricOptions& options) {
   if (options.ngram < 1)
     throw std::invalid_argument("metrics: n-gram length must be at least 1, found " +
                                 std::to_string(options.ngram));
@@ -246,15 +254,18 @@ void check(const MetricOptions& options) {
         "metrics: default time signature must be N/D with N >= 1 and D "
         "a power of two up to 64, found " +
         std::to_string(options.default_numerator) + "/" + std::to_string(den));
+  if (options.melody_part < -1)
+    throw std::invalid_argument(
+        "metrics: the melody part must be -1 (none) or a part index, found " +
+        std::to_string(options.melody_part));
 }
 
-}  // namespace
-
 PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& options) {
-  check(options);
+  check_metric_options(options);
   PieceMetrics m;
   m.scalar.fill(kNaN);
-  const midi::Performance performance = midi::extract_notes(file);
+  const midi::Performance performance = midi::extract_notes(
+      file, midi::NoteOptions().zero_length_off_first(options.zero_length_off_first));
   const std::vector<midi::Note>& notes = performance.notes;  // sorted by start tick
   const std::int64_t ppq = ticks_per_quarter(file.division);
 
@@ -283,7 +294,7 @@ PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& op
   at(m.scalar, ScalarMetric::LongestRepeatRun) = longest_repeat_run(onsets);
 
   // Timing metrics, all notes.
-  const auto [empty_share, bars] = empty_bar_share(notes, bar_segments(file, ppq, options));
+  const auto [empty_share, bars] = empty_bar_share(notes, bar_segments(file, options));
   at(m.scalar, ScalarMetric::EmptyBarShare) = empty_share;
   m.bars = bars;
   long double total_length = 0;
@@ -298,29 +309,36 @@ PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& op
   return m;
 }
 
+MeanStd mean_std_of(std::span<const double> values) {
+  long double sum = 0;
+  std::size_t count = 0;
+  for (const double v : values)
+    if (!std::isnan(v)) {
+      sum += v;
+      ++count;
+    }
+  MeanStd out;
+  out.count = count;
+  if (count == 0) {
+    out.mean = out.std = kNaN;
+    return out;
+  }
+  const long double mean = sum / static_cast<long double>(count);
+  long double squares = 0;  // two passes: no cancellation
+  for (const double v : values)
+    if (!std::isnan(v)) squares += (v - mean) * (v - mean);
+  out.mean = static_cast<double>(mean);
+  out.std = static_cast<double>(std::sqrt(squares / static_cast<long double>(count)));
+  return out;
+}
+
 SetMetrics summarize(std::span<const PieceMetrics> pieces) {
   SetMetrics s;
   s.pieces = pieces.size();
+  std::vector<double> values(pieces.size());
   for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
-    long double sum = 0;
-    std::size_t count = 0;
-    for (const PieceMetrics& p : pieces)
-      if (!std::isnan(p.scalar[k])) {
-        sum += p.scalar[k];
-        ++count;
-      }
-    MeanStd& out = s.scalar[k];
-    out.count = count;
-    if (count == 0) {
-      out.mean = out.std = kNaN;
-      continue;
-    }
-    const long double mean = sum / static_cast<long double>(count);
-    long double squares = 0;  // two passes: no cancellation
-    for (const PieceMetrics& p : pieces)
-      if (!std::isnan(p.scalar[k])) squares += (p.scalar[k] - mean) * (p.scalar[k] - mean);
-    out.mean = static_cast<double>(mean);
-    out.std = static_cast<double>(std::sqrt(squares / static_cast<long double>(count)));
+    for (std::size_t i = 0; i < pieces.size(); ++i) values[i] = pieces[i].scalar[k];
+    s.scalar[k] = mean_std_of(values);
   }
   for (const PieceMetrics& p : pieces) {
     for (std::size_t i = 0; i < 12; ++i) s.pitch_class_counts[i] += p.pitch_class_counts[i];
@@ -374,19 +392,21 @@ SetComparison compare(const SetMetrics& generated, const SetMetrics& reference) 
 
 // --- report -------------------------------------------------------------------------------
 
-namespace {
+namespace detail {
 
-std::string fixed(double value, int decimals = 3) {
+std::string fixed(double value, int decimals) {
   if (std::isnan(value)) return "n/a";
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
   return buffer;
 }
 
-std::string mean_std(const MeanStd& m) {
+std::string mean_std_text(const MeanStd& m) {
   if (m.count == 0) return "n/a";
   return fixed(m.mean) + " ± " + fixed(m.std);
 }
+
+namespace {
 
 // Display width of UTF-8 text (the ± sign is two bytes, one column).
 std::size_t columns(const std::string& text) {
@@ -402,16 +422,40 @@ std::string pad(const std::string& text, std::size_t width, bool right = false) 
   return right ? fill + text : text + fill;
 }
 
-constexpr std::array<std::string_view, 12> kPitchClassNames{"C",  "C#", "D",  "D#", "E",  "F",
-                                                            "F#", "G",  "G#", "A",  "A#", "B"};
+}  // namespace
 
-// The report as JSON, written by nlohmann-json (docs/architecture.md, "The app's libraries"):
-// ordered_json keeps the keys in the order they are set here. A double is written in the
-// shortest form that reads back as the same double (nlohmann's to_chars: "0.1", "24.0"), and
-// NaN (an undefined metric) as null.
-using Json = nlohmann::ordered_json;
+std::string text_table(const std::vector<std::vector<std::string>>& rows, std::size_t shown) {
+  std::vector<std::size_t> width(shown, 0);
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < shown && c < row.size(); ++c)
+      width[c] = std::max(width[c], columns(row[c]));
+  std::ostringstream out;
+  const auto rule = [&] {
+    std::size_t total = 0;
+    for (std::size_t c = 0; c < shown; ++c) total += width[c] + (c ? 3 : 0);
+    out << std::string(total, '-') << '\n';
+  };
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t c = 0; c < shown; ++c)
+      out << (c ? " | " : "") << pad(c < rows[r].size() ? rows[r][c] : "", width[c], c > 0);
+    out << '\n';
+    if (r == 0) rule();
+  }
+  rule();
+  return out.str();
+}
 
 Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+
+Json mean_std_json(const MeanStd& m) {
+  Json out;
+  out["mean"] = number_or_null(m.count ? m.mean : kNaN);
+  out["std"] = number_or_null(m.count ? m.std : kNaN);
+  out["count"] = m.count;
+  return out;
+}
+
+namespace {
 
 template <typename Array>
 Json json_numbers(const Array& values) {
@@ -424,13 +468,8 @@ Json set_json(const SetMetrics& s, std::span<const PieceMetrics> pieces) {
   Json out;
   out["pieces"] = s.pieces;
   Json& metrics = out["metrics"] = Json::object();
-  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
-    const MeanStd& m = s.scalar[k];
-    Json& metric = metrics[std::string(kScalarMetricTable[k].key)];
-    metric["mean"] = number_or_null(m.count ? m.mean : kNaN);
-    metric["std"] = number_or_null(m.count ? m.std : kNaN);
-    metric["count"] = m.count;
-  }
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+    metrics[std::string(kScalarMetricTable[k].key)] = mean_std_json(s.scalar[k]);
   out["pitch_class_histogram"] = json_numbers(s.pitch_class_histogram);
   out["note_length_histogram"] = json_numbers(s.note_length_histogram);
   if (!pieces.empty()) {
@@ -451,44 +490,63 @@ Json set_json(const SetMetrics& s, std::span<const PieceMetrics> pieces) {
 
 }  // namespace
 
+Json report_json(const SetMetrics& generated, const SetMetrics* reference,
+                 std::span<const PieceMetrics> generated_pieces,
+                 std::span<const PieceMetrics> reference_pieces) {
+  Json out;
+  out["generated"] = set_json(generated, generated_pieces);
+  if (reference != nullptr) {
+    const SetComparison c = compare(generated, *reference);
+    out["reference"] = set_json(*reference, reference_pieces);
+    Json& comparison = out["comparison"];
+    Json& difference = comparison["mean_difference"] = Json::object();
+    for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+      difference[std::string(kScalarMetricTable[k].key)] = number_or_null(c.mean_difference[k]);
+    comparison["pitch_class_tv"] = number_or_null(c.pitch_class_tv);
+    comparison["note_length_overlap"] = number_or_null(c.note_length_overlap);
+    comparison["note_length_kl"] = number_or_null(c.note_length_kl);
+  }
+  return out;
+}
+
+std::string dump_report(const Json& report) {
+  // A file name that is not UTF-8 (a path's bytes) gets U+FFFD where its bad bytes were,
+  // rather than making the document invalid JSON.
+  return report.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace detail
+
+namespace {
+
+constexpr std::array<std::string_view, 12> kPitchClassNames{"C",  "C#", "D",  "D#", "E",  "F",
+                                                            "F#", "G",  "G#", "A",  "A#", "B"};
+
+}  // namespace
+
 std::string format_report(const SetMetrics& generated, const SetMetrics* reference) {
+  using detail::fixed;
+  using detail::mean_std_text;
   std::optional<SetComparison> comparison;
   if (reference != nullptr) comparison = compare(generated, *reference);
 
-  std::vector<std::array<std::string, 4>> rows;
+  std::vector<std::vector<std::string>> rows;
   rows.push_back({"metric", "generated (" + std::to_string(generated.pieces) + " files)",
                   reference ? "reference (" + std::to_string(reference->pieces) + " files)" : "",
                   reference ? "|difference|" : ""});
   for (std::size_t k = 0; k < kScalarMetricCount; ++k)
-    rows.push_back({std::string(kScalarMetricTable[k].label), mean_std(generated.scalar[k]),
-                    reference ? mean_std(reference->scalar[k]) : "",
+    rows.push_back({std::string(kScalarMetricTable[k].label), mean_std_text(generated.scalar[k]),
+                    reference ? mean_std_text(reference->scalar[k]) : "",
                     comparison ? fixed(comparison->mean_difference[k]) : ""});
-
-  std::array<std::size_t, 4> width{};
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < 4; ++c) width[c] = std::max(width[c], columns(row[c]));
-  const std::size_t shown = reference ? 4 : 2;
-
   std::ostringstream out;
-  const auto rule = [&] {
-    std::size_t total = 0;
-    for (std::size_t c = 0; c < shown; ++c) total += width[c] + (c ? 3 : 0);
-    out << std::string(total, '-') << '\n';
-  };
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    for (std::size_t c = 0; c < shown; ++c)
-      out << (c ? " | " : "") << pad(rows[r][c], width[c], c > 0);
-    out << '\n';
-    if (r == 0) rule();
-  }
-  rule();
+  out << detail::text_table(rows, reference ? 4 : 2);
 
   const auto histogram = [&](const char* title, auto names, const auto& g, const auto* ref) {
     out << title << (ref ? " (generated / reference)" : "") << ":\n";
     std::size_t column = 0;
     for (std::size_t i = 0; i < g.size(); ++i) {
-      std::string item = "  " + std::string(names(i)) + ' ' + fixed(g[i], 3);
-      if (ref) item += '/' + fixed((*ref)[i], 3);
+      std::string item = "  " + std::string(names(i)) + ' ' + detail::fixed(g[i], 3);
+      if (ref) item += '/' + detail::fixed((*ref)[i], 3);
       if (column > 0 && column + item.size() > 90) {
         out << '\n';
         column = 0;
@@ -517,32 +575,20 @@ std::string format_report(const SetMetrics& generated, const SetMetrics* referen
 std::string to_json(const SetMetrics& generated, const SetMetrics* reference,
                     std::span<const PieceMetrics> generated_pieces,
                     std::span<const PieceMetrics> reference_pieces) {
-  Json out;
-  out["generated"] = set_json(generated, generated_pieces);
-  if (reference != nullptr) {
-    const SetComparison c = compare(generated, *reference);
-    out["reference"] = set_json(*reference, reference_pieces);
-    Json& comparison = out["comparison"];
-    Json& difference = comparison["mean_difference"] = Json::object();
-    for (std::size_t k = 0; k < kScalarMetricCount; ++k)
-      difference[std::string(kScalarMetricTable[k].key)] = number_or_null(c.mean_difference[k]);
-    comparison["pitch_class_tv"] = number_or_null(c.pitch_class_tv);
-    comparison["note_length_overlap"] = number_or_null(c.note_length_overlap);
-    comparison["note_length_kl"] = number_or_null(c.note_length_kl);
-  }
-  // A file name that is not UTF-8 (a path's bytes) gets U+FFFD where its bad bytes were,
-  // rather than making the document invalid JSON.
-  return out.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  return detail::dump_report(
+      detail::report_json(generated, reference, generated_pieces, reference_pieces));
 }
 
 MeasuredSet measure_files(std::span<const std::filesystem::path> files,
-                          const MetricOptions& options) {
-  check(options);
+                          const MetricOptions& options, const MeasureAlso& also) {
+  check_metric_options(options);
   MeasuredSet set;
   for (const auto& path : files) {
     try {
-      PieceMetrics m = compute_metrics(midi::load(path), options);
+      const midi::MidiFile file = midi::load(path);
+      PieceMetrics m = compute_metrics(file, options);
       m.name = path.string();
+      if (also) also(file, m.name);
       set.pieces.push_back(std::move(m));
     } catch (const std::exception& e) {
       std::string reason = e.what();

@@ -19,10 +19,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <libmidi/midi_file.hpp>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace musegen {
@@ -31,6 +33,12 @@ struct MetricOptions {
   int ngram = 4;              // n of repeated_ngram_share, >= 1
   int default_numerator = 4;  // time signature assumed before the first one in the file
   int default_denominator = 4;
+  // Read a stray note-off then a note-on of its key in one tick as a note of no length
+  // (libmidi's NoteOptions::zero_length_off_first: music21's grace notes); off by default.
+  bool zero_length_off_first = false;
+  // The several-instrument measures (multitrack_metrics.hpp): the part whose harmony the
+  // other parts are compared with (0 = the first part), or -1 for none.
+  int melody_part = -1;
 };
 
 // The note-length classes of the note-length histogram, in quarter notes (Yang & Lerch's 12
@@ -103,10 +111,35 @@ struct PieceMetrics {
 // Metrics of one file. Throws std::invalid_argument for options out of range.
 PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& options = {});
 
+// Throws std::invalid_argument naming the option for options out of range.
+void check_metric_options(const MetricOptions& options);
+
+// Ticks per quarter note: the file's division, or for SMPTE files (which have no quarter
+// note) the ticks of half a second, as if at 120 bpm.
+std::int64_t ticks_per_quarter(const midi::TimeDivision& division);
+
+// The bars of a file (docs/metrics.md, "Bars"), on a grid of 1/kBarGridScale tick: fine
+// enough that a bar of any time signature N/D with D <= 64 is a whole number of units. From
+// `start`, bars of `length` units follow each other until the next segment's start, which
+// starts a bar of its own (cutting the one before it short); `first_bar` numbers the
+// segment's first bar. The first segment starts at 0, under the options' default signature.
+inline constexpr std::int64_t kBarGridScale = 64;
+struct BarSegment {
+  std::int64_t start = 0, length = 0, first_bar = 0;
+};
+std::vector<BarSegment> bar_segments(const midi::MidiFile& file, const MetricOptions& options);
+// The bar holding grid position `pos` (>= 0), and where bar `bar` begins and ends ([begin, end)).
+std::int64_t bar_index(std::span<const BarSegment> segments, std::int64_t pos);
+std::pair<std::int64_t, std::int64_t> bar_bounds(std::span<const BarSegment> segments,
+                                                 std::int64_t bar);
+
 struct MeanStd {
   double mean = 0, std = 0;  // population standard deviation; NaN when count == 0
   std::size_t count = 0;     // pieces where the metric is defined
 };
+
+// Mean and population standard deviation of the values that are not NaN.
+MeanStd mean_std_of(std::span<const double> values);
 
 struct SetMetrics {
   std::size_t pieces = 0;
@@ -148,14 +181,16 @@ std::string to_json(const SetMetrics& generated, const SetMetrics* reference = n
                     std::span<const PieceMetrics> generated_pieces = {},
                     std::span<const PieceMetrics> reference_pieces = {});
 
-
 // Reads and measures each file; a file that cannot be read is skipped and recorded in
-// `skipped` as "path: reason".
+// `skipped` as "path: reason". `also`, when given, is called with every file read and its
+// name, so that further measures (multitrack_metrics.hpp) read each file once; a file for
+// which it throws is skipped like an unreadable one.
 struct MeasuredSet {
   std::vector<PieceMetrics> pieces;
   std::vector<std::string> skipped;
 };
+using MeasureAlso = std::function<void(const midi::MidiFile& file, const std::string& name)>;
 MeasuredSet measure_files(std::span<const std::filesystem::path> files,
-                          const MetricOptions& options = {});
+                          const MetricOptions& options = {}, const MeasureAlso& also = {});
 
 }  // namespace musegen
