@@ -1,7 +1,7 @@
 // Several-instrument measures (multitrack_metrics.hpp): answers worked out by hand on small
 // ensembles, and an independent oracle (tests/musegen/multitrack_metrics_oracle.py: mido, its
-// own note pairing, parts, instrument table and sweep) on those ensembles, on all 36 string
-// quartets and on every tenth Bach chorale of music21-multitrack, every measure to 1e-9.
+// own note pairing, parts, instrument table and sweep) on those ensembles, on every third
+// string quartet and on every tenth Bach chorale of music21-multitrack, every measure to 1e-9.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -464,9 +464,10 @@ TEST(MultitrackMetricsOracle, EnsemblesQuartetsAndChoralesAgreeWithMido) {
          musegen::collect_midi_files(std::vector<std::string>{(data / "quartets").string()}))
       quartets.push_back(f.string());
     EXPECT_EQ(quartets.size(), 36u);
-    const auto half = quartets.begin() + static_cast<std::ptrdiff_t>(quartets.size() / 2);
-    add("quartets, first half", {quartets.begin(), half}, -1);
-    add("quartets, second half", {half, quartets.end()}, -1);
+    // Every third quartet (the set's largest files; all 36 take mido about 6 s of CPU).
+    std::vector<std::string> some_quartets;
+    for (std::size_t i = 0; i < quartets.size(); i += 3) some_quartets.push_back(quartets[i]);
+    add("quartets", some_quartets, -1);
     std::vector<std::string> chorales;
     const auto all =
         musegen::collect_midi_files(std::vector<std::string>{(data / "chorales").string()});
