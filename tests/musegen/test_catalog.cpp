@@ -100,12 +100,13 @@ TEST(Catalog, BuiltInCopyAgreesWithTheFile) {
   const fs::path file = fs::path(MUSEGEN_TEST_DIR) / "../../datasets/catalog.tsv";
   ASSERT_TRUE(fs::exists(file)) << file;
   EXPECT_EQ(read_text(file), musegen::builtin_catalog_text())
-      << "datasets/catalog.tsv and the copy in examples/musegen/src/catalog.cpp differ";
+      << "datasets/catalog.tsv and the copy in examples/musegen/src/data/catalog.cpp differ";
 }
 
 TEST(Catalog, HasTheIssuesDatasetsWithPinnedHashes) {
   const auto& catalog = musegen::builtin_catalog();
-  for (const char* name : {"jsb-chorales", "maestro-v3-midi", "lakh-clean", "nottingham"}) {
+  for (const char* name :
+       {"jsb-chorales", "maestro-v3-midi", "lakh-clean", "nottingham", "music21-multitrack"}) {
     const musegen::CatalogDataset* d = musegen::find_dataset(catalog, name);
     ASSERT_NE(d, nullptr) << name;
     EXPECT_FALSE(d->license.empty());
@@ -116,6 +117,15 @@ TEST(Catalog, HasTheIssuesDatasetsWithPinnedHashes) {
   }
   EXPECT_EQ(musegen::find_dataset(catalog, "nope"), nullptr);
   EXPECT_EQ(musegen::find_dataset(catalog, "jsb-chorales")->files.size(), 4u);
+  // music21's wheel is a zip; only its corpus is installed, as <data>/music21-multitrack/corpus,
+  // where datasets/music21_multitrack.py looks for it.
+  const musegen::CatalogDataset* m21 = musegen::find_dataset(catalog, "music21-multitrack");
+  ASSERT_NE(m21, nullptr);
+  ASSERT_EQ(m21->files.size(), 1u);
+  EXPECT_EQ(m21->files[0].unpack, "zip");
+  EXPECT_EQ(m21->files[0].from, "music21/corpus");
+  EXPECT_EQ(m21->files[0].to, "corpus");
+  EXPECT_EQ(m21->files[0].bytes, 20118992u);
 }
 
 // The shared mirror's copies of the plain files match the catalog (when the mirror is here).

@@ -15,7 +15,7 @@ constexpr std::string_view kCatalog = R"catalog(
 #   bytes, sha256: of the downloaded file; "-" = not pinned (fetch prints the hash it finds and warns).
 #   unpack: none (file kept as is) | zip | tar.gz.   from: folder inside the archive to install,
 #   "*" = the single top-level folder of the archive (or all of it).   to: where it goes under <dest>/<name>.
-# examples/musegen/src/catalog.cpp embeds this file; tests/musegen/test_catalog.cpp checks that they agree.
+# examples/musegen/src/data/catalog.cpp embeds this file; tests/musegen/test_catalog.cpp checks that they agree.
 jsb-chorales	jsb-chorales-quarter.json	407200	2db9329f1881a1d3f49703ec556bf1d6f84b4f6c1d702c156536e93cf31e1c91	https://raw.githubusercontent.com/czhuang/JSB-Chorales-dataset/9a7f733ddb4ed91f48da64ac7f0f621c34aadd4d/jsb-chorales-quarter.json	none	-	.	public domain (Bach); split of Boulanger-Lewandowski et al. 2012	382 Bach chorales as piano-roll frames (JSON), train/valid/test
 jsb-chorales	jsb-chorales-8th.json	870990	88fb80b22829a815e8105da538d94ae803773158507e2145938351f35142390a	https://raw.githubusercontent.com/czhuang/JSB-Chorales-dataset/9a7f733ddb4ed91f48da64ac7f0f621c34aadd4d/jsb-chorales-8th.json	none	-	.	public domain (Bach); split of Boulanger-Lewandowski et al. 2012	382 Bach chorales as piano-roll frames (JSON), train/valid/test
 jsb-chorales	jsb-chorales-16th.json	1741172	8730aca7b64e7d29493733d1cf19fad4a5b351d8f1845e57dac27728104fd39f	https://raw.githubusercontent.com/czhuang/JSB-Chorales-dataset/9a7f733ddb4ed91f48da64ac7f0f621c34aadd4d/jsb-chorales-16th.json	none	-	.	public domain (Bach); split of Boulanger-Lewandowski et al. 2012	382 Bach chorales as piano-roll frames (JSON), train/valid/test
@@ -25,6 +25,7 @@ lakh-clean	clean_midi.tar.gz	234283029	de1bb64cbc0cf35545a05b5c3e786aa6890cfa144
 nottingham	Nottingham.zip	692283	fd4eb21b656002790cb8429c3482518876c48881ce58270f5296fe5aad50075f	https://web.archive.org/web/20190502175445id_/http://www-etud.iro.umontreal.ca/~boulanni/Nottingham.zip	zip	*	.	no license stated (traditional folk tunes)	Nottingham folk tunes as MIDI, train/valid/test split of Boulanger-Lewandowski et al. 2012 (archived copy; the original host is gone)
 classical-piano-composer	Classical-Piano-Composer-master.zip	-	-	https://codeload.github.com/Skuldur/Classical-Piano-Composer/zip/refs/heads/master	zip	Classical-Piano-Composer-master/midi_songs	midi_songs	MIT (code); fan arrangements, for testing only	92 piano MIDI files, the training set of the reference Keras LSTM pipeline
 midi-edge-cases	test-midi-files-master.zip	-	-	https://codeload.github.com/jazz-soft/test-midi-files/zip/refs/heads/master	zip	*	.	MIT	72 tiny MIDI files, one format corner case each
+music21-multitrack	music21-10.5.1-py3-none-any.whl	20118992	dc3309498c4c95cebdf8d4f20c868deb6b63bce1d929cad4f51a7ccc982987b1	https://files.pythonhosted.org/packages/15/12/dee0eef7c82a63e83eea94bdcde97c66ab55213d89cee1347d2d11601faa/music21-10.5.1-py3-none-any.whl	zip	music21/corpus	corpus	music21 BSD; corpus encodings by permission of the encoders, some not for commercial use; music public domain	music21 10.5.1's corpus (PyPI wheel): string quartets, Bach chorales, Monteverdi madrigals; datasets/music21_multitrack.py makes one MIDI track per part
 )catalog";
 
 std::vector<std::string> split(std::string_view line, char separator) {
