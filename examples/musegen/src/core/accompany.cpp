@@ -42,11 +42,6 @@ int find_part(const Piece& piece, const Codec& codec, const std::string& entry) 
   return -1;
 }
 
-// Ticks of a time in quarter notes at the input's division.
-std::uint64_t ticks_of(double quarters, int ppq) {
-  return static_cast<std::uint64_t>(std::max<double>(0, std::floor(quarters * ppq + 0.5)));
-}
-
 }  // namespace
 
 std::string describe_parts(const midi::MidiFile& input, const Codec& codec, const midi::NoteOptions& read) {
@@ -166,18 +161,11 @@ AccompanyResult accompany(MusicModel& model, const Codec& codec, const midi::Mid
   result.stopped = generated.stopped;
 
   // The output: the input without the parts the model rewrote, then one track per written part.
-  const Piece written = codec.decode_piece(result.sequence);
+  Piece written = codec.decode_piece(result.sequence);
   std::set<std::pair<int, int>> replaced;  // (MIDI track, channel) of the parts rewritten
-  {
-    // piece_from_midi numbers parts by (track, channel) in order: the same walk finds them.
-    const midi::Performance perf = midi::extract_notes(input, options.read);
-    std::map<std::pair<int, int>, int> number;
-    for (const midi::Note& n : perf.notes) number.emplace(std::pair<int, int>{n.track, n.channel}, 0);
-    int k = 0;
-    for (auto& [key, index] : number) index = k++;
-    for (const auto& [key, index] : number)
-      if (!piece.tracks[static_cast<std::size_t>(index)].drum && !kept.count(index)) replaced.insert(key);
-  }
+  for (std::size_t i = 0; i < piece.tracks.size(); ++i)
+    if (!piece.tracks[i].drum && !kept.count(static_cast<int>(i)))
+      replaced.insert({piece.tracks[i].midi_track, piece.tracks[i].channel});
   midi::MidiFile out = input;
   std::set<int> channels_in_use;
   std::vector<midi::Track> tracks;
@@ -201,41 +189,23 @@ AccompanyResult accompany(MusicModel& model, const Codec& codec, const midi::Mid
   }
   out.tracks = std::move(tracks);
   if (out.format == 0) out.format = 1;
-  const int ppq = input.division.ticks_per_quarter;
   std::set<int> kept_slots(result.kept_parts.begin(), result.kept_parts.end());
   // The written parts play as loud as the given ones: their median velocity.
   std::vector<int> velocities;
   for (const PieceNote& n : given_piece.notes) velocities.push_back(n.velocity);
   std::nth_element(velocities.begin(), velocities.begin() + static_cast<std::ptrdiff_t>(velocities.size() / 2), velocities.end());
   const int velocity = std::clamp(velocities[velocities.size() / 2], 1, 127);
+  for (PieceNote& n : written.notes) {
+    n.velocity = velocity;
+    if (!kept_slots.count(n.track)) ++result.notes_written;
+  }
   int next_channel = 0;
   for (std::size_t k = 0; k < written.tracks.size(); ++k) {
     if (kept_slots.count(static_cast<int>(k))) continue;
     while (next_channel < 16 && (next_channel == 9 || channels_in_use.count(next_channel))) ++next_channel;
     const int channel = next_channel < 16 ? next_channel++ : static_cast<int>(k % 9);  // all taken: shared
-    struct Ev {
-      std::uint64_t tick;
-      int on, pitch;
-    };
-    std::vector<Ev> events;
-    for (const PieceNote& n : written.notes) {
-      if (n.track != static_cast<int>(k)) continue;
-      const std::uint64_t start = ticks_of(n.start_quarters, ppq);
-      events.push_back({start, 1, n.pitch});
-      events.push_back({std::max(start + 1, ticks_of(n.end_quarters, ppq)), 0, n.pitch});
-      ++result.notes_written;
-    }
-    std::sort(events.begin(), events.end(), [](const Ev& a, const Ev& b) {
-      return std::tie(a.tick, a.on, a.pitch) < std::tie(b.tick, b.on, b.pitch);
-    });
-    midi::Track& track = out.tracks.emplace_back();
-    const auto ch = static_cast<std::uint8_t>(channel);
-    track.add_meta_text(0, midi::meta::kTrackName, written.tracks[k].name);
-    track.add_channel(0, static_cast<std::uint8_t>(0xC0 | ch), static_cast<std::uint8_t>(written.tracks[k].program));
-    for (const Ev& e : events)
-      track.add_channel(e.tick, static_cast<std::uint8_t>((e.on ? 0x90 : 0x80) | ch), static_cast<std::uint8_t>(e.pitch),
-                        static_cast<std::uint8_t>(e.on ? velocity : 0));
-    track.add_end_of_track(track.end_tick());
+    out.tracks.push_back(
+        part_to_track(written, static_cast<int>(k), channel, input.division.ticks_per_quarter));
   }
   result.file = std::move(out);
   return result;

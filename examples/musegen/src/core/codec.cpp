@@ -172,6 +172,8 @@ Piece piece_from_midi(const midi::MidiFile& file, const midi::NoteOptions& optio
     index = static_cast<int>(piece.tracks.size());
     PieceTrack part;
     part.drum = key.second == 9;
+    part.midi_track = key.first;
+    part.channel = key.second;
     const midi::Track& track = file.tracks[static_cast<std::size_t>(key.first)];
     for (const midi::Event& e : track.events) {
       if (e.is_meta(midi::meta::kTrackName)) {
@@ -225,58 +227,58 @@ std::uint64_t tick_of(double quarters) {
 }
 
 // A piece with parts: one MIDI track per part after the tempo track. Melodic parts take
-// channels 0..15 in turn (10 skipped), drums channel 10; each track starts with its name and
-// program change.
+// channels 0..15 in turn (10 skipped), drums channel 10.
 void write_parts(const Piece& piece, midi::MidiFile& file) {
-  const std::size_t parts = piece.tracks.size();
-  std::vector<int> channel(parts);
   int next = 0;
-  for (std::size_t t = 0; t < parts; ++t) {
-    if (piece.tracks[t].drum) {
-      channel[t] = 9;
-      continue;
+  for (std::size_t t = 0; t < piece.tracks.size(); ++t) {
+    int channel = 9;
+    if (!piece.tracks[t].drum) {
+      channel = next;
+      next = (next + 1) % 16;
+      if (next == 9) next = 10;
     }
-    channel[t] = next;
-    next = (next + 1) % 16;
-    if (next == 9) next = 10;
-  }
-  struct MidiEvent {
-    std::uint64_t tick;
-    int on, pitch, velocity;
-  };
-  std::vector<std::vector<MidiEvent>> events(parts);
-  for (const PieceNote& n : piece.notes) {
-    const std::size_t t = n.track >= 0 && static_cast<std::size_t>(n.track) < parts
-                              ? static_cast<std::size_t>(n.track)
-                              : 0;
-    const std::uint64_t start = tick_of(n.start_quarters);
-    const std::uint64_t end = std::max(tick_of(n.end_quarters), start + 1);
-    events[t].push_back({start, 1, n.pitch, std::clamp(n.velocity, 1, 127)});
-    events[t].push_back({end, 0, n.pitch, 0});
-  }
-  for (std::size_t t = 0; t < parts; ++t) {
-    std::stable_sort(events[t].begin(), events[t].end(),
-                     [](const MidiEvent& a, const MidiEvent& b) {
-                       if (a.tick != b.tick) return a.tick < b.tick;
-                       if (a.on != b.on) return a.on < b.on;
-                       return a.pitch < b.pitch;
-                     });
-    midi::Track& track = file.tracks.emplace_back();
-    const auto ch = static_cast<std::uint8_t>(channel[t]);
-    if (!piece.tracks[t].name.empty())
-      track.add_meta_text(0, midi::meta::kTrackName, piece.tracks[t].name);
-    if (!piece.tracks[t].drum)
-      track.add_channel(0, static_cast<std::uint8_t>(0xC0 | ch),
-                        static_cast<std::uint8_t>(std::clamp(piece.tracks[t].program, 0, 127)));
-    for (const MidiEvent& e : events[t]) {
-      track.add_channel(e.tick, static_cast<std::uint8_t>((e.on ? 0x90 : 0x80) | ch),
-                        static_cast<std::uint8_t>(e.pitch), static_cast<std::uint8_t>(e.velocity));
-    }
-    track.add_end_of_track(track.end_tick());
+    file.tracks.push_back(part_to_track(piece, static_cast<int>(t), channel, kPpq));
   }
 }
 
 }  // namespace
+
+midi::Track part_to_track(const Piece& piece, int part, int channel, int ticks_per_quarter) {
+  const auto tick = [&](double quarters) {
+    return static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, detail::round_half_up(quarters * ticks_per_quarter)));
+  };
+  struct MidiEvent {
+    std::uint64_t tick;
+    int on, pitch, velocity;
+  };
+  const int parts = static_cast<int>(piece.tracks.size());
+  std::vector<MidiEvent> events;
+  for (const PieceNote& n : piece.notes) {
+    if ((n.track >= 0 && n.track < parts ? n.track : 0) != part) continue;  // no part: the first
+    const std::uint64_t start = tick(n.start_quarters);
+    const std::uint64_t end = std::max(tick(n.end_quarters), start + 1);
+    events.push_back({start, 1, n.pitch, std::clamp(n.velocity, 1, 127)});
+    events.push_back({end, 0, n.pitch, 0});
+  }
+  std::stable_sort(events.begin(), events.end(), [](const MidiEvent& a, const MidiEvent& b) {
+    if (a.tick != b.tick) return a.tick < b.tick;
+    if (a.on != b.on) return a.on < b.on;
+    return a.pitch < b.pitch;
+  });
+  const PieceTrack& info = piece.tracks.at(static_cast<std::size_t>(part));
+  midi::Track track;
+  const auto ch = static_cast<std::uint8_t>(channel);
+  if (!info.name.empty()) track.add_meta_text(0, midi::meta::kTrackName, info.name);
+  if (!info.drum)
+    track.add_channel(0, static_cast<std::uint8_t>(0xC0 | ch),
+                      static_cast<std::uint8_t>(std::clamp(info.program, 0, 127)));
+  for (const MidiEvent& e : events)
+    track.add_channel(e.tick, static_cast<std::uint8_t>((e.on ? 0x90 : 0x80) | ch),
+                      static_cast<std::uint8_t>(e.pitch), static_cast<std::uint8_t>(e.velocity));
+  track.add_end_of_track(track.end_tick());
+  return track;
+}
 
 midi::MidiFile piece_to_midi(const Piece& piece, const DecodeOptions& options) {
   if (!(options.tempo_bpm >= kMinTempoBpm && options.tempo_bpm <= kMaxTempoBpm))

@@ -98,6 +98,7 @@ struct PieceTrack {
   std::string name;   // the track's name (meta event 3), or empty
   int program = 0;    // of the part's first note
   bool drum = false;  // channel 10
+  int midi_track = -1, channel = -1;  // where piece_from_midi found it (-1: not from a file)
 };
 
 struct Piece {
@@ -249,6 +250,11 @@ void validate_params(Encoding encoding, const CodecParams& params);
 std::vector<std::string> build_notes_vocabulary(
     const CodecParams& params, const std::vector<std::vector<std::string>>& pieces,
     std::int64_t min_chord_count);
+
+// One part of a piece as a MIDI track: its name, program change and notes on `channel`, at
+// `ticks_per_quarter` (notes of no part belong to part 0). piece_to_midi writes parts so;
+// accompaniment adds written parts to a file so.
+midi::Track part_to_track(const Piece& piece, int part, int channel, int ticks_per_quarter);
 
 // The piece a sequence describes written as MIDI (shared by all decoders). A piece with
 // tracks gets one MIDI track per part (named, with its program on a channel of its own,
