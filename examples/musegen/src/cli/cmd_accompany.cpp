@@ -35,7 +35,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 int cmd_accompany(Args args) {
   std::string run, input, out, keep, instruments_list, tokens_out, dataset_path, weights = "fp32";
-  std::int64_t top_k = 0, seed = 1;
+  std::int64_t top_k = 0, seed = 1, particles = 1;
   double temperature = 1.0, top_p = 0.95;
   bool quiet = false, list = false;
   midi::NoteOptions read;
@@ -48,34 +48,49 @@ int cmd_accompany(Args args) {
                 "drum parts as they were, and one new track per written part.\n\n"
                 "Parts are IN.mid's (track, channel) pairs with notes, numbered from 0: --list shows\n"
                 "them. The ensemble is IN.mid's melodic parts, or --instruments.");
-  p.positional("RUN_DIR|WEIGHTS", run, "a --run-dir of musegen train (a multitrack model) or a .safetensors file")
+  p.positional("RUN_DIR|WEIGHTS", run,
+               "a --run-dir of musegen train (a multitrack model) or a .safetensors file")
       .positional("IN.mid", input, "the MIDI file whose parts are kept")
-      .option("keep", keep, "PARTS",
-              "comma-separated parts to keep: numbers (0,3) or names (the track name, or the part's\n"
-              "instrument: soprano)")
-      .option("instruments", instruments_list, "LIST",
-              "the ensemble of OUT.mid, one instrument per part in order (names or GM programs, as\n"
-              "for generate); each kept part takes the first free part of its instrument (default:\n"
-              "IN.mid's melodic parts)")
+      .option(
+          "keep", keep, "PARTS",
+          "comma-separated parts to keep: numbers (0,3) or names (the track name, or the part's\n"
+          "instrument: soprano)")
+      .option(
+          "instruments", instruments_list, "LIST",
+          "the ensemble of OUT.mid, one instrument per part in order (names or GM programs, as\n"
+          "for generate); each kept part takes the first free part of its instrument (default:\n"
+          "IN.mid's melodic parts)")
       .option("out", out, "OUT.mid", "where to write the result (written atomically)")
-      .option("tokens", tokens_out, "FILE", "also write the whole multitrack sequence as a tokens file")
-      .option("temperature", temperature, "T", "divide the logits by T: < 1 safer, > 1 more adventurous",
+      .option("tokens", tokens_out, "FILE",
+              "also write the whole multitrack sequence as a tokens file")
+      .option("temperature", temperature, "T",
+              "divide the logits by T: < 1 safer, > 1 more adventurous",
               cli::range(0, 100).open_low())
-      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)", cli::range(0, 100'000))
-      .option("top-p", top_p, "P", "sample among the most likely tokens holding probability P (1: all)",
+      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)",
+              cli::range(0, 100'000))
+      .option("top-p", top_p, "P",
+              "sample among the most likely tokens holding probability P (1: all)",
               cli::range(0, 1).open_low())
       .option("seed", seed, "N", "seed of the sampling", cli::range(0, cli::kMaxSeed))
+      .option("particles", particles, "N",
+              "sample N accompaniments side by side, keep those under which the model finds the\n"
+              "kept parts' next notes likely, and write one drawn by that weight (1: one plain\n"
+              "left-to-right sample; docs/musegen.md, \"Accompaniment with particles\")",
+              cli::range(1, 1024))
       .option("weights", weights, "fp32|fp16", "precision of the LSTM weights while sampling")
-      .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
+      .option("dataset", dataset_path, "FILE",
+              "the dataset file (default: the one the run was trained on)")
       .flag("zero-length-off-first", zero_length,
             "read IN.mid's note-off-then-note-on of one key in one tick as a note of no length\n"
             "(music21's grace notes; see preprocess --help)")
       .flag("list", list, "list IN.mid's parts and exit")
       .flag("quiet", quiet, "print nothing but errors")
-      .epilog("examples:\n"
-              "  musegen accompany runs/chorales chorale.mid --list\n"
-              "  musegen accompany runs/chorales chorale.mid --keep soprano --out harmonized.mid\n"
-              "  musegen accompany runs/quartets melody.mid --keep 0 --instruments violin,violin,viola,cello --out q.mid\n");
+      .epilog(
+          "examples:\n"
+          "  musegen accompany runs/chorales chorale.mid --list\n"
+          "  musegen accompany runs/chorales chorale.mid --keep soprano --out harmonized.mid\n"
+          "  musegen accompany runs/quartets melody.mid --keep 0 --instruments "
+          "violin,violin,viola,cello --out q.mid\n");
   std::int64_t threads = 0;
   cli::add_threads_option(p, threads);
   if (!p.parse(args)) return 0;
@@ -117,6 +132,7 @@ int cmd_accompany(Args args) {
   o.generate.sample.top_k = top_k;
   o.generate.sample.top_p = top_p;
   o.generate.sample.seed = static_cast<std::uint64_t>(seed);
+  o.particles = static_cast<int>(particles);
   std::optional<Progress> line;
   if (!quiet) {
     o.generate.progress = [&line](const ProgressUpdate& u) {

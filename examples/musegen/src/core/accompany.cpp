@@ -146,19 +146,41 @@ AccompanyResult accompany(MusicModel& model, const Codec& codec, const midi::Mid
   std::sort(result.kept_parts.begin(), result.kept_parts.end());
 
   auto rule = accompaniment_rule(codec, ensemble, std::move(given), end_units);
-  GenerateOptions g = options.generate;
-  g.steps = std::numeric_limits<std::int32_t>::max();  // the rule ends the piece
-  g.rule = rule;
-  g.keep_primer = true;
   const ProgressFn progress = options.generate.progress;
-  g.progress = progress ? ProgressFn([&, rule](const ProgressUpdate&) {
-    progress({"accompany", std::min(rule->now_units(), rule->end_units()), rule->end_units()});
-  })
-                        : ProgressFn();
-  GenerateResult generated = generate(model, multitrack_header(codec, ensemble), g);
-  result.sequence = std::move(generated.sequence);
-  result.seconds = generated.seconds;
-  result.stopped = generated.stopped;
+  const Sequence header = multitrack_header(codec, ensemble);
+  if (options.particles < 1)
+    throw std::invalid_argument("accompany: particles must be at least 1, found " +
+                                std::to_string(options.particles));
+  if (options.particles == 1) {
+    GenerateOptions g = options.generate;
+    g.steps = std::numeric_limits<std::int32_t>::max();  // the rule ends the piece
+    g.rule = rule;
+    g.keep_primer = true;
+    g.progress = progress ? ProgressFn([&, rule](const ProgressUpdate&) {
+      progress({"accompany", std::min(rule->now_units(), rule->end_units()), rule->end_units()});
+    })
+                          : ProgressFn();
+    GenerateResult generated = generate(model, header, g);
+    result.sequence = std::move(generated.sequence);
+    result.seconds = generated.seconds;
+    result.stopped = generated.stopped;
+  } else {
+    ParticleOptions p;
+    p.sample = options.generate.sample;
+    p.stop = options.generate.stop;
+    if (progress)
+      p.progress = [&](const ParticleRule& r) {
+        const auto& a = dynamic_cast<const AccompanimentRule&>(r);
+        progress({"accompany", std::min(a.now_units(), a.end_units()), a.end_units()});
+      };
+    const std::unique_ptr<SlotStepper> slots =
+        model_slots(model, options.particles, options.generate.weights);
+    ParticleResult sampled = sample_particles(*slots, header.tokens, *rule, p);
+    result.sequence = Sequence::of_tokens(header.source, std::move(sampled.tokens));
+    result.seconds = sampled.seconds;
+    result.stopped = sampled.stopped;
+    result.resamples = sampled.resamples;
+  }
 
   // The output: the input without the parts the model rewrote, then one track per written part.
   Piece written = codec.decode_piece(result.sequence);

@@ -29,6 +29,9 @@ struct AccompanyOptions {
   std::vector<int> ensemble;  // rows of instruments(); empty: the file's melodic parts
   midi::NoteOptions read;     // how the input's notes are read
   GenerateOptions generate;   // sampling, weights, stop, progress ({"accompany", units, units})
+  // Candidate accompaniments sampled side by side and weighted by how likely the model finds
+  // the given notes that follow them (particles.hpp); 1: plain left-to-right sampling.
+  int particles = 1;
 };
 
 struct AccompanyResult {
@@ -39,6 +42,7 @@ struct AccompanyResult {
   std::int64_t notes_written = 0;
   double seconds = 0;           // sampling
   bool stopped = false;         // options.generate.stop asked: the written parts stop early
+  std::int64_t resamples = 0;   // particles > 1: how often the particles were resampled
 };
 
 // A description of the input's parts, one per line: `0  "Soprano"  soprano  program 52  123

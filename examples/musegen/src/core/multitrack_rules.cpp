@@ -171,6 +171,12 @@ class Accompaniment final : public AccompanimentRule {
 
   std::int64_t now_units() const override { return tracker_.now; }
   std::int64_t end_units() const override { return end_; }
+  std::unique_ptr<ParticleRule> clone() const override {
+    return std::make_unique<Accompaniment>(*this);
+  }
+  std::int64_t evidence() const override {
+    return static_cast<std::int64_t>(next_given_) - (forced_.empty() ? 0 : 1);
+  }
 
   std::int32_t next(std::span<const std::int32_t> so_far, std::span<float> logits) override {
     Tracker& t = tracker_;

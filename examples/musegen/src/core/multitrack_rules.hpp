@@ -26,6 +26,7 @@
 #include "codec.hpp"
 #include "dataset.hpp"
 #include "generate.hpp"
+#include "particles.hpp"
 
 namespace musegen {
 
@@ -62,7 +63,9 @@ struct GivenNote {
 class AccompanimentRule;
 std::shared_ptr<AccompanimentRule> accompaniment_rule(const Codec& codec, std::vector<int> ensemble,
                                                       std::vector<GivenNote> given, std::int64_t end_units);
-class AccompanimentRule : public TokenRule {
+// It is a ParticleRule (particles.hpp): copyable, and its evidence is the number of given
+// notes fed in whole (the note and all its durations).
+class AccompanimentRule : public ParticleRule {
  public:
   virtual std::int64_t now_units() const = 0;
   virtual std::int64_t end_units() const = 0;
