@@ -35,7 +35,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 int cmd_accompany(Args args) {
   std::string run, input, out, keep, instruments_list, tokens_out, dataset_path, weights = "fp32";
-  std::int64_t top_k = 0, seed = 1, particles = 1;
+  std::int64_t top_k = 0, seed = 1, particles = 16;
   double temperature = 1.0, top_p = 0.95;
   bool quiet = false, list = false;
   midi::NoteOptions read;
