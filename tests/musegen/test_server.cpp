@@ -717,6 +717,31 @@ TEST_F(ServerTest, StopCancelsTheRunningJobAndReturnsPromptly) {
   EXPECT_EQ(pieces, 0u) << "a cancelled job left a piece (or a draft)";
 }
 
+// The page is one self-contained document: nothing from another origin (no CDN), and it
+// calls only routes the OpenAPI document describes.
+TEST_F(ServerTest, ThePageIsServedAtTheRootAndLoadsNothingFromElsewhere) {
+  Running s(options_for(dir_, runs_));
+  auto c = s.client();
+  const Reply page = get(*c, "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.headers.find("Content-Type")->second, "text/html; charset=utf-8");
+  EXPECT_NE(page.headers.find("Content-Security-Policy"), page.headers.end());
+  EXPECT_EQ(page.body.rfind("<!doctype html>", 0), 0u);
+  for (const char* part : {"<form", "id=\"generate\"", "<audio", "/api/generate", "/api/models",
+                           "/api/jobs/", "/api/pieces"})
+    EXPECT_NE(page.body.find(part), std::string::npos) << part;
+  // Every absolute URL in it is the SVG namespace, which is a name, not a download.
+  for (std::size_t at = page.body.find("http"); at != std::string::npos;
+       at = page.body.find("http", at + 1)) {
+    if (page.body.compare(at, 7, "http://") != 0 && page.body.compare(at, 8, "https://") != 0)
+      continue;
+    EXPECT_EQ(page.body.compare(at, 26, "http://www.w3.org/2000/svg"), 0)
+        << page.body.substr(at, 60);
+  }
+  for (const char* tag : {"<script src", "<link", "@import"})
+    EXPECT_EQ(page.body.find(tag), std::string::npos) << tag;
+}
+
 TEST(ServerAddresses, LoopbackAndListenAddresses) {
   EXPECT_TRUE(server::is_loopback("127.0.0.1"));
   EXPECT_TRUE(server::is_loopback("127.1.2.3"));

@@ -123,7 +123,7 @@ int cmd_serve(Args args) {
   if (!quiet)
     std::cerr << "serve: runs from " << o.runs.string() << ", pieces kept in " << o.out.string()
               << "\n";
-  std::cout << "serve: listening on " << server.url() << " (the API: " << server.url()
+  std::cout << "serve: open " << server.url() << " (the API: " << server.url()
             << "api/openapi.json)" << std::endl;
   if (check) {
     server.stop();

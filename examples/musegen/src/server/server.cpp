@@ -27,6 +27,7 @@
 #include "jobs.hpp"
 #include "models.hpp"
 #include "openapi.hpp"
+#include "page.hpp"
 #include "piece_maker.hpp"
 #include "pieces.hpp"
 #include "request.hpp"
@@ -283,6 +284,14 @@ Json Server::Impl::submit(const GenerationRequest& request, const std::shared_pt
 }
 
 void Server::Impl::add_routes() {
+  route("GET", "/", [](const httplib::Request&, httplib::Response& res) {
+    // The page's script and style are inline and it loads nothing from elsewhere.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                   "img-src 'self' data:; media-src 'self'; connect-src 'self'");
+    res.set_content(page_html(), "text/html; charset=utf-8");
+  });
+
   route("GET", "/api/openapi.json", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(openapi, "application/json");
   });
