@@ -21,6 +21,7 @@ required=(
   zlib1g-dev              # musegen: PNG's deflate (docs/architecture.md, "The app's libraries")
   libssl-dev              # musegen: SHA-256 of downloaded datasets (libcrypto)
   nlohmann-json3-dev      # musegen: JSON (the JSB chorales reader, eval --json)
+  libcpp-httplib-dev      # musegen serve: HTTP server, and the client of its tests (docs/architecture.md)
   python3-mido            # tests/libmidi/mido_crosscheck.py
   python3-torch           # reference values for libnn's tests
   python3-numpy           # tests/musegen/synth_check.py (spectra of rendered audio)

@@ -37,6 +37,8 @@ constexpr Command kCommands[] = {
     {"plot", musegen::cmd_plot, "draw a MIDI file as a piano roll (.png or .svg)"},
     {"plot-metrics", musegen::cmd_plot_metrics,
      "draw a training run's loss, perplexity and learning rate (.png or .svg)"},
+    {"serve", musegen::cmd_serve,
+     "serve the trained models over HTTP: a JSON API to generate, listen, download"},
 };
 
 void print_usage(std::ostream& out) {

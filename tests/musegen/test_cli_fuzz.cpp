@@ -56,6 +56,9 @@ const std::vector<Command>& commands() {
       {{"plot-metrics", "run", "curves.png", "--quiet"}, "run/metrics.csv"},
       {{"accompany", "run", "in.mid", "--keep", "0", "--out", "out.mid", "--quiet"}, "in.mid"},
       {{"datasets", "list"}, "in.mid"},
+      // --check: serve binds and exits, so no case leaves a server running.
+      {{"serve", "--runs", "run", "--out", "served", "--port", "0", "--check", "--quiet"},
+       "run/model.safetensors"},
   };
   return all;
 }

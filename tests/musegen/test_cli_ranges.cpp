@@ -26,6 +26,7 @@ const std::map<std::string, std::vector<std::string>> kPositionals = {
     {"preprocess", {"in.mid"}},       {"to-midi", {"x.tokens"}},    {"render", {"in.mid", "out.wav"}},
     {"play", {"in.mid"}},             {"plot", {"in.mid", "out.png"}}, {"plot-metrics", {"run", "out.png"}},
     {"accompany", {"run", "in.mid"}},
+    {"serve", {}},
 };
 // The commands without a numeric option (so not in kPositionals).
 const std::set<std::string> kNoNumericOption = {"datasets", "instruments"};
@@ -108,6 +109,10 @@ const std::vector<OutOfRange> kOutOfRange = {
     {"plot", "height", "16385", ""},
     {"plot-metrics", "width", "199", ""},
     {"plot-metrics", "height", "0", ""},
+    {"serve", "port", "65536", "--port: expected 0..65535, found 65536"},
+    {"serve", "queue", "0", "--queue: expected 1..10000, found 0"},
+    {"serve", "workers", "65", ""},
+    {"serve", "threads", "-1", ""},
 };
 
 std::vector<std::string> command_line(const std::string& command, std::vector<std::string> options) {
@@ -305,6 +310,19 @@ TEST(CliRanges, TheEndsOfEveryRangeAreAccepted) {
        {"generate", "absent-run", "--tempo", "4", "--program", "0", "--velocity", "1"},
        1,
        "absent-run",
+       {"in.mid"}},
+      // serve refuses the missing --runs before it listens, so no server is left running.
+      {"serve at its lower ends",
+       {"serve", "--runs", "absent-runs", "--port", "0", "--queue", "1", "--workers", "1",
+        "--threads", "0"},
+       1,
+       "absent-runs",
+       {"in.mid"}},
+      {"serve at its upper ends",
+       {"serve", "--runs", "absent-runs", "--port", "65535", "--queue", "10000", "--workers",
+        "64", "--threads", "1024"},
+       1,
+       "absent-runs",
        {"in.mid"}},
       {"eval at its lower ends",
        {"eval", "--checkpoint", "absent-run", "--ngram", "1", "--nll-window", "0", "--nll-batch",

@@ -25,6 +25,7 @@ int cmd_render(Args args);
 int cmd_play(Args args);
 int cmd_plot(Args args);
 int cmd_plot_metrics(Args args);
+int cmd_serve(Args args);
 
 // What render and play share (in cmd_render.cpp): the render service (audio/render.hpp)
 // with its errors said in terms of the flags.

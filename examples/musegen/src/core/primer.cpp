@@ -20,7 +20,9 @@ Primer choose_primer(const Dataset& data, const std::string& dataset_name,
   Primer chosen;
   Sequence& primer = chosen.sequence;
   primer = Sequence::empty_of(codec.step());
-  if (!primer_midi.empty()) {
+  if (options.midi_file != nullptr) {
+    primer = codec.encode(*options.midi_file, primer_midi, &chosen.dropped);
+  } else if (!primer_midi.empty()) {
     primer = codec.encode(midi::load(primer_midi), primer_midi, &chosen.dropped);
   } else if (primer_steps > 0) {
     const auto& pool = data.valid.empty() ? data.train : data.valid;

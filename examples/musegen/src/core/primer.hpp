@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <libmidi/midi_file.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +16,9 @@ namespace musegen {
 
 struct PrimerOptions {
   std::string midi;             // a MIDI file to start from ("": a dataset sequence)
+  // A MIDI file already read (a web server's upload): used instead of reading `midi`,
+  // which then only names it in the primer's source.
+  const midi::MidiFile* midi_file = nullptr;
   std::int64_t sequence = -1;   // the validation (else training) sequence; -1: picked by seed
   std::int64_t steps = 16;      // steps of the primer kept (0: none; < 0: a MIDI file whole,
                                 // no dataset sequence)

@@ -1,0 +1,314 @@
+#include "openapi.hpp"
+
+namespace musegen::server {
+
+// Kept by hand next to the routes (server.cpp) and the request's checks (request.hpp): the
+// ranges here are those constants. Objects are closed (additionalProperties: false) so that
+// a field added to a response without being added here fails the tests' schema check
+// (tests/musegen/test_server.cpp).
+const char* openapi_document() {
+  return R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "musegen serve",
+    "version": "1",
+    "description": "Generate music with the models trained by musegen train: list the models, start a generation (a job), follow it, and fetch the piece as MIDI, WAV and a piano roll (SVG). Errors are JSON objects naming the request's field and the values it takes."
+  },
+  "paths": {
+    "/api/openapi.json": {
+      "get": {
+        "summary": "This document",
+        "operationId": "getOpenApi",
+        "responses": {
+          "200": {"description": "The OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}
+        }
+      }
+    },
+    "/api/models": {
+      "get": {
+        "summary": "The trained runs found under --runs",
+        "operationId": "listModels",
+        "responses": {
+          "200": {
+            "description": "Every run, sorted by name",
+            "content": {"application/json": {"schema": {
+              "type": "object", "additionalProperties": false, "required": ["models"],
+              "properties": {"models": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}
+            }}}
+          }
+        }
+      }
+    },
+    "/api/models/{id}": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "get": {
+        "summary": "One model",
+        "operationId": "getModel",
+        "responses": {
+          "200": {"description": "The model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
+          "404": {"$ref": "#/components/responses/NotFound"}
+        }
+      }
+    },
+    "/api/generate": {
+      "post": {
+        "summary": "Start a generation",
+        "operationId": "generate",
+        "requestBody": {
+          "required": true,
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenerationRequest"}}}
+        },
+        "responses": {
+          "202": {"$ref": "#/components/responses/JobAccepted"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "429": {"$ref": "#/components/responses/QueueFull"}
+        }
+      }
+    },
+    "/api/jobs/{id}": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "get": {
+        "summary": "A job's state and progress",
+        "operationId": "getJob",
+        "responses": {
+          "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "404": {"$ref": "#/components/responses/NotFound"}
+        }
+      },
+      "delete": {
+        "summary": "Cancel a job (as POST /api/jobs/{id}/cancel)",
+        "operationId": "deleteJob",
+        "responses": {
+          "202": {"$ref": "#/components/responses/JobAccepted"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"}
+        }
+      }
+    },
+    "/api/jobs/{id}/cancel": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "post": {
+        "summary": "Cancel a job: a waiting one at once, a running one at its next step",
+        "operationId": "cancelJob",
+        "responses": {
+          "202": {"$ref": "#/components/responses/JobAccepted"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"}
+        }
+      }
+    },
+    "/api/pieces": {
+      "get": {
+        "summary": "The pieces kept under --out, newest first",
+        "operationId": "listPieces",
+        "responses": {
+          "200": {
+            "description": "Every piece",
+            "content": {"application/json": {"schema": {
+              "type": "object", "additionalProperties": false, "required": ["pieces"],
+              "properties": {"pieces": {"type": "array", "items": {"$ref": "#/components/schemas/Piece"}}}
+            }}}
+          }
+        }
+      }
+    },
+    "/api/pieces/{id}": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "get": {
+        "summary": "One piece: its parameters and metrics",
+        "operationId": "getPiece",
+        "responses": {
+          "200": {"description": "The piece", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Piece"}}}},
+          "404": {"$ref": "#/components/responses/NotFound"}
+        }
+      }
+    },
+    "/api/pieces/{id}/files/{kind}": {
+      "parameters": [
+        {"$ref": "#/components/parameters/Id"},
+        {"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": ["midi", "wav", "svg"]}}
+      ],
+      "get": {
+        "summary": "A piece's MIDI file, WAV audio or piano roll",
+        "operationId": "getPieceFile",
+        "responses": {
+          "200": {
+            "description": "The file",
+            "content": {
+              "audio/midi": {"schema": {"type": "string", "format": "binary"}},
+              "audio/wav": {"schema": {"type": "string", "format": "binary"}},
+              "image/svg+xml": {"schema": {"type": "string"}}
+            }
+          },
+          "206": {
+            "description": "The byte range asked for (Range header)",
+            "content": {
+              "audio/midi": {"schema": {"type": "string", "format": "binary"}},
+              "audio/wav": {"schema": {"type": "string", "format": "binary"}},
+              "image/svg+xml": {"schema": {"type": "string"}}
+            }
+          },
+          "404": {"$ref": "#/components/responses/NotFound"}
+        }
+      }
+    },
+    "/api/pieces/{id}/regenerate": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "post": {
+        "summary": "Make the piece again from its stored parameters (the same bytes)",
+        "operationId": "regeneratePiece",
+        "responses": {
+          "202": {"$ref": "#/components/responses/JobAccepted"},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "429": {"$ref": "#/components/responses/QueueFull"}
+        }
+      }
+    }
+  },
+  "components": {
+    "parameters": {
+      "Id": {"name": "id", "in": "path", "required": true, "description": "An id from a listing (never a path)", "schema": {"type": "string"}}
+    },
+    "responses": {
+      "JobAccepted": {
+        "description": "The job, as GET /api/jobs/{id} gives it",
+        "headers": {"Location": {"description": "The job's URL", "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}
+      },
+      "BadRequest": {"description": "A field is missing, of the wrong type or out of its range", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "NotFound": {"description": "No resource with this id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Conflict": {"description": "The resource is not in a state for this (a finished job; a model with new weights)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "TooLarge": {"description": "The body is larger than the server accepts", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "QueueFull": {"description": "Too many jobs are waiting; try again later", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    },
+    "schemas": {
+      "Error": {
+        "type": "object", "additionalProperties": false, "required": ["error"],
+        "properties": {
+          "error": {"type": "string", "description": "What was expected and what was found"},
+          "field": {"type": "string", "description": "The request's field at fault (primer.steps for a nested one)"},
+          "allowed": {"type": "string", "description": "The values the field takes"}
+        }
+      },
+      "LossPoint": {
+        "type": "object", "additionalProperties": false, "required": ["step", "train_loss", "valid_loss"],
+        "properties": {
+          "step": {"type": "integer"},
+          "train_loss": {"type": "number", "nullable": true},
+          "valid_loss": {"type": "number", "nullable": true}
+        }
+      },
+      "Model": {
+        "type": "object", "additionalProperties": false,
+        "required": ["id", "name", "available", "error", "encoding", "dataset", "train_sequences", "valid_sequences",
+                     "parameters", "embed", "hidden", "layers", "best_valid_loss", "loss_curve"],
+        "properties": {
+          "id": {"type": "string"},
+          "name": {"type": "string", "description": "The run's folder under --runs, for people to read"},
+          "available": {"type": "boolean"},
+          "error": {"type": "string", "nullable": true, "description": "Why the run cannot be opened"},
+          "encoding": {"type": "string", "description": "roll, events, notes or multitrack (empty when not available)"},
+          "dataset": {"type": "string", "description": "The dataset file's name"},
+          "train_sequences": {"type": "integer"},
+          "valid_sequences": {"type": "integer"},
+          "parameters": {"type": "integer"},
+          "embed": {"type": "integer"},
+          "hidden": {"type": "integer"},
+          "layers": {"type": "integer"},
+          "best_valid_loss": {"type": "number", "nullable": true},
+          "loss_curve": {"type": "array", "maxItems": 200, "items": {"$ref": "#/components/schemas/LossPoint"}}
+        }
+      },
+      "Primer": {
+        "type": "object", "additionalProperties": false,
+        "not": {"required": ["sequence", "midi_base64"]},
+        "properties": {
+          "steps": {"type": "integer", "minimum": 0, "maximum": 20000, "default": 16},
+          "sequence": {"type": "integer", "minimum": -1, "maximum": 100000000, "default": -1,
+                       "description": "A validation sequence of the model's data; -1: picked by the seed"},
+          "midi_base64": {"type": "string", "format": "byte", "description": "A MIDI file, base64"}
+        }
+      },
+      "GenerationRequest": {
+        "type": "object", "additionalProperties": false, "required": ["model"],
+        "not": {"required": ["steps", "seconds"]},
+        "properties": {
+          "model": {"type": "string", "description": "A model id from GET /api/models"},
+          "steps": {"type": "integer", "minimum": 1, "maximum": 20000, "default": 256},
+          "seconds": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 600},
+          "temperature": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 100, "default": 1},
+          "top_k": {"type": "integer", "minimum": 0, "maximum": 100000, "default": 0},
+          "top_p": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1, "default": 0.95},
+          "seed": {"type": "integer", "minimum": 0, "maximum": 9007199254740991, "description": "Default: a new one, stored with the piece"},
+          "tempo": {"anyOf": [{"type": "number", "enum": [0]}, {"type": "number", "minimum": 4, "maximum": 1000}],
+                    "default": 0, "description": "Beats per minute; 0: the encoding's default"},
+          "primer": {"$ref": "#/components/schemas/Primer"}
+        }
+      },
+      "Job": {
+        "type": "object", "additionalProperties": false,
+        "required": ["id", "model", "state", "stage", "progress", "piece", "error"],
+        "properties": {
+          "id": {"type": "string"},
+          "model": {"type": "string"},
+          "state": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+          "stage": {"type": "string"},
+          "progress": {
+            "type": "object", "additionalProperties": false, "required": ["done", "total"],
+            "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}
+          },
+          "piece": {"type": "string", "nullable": true, "description": "The piece made (state done)"},
+          "error": {"type": "string", "nullable": true, "description": "Why it failed (state failed)"}
+        }
+      },
+      "Piece": {
+        "type": "object", "additionalProperties": false,
+        "required": ["id", "created", "model", "parameters", "metrics", "files"],
+        "properties": {
+          "id": {"type": "string"},
+          "created": {"type": "string", "format": "date-time"},
+          "model": {
+            "type": "object", "additionalProperties": false, "required": ["id", "name", "weights_sha256"],
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "weights_sha256": {"type": "string"}}
+          },
+          "parameters": {"$ref": "#/components/schemas/GenerationRequest"},
+          "metrics": {
+            "type": "object", "additionalProperties": false,
+            "required": ["seconds", "primer_steps", "generated_steps", "ended_by_rule", "generate_seconds", "render_seconds",
+                         "note_count", "pitch_range", "pitch_classes_used", "polyphony", "scale_consistency",
+                         "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length"],
+            "properties": {
+              "seconds": {"type": "number"},
+              "primer_steps": {"type": "integer"},
+              "generated_steps": {"type": "integer"},
+              "ended_by_rule": {"type": "boolean"},
+              "generate_seconds": {"type": "number"},
+              "render_seconds": {"type": "number"},
+              "note_count": {"type": "number", "nullable": true},
+              "pitch_range": {"type": "number", "nullable": true},
+              "pitch_classes_used": {"type": "number", "nullable": true},
+              "polyphony": {"type": "number", "nullable": true},
+              "scale_consistency": {"type": "number", "nullable": true},
+              "repeated_ngram_share": {"type": "number", "nullable": true},
+              "longest_repeat_run": {"type": "number", "nullable": true},
+              "empty_bar_share": {"type": "number", "nullable": true},
+              "mean_note_length": {"type": "number", "nullable": true}
+            }
+          },
+          "files": {
+            "type": "object", "additionalProperties": false, "required": ["midi", "wav", "svg"],
+            "properties": {"midi": {"type": "string"}, "wav": {"type": "string"}, "svg": {"type": "string"}}
+          }
+        }
+      }
+    }
+  }
+})json";
+}
+
+}  // namespace musegen::server

@@ -1,0 +1,495 @@
+// The HTTP side of `musegen serve`: the routes of the JSON API on cpp-httplib, with one
+// boundary where every exception becomes a JSON error (api_error.hpp), a router that tells a
+// wrong method (405, with Allow) from an unknown path (404), and the records a client reads
+// (models, jobs, pieces) written as JSON. The work itself is done by models.hpp, jobs.hpp,
+// pieces.hpp and piece_maker.hpp.
+#include "server.hpp"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <libnn/threads.hpp>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "api_error.hpp"
+#include "jobs.hpp"
+#include "models.hpp"
+#include "openapi.hpp"
+#include "page.hpp"
+#include "piece_maker.hpp"
+#include "pieces.hpp"
+#include "request.hpp"
+
+namespace musegen::server {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Text from a client or a file may be any bytes: invalid UTF-8 is replaced, never thrown.
+std::string dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void reply(httplib::Response& res, int status, const Json& json) {
+  res.status = status;
+  res.set_content(dump(json), "application/json");
+}
+
+Json error_json(const std::string& error, const std::string& field = {},
+                const std::string& allowed = {}) {
+  Json json;
+  json["error"] = error;
+  if (!field.empty()) json["field"] = field;
+  if (!allowed.empty()) json["allowed"] = allowed;
+  return json;
+}
+
+Json optional_number(const std::optional<double>& v) {
+  return v && std::isfinite(*v) ? Json(*v) : Json(nullptr);
+}
+Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+Json model_json(const ModelInfo& m) {
+  Json json;
+  json["id"] = m.id;
+  json["name"] = m.name;
+  json["available"] = m.error.empty();
+  json["error"] = m.error.empty() ? Json(nullptr) : Json(m.error);
+  json["encoding"] = m.encoding;
+  json["dataset"] = m.dataset;
+  json["train_sequences"] = m.train_sequences;
+  json["valid_sequences"] = m.valid_sequences;
+  json["parameters"] = m.parameters;
+  json["embed"] = m.embed;
+  json["hidden"] = m.hidden;
+  json["layers"] = m.layers;
+  json["best_valid_loss"] = optional_number(m.best_valid_loss);
+  Json curve = Json::array();
+  for (const LossPoint& p : m.loss_curve)
+    curve.push_back({{"step", p.step},
+                     {"train_loss", optional_number(p.train_loss)},
+                     {"valid_loss", optional_number(p.valid_loss)}});
+  json["loss_curve"] = curve;
+  return json;
+}
+
+Json job_json(const JobStatus& s) {
+  Json json;
+  json["id"] = s.id;
+  json["model"] = s.model;
+  json["state"] = job_state_name(s.state);
+  json["stage"] = s.stage;
+  json["progress"] = {{"done", s.done}, {"total", s.total}};
+  json["piece"] = s.piece.empty() ? Json(nullptr) : Json(s.piece);
+  json["error"] = s.error.empty() ? Json(nullptr) : Json(s.error);
+  return json;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+Json piece_record(const std::string& id, const ModelInfo& model, const GenerationRequest& request,
+                  const MadePiece& made) {
+  Json json;
+  json["id"] = id;
+  json["created"] = utc_now();
+  json["model"] = {
+      {"id", model.id}, {"name", model.name}, {"weights_sha256", model.weights_sha256}};
+  json["parameters"] = Json::parse(canonical_json(request));
+  Json metrics;
+  metrics["seconds"] = made.seconds;
+  metrics["primer_steps"] = made.primer_steps;
+  metrics["generated_steps"] = made.generated;
+  metrics["ended_by_rule"] = made.ended_by_rule;
+  metrics["generate_seconds"] = made.generate_seconds;
+  metrics["render_seconds"] = made.render_seconds;
+  for (std::size_t i = 0; i < kScalarMetricCount; ++i)
+    metrics[std::string(kScalarMetricTable[i].key)] = number_or_null(made.metrics.scalar[i]);
+  json["metrics"] = metrics;
+  Json files;
+  for (PieceFile f : {PieceFile::midi, PieceFile::wav, PieceFile::svg})
+    files[piece_file_name(f)] = "/api/pieces/" + id + "/files/" + piece_file_name(f);
+  json["files"] = files;
+  return json;
+}
+
+std::int64_t new_seed() {
+  static std::mutex mutex;
+  static std::random_device random;
+  std::lock_guard lock(mutex);
+  const std::uint64_t n = static_cast<std::uint64_t>(random()) << 32 | random();
+  return static_cast<std::int64_t>(n & static_cast<std::uint64_t>(kMaxRequestSeed));
+}
+
+const char* reason(int status) {
+  switch (status) {
+    case 400:
+      return "the request is malformed";
+    case 404:
+      return "no such resource";
+    case 405:
+      return "method not allowed";
+    case 413:
+      return "the request body is larger than the server accepts";
+    case 414:
+      return "the request URI is too long";
+    default:
+      return "the request could not be served";
+  }
+}
+
+}  // namespace
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+bool is_listen_address(const std::string& host) {
+  if (host == "localhost") return true;
+  unsigned char address[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), address) == 1;
+}
+
+struct Server::Impl {
+  ServerOptions options;
+  ModelRegistry models;
+  PieceStore pieces;
+  JobQueue jobs;
+  httplib::Server http;
+  int port = 0;
+  std::atomic<bool> stopping{false}, listening{false};
+  std::string openapi;
+
+  // The routes, for telling 405 from 404: a path matching another method's pattern.
+  struct Route {
+    std::string method;
+    std::regex pattern;
+  };
+  std::vector<Route> routes;
+
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        models(options.runs),
+        pieces(options.out),
+        jobs(options.queue, options.workers,
+             [threads = threads_per_worker(options)] { nn::set_num_threads(threads); }) {
+    openapi =
+        dump(Json::parse(openapi_document()));  // a broken document fails at start, not in a client
+    http.set_payload_max_length(options.max_body_bytes);
+    http.set_default_headers(
+        {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
+    add_routes();
+    // Errors httplib answers itself (a body over the limit, a malformed request) get the
+    // same JSON body as ours.
+    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (res.body.empty()) reply(res, res.status, error_json(reason(res.status)));
+    });
+    http.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+          reply(res, 500, error_json("internal error"));
+        });
+  }
+
+  static int threads_per_worker(const ServerOptions& o) {
+    if (o.threads > 0) return o.threads;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max(1, cores / std::max(1, o.workers));
+  }
+
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+  // The route boundary: whatever a handler throws becomes a JSON error. ApiError carries its
+  // status; anything else is the server's own fault (a bug): 500, never for bad input.
+  static httplib::Server::Handler guarded(Handler handler) {
+    return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+      try {
+        handler(req, res);
+      } catch (const ApiError& e) {
+        reply(res, e.status(), error_json(e.what(), e.field(), e.allowed()));
+      } catch (const std::exception& e) {
+        reply(res, 500, error_json(std::string("internal error: ") + e.what()));
+      }
+    };
+  }
+
+  void route(const std::string& method, const std::string& pattern, Handler handler) {
+    routes.push_back({method, std::regex(pattern)});
+    auto h = guarded(std::move(handler));
+    if (method == "GET")
+      http.Get(pattern, h);
+    else if (method == "POST")
+      http.Post(pattern, h);
+    else if (method == "DELETE")
+      http.Delete(pattern, h);
+    else
+      throw std::logic_error("route: no method " + method);
+  }
+
+  std::string allowed_methods(const std::string& path) const {
+    std::set<std::string> methods;
+    for (const Route& r : routes)
+      if (std::regex_match(path, r.pattern)) methods.insert(r.method);
+    if (methods.count("GET")) methods.insert("HEAD");
+    std::string allow;
+    for (const std::string& m : methods) allow += (allow.empty() ? "" : ", ") + m;
+    return allow;
+  }
+
+  void add_routes();
+  Json submit(const GenerationRequest& request, const std::shared_ptr<OpenedRun>& run,
+              const ModelInfo& model);
+};
+
+Json Server::Impl::submit(const GenerationRequest& request, const std::shared_ptr<OpenedRun>& run,
+                          const ModelInfo& model) {
+  JobWork work = [this, request, run, model](
+                     std::stop_token stop,
+                     const ProgressFn& progress) -> std::optional<std::string> {
+    const std::unique_ptr<PieceDraft> draft = pieces.begin();
+    const std::optional<MadePiece> made = make_piece(*run, request, *draft, stop, progress);
+    if (!made) return std::nullopt;
+    pieces.commit(*draft, dump(piece_record(draft->id(), model, request, *made)));
+    return draft->id();
+  };
+  const std::optional<std::string> id = jobs.submit(model.id, std::move(work));
+  if (!id)
+    throw ApiError(429, "the queue is full: " + std::to_string(jobs.capacity()) +
+                            " jobs are waiting; try again when one has finished");
+  return job_json(*jobs.status(*id));
+}
+
+void Server::Impl::add_routes() {
+  route("GET", "/", [](const httplib::Request&, httplib::Response& res) {
+    // The page's script and style are inline and it loads nothing from elsewhere.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                   "img-src 'self' data:; media-src 'self'; connect-src 'self'");
+    res.set_content(page_html(), "text/html; charset=utf-8");
+  });
+
+  route("GET", "/api/openapi.json", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(openapi, "application/json");
+  });
+
+  route("GET", "/api/models", [this](const httplib::Request&, httplib::Response& res) {
+    Json list = Json::array();
+    for (const ModelInfo& m : models.list()) list.push_back(model_json(m));
+    reply(res, 200, {{"models", list}});
+  });
+
+  route("GET", "/api/models/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::optional<ModelInfo> m = models.info(req.matches[1]);
+    if (!m) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+    reply(res, 200, model_json(*m));
+  });
+
+  route("POST", "/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
+    const GenerationRequest request = parse_generation_request(req.body, new_seed());
+    std::shared_ptr<OpenedRun> run;
+    try {
+      run = models.open(request.model);
+    } catch (const std::exception& e) {
+      throw ApiError(409, std::string("model: the run cannot be opened: ") + e.what(), "model");
+    }
+    if (!run)
+      throw ApiError(404, "model: no model with this id (GET /api/models lists them)", "model",
+                     "a model id");
+    // Checked here rather than in the job, so that the client hears it at once.
+    const auto& pool = run->dataset.valid.empty() ? run->dataset.train : run->dataset.valid;
+    if (request.primer_midi_bytes.empty() &&
+        request.primer_sequence >= static_cast<std::int64_t>(pool.size()))
+      throw bad_field("primer.sequence",
+                      "-1 (picked by the seed) or 0.." + std::to_string(pool.size() - 1),
+                      std::to_string(request.primer_sequence));
+    const std::optional<ModelInfo> model = models.info(request.model);
+    if (!model) throw ApiError(404, "model: no model with this id", "model", "a model id");
+    Json job = submit(request, run, *model);
+    res.set_header("Location", "/api/jobs/" + job["id"].get<std::string>());
+    reply(res, 202, job);
+  });
+
+  route("GET", "/api/jobs/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::optional<JobStatus> s = jobs.status(req.matches[1]);
+    if (!s)
+      throw ApiError(404, "no job with this id (jobs are kept until " + std::to_string(kKeptJobs) +
+                              " newer ones have finished)");
+    reply(res, 200, job_json(*s));
+  });
+
+  const auto cancel = [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    switch (jobs.cancel(id)) {
+      case JobQueue::Cancel::unknown:
+        throw ApiError(404, "no job with this id");
+      case JobQueue::Cancel::already_finished:
+        throw ApiError(409, std::string("the job has already finished: ") +
+                                job_state_name(jobs.status(id)->state));
+      case JobQueue::Cancel::cancelled:
+        break;
+    }
+    reply(res, 202, job_json(*jobs.status(id)));
+  };
+  route("POST", "/api/jobs/([^/]+)/cancel", cancel);
+  route("DELETE", "/api/jobs/([^/]+)", cancel);
+
+  route("GET", "/api/pieces", [this](const httplib::Request&, httplib::Response& res) {
+    Json list = Json::array();
+    for (const std::string& record : pieces.list()) {
+      try {
+        list.push_back(Json::parse(record));
+      } catch (const Json::parse_error&) {
+        // A record damaged on disk is left out of the list, not a reason to fail it.
+      }
+    }
+    reply(res, 200, {{"pieces", list}});
+  });
+
+  route("GET", "/api/pieces/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::optional<std::string> record = pieces.record(req.matches[1]);
+    if (!record) throw ApiError(404, "no piece with this id (GET /api/pieces lists them)");
+    res.set_content(*record, "application/json");
+  });
+
+  route("GET", "/api/pieces/([^/]+)/files/([^/]+)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::optional<PieceFile> kind = parse_piece_file(req.matches[2]);
+          if (!kind) throw ApiError(404, "no such file: a piece has midi, wav and svg");
+          const std::optional<std::filesystem::path> path = pieces.file(req.matches[1], *kind);
+          if (!path) throw ApiError(404, "no piece with this id (GET /api/pieces lists them)");
+          auto in = std::make_shared<std::ifstream>(*path, std::ios::binary);
+          const auto size = std::filesystem::file_size(*path);
+          if (!*in) throw std::runtime_error("cannot read a piece's file");
+          res.set_header("Content-Disposition", std::string("inline; filename=\"") +
+                                                    req.matches[1].str() + "-" +
+                                                    piece_file_leaf(*kind) + "\"");
+          // Streamed, in the ranges the client asks (an <audio> element seeks with them).
+          res.set_content_provider(
+              size, piece_file_content_type(*kind),
+              [in](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                std::vector<char> chunk(std::min<std::size_t>(length, 64 * 1024));
+                in->clear();
+                in->seekg(static_cast<std::streamoff>(offset));
+                in->read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+                const auto got = in->gcount();
+                if (got <= 0) return false;
+                return sink.write(chunk.data(), static_cast<std::size_t>(got));
+              });
+        });
+
+  route("POST", "/api/pieces/([^/]+)/regenerate",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::optional<std::string> record = pieces.record(req.matches[1]);
+          if (!record) throw ApiError(404, "no piece with this id (GET /api/pieces lists them)");
+          const Json json = Json::parse(*record);
+          const GenerationRequest request =
+              parse_generation_request(dump(json.at("parameters")), 0);
+          const std::optional<ModelInfo> model = models.info(request.model);
+          if (!model) throw ApiError(404, "the piece's model is no longer under --runs");
+          if (model->weights_sha256 != json.at("model").value("weights_sha256", ""))
+            throw ApiError(
+                409,
+                "the piece's model has new weights since (training went on): the same parameters "
+                "would not make the same piece");
+          std::shared_ptr<OpenedRun> run = models.open(request.model);
+          if (!run) throw ApiError(404, "the piece's model is no longer under --runs");
+          Json job = submit(request, run, *model);
+          res.set_header("Location", "/api/jobs/" + job["id"].get<std::string>());
+          reply(res, 202, job);
+        });
+
+  // Last: whatever no route above took. A path that a route knows under another method
+  // is 405 (with Allow); anything else 404.
+  const auto fallback = [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string allow = allowed_methods(req.path);
+    if (allow.empty()) {
+      reply(res, 404, error_json("no such resource: " + req.method + " " + req.path));
+    } else {
+      res.set_header("Allow", allow);
+      reply(res, 405, error_json(req.method + " is not allowed here; allowed: " + allow));
+    }
+  };
+  http.Get(".*", fallback);
+  http.Post(".*", fallback);
+  http.Put(".*", fallback);
+  http.Patch(".*", fallback);
+  http.Delete(".*", fallback);
+  http.Options(".*", fallback);
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  Impl& s = *impl_;
+  if (!is_listen_address(s.options.host))
+    throw std::runtime_error("cannot listen on \"" + s.options.host +
+                             "\": expected an IP address or localhost");
+  if (s.options.port == 0) {
+    s.port = s.http.bind_to_any_port(s.options.host);
+    if (s.port <= 0)
+      throw std::runtime_error("cannot listen on " + s.options.host +
+                               " (any port): is it an address of this machine?");
+  } else {
+    if (!s.http.bind_to_port(s.options.host, s.options.port))
+      throw std::runtime_error(
+          "cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+          ": the port is in use, or the host is not an address of this machine");
+    s.port = s.options.port;
+  }
+  return s.port;
+}
+
+void Server::serve() {
+  Impl& s = *impl_;
+  // stop() loops until `listening` is false: either it sees it true and stops httplib, or
+  // this sees `stopping` and never starts (httplib's own stop() is lost before listening).
+  s.listening = true;
+  if (!s.stopping) s.http.listen_after_bind();
+  s.listening = false;
+}
+
+void Server::stop() {
+  Impl& s = *impl_;
+  s.stopping = true;
+  while (s.listening) {
+    s.http.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  s.jobs.shutdown();
+}
+
+int Server::port() const { return impl_->port; }
+
+std::string Server::url() const {
+  const std::string& host = impl_->options.host;
+  const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(impl_->port) + "/";
+}
+
+}  // namespace musegen::server
