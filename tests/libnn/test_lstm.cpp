@@ -7,7 +7,6 @@
 // final states and every gradient); LSTMCell, written with the elementwise ops, against the
 // fused layer at T = 1; a whole sequence against the same sequence fed one step at a time.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -21,6 +20,7 @@
 #include "libnn/cpu/gemm.hpp"
 #include "libnn/modules/lstm.hpp"
 #include "libnn/random.hpp"
+#include "thread_scope.hpp"
 
 namespace {
 
@@ -258,12 +258,10 @@ TEST(LstmLayer, DeterministicAcrossThreadCounts) {
     const Tensor gy = nn::randn({z.T, z.B, z.H}, &gen), gh = nn::randn({z.B, z.H}, &gen),
                  gc = nn::randn({z.B, z.H}, &gen);
     auto run = [&](int threads) {
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(threads);
+      test_util::ThreadScope scope(threads);
       std::vector<Tensor> v = fresh_leaves(d);
       nn::LSTMLayerResult r = nn::lstm_layer(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
       nn::backward({r.output, r.h, r.c}, {gy, gh, gc});
-      omp_set_num_threads(saved);
       std::vector<Tensor> out{r.output, r.h, r.c};
       for (const Tensor& t : v) out.push_back(t.grad());
       return out;

@@ -5,7 +5,6 @@
 // do not share a formula with the kernels), bit-identical results with 1 and 2 threads, and
 // the error messages. The PyTorch golden replay and the gradchecks live in other files.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -19,6 +18,7 @@
 #include "libnn/error.hpp"
 #include "libnn/ops.hpp"
 #include "libnn/tensor.hpp"
+#include "thread_scope.hpp"
 
 namespace {
 
@@ -235,17 +235,15 @@ TEST(Softmax, BackwardMatchesDoubleReference) {
 TEST(Softmax, BitIdenticalWithOneAndTwoThreads) {
   // Large enough to fork: contiguous rows, and a strided softmax over dim 1 of (4,300,300).
   const std::vector<float> v = random_floats(4 * 300 * 300, 5, 8.0f);
-  const int saved = omp_get_max_threads();
   std::vector<std::vector<float>> results[2];
   for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+    test_util::ThreadScope scope(threads);
     Tensor x = nn::from_vector(v, {4, 300, 300});
     x.set_requires_grad(true);
     Tensor a = nn::softmax(x, -1), b = nn::log_softmax(x, 1);
     nn::backward({a, b}, {nn::from_vector(v, a.sizes()), nn::from_vector(v, b.sizes())});
     results[threads - 1] = {a.to_vector<float>(), b.to_vector<float>(), x.grad().to_vector<float>()};
   }
-  omp_set_num_threads(saved);
   EXPECT_TRUE(results[0] == results[1]);
 }
 
@@ -359,10 +357,9 @@ TEST(CrossEntropy, BitIdenticalWithOneAndTwoThreads) {
   const std::vector<float> x = random_floats(n * c, 9, 6.0f);
   std::vector<std::int64_t> y(n);
   for (std::int64_t r = 0; r < n; ++r) y[r] = r % 7 == 3 ? kIgnore : (r * 31) % c;
-  const int saved = omp_get_max_threads();
   std::vector<float> loss[2], grad[2];
   for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+    test_util::ThreadScope scope(threads);
     Tensor logits = nn::from_vector(x, {n, c});
     logits.set_requires_grad(true);
     Tensor l = nn::cross_entropy(logits, nn::from_vector(y, {n}), nn::CrossEntropyOptions().label_smoothing(0.1));
@@ -370,7 +367,6 @@ TEST(CrossEntropy, BitIdenticalWithOneAndTwoThreads) {
     loss[threads - 1] = l.to_vector<float>();
     grad[threads - 1] = logits.grad().to_vector<float>();
   }
-  omp_set_num_threads(saved);
   EXPECT_EQ(loss[0], loss[1]);
   EXPECT_TRUE(grad[0] == grad[1]);
 }
