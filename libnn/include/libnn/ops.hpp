@@ -6,6 +6,7 @@
 // check and a PyTorch golden test (tests/libnn/); test_op_table.cpp fails if one is missing.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -113,6 +114,28 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training,
                   double momentum = 0.1, double eps = 1e-5);
+
+// --- convolutions (PyTorch's semantics and weight layouts; im2col + GEMM: docs/libnn.md) ------
+// Per-dimension sizes of a 2-d convolution: (along H, along W).
+using Size2 = std::array<std::int64_t, 2>;
+// x (B,C_in,L), weight (C_out,C_in/groups,K), bias (C_out) or undefined -> (B,C_out,L_out),
+// L_out = (L + 2*padding - dilation*(K-1) - 1) / stride + 1. Numeric padding only (no "same").
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t dilation = 1,
+              std::int64_t groups = 1);
+// The adjoint of conv1d (its gradient with respect to the input), PyTorch's argument order:
+// x (B,C_in,L), weight (C_in,C_out/groups,K), bias (C_out) -> (B,C_out,L_out),
+// L_out = (L-1)*stride - 2*padding + dilation*(K-1) + output_padding + 1;
+// output_padding < stride or < dilation.
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        std::int64_t stride = 1, std::int64_t padding = 0,
+                        std::int64_t output_padding = 0, std::int64_t groups = 1,
+                        std::int64_t dilation = 1);
+// x (B,C_in,H,W), weight (C_out,C_in/groups,KH,KW), bias (C_out) -> (B,C_out,OH,OW), each
+// spatial dim as conv1d's with its own stride, padding and dilation.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              Size2 stride = {1, 1}, Size2 padding = {0, 0}, Size2 dilation = {1, 1},
+              std::int64_t groups = 1);
 
 // --- recurrent layers --------------------------------------------------------------------------
 // One LSTM layer over a whole sequence, fused (forward and backward through time each a few

@@ -19,5 +19,6 @@ void register_norm_kernels();         // norm.cu: layer norm, batch norm
 void register_embedding_kernels();    // embedding.cu
 void register_optim_kernels();        // optim.cu: SGD, Adam(W), RMSprop steps, abs_pow_sum
 void register_lstm_kernels();         // lstm.cu: lstm_forward, lstm_backward, lstm_step
+void register_conv_kernels();         // conv.cu: im2col, col2im
 
 }  // namespace nn::cuda

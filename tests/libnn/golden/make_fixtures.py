@@ -414,6 +414,54 @@ def build_ops():
             return out, h.squeeze(0), c.squeeze(0)
         c.case(name, "lstm_layer", {"initial_state": initial_state, "bias": bias}, inputs,
                list(range(len(inputs))), lstm, r)
+
+    # Convolutions: inputs x, weight, [bias], PyTorch's functional order. Odd sizes, stride,
+    # padding, dilation, groups, no bias, batch 1; the transposed ones with output_padding.
+    for name, B, C_in, C_out, L, K, stride, padding, dilation, groups, bias in (
+            ("conv1d_basic", 2, 3, 4, 9, 3, 1, 0, 1, 1, True),
+            ("conv1d_stride_pad", 2, 3, 5, 11, 4, 2, 2, 1, 1, True),
+            ("conv1d_dilation", 2, 2, 3, 13, 3, 1, 1, 3, 1, True),
+            ("conv1d_groups_nobias", 2, 4, 6, 8, 3, 2, 1, 1, 2, False),
+            ("conv1d_depthwise", 1, 3, 3, 7, 5, 1, 2, 1, 3, True),
+            ("conv1d_batch1_k1", 1, 5, 2, 6, 1, 1, 0, 1, 1, True),
+            ("conv1d_all", 3, 6, 4, 17, 3, 3, 2, 2, 2, True)):
+        r = Rng(name)
+        inputs = [r.normal(B, C_in, L), r.normal(C_out, C_in // groups, K, std=0.5)]
+        if bias:
+            inputs.append(r.normal(C_out))
+        args = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        c.case(name, "conv1d", args, inputs, list(range(len(inputs))),
+               lambda x, w, b=None, a=args: (F.conv1d(x, w, b, **a),), r)
+    for name, B, C_in, C_out, L, K, stride, padding, out_pad, dilation, groups, bias in (
+            ("conv_transpose1d_basic", 2, 3, 4, 7, 3, 1, 0, 0, 1, 1, True),
+            ("conv_transpose1d_stride2", 2, 4, 3, 5, 4, 2, 1, 0, 1, 1, True),
+            ("conv_transpose1d_output_padding", 2, 3, 2, 6, 3, 3, 1, 2, 1, 1, True),
+            ("conv_transpose1d_dilation", 1, 2, 3, 5, 3, 1, 2, 0, 2, 1, True),
+            ("conv_transpose1d_groups_nobias", 2, 4, 6, 5, 3, 2, 0, 1, 1, 2, False),
+            ("conv_transpose1d_all", 3, 6, 4, 4, 5, 2, 2, 1, 2, 2, True)):
+        r = Rng(name)
+        inputs = [r.normal(B, C_in, L), r.normal(C_in, C_out // groups, K, std=0.5)]
+        if bias:
+            inputs.append(r.normal(C_out))
+        args = {"stride": stride, "padding": padding, "output_padding": out_pad,
+                "dilation": dilation, "groups": groups}
+        c.case(name, "conv_transpose1d", args, inputs, list(range(len(inputs))),
+               lambda x, w, b=None, a=args: (F.conv_transpose1d(x, w, b, **a),), r)
+    for name, B, C_in, C_out, HW, KHW, stride, padding, dilation, groups, bias in (
+            ("conv2d_basic", 2, 3, 4, (5, 6), (3, 3), (1, 1), (0, 0), (1, 1), 1, True),
+            ("conv2d_stride_pad", 2, 2, 3, (7, 9), (3, 4), (2, 3), (1, 2), (1, 1), 1, True),
+            ("conv2d_dilation", 1, 2, 2, (8, 7), (2, 3), (1, 1), (1, 0), (2, 3), 1, True),
+            ("conv2d_groups_nobias", 2, 4, 6, (5, 5), (3, 3), (2, 2), (1, 1), (1, 1), 2, False),
+            ("conv2d_batch1_k1", 1, 3, 2, (3, 5), (1, 1), (1, 1), (0, 0), (1, 1), 1, True),
+            ("conv2d_gan_down", 2, 3, 4, (8, 8), (4, 4), (2, 2), (1, 1), (1, 1), 1, True)):
+        r = Rng(name)
+        inputs = [r.normal(B, C_in, *HW), r.normal(C_out, C_in // groups, *KHW, std=0.5)]
+        if bias:
+            inputs.append(r.normal(C_out))
+        args = {"stride": list(stride), "padding": list(padding), "dilation": list(dilation),
+                "groups": groups}
+        c.case(name, "conv2d", args, inputs, list(range(len(inputs))),
+               lambda x, w, b=None, a=args: (F.conv2d(x, w, b, **a),), r)
     return c.tensors, c.metadata
 
 

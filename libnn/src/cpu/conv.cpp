@@ -1,0 +1,76 @@
+// CPU convolution kernels (src/kernels/conv.hpp): im2col, and col2im as a gather -- each
+// image pixel sums the col entries that read it, taps in a fixed order -- so that both are
+// deterministic whatever the thread count, with no scatter and no atomics.
+#include "kernels/conv.hpp"
+
+#include <algorithm>
+
+#include "cpu/parallel.hpp"
+
+namespace nn::cpu {
+namespace {
+
+// col (C*KH*KW, OH*OW) from image (C,H,W); one col row per (c,kh,kw), rows split over threads.
+void im2col_cpu(const kernels::ConvGeometry& g, const float* image, float* col) {
+  const std::int64_t rows = g.C * g.KH * g.KW, cols = g.OH * g.OW;
+  parallel_for(rows, std::max<std::int64_t>(1, (1 << 14) / std::max<std::int64_t>(1, cols)),
+               [&](std::int64_t begin, std::int64_t end) {
+                 for (std::int64_t r = begin; r < end; ++r) {
+                   const std::int64_t kw = r % g.KW;
+                   const std::int64_t kh = (r / g.KW) % g.KH;
+                   const std::int64_t c = r / (g.KW * g.KH);
+                   const float* plane = image + c * g.H * g.W;
+                   float* out = col + r * cols;
+                   for (std::int64_t oh = 0; oh < g.OH; ++oh, out += g.OW) {
+                     const std::int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dil_h;
+                     if (ih < 0 || ih >= g.H) {
+                       std::fill(out, out + g.OW, 0.0f);
+                       continue;
+                     }
+                     const float* line = plane + ih * g.W;
+                     for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                       const std::int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dil_w;
+                       out[ow] = iw >= 0 && iw < g.W ? line[iw] : 0.0f;
+                     }
+                   }
+                 }
+               });
+}
+
+// image (C,H,W) = sum of col entries over the taps that read each pixel; image rows (c,ih)
+// split over threads. Tap (kh,kw) reads pixel ih at oh = (ih + pad_h - kh*dil_h) / stride_h
+// when that divides exactly and 0 <= oh < OH (the same for columns).
+void col2im_cpu(const kernels::ConvGeometry& g, const float* col, float* image) {
+  const std::int64_t cols = g.OH * g.OW;
+  parallel_for(g.C * g.H,
+               std::max<std::int64_t>(1, (1 << 12) / std::max<std::int64_t>(1, g.W * g.KH * g.KW)),
+               [&](std::int64_t begin, std::int64_t end) {
+                 for (std::int64_t row = begin; row < end; ++row) {
+                   const std::int64_t c = row / g.H, ih = row % g.H;
+                   float* out = image + row * g.W;
+                   for (std::int64_t iw = 0; iw < g.W; ++iw) {
+                     float sum = 0.0f;
+                     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+                       const std::int64_t th = ih + g.pad_h - kh * g.dil_h;
+                       if (th < 0 || th % g.stride_h != 0 || th / g.stride_h >= g.OH) continue;
+                       const std::int64_t oh = th / g.stride_h;
+                       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+                         const std::int64_t tw = iw + g.pad_w - kw * g.dil_w;
+                         if (tw < 0 || tw % g.stride_w != 0 || tw / g.stride_w >= g.OW) continue;
+                         const std::int64_t r = (c * g.KH + kh) * g.KW + kw;
+                         sum += col[r * cols + oh * g.OW + tw / g.stride_w];
+                       }
+                     }
+                     out[iw] = sum;
+                   }
+                 }
+               });
+}
+
+}  // namespace
+}  // namespace nn::cpu
+
+namespace nn::kernels {
+Table<Im2colFn> im2col{"im2col", cpu::im2col_cpu};
+Table<Col2imFn> col2im{"col2im", cpu::col2im_cpu};
+}  // namespace nn::kernels
