@@ -7,8 +7,8 @@
 
 #include "libnn/autograd.hpp"
 #include "libnn/checkpoint.hpp"
-#include "libnn/cuda.hpp"
 #include "libnn/cpu/gemm.hpp"
+#include "libnn/cuda.hpp"
 #include "libnn/dtype.hpp"
 #include "libnn/error.hpp"
 #include "libnn/init.hpp"
@@ -20,6 +20,7 @@
 #include "libnn/module.hpp"
 #include "libnn/modules/activation.hpp"
 #include "libnn/modules/batchnorm.hpp"
+#include "libnn/modules/conv.hpp"
 #include "libnn/modules/dropout.hpp"
 #include "libnn/modules/embedding.hpp"
 #include "libnn/modules/linear.hpp"

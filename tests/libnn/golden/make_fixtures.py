@@ -59,7 +59,7 @@ FORMAT = "musegen-golden"
 VERSION = "1"
 GENERATOR = "tests/libnn/golden/make_fixtures.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
-FILES = ("ops.safetensors", "optim.safetensors", "lstm.safetensors")
+FILES = ("ops.safetensors", "optim.safetensors", "lstm.safetensors", "conv_modules.safetensors")
 
 DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 NAME_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
@@ -639,6 +639,49 @@ def build_modules():
 
 # --- driver ---------------------------------------------------------------------------------
 
+# Convolution modules with PyTorch's own default initialisation (torch.manual_seed from the
+# case name): what a PyTorch user saves and libnn loads. Input shape per case.
+CONV_MODULE_CASES = (
+    ("conv1d_module", "Conv1d", {"in_channels": 3, "out_channels": 5, "kernel_size": 4,
+                                 "stride": 2, "padding": 1}, (2, 3, 16)),
+    ("conv_transpose1d_module", "ConvTranspose1d",
+     {"in_channels": 4, "out_channels": 3, "kernel_size": 4, "stride": 2, "padding": 1,
+      "output_padding": 1, "groups": 1}, (2, 4, 7)),
+    ("conv2d_module", "Conv2d", {"in_channels": 2, "out_channels": 6, "kernel_size": (3, 4),
+                                 "stride": (2, 1), "padding": (1, 2), "dilation": (1, 2),
+                                 "groups": 2, "bias": False}, (2, 2, 9, 8)),
+)
+
+
+def build_conv_modules():
+    """Whole nn.Conv1d / nn.ConvTranspose1d / nn.Conv2d modules as PyTorch initialises them:
+    the state dict (float32, PyTorch's names), an input, the output and every gradient (float64,
+    the same module in double precision)."""
+    tensors, metadata = {}, {}
+    for name, cls_name, kwargs, in_shape in CONV_MODULE_CASES:
+        torch.manual_seed(zlib.crc32(name.encode("utf-8")))
+        module = getattr(torch.nn, cls_name)(**kwargs)  # float32, PyTorch's default init
+        r = Rng(name)
+        x = r.normal(*in_shape)
+        names = [n for n, _ in module.named_parameters()]
+        for n, p in module.named_parameters():
+            tensors[f"{name}/param/{n}"] = p.detach().clone()
+        tensors[f"{name}/input"] = x
+        module = module.to(torch.float64)
+        xd = x.to(torch.float64).requires_grad_(True)
+        out = module(xd)
+        gout = r.normal(*out.shape).to(torch.float64)
+        out.backward(gout)
+        tensors[f"{name}/output"] = out.detach().clone()
+        tensors[f"{name}/gout"] = gout
+        tensors[f"{name}/grad/input"] = xd.grad
+        for n, p in module.named_parameters():
+            tensors[f"{name}/grad/{n}"] = p.grad
+        json_kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+        metadata[name] = compact({"module": cls_name, "kwargs": json_kwargs, "params": names})
+    return tensors, metadata
+
+
 def file_metadata(cases):
     meta = {"format": FORMAT, "version": VERSION, "torch": torch.__version__,
             "generator": GENERATOR}
@@ -651,7 +694,8 @@ def generate(out_dir):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     for file_name, build in (("ops.safetensors", build_ops), ("optim.safetensors", build_optim),
-                             ("lstm.safetensors", build_modules)):
+                             ("lstm.safetensors", build_modules),
+                             ("conv_modules.safetensors", build_conv_modules)):
         tensors, cases = build()
         write_safetensors(os.path.join(out_dir, file_name), tensors, file_metadata(cases))
 
