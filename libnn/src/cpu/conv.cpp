@@ -10,6 +10,15 @@
 namespace nn::cpu {
 namespace {
 
+// floor(a / b) for b > 0 and any a (C++ division truncates toward zero).
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+// ceil(a / b) for b > 0, clamped below at 0: the first ow whose tap is not left of the row.
+std::int64_t ceil_div_nonneg(std::int64_t a, std::int64_t b) {
+  return a <= 0 ? 0 : (a + b - 1) / b;
+}
+
 // col (C*KH*KW, OH*OW) from image (C,H,W); one col row per (c,kh,kw), rows split over threads.
 void im2col_cpu(const kernels::ConvGeometry& g, const float* image, float* col) {
   const std::int64_t rows = g.C * g.KH * g.KW, cols = g.OH * g.OW;
@@ -27,11 +36,21 @@ void im2col_cpu(const kernels::ConvGeometry& g, const float* image, float* col) 
                        std::fill(out, out + g.OW, 0.0f);
                        continue;
                      }
-                     const float* line = plane + ih * g.W;
-                     for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-                       const std::int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dil_w;
-                       out[ow] = iw >= 0 && iw < g.W ? line[iw] : 0.0f;
+                     // The taps inside the row: ow in [lo, hi) reads iw = ow*stride + shift
+                     // in [0, W); outside it, padding. Splitting the range keeps the branch
+                     // out of the copy loop (im2col was a quarter of a conv2d's time with it).
+                     const std::int64_t shift = kw * g.dil_w - g.pad_w;
+                     const std::int64_t lo = std::min(g.OW, ceil_div_nonneg(-shift, g.stride_w));
+                     const std::int64_t hi =
+                         std::max(lo, std::min(g.OW, floor_div(g.W - 1 - shift, g.stride_w) + 1));
+                     const float* line = plane + ih * g.W + shift;
+                     std::fill(out, out + lo, 0.0f);
+                     if (g.stride_w == 1) {
+                       std::copy(line + lo, line + hi, out + lo);
+                     } else {
+                       for (std::int64_t ow = lo; ow < hi; ++ow) out[ow] = line[ow * g.stride_w];
                      }
+                     std::fill(out + hi, out + g.OW, 0.0f);
                    }
                  }
                });
