@@ -1,6 +1,6 @@
-// CPU convolution kernels (src/kernels/conv.hpp): im2col, and col2im as a gather -- each
-// image pixel sums the col entries that read it, taps in a fixed order -- so that both are
-// deterministic whatever the thread count, with no scatter and no atomics.
+// CPU convolution kernels (src/kernels/conv.hpp): im2col, and col2im with each image row
+// owned by one thread, its pixels summing the col entries that read them in a fixed tap
+// order -- so both are deterministic whatever the thread count, with no atomics.
 #include "kernels/conv.hpp"
 
 #include <algorithm>
@@ -43,12 +43,13 @@ void im2col_cpu(const kernels::ConvGeometry& g, const float* image, float* col) 
                      const std::int64_t lo = std::min(g.OW, ceil_div_nonneg(-shift, g.stride_w));
                      const std::int64_t hi =
                          std::max(lo, std::min(g.OW, floor_div(g.W - 1 - shift, g.stride_w) + 1));
-                     const float* line = plane + ih * g.W + shift;
+                     const float* line = plane + ih * g.W;
                      std::fill(out, out + lo, 0.0f);
-                     if (g.stride_w == 1) {
-                       std::copy(line + lo, line + hi, out + lo);
+                     if (g.stride_w == 1 && hi > lo) {
+                       std::copy(line + (lo + shift), line + (hi + shift), out + lo);
                      } else {
-                       for (std::int64_t ow = lo; ow < hi; ++ow) out[ow] = line[ow * g.stride_w];
+                       for (std::int64_t ow = lo; ow < hi; ++ow)
+                         out[ow] = line[ow * g.stride_w + shift];
                      }
                      std::fill(out + hi, out + g.OW, 0.0f);
                    }
@@ -57,8 +58,11 @@ void im2col_cpu(const kernels::ConvGeometry& g, const float* image, float* col) 
 }
 
 // image (C,H,W) = sum of col entries over the taps that read each pixel; image rows (c,ih)
-// split over threads. Tap (kh,kw) reads pixel ih at oh = (ih + pad_h - kh*dil_h) / stride_h
-// when that divides exactly and 0 <= oh < OH (the same for columns).
+// split over threads, so each row has one writer. Within a row, each tap (kh,kw) in order adds
+// its col row segment into the pixels it reads (distinct ow read distinct pixels): every pixel
+// receives 0 + its taps' values in (kh, kw) order -- the same float additions, in the same
+// order, as the CUDA kernel's per-pixel gather (src/cuda/conv.cu), so the two agree bit for
+// bit -- without a division per pixel and tap (the gather took a third of a conv2d backward).
 void col2im_cpu(const kernels::ConvGeometry& g, const float* col, float* image) {
   const std::int64_t cols = g.OH * g.OW;
   parallel_for(g.C * g.H,
@@ -67,20 +71,27 @@ void col2im_cpu(const kernels::ConvGeometry& g, const float* col, float* image) 
                  for (std::int64_t row = begin; row < end; ++row) {
                    const std::int64_t c = row / g.H, ih = row % g.H;
                    float* out = image + row * g.W;
-                   for (std::int64_t iw = 0; iw < g.W; ++iw) {
-                     float sum = 0.0f;
-                     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
-                       const std::int64_t th = ih + g.pad_h - kh * g.dil_h;
-                       if (th < 0 || th % g.stride_h != 0 || th / g.stride_h >= g.OH) continue;
-                       const std::int64_t oh = th / g.stride_h;
-                       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-                         const std::int64_t tw = iw + g.pad_w - kw * g.dil_w;
-                         if (tw < 0 || tw % g.stride_w != 0 || tw / g.stride_w >= g.OW) continue;
-                         const std::int64_t r = (c * g.KH + kh) * g.KW + kw;
-                         sum += col[r * cols + oh * g.OW + tw / g.stride_w];
+                   std::fill(out, out + g.W, 0.0f);
+                   for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+                     // Tap kh reads row ih from output row oh = th / stride_h, if exact.
+                     const std::int64_t th = ih + g.pad_h - kh * g.dil_h;
+                     if (th < 0 || th % g.stride_h != 0 || th / g.stride_h >= g.OH) continue;
+                     const std::int64_t oh = th / g.stride_h;
+                     for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+                       const std::int64_t shift = kw * g.dil_w - g.pad_w;  // iw = ow*stride + shift
+                       const std::int64_t lo = std::min(g.OW, ceil_div_nonneg(-shift, g.stride_w));
+                       const std::int64_t hi =
+                           std::max(lo, std::min(g.OW, floor_div(g.W - 1 - shift, g.stride_w) + 1));
+                       const std::int64_t r = (c * g.KH + kh) * g.KW + kw;
+                       const float* src = col + r * cols + oh * g.OW;
+                       if (g.stride_w == 1 && hi > lo) {
+                         float* dst = out + (lo + shift);  // pixel of ow = lo
+                         for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow - lo] += src[ow];
+                       } else {
+                         for (std::int64_t ow = lo; ow < hi; ++ow)
+                           out[ow * g.stride_w + shift] += src[ow];
                        }
                      }
-                     out[iw] = sum;
                    }
                  }
                });
