@@ -333,6 +333,11 @@ TEST(ConvErrors, NameTheArgumentTheExpectationAndTheFinding) {
             }),
             "conv1d: expected input (2,3,10) (padding 0) at least as large as the dilated "
             "kernel 13, got an output of size -2");
+  EXPECT_EQ(error_message([&] {
+              nn::conv_transpose1d(nn::zeros({2, 3, 2}), nn::zeros({3, 2, 3}), Tensor(), 1, 3);
+            }),
+            "conv_transpose1d: expected an output of size >= 1 from input (2,3,2), dilated "
+            "kernel 3, stride 1 and padding 3, got an output of size -2");
   EXPECT_EQ(error_message([&] { nn::conv1d(x, w, Tensor(), 0); }),
             "conv1d: expected stride >= 1, got 0");
   EXPECT_EQ(error_message([&] {

@@ -101,6 +101,13 @@ Tensor conv_core(const ConvArgs& a, const Tensor& x, const Tensor& weight) {
   {
     const std::int64_t span_h = a.dilation[0] * (KH - 1) + 1;
     const std::int64_t span_w = a.dilation[1] * (KW - 1) + 1;
+    if (a.transposed) {
+      NN_CHECK(OH >= 1 && OW >= 1,
+               "{}: expected an output of size >= 1 from input {}, dilated kernel {}, stride "
+               "{} and padding {}, got an output of size {}",
+               a.op, shape_str(user_shape(a, x.sizes())), pair_str(a, {span_h, span_w}),
+               pair_str(a, a.stride), pair_str(a, a.padding), pair_str(a, {OH, OW}));
+    }
     NN_CHECK(OH >= 1 && OW >= 1,
              "{}: expected input {} (padding {}) at least as large as the dilated kernel "
              "{}, got an output of size {}",
