@@ -196,7 +196,7 @@ inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value
     LSTMLayerResult r = lstm_layer(in[0], h0, c0, w_ih, w_hh, b_ih, b_hh);
     return {r.output, r.h, r.c};
   }
-  if (op == "conv1d" || op == "conv_transpose1d" || op == "conv2d") {
+  if (op == "conv1d" || op == "conv_transpose1d" || op == "conv2d" || op == "conv_transpose2d") {
     // in: x, weight, then bias when the case has one
     const Tensor bias = in.size() > 2 ? in[2] : Tensor();
     const std::int64_t groups = arg("groups").integer();
@@ -213,6 +213,10 @@ inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value
       const auto v = int_list(arg(key));
       return Size2{v.at(0), v.at(1)};
     };
+    if (op == "conv_transpose2d") {
+      return {conv_transpose2d(in[0], in[1], bias, pair("stride"), pair("padding"),
+                               pair("output_padding"), groups, pair("dilation"))};
+    }
     return {conv2d(in[0], in[1], bias, pair("stride"), pair("padding"), pair("dilation"), groups)};
   }
   throw std::runtime_error("golden::run: unknown op " + op);

@@ -1,4 +1,5 @@
-// Tests of the convolutions conv1d, conv_transpose1d, conv2d and their modules. The ops'
+// Tests of the convolutions conv1d, conv_transpose1d, conv2d, conv_transpose2d and their
+// modules. The ops'
 // PyTorch golden cases and finite-difference checks run with every other op's
 // (test_golden.cpp, test_gradcheck.cpp, from golden/ops.safetensors); here:
 //
@@ -96,6 +97,16 @@ std::shared_ptr<nn::Module> make_module(const ModuleCase& c) {
             .groups(groups)
             .bias(bias));
   }
+  if (kind == "ConvTranspose2d") {
+    return std::make_shared<nn::ConvTranspose2d>(
+        nn::ConvTranspose2dOptions(in, out, kw_pair(kw, "kernel_size", 1))
+            .stride(kw_pair(kw, "stride", 1))
+            .padding(kw_pair(kw, "padding", 0))
+            .output_padding(kw_pair(kw, "output_padding", 0))
+            .dilation(kw_pair(kw, "dilation", 1))
+            .groups(groups)
+            .bias(bias));
+  }
   return std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, kw_pair(kw, "kernel_size", 1))
                                           .stride(kw_pair(kw, "stride", 1))
                                           .padding(kw_pair(kw, "padding", 0))
@@ -107,6 +118,7 @@ std::shared_ptr<nn::Module> make_module(const ModuleCase& c) {
 Tensor run_module(const nn::Module& m, const Tensor& x) {
   if (auto* c = dynamic_cast<const nn::Conv1d*>(&m)) return c->forward(x);
   if (auto* c = dynamic_cast<const nn::ConvTranspose1d*>(&m)) return c->forward(x);
+  if (auto* c = dynamic_cast<const nn::ConvTranspose2d*>(&m)) return c->forward(x);
   return dynamic_cast<const nn::Conv2d&>(m).forward(x);
 }
 
@@ -184,6 +196,10 @@ TEST(ConvInit, PyTorchDefaultBoundsFromFanIn) {
   EXPECT_FALSE(c2.bias.defined());
   EXPECT_EQ(c2.named_parameters().size(), 1u);
   expect_uniform(c2.weight, 1 / std::sqrt(4.0 * 6), "Conv2d weight");
+  nn::ConvTranspose2d t2(nn::ConvTranspose2dOptions(16, 12, 3).groups(4));
+  EXPECT_EQ(t2.weight.sizes(), (Shape{16, 3, 3, 3}));  // (C_in, C_out/groups, KH, KW)
+  expect_uniform(t2.weight, 1 / std::sqrt(3.0 * 9), "ConvTranspose2d weight");
+  expect_uniform(t2.bias, 1 / std::sqrt(3.0 * 9), "ConvTranspose2d bias");
 }
 
 // --- larger shapes, several threads ---------------------------------------------------------
@@ -304,6 +320,12 @@ TEST(ConvDeterminism, BitIdenticalOnOneAndTwoThreads) {
       {nn::randn({4, 16, 32, 32}, &gen), nn::randn({32, 16, 4, 4}, &gen), nn::randn({32}, &gen)},
       [](const std::vector<Tensor>& in) {
         return nn::conv2d(in[0], in[1], in[2], {2, 2}, {1, 1}, {1, 1}, 1);
+      });
+  expect_thread_independent(
+      "conv_transpose2d",
+      {nn::randn({4, 32, 16, 16}, &gen), nn::randn({32, 16, 4, 4}, &gen), nn::randn({16}, &gen)},
+      [](const std::vector<Tensor>& in) {
+        return nn::conv_transpose2d(in[0], in[1], in[2], {2, 2}, {1, 1}, {0, 0}, 1, {1, 1});
       });
 }
 

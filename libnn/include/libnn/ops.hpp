@@ -136,6 +136,13 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bia
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               Size2 stride = {1, 1}, Size2 padding = {0, 0}, Size2 dilation = {1, 1},
               std::int64_t groups = 1);
+// The adjoint of conv2d, PyTorch's argument order: x (B,C_in,H,W), weight
+// (C_in,C_out/groups,KH,KW), bias (C_out) -> (B,C_out,OH,OW), each spatial dim as
+// conv_transpose1d's with its own stride, padding, output_padding and dilation.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        Size2 stride = {1, 1}, Size2 padding = {0, 0},
+                        Size2 output_padding = {0, 0}, std::int64_t groups = 1,
+                        Size2 dilation = {1, 1});
 
 // --- recurrent layers --------------------------------------------------------------------------
 // One LSTM layer over a whole sequence, fused (forward and backward through time each a few

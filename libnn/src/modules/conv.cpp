@@ -1,4 +1,4 @@
-// Conv1d, ConvTranspose1d, Conv2d (libnn/modules/conv.hpp).
+// Conv1d, ConvTranspose1d, Conv2d, ConvTranspose2d (libnn/modules/conv.hpp).
 #include "libnn/modules/conv.hpp"
 
 #include <cmath>
@@ -114,6 +114,36 @@ std::string Conv2d::extra_repr() const {
       options.in_channels(), options.out_channels(), size2_str(options.kernel_size()),
       size2_str(options.stride()), size2_str(options.padding()), size2_str(options.dilation()),
       options.groups(), options.bias());
+}
+
+ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& options_) : options(options_) {
+  check_channels("ConvTranspose2d", options.in_channels(), options.out_channels(),
+                 options.groups());
+  const Size2 k = options.kernel_size();
+  NN_CHECK(k[0] >= 1 && k[1] >= 1, "ConvTranspose2d: expected kernel_size >= 1, got {}",
+           size2_str(k));
+  weight = register_parameter(
+      "weight",
+      empty({options.in_channels(), options.out_channels() / options.groups(), k[0], k[1]}));
+  bias = register_parameter("bias", options.bias() ? empty({options.out_channels()}) : Tensor());
+  reset_parameters();
+}
+
+void ConvTranspose2d::reset_parameters() { reset_conv(weight, bias, options.generator()); }
+
+Tensor ConvTranspose2d::forward(const Tensor& x) const {
+  return conv_transpose2d(x, weight, bias, options.stride(), options.padding(),
+                          options.output_padding(), options.groups(), options.dilation());
+}
+
+std::string ConvTranspose2d::extra_repr() const {
+  return fmt::format(
+      "{}, {}, kernel_size={}, stride={}, padding={}, output_padding={}, "
+      "dilation={}, groups={}, bias={}",
+      options.in_channels(), options.out_channels(), size2_str(options.kernel_size()),
+      size2_str(options.stride()), size2_str(options.padding()),
+      size2_str(options.output_padding()), size2_str(options.dilation()), options.groups(),
+      options.bias());
 }
 
 }  // namespace nn

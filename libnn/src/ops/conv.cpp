@@ -1,4 +1,5 @@
-// Convolutions with autograd: conv1d, conv2d and conv_transpose1d, PyTorch's semantics and
+// Convolutions with autograd: conv1d, conv2d, conv_transpose1d and conv_transpose2d, PyTorch's
+// semantics and
 // weight layouts. All are im2col (or its adjoint col2im) followed by one matrix product per
 // group, on the im2col / col2im and gemm kernel tables, so this file runs unchanged on every
 // backend. A 1-d convolution is the 2-d one with H = KH = 1. Why im2col: docs/libnn.md,
@@ -267,6 +268,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   NN_CHECK(x.dim() == 4, "conv2d: expected input of shape (B,C_in,H,W), got {}",
            shape_str(x.sizes()));
   NN_CHECK(weight.dim() == 4, "conv2d: expected weight of shape (C_out,C_in/groups,KH,KW), got {}",
+           shape_str(weight.sizes()));
+  check_args(a, x, weight);
+  return add_bias(a, conv_core(a, x, weight), bias);
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride,
+                        Size2 padding, Size2 output_padding, std::int64_t groups, Size2 dilation) {
+  const ConvArgs a{"conv_transpose2d", 2, true, stride, padding, dilation, output_padding, groups};
+  NN_CHECK(x.dim() == 4, "conv_transpose2d: expected input of shape (B,C_in,H,W), got {}",
+           shape_str(x.sizes()));
+  NN_CHECK(weight.dim() == 4,
+           "conv_transpose2d: expected weight of shape (C_in,C_out/groups,KH,KW), got {}",
            shape_str(weight.sizes()));
   check_args(a, x, weight);
   return add_bias(a, conv_core(a, x, weight), bias);

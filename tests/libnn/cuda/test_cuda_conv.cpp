@@ -1,8 +1,8 @@
 // The convolutions on CUDA against the CPU, beyond the small golden cases that
 // test_cuda_ops.cpp replays for every op: the im2col and col2im kernels bit for bit (both are
-// pure gathers, summing in the CPU kernel's order), then conv1d, conv_transpose1d and conv2d
-// forward and every gradient at larger, batched, grouped shapes (cuBLAS's GEMM sums in its own
-// order: rel_error). Without a GPU every test skips, saying why.
+// pure gathers, summing in the CPU kernel's order), then conv1d, conv_transpose1d, conv2d and
+// conv_transpose2d, forward and every gradient, at larger, batched, grouped shapes (cuBLAS's
+// GEMM sums in its own order: rel_error). Without a GPU every test skips, saying why.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -113,6 +113,12 @@ TEST(CudaConv, MatchesCpuAtLargerShapes) {
         return nn::conv2d(in[0], in[1], in[2], {2, 1}, {1, 2}, {1, 2}, 2);
       },
       {nn::randn({4, 6, 17, 15}, &gen), nn::randn({10, 3, 4, 3}, &gen), nn::randn({10}, &gen)});
+  expect_cuda_matches_cpu(
+      "conv_transpose2d",
+      [](const std::vector<Tensor>& in) {
+        return nn::conv_transpose2d(in[0], in[1], in[2], {2, 3}, {1, 0}, {1, 2}, 2, {1, 2});
+      },
+      {nn::randn({3, 8, 9, 7}, &gen), nn::randn({8, 5, 4, 3}, &gen), nn::randn({10}, &gen)});
 }
 
 }  // namespace

@@ -462,6 +462,21 @@ def build_ops():
                 "groups": groups}
         c.case(name, "conv2d", args, inputs, list(range(len(inputs))),
                lambda x, w, b=None, a=args: (F.conv2d(x, w, b, **a),), r)
+    for name, B, C_in, C_out, HW, KHW, stride, padding, out_pad, dilation, groups, bias in (
+            ("conv_transpose2d_basic", 2, 3, 2, (4, 5), (3, 3), (1, 1), (0, 0), (0, 0), (1, 1), 1,
+             True),
+            ("conv_transpose2d_gan_up", 2, 4, 3, (4, 4), (4, 4), (2, 2), (1, 1), (0, 0), (1, 1), 1,
+             True),
+            ("conv_transpose2d_all", 1, 4, 6, (3, 5), (3, 2), (2, 3), (1, 0), (1, 2), (2, 1), 2,
+             False)):
+        r = Rng(name)
+        inputs = [r.normal(B, C_in, *HW), r.normal(C_in, C_out // groups, *KHW, std=0.5)]
+        if bias:
+            inputs.append(r.normal(C_out))
+        args = {"stride": list(stride), "padding": list(padding),
+                "output_padding": list(out_pad), "dilation": list(dilation), "groups": groups}
+        c.case(name, "conv_transpose2d", args, inputs, list(range(len(inputs))),
+               lambda x, w, b=None, a=args: (F.conv_transpose2d(x, w, b, **a),), r)
     return c.tensors, c.metadata
 
 
@@ -650,6 +665,9 @@ CONV_MODULE_CASES = (
     ("conv2d_module", "Conv2d", {"in_channels": 2, "out_channels": 6, "kernel_size": (3, 4),
                                  "stride": (2, 1), "padding": (1, 2), "dilation": (1, 2),
                                  "groups": 2, "bias": False}, (2, 2, 9, 8)),
+    ("conv_transpose2d_module", "ConvTranspose2d",
+     {"in_channels": 6, "out_channels": 4, "kernel_size": 4, "stride": 2, "padding": 1},
+     (2, 6, 3, 5)),
 )
 
 

@@ -1,6 +1,8 @@
-// Convolution layers, PyTorch's nn.Conv1d, nn.ConvTranspose1d and nn.Conv2d: parameters
+// Convolution layers, PyTorch's nn.Conv1d, nn.ConvTranspose1d, nn.Conv2d and
+// nn.ConvTranspose2d: parameters
 // "weight" and "bias" in PyTorch's layouts, so that safetensors move between the two; PyTorch's
-// default initialisation. The ops they call: conv1d, conv_transpose1d, conv2d (libnn/ops.hpp).
+// default initialisation. The ops they call: conv1d, conv_transpose1d, conv2d,
+// conv_transpose2d (libnn/ops.hpp).
 #pragma once
 
 #include <cstdint>
@@ -67,6 +69,31 @@ struct Conv2dOptions {
   auto& dilation(std::int64_t d) { return dilation(Size2{d, d}); }
 };
 
+// As Conv2dOptions, plus output_padding (per dim < stride or < dilation).
+struct ConvTranspose2dOptions {
+  ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  ConvTranspose2dOptions(std::int64_t in_channels, std::int64_t out_channels,
+                         std::int64_t kernel_size)
+      : ConvTranspose2dOptions(in_channels, out_channels, Size2{kernel_size, kernel_size}) {}
+  LIBNN_ARG(std::int64_t, in_channels, {})
+  LIBNN_ARG(std::int64_t, out_channels, {})
+  LIBNN_ARG(Size2, kernel_size, {})
+  LIBNN_ARG(Size2, stride, (Size2{1, 1}))
+  LIBNN_ARG(Size2, padding, (Size2{0, 0}))
+  LIBNN_ARG(Size2, output_padding, (Size2{0, 0}))
+  LIBNN_ARG(Size2, dilation, (Size2{1, 1}))
+  LIBNN_ARG(std::int64_t, groups, 1)
+  LIBNN_ARG(bool, bias, true)
+  LIBNN_ARG(Generator*, generator, nullptr)
+
+ public:
+  auto& stride(std::int64_t s) { return stride(Size2{s, s}); }
+  auto& padding(std::int64_t p) { return padding(Size2{p, p}); }
+  auto& output_padding(std::int64_t p) { return output_padding(Size2{p, p}); }
+  auto& dilation(std::int64_t d) { return dilation(Size2{d, d}); }
+};
+
 class Conv1d : public Module {
  public:
   explicit Conv1d(const Conv1dOptions& options);
@@ -108,6 +135,20 @@ class Conv2d : public Module {
 
   Conv2dOptions options;
   Tensor weight;  // (C_out, C_in/groups, KH, KW)
+  Tensor bias;    // (C_out)
+};
+
+class ConvTranspose2d : public Module {
+ public:
+  explicit ConvTranspose2d(const ConvTranspose2dOptions& options);
+  // x is (B,C_in,H,W) -> (B,C_out,OH,OW), each dim as ConvTranspose1d's
+  Tensor forward(const Tensor& x) const;
+  // PyTorch's default, fan_in = C_out/groups * KH * KW (from the weight, as PyTorch).
+  void reset_parameters();
+  std::string extra_repr() const override;
+
+  ConvTranspose2dOptions options;
+  Tensor weight;  // (C_in, C_out/groups, KH, KW)
   Tensor bias;    // (C_out)
 };
 
