@@ -10,13 +10,21 @@
 
 namespace nn::ops {
 
-#define LIBNN_FOR_EACH_OP(X)                                                                     \
-  X(add)                                                                                         \
-  X(sub) X(mul) X(div) X(affine) X(neg) X(exp) X(log) X(tanh) X(sigmoid) X(relu) X(leaky_relu)   \
-      X(sqrt) X(pow) X(clamp) X(matmul) X(bmm) X(linear) X(sum) X(mean) X(max) X(softmax)        \
-          X(log_softmax) X(cross_entropy) X(binary_cross_entropy_with_logits) X(embedding)       \
-              X(dropout) X(layer_norm) X(batch_norm) X(lstm_layer) X(conv1d) X(conv_transpose1d) \
-                  X(conv2d) X(cat) X(stack) X(slice) X(transpose) X(reshape)
+// One family per line (kept by hand, not by clang-format).
+// clang-format off
+#define LIBNN_FOR_EACH_OP(X) \
+  X(add) X(sub) X(mul) X(div) X(affine)                                   \
+  X(neg) X(exp) X(log) X(tanh) X(sigmoid) X(relu) X(leaky_relu) X(sqrt)   \
+  X(pow) X(clamp)                                                          \
+  X(matmul) X(bmm) X(linear)                                               \
+  X(sum) X(mean) X(max)                                                    \
+  X(softmax) X(log_softmax) X(cross_entropy)                               \
+  X(binary_cross_entropy_with_logits)                                      \
+  X(embedding) X(dropout) X(layer_norm) X(batch_norm)                      \
+  X(lstm_layer)                                                            \
+  X(conv1d) X(conv_transpose1d) X(conv2d) X(conv_transpose2d)              \
+  X(cat) X(stack) X(slice) X(transpose) X(reshape)
+// clang-format on
 
 enum class Op {
 #define LIBNN_OP_ENUM(name) name,
