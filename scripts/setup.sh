@@ -28,7 +28,10 @@ required=(
   python3-pil             # tests/musegen/plot_check.py (decodes our PNG files)
   python3-venv            # the TensorBoard venv below
   libfluidsynth-dev       # optional: musegen render --soundfont (docs/architecture.md)
-  fluid-soundfont-gm      # the General MIDI SoundFont the FluidSynth tests play
+  fluid-soundfont-gm      # the General MIDI SoundFont the FluidSynth tests play (and serve's default)
+  chromium                # tests/musegen/browser_check.py: musegen serve's page in a real browser
+  chromium-driver         #   ... driven headless through WebDriver
+  python3-selenium        #   ... from Python
   clang                   # scripts/fuzz.sh
   "libclang-rt-dev|libclang-rt-14-dev"  # libFuzzer runtime
 )

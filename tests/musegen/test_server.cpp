@@ -738,8 +738,13 @@ TEST_F(ServerTest, ThePageIsServedAtTheRootAndLoadsNothingFromElsewhere) {
     EXPECT_EQ(page.body.compare(at, 26, "http://www.w3.org/2000/svg"), 0)
         << page.body.substr(at, 60);
   }
-  for (const char* tag : {"<script src", "<link", "@import"})
+  for (const char* tag : {"<script src", "@import"})
     EXPECT_EQ(page.body.find(tag), std::string::npos) << tag;
+  // One <link>: the empty icon, so that the browser asks for no /favicon.ico.
+  for (std::size_t at = page.body.find("<link"); at != std::string::npos;
+       at = page.body.find("<link", at + 1))
+    EXPECT_EQ(page.body.compare(at, 31, "<link rel=\"icon\" href=\"data:,\">"), 0)
+        << page.body.substr(at, 60);
 }
 
 TEST(ServerAddresses, LoopbackAndListenAddresses) {

@@ -4,7 +4,8 @@ namespace musegen::server {
 
 // One document: the models with their loss curves, the form, the job's progress, the piece
 // (piano roll, audio, downloads, metrics) and the history. Text from the server is put in
-// with textContent, never innerHTML, so a run's name cannot inject markup.
+// with textContent, never innerHTML, so a run's name cannot inject markup. The empty icon
+// (data:,) keeps the browser from asking for /favicon.ico, a 404 in its console.
 const char* page_html() {
   return R"html(<!doctype html>
 <html lang="en">
@@ -12,6 +13,7 @@ const char* page_html() {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>musegen</title>
+<link rel="icon" href="data:,">
 <style>
   body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 70rem; padding: 0 1rem; color: #222; }
   h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; }

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""The page of `musegen serve` in a real browser (Debian's chromium, driven headless by
+chromium-driver through python3-selenium), as a person uses it: load the page, pick the
+model, click Generate, wait for the piano roll and the <audio> element; the audio has a
+duration and plays (play() resolves and currentTime advances), the MIDI and WAV download links give a MIDI file mido reads and a RIFF/WAVE file
+Python's wave module reads, and the browser's console has no errors. A screenshot is kept
+as the test's artifact (WORKDIR/browser_check.png).
+
+The model is a tiny run made here with the musegen binary (preprocess + train --max-steps),
+from the JSB chorales when $MUSEGEN_DATA_DIR has them, else from synthetic MIDI files
+written with mido: nothing slow is trained.
+
+  browser_check.py --musegen EXE --workdir DIR
+
+Exit codes: 0 passed, 1 failed (the reason printed), 77 skipped (a tool is missing: said
+which, and how to install it).
+"""
+import argparse
+import io
+import os
+import shutil
+import sys
+import time
+import urllib.request
+import wave
+
+from serve_support import Failed, check, make_tiny_run, start_server, stop_server
+
+SKIP = 77
+
+
+def skip(why):
+    print("skipped: " + why)
+    sys.exit(SKIP)
+
+
+def find_tool(names):
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=20) as r:
+        return r.status, r.headers.get("Content-Type", ""), r.read()
+
+
+def browse(url, workdir, chromium, chromedriver):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+              "--window-size=1280,1400", "--autoplay-policy=no-user-gesture-required",
+              "--mute-audio"):
+        options.add_argument(a)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    try:
+        driver.set_script_timeout(20)
+        driver.get(url)
+        wait = WebDriverWait(driver, 20)
+        wait.until(lambda d: len(Select(d.find_element(By.ID, "model")).options) > 0)
+        select = Select(driver.find_element(By.ID, "model"))
+        names = [o.text for o in select.options]
+        check(any(n.startswith("tiny") for n in names), "expected the model 'tiny' in the list, found " + repr(names))
+        select.select_by_index([i for i, n in enumerate(names) if n.startswith("tiny")][0])
+        length = driver.find_element(By.ID, "length")
+        length.clear()
+        length.send_keys("6")  # seconds
+        driver.find_element(By.ID, "generate").click()
+
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: d.find_element(By.ID, "piece").is_displayed()
+                   or d.find_element(By.ID, "error").text)
+        error = driver.find_element(By.ID, "error").text
+        check(not error, "the page shows an error after Generate: " + error)
+        # The roll: the SVG loaded and drawn.
+        wait.until(lambda d: d.execute_script(
+            "const r = document.getElementById('roll'); return r.complete && r.naturalWidth > 0;"))
+        print("piano roll: drawn")
+        # The audio: loaded, with a duration.
+        wait.until(lambda d: d.execute_script(
+            "const a = document.getElementById('audio'); return a.readyState >= 1 && a.duration > 0;"))
+        duration = driver.execute_script("return document.getElementById('audio').duration;")
+        check(duration > 0, f"expected the audio to have a duration > 0, found {duration}")
+        print(f"audio: {duration:.2f} s")
+        played = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const a = document.getElementById('audio');
+            a.play().then(() => {
+              const t0 = a.currentTime;
+              setTimeout(() => { done({ok: true, t0, t1: a.currentTime}); a.pause(); }, 1200);
+            }).catch((e) => done({ok: false, error: String(e)}));""")
+        check(played["ok"], "expected audio.play() to resolve, it was rejected: " + str(played.get("error")))
+        check(played["t1"] > played["t0"],
+              f"expected currentTime to advance while playing, found {played['t0']} then {played['t1']}")
+        print(f"played: currentTime {played['t0']:.2f} -> {played['t1']:.2f} s")
+
+        links = {k: driver.find_element(By.ID, "download-" + k).get_attribute("href") for k in ("midi", "wav")}
+        driver.save_screenshot(os.path.join(workdir, "browser_check.png"))
+        logs = driver.get_log("browser")
+    finally:
+        driver.quit()
+    return links, logs
+
+
+def check_downloads(links):
+    import mido
+    status, kind, midi = fetch(links["midi"])
+    check(status == 200, f"MIDI download: expected 200, found {status}")
+    check(midi[:4] == b"MThd", f"MIDI download: expected a file starting with MThd, found {midi[:4]!r}")
+    parsed = mido.MidiFile(file=io.BytesIO(midi))
+    notes = sum(1 for track in parsed.tracks for m in track if m.type == "note_on" and m.velocity > 0)
+    check(notes > 0, "MIDI download: mido reads it, but it has no notes")
+    print(f"MIDI: {len(midi)} bytes, {notes} notes ({kind})")
+    status, kind, wav = fetch(links["wav"])
+    check(status == 200, f"WAV download: expected 200, found {status}")
+    check(wav[:4] == b"RIFF" and wav[8:12] == b"WAVE",
+          f"WAV download: expected RIFF....WAVE, found {wav[:12]!r}")
+    with wave.open(io.BytesIO(wav)) as w:
+        frames, rate = w.getnframes(), w.getframerate()
+    check(frames > 0 and rate > 0, f"WAV download: expected frames at a rate, found {frames} at {rate} Hz")
+    print(f"WAV: {len(wav)} bytes, {frames / rate:.2f} s at {rate} Hz ({kind})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--musegen", required=True)
+    parser.add_argument("--workdir", required=True)
+    args = parser.parse_args()
+
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        skip("python3-selenium is not installed (scripts/setup.sh installs it: apt-get install python3-selenium)")
+    try:
+        import mido  # noqa: F401
+    except ImportError:
+        skip("python3-mido is not installed (apt-get install python3-mido)")
+    chromium = find_tool(["chromium", "chromium-browser", "google-chrome"])
+    chromedriver = find_tool(["chromedriver"])
+    if not chromium or not chromedriver:
+        skip("no chromium or no chromedriver on PATH (scripts/setup.sh installs them: "
+             "apt-get install chromium chromium-driver)")
+
+    start = time.monotonic()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    os.makedirs(args.workdir)
+    runs = make_tiny_run(args.musegen, args.workdir)
+    server, url = start_server(args.musegen, runs, os.path.join(args.workdir, "pieces"))
+    print("server: " + url)
+    try:
+        links, logs = browse(url, args.workdir, chromium, chromedriver)
+        check_downloads(links)
+        errors = [e for e in logs if e.get("level") == "SEVERE"]
+        for e in logs:
+            print(f"console: {e.get('level')} {e.get('message')}")
+        check(not errors, "expected no errors in the browser's console, found: " +
+              "; ".join(e.get("message", "") for e in errors))
+    finally:
+        code = stop_server(server)
+    check(code == 0, f"expected the server to exit with 0 after SIGINT, found {code}")
+    print(f"screenshot: {os.path.join(args.workdir, 'browser_check.png')}")
+    print(f"passed in {time.monotonic() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Failed as e:
+        print("FAILED: " + str(e))
+        sys.exit(1)
