@@ -152,18 +152,20 @@ GenerationRequest parse_generation_request(const std::string& body, std::int64_t
         throw ApiError(400, std::string("primer.midi_base64: ") + e.what(), "primer.midi_base64",
                        "a MIDI file in base64 (RFC 4648, with padding)");
       }
-      // Read here, so that a broken file is the client's 400 with libmidi's diagnostic
-      // rather than a failed job later. Lenient, as musegen generate --primer reads.
-      try {
-        (void)midi::read(r.primer_midi_bytes, midi::ReadOptions().source_name("primer.mid"));
-      } catch (const midi::ParseError& e) {
-        throw ApiError(
-            400, std::string("primer.midi_base64: not a MIDI file libmidi can read: ") + e.what(),
-            "primer.midi_base64", "a Standard MIDI File");
-      }
     }
   }
   return r;
+}
+
+void check_primer_midi(const GenerationRequest& r) {
+  if (r.primer_midi_bytes.empty()) return;
+  try {
+    (void)midi::read(r.primer_midi_bytes, midi::ReadOptions().source_name("primer.mid"));
+  } catch (const midi::ParseError& e) {
+    throw ApiError(400,
+                   std::string("primer.midi_base64: not a MIDI file libmidi can read: ") + e.what(),
+                   "primer.midi_base64", "a Standard MIDI File");
+  }
 }
 
 std::string canonical_json(const GenerationRequest& r) {

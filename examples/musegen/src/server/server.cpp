@@ -201,12 +201,36 @@ struct Server::Impl {
     openapi =
         dump(Json::parse(openapi_document()));  // a broken document fails at start, not in a client
     http.set_payload_max_length(options.max_body_bytes);
+    // One request per connection. httplib (0.11) reads a body only for POST, PUT, PATCH and
+    // DELETE, and keeps a connection open whatever the response says: the body of a GET,
+    // OPTIONS or TRACE that carries one stays in the socket and is read as the next request's
+    // first line (schemathesis found it: its next request was answered 404 for a path made
+    // of that body). On loopback a new connection costs a fraction of a millisecond
+    // (docs/perf.md has the load test's figures).
+    http.set_keep_alive_max_count(1);
     http.set_default_headers(
         {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
     add_routes();
+    // A method httplib routes nowhere (TRACE, CONNECT) or does not know at all (QUERY, ...)
+    // would be its 400 "malformed": it is a well-formed request for a method this server does
+    // not have, so 405 with Allow on a path it knows, 404 elsewhere, as the fallback routes
+    // answer the other methods (schemathesis sends such methods).
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (routed_method(req.method)) return httplib::Server::HandlerResponse::Unhandled;
+      not_routed(req.method, req.path, res);
+      return httplib::Server::HandlerResponse::Handled;
+    });
     // Errors httplib answers itself (a body over the limit, a malformed request) get the
-    // same JSON body as ours.
-    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    // same JSON body as ours. A request line with a method httplib does not know fails its
+    // parse before routing, with the method read and the path still in the raw target.
+    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (res.status == 400 && !req.method.empty() && !routed_method(req.method) &&
+          res.body.empty()) {
+        const std::string path =
+            req.path.empty() ? req.target.substr(0, req.target.find('?')) : req.path;
+        not_routed(req.method, path, res);
+        return;
+      }
       if (res.body.empty()) reply(res, res.status, error_json(reason(res.status)));
     });
     http.set_exception_handler(
@@ -258,6 +282,25 @@ struct Server::Impl {
     std::string allow;
     for (const std::string& m : methods) allow += (allow.empty() ? "" : ", ") + m;
     return allow;
+  }
+
+  // A request no route took: a path that a route knows under another method is 405 (with
+  // Allow); anything else 404.
+  void not_routed(const std::string& method, const std::string& path,
+                  httplib::Response& res) const {
+    const std::string allow = allowed_methods(path);
+    if (allow.empty()) {
+      reply(res, 404, error_json("no such resource: " + method + " " + path));
+    } else {
+      res.set_header("Allow", allow);
+      reply(res, 405, error_json(method + " is not allowed here; allowed: " + allow));
+    }
+  }
+  // The methods httplib hands to routes (the fallback routes included).
+  static bool routed_method(const std::string& method) {
+    static const std::set<std::string> routed = {"GET",    "HEAD",    "POST", "PUT",
+                                                 "DELETE", "OPTIONS", "PATCH"};
+    return routed.count(method) != 0;
   }
 
   void add_routes();
@@ -319,6 +362,7 @@ void Server::Impl::add_routes() {
     if (!run)
       throw ApiError(404, "model: no model with this id (GET /api/models lists them)", "model",
                      "a model id");
+    check_primer_midi(request);
     // Checked here rather than in the job, so that the client hears it at once.
     const auto& pool = run->dataset.valid.empty() ? run->dataset.train : run->dataset.valid;
     if (request.primer_midi_bytes.empty() &&
@@ -422,16 +466,9 @@ void Server::Impl::add_routes() {
           reply(res, 202, job);
         });
 
-  // Last: whatever no route above took. A path that a route knows under another method
-  // is 405 (with Allow); anything else 404.
+  // Last: whatever no route above took (not_routed).
   const auto fallback = [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string allow = allowed_methods(req.path);
-    if (allow.empty()) {
-      reply(res, 404, error_json("no such resource: " + req.method + " " + req.path));
-    } else {
-      res.set_header("Allow", allow);
-      reply(res, 405, error_json(req.method + " is not allowed here; allowed: " + allow));
-    }
+    not_routed(req.method, req.path, res);
   };
   http.Get(".*", fallback);
   http.Post(".*", fallback);
