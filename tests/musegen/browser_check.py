@@ -2,7 +2,9 @@
 """The page of `musegen serve` in a real browser (Debian's chromium, driven headless by
 chromium-driver through python3-selenium), as a person uses it: load the page, pick the
 model, click Generate, wait for the piano roll and the <audio> element; the audio has a
-duration and plays (play() resolves and currentTime advances), the MIDI and WAV download links give a MIDI file mido reads and a RIFF/WAVE file
+duration and plays (play() resolves and currentTime advances), the playhead on the roll
+follows it, the piece's metrics stand beside the model's data's, the run is listed under
+Training runs, the MIDI and WAV download links give a MIDI file mido reads and a RIFF/WAVE file
 Python's wave module reads, and the browser's console has no errors. A screenshot is kept
 as the test's artifact (WORKDIR/browser_check.png).
 
@@ -56,7 +58,7 @@ def browse(url, workdir, chromium, chromedriver):
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1280,1400", "--autoplay-policy=no-user-gesture-required",
+              "--window-size=1280,2000", "--autoplay-policy=no-user-gesture-required",
               "--mute-audio"):
         options.add_argument(a)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -80,10 +82,11 @@ def browse(url, workdir, chromium, chromedriver):
                    or d.find_element(By.ID, "error").text)
         error = driver.find_element(By.ID, "error").text
         check(not error, "the page shows an error after Generate: " + error)
-        # The roll: the SVG loaded and drawn.
+        # The roll: an inline SVG with notes drawn in it.
         wait.until(lambda d: d.execute_script(
-            "const r = document.getElementById('roll'); return r.complete && r.naturalWidth > 0;"))
-        print("piano roll: drawn")
+            "const r = document.querySelector('#roll svg'); return r && r.querySelectorAll('rect.note').length > 0;"))
+        notes = driver.execute_script("return document.querySelectorAll('#roll svg rect.note').length;")
+        print(f"piano roll: {notes} notes")
         # The audio: loaded, with a duration.
         wait.until(lambda d: d.execute_script(
             "const a = document.getElementById('audio'); return a.readyState >= 1 && a.duration > 0;"))
@@ -93,14 +96,32 @@ def browse(url, workdir, chromium, chromedriver):
         played = driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
             const a = document.getElementById('audio');
+            const head = () => { const p = document.querySelector('#roll svg .playhead');
+                                 return p ? Number(p.getAttribute('x1')) : null; };
+            const h0 = head();
             a.play().then(() => {
               const t0 = a.currentTime;
-              setTimeout(() => { done({ok: true, t0, t1: a.currentTime}); a.pause(); }, 1200);
+              setTimeout(() => { done({ok: true, t0, t1: a.currentTime, h0, h1: head()}); a.pause(); }, 1200);
             }).catch((e) => done({ok: false, error: String(e)}));""")
         check(played["ok"], "expected audio.play() to resolve, it was rejected: " + str(played.get("error")))
         check(played["t1"] > played["t0"],
               f"expected currentTime to advance while playing, found {played['t0']} then {played['t1']}")
         print(f"played: currentTime {played['t0']:.2f} -> {played['t1']:.2f} s")
+        check(played["h1"] is not None, "expected a playhead (.playhead) on the piano roll, found none")
+        check(played["h0"] is not None and played["h1"] > played["h0"],
+              f"expected the playhead to move right while playing, found x {played['h0']} then {played['h1']}")
+        print(f"playhead: x {played['h0']} -> {played['h1']}")
+        # The piece's metrics beside the data's (the third column filled).
+        data_cells = driver.execute_script(
+            "return [...document.querySelectorAll('#metrics tbody tr')].map((r) => r.cells[2].textContent);")
+        check(any("±" in c for c in data_cells),
+              "expected the model's data metrics (mean ± sd) beside the piece's, found " + repr(data_cells[:4]))
+        # The training run listed with its curve.
+        wait.until(lambda d: d.execute_script(
+            "return document.querySelectorAll('#runs tbody tr').length > 0;"))
+        run_cells = driver.execute_script(
+            "return [...document.querySelectorAll('#runs tbody tr')][0].innerText;")
+        check("tiny" in run_cells, "expected the run 'tiny' under Training runs, found " + repr(run_cells))
 
         links = {k: driver.find_element(By.ID, "download-" + k).get_attribute("href") for k in ("midi", "wav")}
         driver.save_screenshot(os.path.join(workdir, "browser_check.png"))

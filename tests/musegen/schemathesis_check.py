@@ -50,7 +50,8 @@ def main():
                                "--queue", "4")
     print("server: " + url)
     try:
-        command = [st, "run", url + "api/openapi.json", "--checks", "all",
+        config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
+        command = [st, "--config-file", config, "run", url + "api/openapi.json", "--checks", "all",
                    "--max-examples", str(args.max_examples), "--max-time", str(args.max_time),
                    "--seed", "1", "--workers", "1", "--request-timeout", "20",
                    "--report", "junit,har", "--report-dir", os.path.join(args.workdir, "report"),

@@ -20,6 +20,7 @@
 #include <future>
 #include <libmidi/io.hpp>
 #include <libmidi/notes.hpp>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -29,6 +30,7 @@
 
 #include "audio_test_support.hpp"
 #include "generate.hpp"
+#include "metrics.hpp"
 #include "models.hpp"
 #include "multitrack_rules.hpp"
 #include "primer.hpp"
@@ -525,7 +527,8 @@ TEST_F(ServerTest, AWrongMethodIs405WithAllow) {
        std::vector<Case>{{"PUT", "/api/models", "GET, HEAD"},
                          {"DELETE", "/api/pieces", "GET, HEAD"},
                          {"GET", "/api/generate", "POST"},
-                         {"PATCH", "/api/jobs/0123456789abcdef", "DELETE, GET, HEAD"},
+                         {"PATCH", "/api/jobs/0123456789abcdef", "GET, HEAD"},
+                         {"DELETE", "/api/jobs/0123456789abcdef", "GET, HEAD"},
                          {"GET", "/api/jobs/0123456789abcdef/cancel", "POST"},
                          {"POST", "/api/openapi.json", "GET, HEAD"},
                          // Methods httplib routes nowhere (schemathesis found TRACE a 400).
@@ -643,7 +646,7 @@ TEST_F(ServerTest, AFullQueueIs429AndCancelStopsWaitingAndRunningJobs) {
   }
   EXPECT_EQ(progress.json["stage"], "generate") << progress.body;
   EXPECT_EQ(progress.json["progress"]["total"], server::kMaxRequestSteps) << progress.body;
-  const Reply cancel_a = reply_of(c->Delete("/api/jobs/" + job_a), "DELETE job");
+  const Reply cancel_a = post(*c, "/api/jobs/" + job_a + "/cancel", "{}");
   EXPECT_EQ(cancel_a.status, 202) << cancel_a.body;
   const Json ended = wait_for(*c, job_a, 5);
   EXPECT_EQ(ended["state"], "cancelled") << ended.dump();
@@ -711,12 +714,14 @@ TEST_F(ServerTest, TheOpenApiDocumentNamesEveryRouteAndMatchesTheResponses) {
       {"/api/models/{id}", "get"},
       {"/api/generate", "post"},
       {"/api/jobs/{id}", "get"},
-      {"/api/jobs/{id}", "delete"},
       {"/api/jobs/{id}/cancel", "post"},
       {"/api/pieces", "get"},
       {"/api/pieces/{id}", "get"},
       {"/api/pieces/{id}/files/{kind}", "get"},
-      {"/api/pieces/{id}/regenerate", "post"}};
+      {"/api/pieces/{id}/regenerate", "post"},
+      {"/api/models/{id}/data-metrics", "get"},
+      {"/api/runs", "get"},
+      {"/api/runs/{id}/metrics", "get"}};
   std::set<std::pair<std::string, std::string>> documented;
   for (const auto& [path, item] : doc["paths"].items())
     for (const auto& [method, op] : item.items())
@@ -738,6 +743,13 @@ TEST_F(ServerTest, TheOpenApiDocumentNamesEveryRouteAndMatchesTheResponses) {
   for (const auto& [key, value] : piece["metrics"].items())
     EXPECT_TRUE(metrics_schema["properties"].contains(key)) << key;
   EXPECT_EQ(piece["metrics"].size(), metrics_schema["required"].size());
+  for (const Json& r : get(*c, "/api/runs").json["runs"])
+    expect_matches_schema(doc, "TrainingRun", r);
+  expect_matches_schema(doc, "RunMetrics", get(*c, "/api/runs/" + tiny + "/metrics").json);
+  const Json data = get(*c, "/api/models/" + tiny + "/data-metrics").json;
+  expect_matches_schema(doc, "DataMetrics", data);
+  for (const auto& [key, summary] : data["metrics"].items())
+    expect_matches_schema(doc, "MetricSummary", summary);
   expect_matches_schema(doc, "Error", post(*c, "/api/generate", "{}").json);
   expect_matches_schema(doc, "Error", get(*c, "/api/pieces/nope").json);
   // The ranges the document gives are the server's.
@@ -802,6 +814,93 @@ TEST_F(ServerTest, ThePageIsServedAtTheRootAndLoadsNothingFromElsewhere) {
        at = page.body.find("<link", at + 1))
     EXPECT_EQ(page.body.compare(at, 31, "<link rel=\"icon\" href=\"data:,\">"), 0)
         << page.body.substr(at, 60);
+}
+
+// Training runs as they go: a folder with only a metrics.csv (no weights yet) is listed, a lock
+// naming a live process on this host reads as training, and the rows after a step are only
+// the new ones, a row appended by "train" included.
+TEST_F(ServerTest, TrainingRunsAreListedAndTheirRowsFollowedAfterAStep) {
+  const fs::path going = runs_.root / "going";
+  fs::create_directories(going);
+  std::ofstream(going / "metrics.csv") << kMetricsCsv;
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  std::ofstream(going / "lock") << "command musegen train\npid " << getpid() << "\nhost " << host
+                                << "\nsince 2026-12-06T00:00:00Z\n";
+  // A lock left by a process that has ended: not training.
+  std::ofstream(runs_.tiny / "lock")
+      << "command musegen train\npid 999999999\nhost " << host << "\n";
+  Running s(options_for(dir_, runs_));
+  auto c = s.client();
+  const Reply list = get(*c, "/api/runs");
+  ASSERT_EQ(list.status, 200) << list.body;
+  std::map<std::string, Json> by_name;
+  for (const Json& r : list.json.at("runs")) by_name[r.at("name")] = r;
+  ASSERT_EQ(by_name.size(), 3u) << list.body;
+  EXPECT_EQ(by_name["going"]["training"], true);
+  EXPECT_EQ(by_name["going"]["has_weights"], false);
+  EXPECT_EQ(by_name["going"]["last_step"], 40);
+  EXPECT_EQ(by_name["tiny"]["training"], false);
+  EXPECT_EQ(by_name["tiny"]["has_weights"], true);
+  EXPECT_EQ(by_name["tiny"]["id"], model_id(*c, "tiny"));  // a run's id is its model's
+  EXPECT_EQ(by_name["slow"]["last_step"], 0);              // no metrics.csv
+
+  const std::string id = by_name["going"]["id"];
+  const Reply all = get(*c, "/api/runs/" + id + "/metrics");
+  ASSERT_EQ(all.status, 200) << all.body;
+  ASSERT_EQ(all.json["points"].size(), 4u) << all.body;
+  EXPECT_EQ(all.json["points"][1]["valid_loss"], 5.25);
+  EXPECT_EQ(all.json["more"], false);
+  const Reply later = get(*c, "/api/runs/" + id + "/metrics?after=20");
+  ASSERT_EQ(later.json["points"].size(), 2u) << later.body;
+  EXPECT_EQ(later.json["points"][0]["step"], 30);
+  EXPECT_TRUE(later.json["points"][0]["valid_loss"].is_null());
+  EXPECT_EQ(get(*c, "/api/runs/" + id + "/metrics?after=40").json["points"].size(), 0u);
+  std::ofstream(going / "metrics.csv", std::ios::app) << "50,2,0.001,4.25,,,1000,1.1,5,interval\n";
+  const Reply appended = get(*c, "/api/runs/" + id + "/metrics?after=40");
+  ASSERT_EQ(appended.json["points"].size(), 1u) << appended.body;
+  EXPECT_EQ(appended.json["points"][0]["train_loss"], 4.25);
+  EXPECT_EQ(appended.json["last_step"], 50);
+
+  for (const std::string bad : {"x", "-2", "1.5", "", "99999999999999999999", "4%20"}) {
+    const Reply r = get(*c, "/api/runs/" + id + "/metrics?after=" + bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_EQ(r.json["field"], "after") << r.body;
+    EXPECT_NE(r.json["allowed"].get<std::string>().find("-1.."), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(get(*c, "/api/runs/0123456789abcdef/metrics").status, 404);
+  EXPECT_EQ(get(*c, "/api/runs/..%2Fgoing/metrics").status, 404);
+}
+
+// The data's metrics are the core's metrics of the model's validation sequences, decoded as
+// a piece is, averaged; an unknown model is 404.
+TEST_F(ServerTest, TheModelsDataMetricsAreTheCoresOverItsValidationSequences) {
+  Running s(options_for(dir_, runs_));
+  auto c = s.client();
+  const std::string tiny = model_id(*c, "tiny");
+  const Reply r = get(*c, "/api/models/" + tiny + "/data-metrics");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const OpenedRun run = open_run(runs_.tiny);
+  ASSERT_EQ(r.json["sequences"], run.dataset.valid.size());
+  EXPECT_EQ(r.json["split"], "valid");
+  std::array<std::vector<double>, kScalarMetricCount> values;
+  for (const Sequence& q : run.dataset.valid) {
+    const PieceMetrics m = compute_metrics(run.dataset.codec.decode(q, {}));
+    for (std::size_t k = 0; k < kScalarMetricCount; ++k) values[k].push_back(m.scalar[k]);
+  }
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
+    const std::string key(kScalarMetricTable[k].key);
+    const MeanStd expected = mean_std_of(values[k]);
+    const Json& got = r.json["metrics"][key];
+    EXPECT_EQ(got["count"], expected.count) << key;
+    if (expected.count > 0) {
+      EXPECT_NEAR(got["mean"].get<double>(), expected.mean, 1e-9) << key;
+      EXPECT_NEAR(got["std"].get<double>(), expected.std, 1e-9) << key;
+    }
+  }
+  // Cached: the same answer again.
+  EXPECT_EQ(get(*c, "/api/models/" + tiny + "/data-metrics").body, r.body);
+  EXPECT_EQ(get(*c, "/api/models/0123456789abcdef/data-metrics").status, 404);
 }
 
 TEST(ServerAddresses, LoopbackAndListenAddresses) {

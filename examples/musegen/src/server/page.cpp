@@ -24,7 +24,10 @@ const char* page_html() {
   input, select, button { font: inherit; padding: .25rem; }
   #error { color: #b00020; white-space: pre-wrap; }
   progress { width: 100%; }
-  #roll { width: 100%; border: 1px solid #ddd; }
+  #roll { width: 100%; border: 1px solid #ddd; line-height: 0; }
+  #roll svg { width: 100%; height: auto; }
+  #roll .playhead { stroke: #d1301f; stroke-width: 2; }
+  #metrics td:nth-child(n+2), #metrics th:nth-child(n+2) { text-align: right; }
   .muted { color: #777; font-size: .85rem; }
 </style>
 </head>
@@ -54,12 +57,16 @@ const char* page_html() {
 
 <section id="piece" hidden>
   <h2>Piece <span id="piece-id" class="muted"></span></h2>
-  <img id="roll" alt="piano roll of the piece">
+  <div id="roll" role="img" aria-label="piano roll of the piece (one colour per instrument, the legend at its top right)"></div>
   <p><audio id="audio" controls preload="auto"></audio></p>
   <p><a id="download-midi" download>MIDI</a> · <a id="download-wav" download>WAV</a> · <a id="download-svg" download>piano roll (SVG)</a>
      · <button type="button" id="regenerate">make it again</button></p>
-  <table id="metrics"><tbody></tbody></table>
+  <table id="metrics"><thead><tr><th>metric</th><th>this piece</th><th>the model's data (mean ± sd)</th></tr></thead><tbody></tbody></table>
 </section>
+
+<h2>Training runs</h2>
+<table id="runs"><thead><tr><th>run</th><th>state</th><th>last step</th><th>loss (train grey, validation blue)</th></tr></thead><tbody></tbody></table>
+<p class="muted" id="runs-note">The curves follow metrics.csv while <code>musegen train</code> runs in another terminal.</p>
 
 <h2>History</h2>
 <table id="history"><thead><tr><th>made</th><th>model</th><th>length</th><th>seed</th><th></th></tr></thead><tbody></tbody></table>
@@ -87,8 +94,8 @@ function showError(e) { $("error").textContent = e ? (e.message || String(e)) : 
 function cell(row, text) { const td = row.insertCell(); td.textContent = text; return td; }
 
 // A small loss curve: training loss in grey, validation loss in blue, log-free, scaled to its own range.
-function lossCurve(points) {
-  const ns = "http://www.w3.org/2000/svg", w = 160, h = 36;
+function lossCurve(points, w = 160, h = 36) {
+  const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("width", w); svg.setAttribute("height", h);
   const values = points.flatMap((p) => [p.train_loss, p.valid_loss]).filter((v) => v !== null);
@@ -185,20 +192,94 @@ async function showPiece(id) {
   const piece = await api("GET", "/api/pieces/" + id);
   $("piece").hidden = false;
   $("piece-id").textContent = id;
-  $("roll").src = piece.files.svg;
+  await showRoll(piece.files.svg);
   $("audio").src = piece.files.wav;
   $("download-midi").href = piece.files.midi; $("download-midi").download = id + ".mid";
   $("download-wav").href = piece.files.wav; $("download-wav").download = id + ".wav";
   $("download-svg").href = piece.files.svg; $("download-svg").download = id + ".svg";
   $("regenerate").dataset.piece = id;
+  // The model's data, measured as the piece is: the server computes it once per model.
+  const data = await api("GET", "/api/models/" + piece.model.id + "/data-metrics").catch(() => null);
   const body = $("metrics").tBodies[0];
   body.replaceChildren();
+  const shown = (v) => v === null || v === undefined ? "—" : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : String(v);
   for (const [key, value] of Object.entries(piece.metrics)) {
     const row = body.insertRow();
     cell(row, key.replaceAll("_", " "));
-    cell(row, value === null ? "—" : typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : String(value));
+    cell(row, shown(value));
+    const d = data && data.metrics[key];
+    cell(row, d ? shown(d.mean) + " ± " + shown(d.std) : "");
   }
 }
+
+// The roll drawn inline (not as an <img>), so that a playhead can be laid over it. Its time
+// axis is read from the SVG's own ticks: the first and the last tick line with their labels
+// (seconds) give the x of any time.
+let rollTime = null;
+async function showRoll(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error("the piano roll: " + res.status);
+  const doc = new DOMParser().parseFromString(await res.text(), "image/svg+xml");
+  const svg = document.importNode(doc.documentElement, true);
+  if (svg.nodeName !== "svg") throw new Error("the piano roll is not an SVG");
+  $("roll").replaceChildren(svg);
+  const ticks = [...svg.querySelectorAll("line.tick")], labels = [...svg.querySelectorAll("text.tick-label")];
+  const frame = [...svg.querySelectorAll("line.axis")];
+  rollTime = null;
+  if (ticks.length >= 2 && labels.length === ticks.length) {
+    const t0 = Number(labels[0].textContent), t1 = Number(labels[labels.length - 1].textContent);
+    const x0 = Number(ticks[0].getAttribute("x1")), x1 = Number(ticks[ticks.length - 1].getAttribute("x1"));
+    const top = Math.min(...frame.map((l) => Number(l.getAttribute("y1")))), bottom = Math.max(...frame.map((l) => Number(l.getAttribute("y2"))));
+    if (t1 > t0) rollTime = { t0, x0, scale: (x1 - x0) / (t1 - t0), right: Math.max(...frame.map((l) => Number(l.getAttribute("x2")))) };
+    const head = document.createElementNS("http://www.w3.org/2000/svg", "line");
+    head.setAttribute("class", "playhead");
+    head.setAttribute("y1", top); head.setAttribute("y2", bottom);
+    svg.appendChild(head);
+    movePlayhead();
+  }
+}
+
+function movePlayhead() {
+  const head = document.querySelector("#roll .playhead");
+  if (!head || !rollTime) return;
+  const x = Math.min(rollTime.right, rollTime.x0 + ($("audio").currentTime - rollTime.t0) * rollTime.scale);
+  head.setAttribute("x1", x.toFixed(1)); head.setAttribute("x2", x.toFixed(1));
+}
+// timeupdate comes four times a second; while playing, every frame moves it smoothly.
+function followAudio() { movePlayhead(); if (!$("audio").paused) requestAnimationFrame(followAudio); }
+$("audio").addEventListener("play", () => requestAnimationFrame(followAudio));
+$("audio").addEventListener("timeupdate", movePlayhead);
+$("audio").addEventListener("seeked", movePlayhead);
+
+// Training runs: the list every few seconds, and of each run only the rows after the last
+// step the page has (GET /api/runs/{id}/metrics?after=STEP).
+const runCurves = new Map();
+let modelsWithWeights = -1;
+async function pollRuns() {
+  const { runs } = await api("GET", "/api/runs");
+  const body = $("runs").tBodies[0];
+  body.replaceChildren();
+  const withWeights = runs.filter((r) => r.has_weights).length;
+  if (modelsWithWeights >= 0 && withWeights !== modelsWithWeights) await loadModels();
+  modelsWithWeights = withWeights;
+  for (const r of runs) {
+    let known = runCurves.get(r.id);
+    if (!known) { known = { points: [], last: -1 }; runCurves.set(r.id, known); }
+    while (r.last_step > known.last) {
+      const m = await api("GET", "/api/runs/" + r.id + "/metrics?after=" + known.last);
+      if (m.points.length === 0) break;
+      known.points.push(...m.points);
+      known.last = m.points[m.points.length - 1].step;
+      if (!m.more) break;
+    }
+    const row = body.insertRow();
+    cell(row, r.name); cell(row, r.training ? "training" : r.has_weights ? "trained" : "stopped");
+    cell(row, String(r.last_step));
+    const step = Math.max(1, Math.floor(known.points.length / 400));
+    row.insertCell().appendChild(lossCurve(known.points.filter((p, i) => i % step === 0 || i === known.points.length - 1), 320, 60));
+  }
+}
+function keepPolling() { pollRuns().catch(() => {}).finally(() => setTimeout(keepPolling, 3000)); }
 
 async function loadHistory() {
   const { pieces } = await api("GET", "/api/pieces");
@@ -229,7 +310,7 @@ $("new-seed").addEventListener("click", () => { $("seed").value = Math.floor(Mat
 $("primer-kind").addEventListener("change", () => { $("primer-file-label").hidden = $("primer-kind").value !== "file"; });
 $("model").addEventListener("change", markChosen);
 $("seed").value = Math.floor(Math.random() * 2 ** 31);
-loadModels().then(loadHistory).catch(showError);
+loadModels().then(loadHistory).catch(showError).finally(keepPolling);
 </script>
 </body>
 </html>

@@ -9,12 +9,15 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <libnn/threads.hpp>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -31,6 +34,7 @@
 #include "piece_maker.hpp"
 #include "pieces.hpp"
 #include "request.hpp"
+#include "training_runs.hpp"
 
 namespace musegen::server {
 
@@ -132,6 +136,67 @@ Json piece_record(const std::string& id, const ModelInfo& model, const Generatio
   return json;
 }
 
+Json loss_points_json(const std::vector<LossPoint>& points) {
+  Json curve = Json::array();
+  for (const LossPoint& p : points)
+    curve.push_back({{"step", p.step},
+                     {"train_loss", optional_number(p.train_loss)},
+                     {"valid_loss", optional_number(p.valid_loss)}});
+  return curve;
+}
+
+Json training_run_json(const TrainingRun& r) {
+  return {{"id", r.id},
+          {"name", r.name},
+          {"training", r.training},
+          {"has_weights", r.has_weights},
+          {"last_step", r.last_step}};
+}
+
+// The metrics of the model's own data (its validation split, else its training split; at
+// most kDataMetricSequences sequences, decoded as the pieces are): what a piece's metrics are
+// read against. Mean, population standard deviation and count of each scalar metric.
+constexpr std::size_t kDataMetricSequences = 200;
+
+Json data_metrics_json(const OpenedRun& run, const std::string& model_id) {
+  const auto& pool = run.dataset.valid.empty() ? run.dataset.train : run.dataset.valid;
+  const std::size_t n = std::min(pool.size(), kDataMetricSequences);
+  std::array<std::vector<double>, kScalarMetricCount> values;
+  for (std::size_t i = 0; i < n; ++i) {
+    // Evenly spread over the split, so that a long split is sampled, not its first pieces.
+    const Sequence& sequence = pool[i * pool.size() / std::max<std::size_t>(n, 1)];
+    const PieceMetrics m = compute_metrics(run.dataset.codec.decode(sequence, {}));
+    for (std::size_t k = 0; k < kScalarMetricCount; ++k) values[k].push_back(m.scalar[k]);
+  }
+  Json metrics;
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
+    const MeanStd ms = mean_std_of(values[k]);
+    metrics[std::string(kScalarMetricTable[k].key)] = {
+        {"mean", ms.count ? number_or_null(ms.mean) : Json(nullptr)},
+        {"std", ms.count ? number_or_null(ms.std) : Json(nullptr)},
+        {"count", ms.count}};
+  }
+  return {{"model", model_id},
+          {"split", run.dataset.valid.empty() ? "train" : "valid"},
+          {"sequences", n},
+          {"metrics", metrics}};
+}
+
+// A query parameter that must be an integer lo..hi, written in decimal digits (a sign for
+// negative values); `fallback` when absent.
+std::int64_t integer_query(const httplib::Request& req, const std::string& name, std::int64_t lo,
+                           std::int64_t hi, std::int64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  const std::string allowed = "an integer " + std::to_string(lo) + ".." + std::to_string(hi);
+  std::int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [at, error] = std::from_chars(text.data(), end, v);
+  if (text.empty() || at != end || error != std::errc{} || v < lo || v > hi)
+    throw bad_field(name, allowed, "\"" + text.substr(0, 40) + "\"");
+  return v;
+}
+
 std::int64_t new_seed() {
   static std::mutex mutex;
   static std::random_device random;
@@ -178,7 +243,12 @@ bool is_listen_address(const std::string& host) {
 struct Server::Impl {
   ServerOptions options;
   ModelRegistry models;
+  TrainingRuns training_runs;
   PieceStore pieces;
+  // GET /api/models/{id}/data-metrics, computed once per model (and weights: a retrained
+  // run may name another dataset).
+  std::mutex data_metrics_mutex;
+  std::map<std::string, std::pair<std::string, std::string>> data_metrics;  // id -> (sha, JSON)
   JobQueue jobs;
   httplib::Server http;
   int port = 0;
@@ -195,6 +265,7 @@ struct Server::Impl {
   explicit Impl(ServerOptions o)
       : options(std::move(o)),
         models(options.runs),
+        training_runs(options.runs),
         pieces(options.out),
         jobs(options.queue, options.workers,
              [threads = threads_per_worker(options)] { nn::set_num_threads(threads); }) {
@@ -351,6 +422,48 @@ void Server::Impl::add_routes() {
     reply(res, 200, model_json(*m));
   });
 
+  route("GET", "/api/models/([^/]+)/data-metrics",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          const std::optional<ModelInfo> m = models.info(id);
+          if (!m) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+          if (!m->error.empty()) throw ApiError(409, "the run cannot be opened: " + m->error);
+          {
+            std::lock_guard lock(data_metrics_mutex);
+            const auto it = data_metrics.find(id);
+            if (it != data_metrics.end() && it->second.first == m->weights_sha256) {
+              res.set_content(it->second.second, "application/json");
+              return;
+            }
+          }
+          const std::shared_ptr<OpenedRun> run = models.open(id);
+          if (!run) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+          const std::string json = dump(data_metrics_json(*run, id));
+          {
+            std::lock_guard lock(data_metrics_mutex);
+            data_metrics[id] = {m->weights_sha256, json};
+          }
+          res.set_content(json, "application/json");
+        });
+
+  route("GET", "/api/runs", [this](const httplib::Request&, httplib::Response& res) {
+    Json list = Json::array();
+    for (const TrainingRun& r : training_runs.list()) list.push_back(training_run_json(r));
+    reply(res, 200, {{"runs", list}});
+  });
+
+  route("GET", "/api/runs/([^/]+)/metrics",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::int64_t after =
+              integer_query(req, "after", -1, std::numeric_limits<std::int64_t>::max(), -1);
+          const std::optional<RunMetrics> m = training_runs.metrics(req.matches[1], after);
+          if (!m) throw ApiError(404, "no run with this id (GET /api/runs lists them)");
+          Json json = training_run_json(m->run);
+          json["points"] = loss_points_json(m->points);
+          json["more"] = m->more;
+          reply(res, 200, json);
+        });
+
   route("POST", "/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
     const GenerationRequest request = parse_generation_request(req.body, new_seed());
     std::shared_ptr<OpenedRun> run;
@@ -398,8 +511,9 @@ void Server::Impl::add_routes() {
     }
     reply(res, 202, job_json(*jobs.status(id)));
   };
+  // POST, not DELETE /api/jobs/{id}: the job is not deleted, its record stays (state
+  // "cancelled") for the client that follows it.
   route("POST", "/api/jobs/([^/]+)/cancel", cancel);
-  route("DELETE", "/api/jobs/([^/]+)", cancel);
 
   route("GET", "/api/pieces", [this](const httplib::Request&, httplib::Response& res) {
     Json list = Json::array();
