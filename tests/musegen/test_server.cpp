@@ -30,6 +30,7 @@
 
 #include "audio_test_support.hpp"
 #include "generate.hpp"
+#include "instruments.hpp"
 #include "metrics.hpp"
 #include "models.hpp"
 #include "multitrack_rules.hpp"
@@ -901,6 +902,79 @@ TEST_F(ServerTest, TheModelsDataMetricsAreTheCoresOverItsValidationSequences) {
   // Cached: the same answer again.
   EXPECT_EQ(get(*c, "/api/models/" + tiny + "/data-metrics").body, r.body);
   EXPECT_EQ(get(*c, "/api/models/0123456789abcdef/data-metrics").status, 404);
+}
+
+// A multitrack model lists its instruments; a request names the ensemble, as generate
+// --instruments does, and the piece has one track per part with the instrument's name; a model
+// of another encoding, an unknown name and too many parts are 400 naming "instruments".
+TEST_F(ServerTest, AMultitrackModelTakesTheInstrumentsOfItsParts) {
+  Dataset data;
+  CodecParams params;
+  params.grid = 4;
+  params.max_duration = 8;
+  data.codec = Codec::make(Encoding::multitrack, params);
+  const int violin = instrument_index("violin"), cello = instrument_index("cello");
+  ASSERT_GE(violin, 0);
+  ASSERT_GE(cello, 0);
+  for (int i = 0; i < 3; ++i) {
+    data.train.push_back(multitrack_header(data.codec, {violin, cello}));
+    data.valid.push_back(multitrack_header(data.codec, {violin, cello}));
+  }
+  ModelConfig config;
+  config.embed = 8;
+  config.hidden = 8;
+  config.layers = 1;
+  test::save_tiny_run(runs_.root / "quartet", data, config);
+  Running s(options_for(dir_, runs_));
+  auto c = s.client();
+  const std::string quartet = model_id(*c, "quartet"), tiny = model_id(*c, "tiny");
+  const Json model = get(*c, "/api/models/" + quartet).json;
+  EXPECT_EQ(model["max_parts"], data.codec.params().tracks);
+  ASSERT_EQ(model["instruments"].size(), static_cast<std::size_t>(data.codec.params().instruments));
+  EXPECT_EQ(model["instruments"][violin], "violin");
+  EXPECT_EQ(get(*c, "/api/models/" + tiny).json["instruments"].size(), 0u);
+
+  const Json done = generate_and_wait(*c, {{"model", quartet},
+                                           {"steps", 60},
+                                           {"seed", 3},
+                                           {"instruments", {"violin", "Cello"}},
+                                           {"primer", {{"steps", 0}}}});
+  ASSERT_EQ(done["state"], "done") << done.dump();
+  const Json record = get(*c, "/api/pieces/" + done["piece"].get<std::string>()).json;
+  EXPECT_EQ(record["parameters"]["instruments"], Json({"violin", "Cello"}));
+  const std::string bytes = file_of(*c, done["piece"], "midi");
+  const midi::MidiFile file = midi::read(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+  std::vector<std::string> names;
+  for (const midi::Track& t : file.tracks)
+    for (const midi::Event& e : t.events)
+      if (e.is_meta(midi::meta::kTrackName)) names.emplace_back(t.text(e));
+  EXPECT_NE(std::find(names.begin(), names.end(), "Violin"), names.end())
+      << ::testing::PrintToString(names);
+  EXPECT_NE(std::find(names.begin(), names.end(), "Cello"), names.end())
+      << ::testing::PrintToString(names);
+
+  struct Case {
+    Json body;
+    std::string part_of_error;
+  };
+  for (const Case& k : std::vector<Case>{
+           {{{"model", tiny}, {"instruments", {"violin"}}}, "only multitrack models"},
+           {{{"model", quartet}, {"instruments", {"kazoo"}}}, "kazoo"},
+           {{{"model", quartet}, {"instruments", {"violin,viola"}}}, "one instrument name"},
+           {{{"model", quartet},
+             {"instruments",
+              std::vector<std::string>(static_cast<std::size_t>(data.codec.params().tracks) + 1,
+                                       "violin")}},
+            "at most"},
+           {{{"model", quartet}, {"instruments", Json::array()}}, "an array of 1..16"},
+           {{{"model", quartet}, {"instruments", "violin"}}, "an array of 1..16"},
+           {{{"model", quartet}, {"instruments", {1}}}, "an array of 1..16"}}) {
+    const Reply r = post(*c, "/api/generate", k.body.dump());
+    EXPECT_EQ(r.status, 400) << k.body.dump() << "\n" << r.body;
+    EXPECT_EQ(r.json["field"], "instruments") << r.body;
+    EXPECT_NE(r.json["error"].get<std::string>().find(k.part_of_error), std::string::npos)
+        << k.part_of_error << " in " << r.body;
+  }
 }
 
 TEST(ServerAddresses, LoopbackAndListenAddresses) {

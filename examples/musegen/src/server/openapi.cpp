@@ -294,7 +294,7 @@ const char* openapi_document() {
       "Model": {
         "type": "object", "additionalProperties": false,
         "required": ["id", "name", "available", "error", "encoding", "dataset", "train_sequences", "valid_sequences",
-                     "parameters", "embed", "hidden", "layers", "best_valid_loss", "loss_curve"],
+                     "parameters", "embed", "hidden", "layers", "best_valid_loss", "loss_curve", "instruments", "max_parts"],
         "properties": {
           "id": {"type": "string"},
           "name": {"type": "string", "description": "The run's folder under --runs, for people to read"},
@@ -309,7 +309,9 @@ const char* openapi_document() {
           "hidden": {"type": "integer"},
           "layers": {"type": "integer"},
           "best_valid_loss": {"type": "number", "nullable": true},
-          "loss_curve": {"type": "array", "maxItems": 200, "items": {"$ref": "#/components/schemas/LossPoint"}}
+          "loss_curve": {"type": "array", "maxItems": 200, "items": {"$ref": "#/components/schemas/LossPoint"}},
+          "instruments": {"type": "array", "items": {"type": "string"}, "description": "A multitrack model's instruments, the names a request's instruments takes (empty for other encodings)"},
+          "max_parts": {"type": "integer", "description": "The most parts a multitrack model writes (0 for other encodings)"}
         }
       },
       "Primer": {
@@ -335,7 +337,9 @@ const char* openapi_document() {
           "seed": {"type": "integer", "minimum": 0, "maximum": 9007199254740991, "description": "Default: a new one, stored with the piece"},
           "tempo": {"anyOf": [{"type": "number", "enum": [0]}, {"type": "number", "minimum": 4, "maximum": 1000}],
                     "default": 0, "description": "Beats per minute; 0: the encoding's default"},
-          "primer": {"$ref": "#/components/schemas/Primer"}
+          "primer": {"$ref": "#/components/schemas/Primer"},
+          "instruments": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string", "minLength": 1, "maxLength": 40},
+                          "description": "A multitrack model's ensemble, one instrument name (or GM program) per part, from the model's instruments; a 400 for other models"}
         }
       },
       "Job": {

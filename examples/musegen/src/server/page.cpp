@@ -49,6 +49,8 @@ const char* page_html() {
   <label>tempo (bpm, 0: default) <input id="tempo" type="number" min="0" max="1000" step="any" value="0"></label>
   <label>primer <select id="primer-kind"><option value="data">a piece of the model's data</option><option value="file">a MIDI file</option><option value="none">none</option></select></label>
   <label>primer steps <input id="primer-steps" type="number" min="0" max="20000" step="1" value="16"></label>
+  <label id="instruments-label" hidden>instruments, one per part (empty: the model chooses) <input id="instruments" list="instrument-names" placeholder="violin, viola, cello"></label>
+  <datalist id="instrument-names"></datalist>
   <label id="primer-file-label" hidden>MIDI file <input id="primer-file" type="file" accept=".mid,.midi,audio/midi"></label>
   <button type="submit" id="generate">Generate</button>
 </form>
@@ -113,8 +115,10 @@ function lossCurve(points, w = 160, h = 36) {
   return svg;
 }
 
+const modelsById = new Map();
 async function loadModels() {
   const { models } = await api("GET", "/api/models");
+  for (const m of models) modelsById.set(m.id, m);
   const body = $("models").tBodies[0], select = $("model");
   body.replaceChildren(); select.replaceChildren();
   for (const m of models) {
@@ -132,7 +136,17 @@ async function loadModels() {
   markChosen();
 }
 
+// The instruments field, for a model that knows several (multitrack).
+function showInstruments() {
+  const m = modelsById.get($("model").value);
+  const known = m && m.instruments ? m.instruments : [];
+  $("instruments-label").hidden = known.length === 0;
+  $("instruments").placeholder = known.length ? "e.g. " + known.slice(0, 3).join(", ") + " (at most " + m.max_parts + ")" : "";
+  $("instrument-names").replaceChildren(...known.map((n) => new Option(n)));
+}
+
 function markChosen() {
+  showInstruments();
   const rows = $("models").tBodies[0].rows, options = $("model").options;
   let k = 0;
   for (const row of rows) {
@@ -161,7 +175,10 @@ async function request() {
   body.seed = Math.round(Number($("seed").value));
   body.tempo = Number($("tempo").value);
   const kind = $("primer-kind").value, steps = Math.round(Number($("primer-steps").value));
-  if (kind === "none") body.primer = { steps: 0 };
+  const instruments = $("instruments-label").hidden ? [] : $("instruments").value.split(",").map((s) => s.trim()).filter((s) => s);
+  if (instruments.length) body.instruments = instruments;
+  // With an ensemble chosen, a piece of the data (written for its own ensemble) is no primer.
+  if (kind === "none" || (kind === "data" && instruments.length)) body.primer = { steps: 0 };
   else if (kind === "data") body.primer = { steps, sequence: -1 };
   else {
     const file = $("primer-file").files[0];

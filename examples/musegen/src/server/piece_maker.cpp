@@ -93,13 +93,22 @@ std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& req
     throw std::invalid_argument(std::string("primer.sequence: ") + e.what());
   }
 
+  std::shared_ptr<TokenRule> rule = generation_rule(codec);
+  if (const std::vector<int> ensemble = resolve_instruments(request, codec); !ensemble.empty()) {
+    // A primer asked for (a MIDI file, or steps of the data) keeps its notes, which must then
+    // fit the ensemble; as generate --instruments.
+    const bool keep = !request.primer_midi_bytes.empty() || request.primer_steps > 0;
+    primer.sequence = primer_for_ensemble(codec, primer.sequence, ensemble, keep);
+    rule = multitrack_rule(codec, true);
+  }
+
   GenerateOptions g;
   g.steps = request.steps;
   g.sample.temperature = request.temperature;
   g.sample.top_k = request.top_k;
   g.sample.top_p = request.top_p;
   g.sample.seed = static_cast<std::uint64_t>(request.seed);
-  g.rule = generation_rule(codec);
+  g.rule = rule;
   g.stop = stop;
   g.progress = progress;
   if (request.seconds) {

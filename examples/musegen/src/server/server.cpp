@@ -87,6 +87,8 @@ Json model_json(const ModelInfo& m) {
                      {"train_loss", optional_number(p.train_loss)},
                      {"valid_loss", optional_number(p.valid_loss)}});
   json["loss_curve"] = curve;
+  json["instruments"] = m.instruments;
+  json["max_parts"] = m.max_parts;
   return json;
 }
 
@@ -476,6 +478,7 @@ void Server::Impl::add_routes() {
       throw ApiError(404, "model: no model with this id (GET /api/models lists them)", "model",
                      "a model id");
     check_primer_midi(request);
+    (void)resolve_instruments(request, run->dataset.codec);  // its 400 now, not a failed job
     // Checked here rather than in the job, so that the client hears it at once.
     const auto& pool = run->dataset.valid.empty() ? run->dataset.train : run->dataset.valid;
     if (request.primer_midi_bytes.empty() &&
