@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -29,18 +30,21 @@
 #include <vector>
 
 #include "audio_test_support.hpp"
+#include "fluid_render.hpp"
 #include "generate.hpp"
 #include "instruments.hpp"
 #include "metrics.hpp"
 #include "models.hpp"
 #include "multitrack_rules.hpp"
 #include "primer.hpp"
+#include "render.hpp"
 #include "request.hpp"
 #include "server.hpp"
 #include "session.hpp"
 #include "synth.hpp"
 #include "test_support.hpp"
 #include "tiny_run.hpp"
+#include "wav.hpp"
 
 namespace {
 
@@ -975,6 +979,49 @@ TEST_F(ServerTest, AMultitrackModelTakesTheInstrumentsOfItsParts) {
     EXPECT_NE(r.json["error"].get<std::string>().find(k.part_of_error), std::string::npos)
         << k.part_of_error << " in " << r.body;
   }
+}
+
+// serve --soundfont: the WAV is FluidSynth's rendering of the piece's MIDI with that
+// SoundFont, byte for byte what the audio layer gives for it; without one, the built-in
+// synthesizer's. A SoundFont that cannot be loaded stops the server at start, naming it.
+TEST_F(ServerTest, WithASoundFontTheWavIsFluidSynthsRenderingOfTheMidi) {
+  const fs::path sf2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
+  if (!soundfont_support_built_in()) GTEST_SKIP() << "this build has no FluidSynth";
+  if (!fs::is_regular_file(sf2))
+    GTEST_SKIP() << sf2 << " is missing (apt-get install fluid-soundfont-gm)";
+  server::ServerOptions o = options_for(dir_, runs_);
+  o.soundfont = sf2;
+  Running s(o);
+  auto c = s.client();
+  const Json done =
+      generate_and_wait(*c, {{"model", model_id(*c, "tiny")}, {"steps", 40}, {"seed", 5}});
+  ASSERT_EQ(done["state"], "done") << done.dump();
+  const std::string piece = done["piece"];
+  EXPECT_EQ(get(*c, "/api/pieces/" + piece).json["synthesizer"], "FluidSynth (FluidR3_GM.sf2)");
+  const std::string midi_bytes = file_of(*c, piece, "midi"), wav = file_of(*c, piece, "wav");
+  const midi::MidiFile file =
+      midi::read(std::vector<std::uint8_t>(midi_bytes.begin(), midi_bytes.end()));
+  const std::vector<std::byte> expected = encode_wav(SoundFontSynth(sf2).render(file));
+  ASSERT_EQ(wav.size(), expected.size());
+  EXPECT_EQ(std::memcmp(wav.data(), expected.data(), wav.size()), 0);
+  EXPECT_NE(wav, std::string(
+                     reinterpret_cast<const char*>(encode_wav(render_midi(file, {}).audio).data()),
+                     wav.size()));
+
+  server::ServerOptions broken = options_for(dir_, runs_);
+  broken.soundfont = dir_ / "missing.sf2";
+  try {
+    server::Server never(broken);
+    ADD_FAILURE() << "a missing SoundFont was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.sf2"), std::string::npos) << e.what();
+  }
+  Running plain(options_for(dir_, runs_));
+  auto p = plain.client();
+  const Json built_in =
+      generate_and_wait(*p, {{"model", model_id(*p, "tiny")}, {"steps", 4}, {"seed", 5}});
+  EXPECT_EQ(get(*p, "/api/pieces/" + built_in["piece"].get<std::string>()).json["synthesizer"],
+            "the built-in synthesizer");
 }
 
 TEST(ServerAddresses, LoopbackAndListenAddresses) {

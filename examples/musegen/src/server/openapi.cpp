@@ -364,6 +364,7 @@ const char* openapi_document() {
         "properties": {
           "id": {"type": "string"},
           "created": {"type": "string", "format": "date-time"},
+          "synthesizer": {"type": "string", "description": "What played the WAV: the built-in synthesizer, or FluidSynth with serve --soundfont's SoundFont"},
           "model": {
             "type": "object", "additionalProperties": false, "required": ["id", "name", "weights_sha256"],
             "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "weights_sha256": {"type": "string"}}

@@ -68,9 +68,13 @@ double since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+void render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav) {
+  render_midi_to_wav(file, RenderRequest{}, wav);
+}
+
 std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& request,
                                     const PieceDraft& draft, std::stop_token stop,
-                                    const ProgressFn& progress) {
+                                    const ProgressFn& progress, const WavRenderer& wav) {
   const Codec& codec = run.dataset.codec;
   DecodeOptions decode;
   if (request.tempo > 0) decode.tempo_bpm = request.tempo;
@@ -150,7 +154,7 @@ std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& req
   made.metrics = compute_metrics(file);
   rendered(1);
   if (stop.stop_requested()) return std::nullopt;
-  render_midi_to_wav(file, RenderRequest{}, draft.file(PieceFile::wav));
+  wav(file, draft.file(PieceFile::wav));
   rendered(2);
   if (stop.stop_requested()) return std::nullopt;
   plot::PianoRollOptions roll;

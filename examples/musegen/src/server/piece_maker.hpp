@@ -7,6 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <libmidi/midi_file.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -18,6 +21,12 @@
 #include "session.hpp"
 
 namespace musegen::server {
+
+// How a piece's WAV is made: the built-in synthesizer (render_midi_to_wav), or the server's
+// loaded SoundFont (serve --soundfont). Called on the job's thread; thread-safe.
+using WavRenderer =
+    std::function<void(const midi::MidiFile& file, const std::filesystem::path& wav)>;
+void render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav);
 
 // The longest piece a server renders: a WAV of 20 minutes is 200 MiB.
 inline constexpr double kMaxPieceSeconds = 1200;
@@ -36,6 +45,7 @@ struct MadePiece {
 // `run` is shared with other jobs: its model is only read (core/generate.hpp).
 std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& request,
                                     const PieceDraft& draft, std::stop_token stop,
-                                    const ProgressFn& progress);
+                                    const ProgressFn& progress,
+                                    const WavRenderer& wav = render_with_builtin_synth);
 
 }  // namespace musegen::server

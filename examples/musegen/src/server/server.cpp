@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "api_error.hpp"
+#include "fluid_render.hpp"
 #include "jobs.hpp"
 #include "models.hpp"
 #include "openapi.hpp"
@@ -35,6 +36,7 @@
 #include "pieces.hpp"
 #include "request.hpp"
 #include "training_runs.hpp"
+#include "wav.hpp"
 
 namespace musegen::server {
 
@@ -114,10 +116,11 @@ std::string utc_now() {
 }
 
 Json piece_record(const std::string& id, const ModelInfo& model, const GenerationRequest& request,
-                  const MadePiece& made) {
+                  const MadePiece& made, const std::string& synthesizer) {
   Json json;
   json["id"] = id;
   json["created"] = utc_now();
+  json["synthesizer"] = synthesizer;
   json["model"] = {
       {"id", model.id}, {"name", model.name}, {"weights_sha256", model.weights_sha256}};
   json["parameters"] = Json::parse(canonical_json(request));
@@ -256,6 +259,11 @@ struct Server::Impl {
   int port = 0;
   std::atomic<bool> stopping{false}, listening{false};
   std::string openapi;
+  // serve --soundfont: loaded once (a General MIDI SoundFont is 150 MB); FluidSynth's
+  // synthesizer renders one file at a time, so the workers take turns.
+  std::unique_ptr<SoundFontSynth> soundfont;
+  std::mutex soundfont_mutex;
+  std::string synthesizer = "the built-in synthesizer";
 
   // The routes, for telling 405 from 404: a path matching another method's pattern.
   struct Route {
@@ -273,6 +281,10 @@ struct Server::Impl {
              [threads = threads_per_worker(options)] { nn::set_num_threads(threads); }) {
     openapi =
         dump(Json::parse(openapi_document()));  // a broken document fails at start, not in a client
+    if (!options.soundfont.empty()) {
+      soundfont = std::make_unique<SoundFontSynth>(options.soundfont);  // throws naming the file
+      synthesizer = "FluidSynth (" + options.soundfont.filename().string() + ")";
+    }
     http.set_payload_max_length(options.max_body_bytes);
     // One request per connection. httplib (0.11) reads a body only for POST, PUT, PATCH and
     // DELETE, and keeps a connection open whatever the response says: the body of a GET,
@@ -387,9 +399,14 @@ Json Server::Impl::submit(const GenerationRequest& request, const std::shared_pt
                      std::stop_token stop,
                      const ProgressFn& progress) -> std::optional<std::string> {
     const std::unique_ptr<PieceDraft> draft = pieces.begin();
-    const std::optional<MadePiece> made = make_piece(*run, request, *draft, stop, progress);
+    const WavRenderer wav = [this](const midi::MidiFile& file, const std::filesystem::path& path) {
+      if (!soundfont) return render_with_builtin_synth(file, path);
+      std::lock_guard lock(soundfont_mutex);
+      write_wav(path, soundfont->render(file));
+    };
+    const std::optional<MadePiece> made = make_piece(*run, request, *draft, stop, progress, wav);
     if (!made) return std::nullopt;
-    pieces.commit(*draft, dump(piece_record(draft->id(), model, request, *made)));
+    pieces.commit(*draft, dump(piece_record(draft->id(), model, request, *made, synthesizer)));
     return draft->id();
   };
   const std::optional<std::string> id = jobs.submit(model.id, std::move(work));
@@ -639,6 +656,8 @@ void Server::stop() {
 }
 
 int Server::port() const { return impl_->port; }
+
+std::string Server::synthesizer() const { return impl_->synthesizer; }
 
 std::string Server::url() const {
   const std::string& host = impl_->options.host;
