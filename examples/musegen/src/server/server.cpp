@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <charconv>
@@ -225,6 +226,30 @@ const char* reason(int status) {
     default:
       return "the request could not be served";
   }
+}
+
+// cpp-httplib 0.11 (Debian's shared library) listens with a backlog of 5 connections
+// (CPPHTTPLIB_LISTEN_BACKLOG, fixed when the library was built). With one request per
+// connection (below), 50 clients at once overflow it: the kernel drops their SYNs and each
+// retries a second later (benches/serve_load.sh saw 1.2 s at the 99th percentile). Linux
+// takes a second listen() on a listening socket as a new backlog, so the server finds its
+// own listening socket (the one bound to its port) and raises it. Returns whether it did.
+bool raise_listen_backlog(int port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) continue;
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) continue;
+    int bound = -1;
+    if (address.ss_family == AF_INET)
+      bound = ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+    else if (address.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+    if (bound == port) return ::listen(fd, SOMAXCONN) == 0;
+  }
+  return false;
 }
 
 }  // namespace
@@ -633,6 +658,7 @@ int Server::bind() {
           ": the port is in use, or the host is not an address of this machine");
     s.port = s.options.port;
   }
+  raise_listen_backlog(s.port);  // without it, the server works; 50 clients at once wait
   return s.port;
 }
 
