@@ -4,7 +4,8 @@ chromium-driver through python3-selenium), as a person uses it: load the page, p
 model, click Generate, wait for the piano roll and the <audio> element; the audio has a
 duration and plays (play() resolves and currentTime advances), the playhead on the roll
 follows it, the piece's metrics stand beside the model's data's, the run is listed under
-Training runs, the MIDI and WAV download links give a MIDI file mido reads and a RIFF/WAVE file
+Training runs, a `musegen train` started meanwhile shows as training with a curve that
+grows, the MIDI and WAV download links give a MIDI file mido reads and a RIFF/WAVE file
 Python's wave module reads, and the browser's console has no errors. A screenshot is kept
 as the test's artifact (WORKDIR/browser_check.png).
 
@@ -21,6 +22,8 @@ import argparse
 import io
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -49,7 +52,36 @@ def fetch(url):
         return r.status, r.headers.get("Content-Type", ""), r.read()
 
 
-def browse(url, workdir, chromium, chromedriver):
+def follow_live_training(driver, musegen, workdir):
+    """`musegen train` in another process (as in another terminal): the page lists the run
+    as training and its last step and curve grow while it writes metrics.csv."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    run = os.path.join(workdir, "runs", "live")
+    train = subprocess.Popen([musegen, "train", os.path.join(workdir, "data.mgds"), "--run-dir", run,
+                              "--embed", "64", "--hidden", "128", "--max-steps", "1000000", "--batch", "8",
+                              "--seq-len", "64", "--no-tensorboard", "--sample-steps", "0", "--quiet",
+                              "--log-seconds", "0", "--checkpoint-every", "0"])
+    row = """const r = [...document.querySelectorAll('#runs tbody tr')].find((r) => r.cells[0].textContent === 'live');
+             return r ? {state: r.cells[1].textContent, step: Number(r.cells[2].textContent),
+                         points: r.querySelector('polyline') ? r.querySelector('polyline').getAttribute('points').split(' ').length : 0} : null;"""
+
+    def live(d, after=0):
+        r = d.execute_script(row)
+        return r if r and r["state"] == "training" and r["step"] > after else None
+
+    try:
+        wait = WebDriverWait(driver, 20, poll_frequency=0.2)
+        first = wait.until(live)
+        later = wait.until(lambda d: live(d, first["step"]))
+        print(f"live run: training, step {first['step']} ({first['points']} points) -> step {later['step']} "
+              f"({later['points']} points)")
+        check(later["points"] >= 2, f"expected a curve of the live run, found {later['points']} points")
+    finally:
+        train.send_signal(signal.SIGINT)  # Ctrl-C: train checkpoints and exits
+        train.wait(timeout=30)
+
+
+def browse(url, workdir, chromium, chromedriver, musegen):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -72,6 +104,11 @@ def browse(url, workdir, chromium, chromedriver):
         names = [o.text for o in select.options]
         check(any(n.startswith("tiny") for n in names), "expected the model 'tiny' in the list, found " + repr(names))
         select.select_by_index([i for i, n in enumerate(names) if n.startswith("tiny")][0])
+        # A roll model knows no instruments: the field is not shown (nor the MIDI file's,
+        # with a primer from the data).
+        for hidden in ("instruments", "primer-file"):
+            check(not driver.find_element(By.ID, hidden).is_displayed(),
+                  f"expected #{hidden} hidden for a roll model with a primer from its data, found it shown")
         length = driver.find_element(By.ID, "length")
         length.clear()
         length.send_keys("6")  # seconds
@@ -123,6 +160,10 @@ def browse(url, workdir, chromium, chromedriver):
             "return [...document.querySelectorAll('#runs tbody tr')][0].innerText;")
         check("tiny" in run_cells, "expected the run 'tiny' under Training runs, found " + repr(run_cells))
 
+        follow_live_training(driver, musegen, workdir)
+        chosen = Select(driver.find_element(By.ID, "model")).first_selected_option.text
+        check(chosen.startswith("tiny"),
+              f"expected the model chosen to stay 'tiny' when the list grows, found {chosen!r}")
         links = {k: driver.find_element(By.ID, "download-" + k).get_attribute("href") for k in ("midi", "wav")}
         driver.save_screenshot(os.path.join(workdir, "browser_check.png"))
         logs = driver.get_log("browser")
@@ -177,7 +218,7 @@ def main():
     server, url = start_server(args.musegen, runs, os.path.join(args.workdir, "pieces"))
     print("server: " + url)
     try:
-        links, logs = browse(url, args.workdir, chromium, chromedriver)
+        links, logs = browse(url, args.workdir, chromium, chromedriver, args.musegen)
         check_downloads(links)
         errors = [e for e in logs if e.get("level") == "SEVERE"]
         for e in logs:

@@ -21,6 +21,7 @@ const char* page_html() {
   tr.model { cursor: pointer; } tr.model.chosen { background: #eef3ff; }
   form { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: .6rem 1rem; align-items: end; }
   label { display: flex; flex-direction: column; font-size: .9rem; gap: .2rem; }
+  [hidden] { display: none !important; }  /* else a label's display: flex shows it */
   input, select, button { font: inherit; padding: .25rem; }
   #error { color: #b00020; white-space: pre-wrap; }
   progress { width: 100%; }
@@ -119,7 +120,7 @@ const modelsById = new Map();
 async function loadModels() {
   const { models } = await api("GET", "/api/models");
   for (const m of models) modelsById.set(m.id, m);
-  const body = $("models").tBodies[0], select = $("model");
+  const body = $("models").tBodies[0], select = $("model"), chosen = select.value;
   body.replaceChildren(); select.replaceChildren();
   for (const m of models) {
     const row = body.insertRow(); row.className = "model";
@@ -132,6 +133,8 @@ async function loadModels() {
     const option = new Option(m.name + " (" + m.encoding + ")", m.id); select.add(option);
     row.addEventListener("click", () => { select.value = m.id; markChosen(); });
   }
+  // A list read again (a run got its weights) keeps the model chosen.
+  if (chosen && [...select.options].some((o) => o.value === chosen)) select.value = chosen;
   $("models-note").textContent = models.length ? "" : "No trained runs under --runs yet (musegen train --run-dir runs/NAME).";
   markChosen();
 }
