@@ -29,7 +29,7 @@ import time
 import urllib.request
 import wave
 
-from serve_support import Failed, check, make_tiny_run, start_server, stop_server
+from serve_support import Failed, check, make_duo_run, make_tiny_run, start_server, stop_server
 
 SKIP = 77
 
@@ -79,6 +79,36 @@ def follow_live_training(driver, musegen, workdir):
     finally:
         train.send_signal(signal.SIGINT)  # Ctrl-C: train checkpoints and exits
         train.wait(timeout=30)
+
+
+def generate_for_a_duo(driver):
+    """The multitrack model: the instruments field appears, an ensemble typed in makes a roll
+    with one colour per instrument and a legend naming them."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    select = Select(driver.find_element(By.ID, "model"))
+    select.select_by_index([i for i, o in enumerate(select.options) if o.text.startswith("duo")][0])
+    field = driver.find_element(By.ID, "instruments")
+    check(field.is_displayed(), "expected the instruments field for the multitrack model, found it hidden")
+    field.send_keys("cello, violin")
+    Select(driver.find_element(By.ID, "length-unit")).select_by_value("steps")
+    length = driver.find_element(By.ID, "length")
+    length.clear()
+    length.send_keys("120")
+    old = driver.find_element(By.ID, "piece-id").text
+    driver.find_element(By.ID, "generate").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "piece-id").text not in ("", old)
+                                    or d.find_element(By.ID, "error").text)
+    error = driver.find_element(By.ID, "error").text
+    check(not error, "the page shows an error after Generate with instruments: " + error)
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+        "return document.querySelectorAll('#roll svg rect.note').length > 0;"))
+    legend = driver.execute_script("return [...document.querySelectorAll('#roll svg text.legend')].map((t) => t.textContent);")
+    colours = driver.execute_script(
+        "return [...document.querySelectorAll('#roll svg rect.legend-swatch')].map((r) => r.getAttribute('fill'));")
+    print(f"duo: legend {legend}, colours {colours}")
+    check(sorted(legend) == ["Cello", "Violin"], f"expected a legend naming Cello and Violin, found {legend}")
+    check(len(set(colours)) == 2, f"expected one colour per instrument, found {colours}")
 
 
 def browse(url, workdir, chromium, chromedriver, musegen):
@@ -156,16 +186,18 @@ def browse(url, workdir, chromium, chromedriver, musegen):
         # The training run listed with its curve.
         wait.until(lambda d: d.execute_script(
             "return document.querySelectorAll('#runs tbody tr').length > 0;"))
-        run_cells = driver.execute_script(
-            "return [...document.querySelectorAll('#runs tbody tr')][0].innerText;")
-        check("tiny" in run_cells, "expected the run 'tiny' under Training runs, found " + repr(run_cells))
+        run_names = driver.execute_script(
+            "return [...document.querySelectorAll('#runs tbody tr')].map((r) => r.cells[0].textContent);")
+        check("tiny" in run_names, "expected the run 'tiny' under Training runs, found " + repr(run_names))
 
+        driver.save_screenshot(os.path.join(workdir, "browser_check.png"))
         follow_live_training(driver, musegen, workdir)
         chosen = Select(driver.find_element(By.ID, "model")).first_selected_option.text
         check(chosen.startswith("tiny"),
               f"expected the model chosen to stay 'tiny' when the list grows, found {chosen!r}")
         links = {k: driver.find_element(By.ID, "download-" + k).get_attribute("href") for k in ("midi", "wav")}
-        driver.save_screenshot(os.path.join(workdir, "browser_check.png"))
+        generate_for_a_duo(driver)
+        driver.save_screenshot(os.path.join(workdir, "browser_check-duo.png"))
         logs = driver.get_log("browser")
     finally:
         driver.quit()
@@ -215,6 +247,7 @@ def main():
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
     runs = make_tiny_run(args.musegen, args.workdir)
+    make_duo_run(args.musegen, args.workdir)
     server, url = start_server(args.musegen, runs, os.path.join(args.workdir, "pieces"))
     print("server: " + url)
     try:

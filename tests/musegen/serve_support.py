@@ -60,6 +60,33 @@ def make_tiny_run(musegen, workdir, name="tiny"):
     return os.path.join(workdir, "runs")
 
 
+def make_duo_run(musegen, workdir):
+    """workdir/runs/duo: a multitrack model (violin and cello parts, from synthetic two-track
+    MIDI files written with mido) trained for 3 steps: a model that knows several instruments."""
+    import mido
+    folder = os.path.join(workdir, "duo-midi")
+    os.makedirs(folder, exist_ok=True)
+    for n in range(6):
+        f = mido.MidiFile(ticks_per_beat=480)
+        for name, program, base in (("Violin", 40, 67), ("Cello", 42, 48)):
+            t = mido.MidiTrack()
+            t.append(mido.MetaMessage("track_name", name=name, time=0))
+            t.append(mido.Message("program_change", program=program, time=0))
+            for beat in range(32):
+                p = base + [0, 2, 4, 5, 7, 5, 4, 2][(beat + n) % 8]
+                t.append(mido.Message("note_on", note=p, velocity=80, time=0))
+                t.append(mido.Message("note_off", note=p, velocity=0, time=480))
+            f.tracks.append(t)
+        f.save(os.path.join(folder, f"duo-{n}.mid"))
+    dataset = os.path.join(workdir, "duo.mgds")
+    subprocess.run([musegen, "preprocess", "--encoding", "multitrack", "--out", dataset, folder,
+                    "--quiet"], check=True)
+    subprocess.run([musegen, "train", dataset, "--run-dir", os.path.join(workdir, "runs", "duo"),
+                    "--embed", "16", "--hidden", "16", "--max-steps", "3", "--batch", "4",
+                    "--seq-len", "32", "--no-tensorboard", "--sample-steps", "0", "--quiet"],
+                   check=True)
+
+
 def start_server(musegen, runs, out, *extra):
     """`musegen serve --port 0` on 127.0.0.1; returns (process, "http://127.0.0.1:PORT/")."""
     server = subprocess.Popen([musegen, "serve", "--runs", runs, "--out", out, "--port", "0",
