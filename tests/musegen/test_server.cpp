@@ -791,6 +791,49 @@ TEST_F(ServerTest, StopCancelsTheRunningJobAndReturnsPromptly) {
   EXPECT_EQ(pieces, 0u) << "a cancelled job left a piece (or a draft)";
 }
 
+// A stop while FluidSynth renders a long piece ends the render between two blocks: Ctrl-C
+// does not wait for ten minutes of audio (schemathesis' run, ending with SIGINT, waited).
+TEST_F(ServerTest, StopEndsAFluidSynthRenderPromptly) {
+  const fs::path sf2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
+  if (!soundfont_support_built_in()) GTEST_SKIP() << "this build has no FluidSynth";
+  if (!fs::is_regular_file(sf2))
+    GTEST_SKIP() << sf2 << " is missing (apt-get install fluid-soundfont-gm)";
+  ModelConfig config;
+  config.embed = 8;
+  config.hidden = 8;
+  config.layers = 1;
+  test::save_tiny_run(runs_.root / "roll", test::tiny_dataset(Encoding::roll), config);
+  server::ServerOptions o = options_for(dir_, runs_);
+  o.soundfont = sf2;
+  auto s = std::make_unique<Running>(o);
+  auto c = s->client();
+  // 600 s at 4 bpm: 40 quarter notes of frames, sampled at once, then ten minutes to render.
+  const Reply a = post(*c, "/api/generate",
+                       Json{{"model", model_id(*c, "roll")},
+                            {"seconds", 600},
+                            {"tempo", 4},
+                            {"primer", {{"steps", 0}}}}
+                           .dump());
+  ASSERT_EQ(a.status, 202) << a.body;
+  Json job;
+  for (int i = 0; i < 1000; ++i) {
+    job = get(*c, "/api/jobs/" + a.json["id"].get<std::string>()).json;
+    if (job["stage"] == "render" || job["state"] == "done" || job["state"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(job["stage"], "render") << job.dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // FluidSynth under way
+  const auto start = std::chrono::steady_clock::now();
+  s->stop();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 2.0);
+  std::size_t pieces = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ / "pieces"))
+    pieces += entry.is_directory() ? 1 : 0;
+  EXPECT_EQ(pieces, 0u) << "a cancelled job left a piece (or a draft)";
+}
+
 // The page is one self-contained document: nothing from another origin (no CDN), and it
 // calls only routes the OpenAPI document describes.
 TEST_F(ServerTest, ThePageIsServedAtTheRootAndLoadsNothingFromElsewhere) {

@@ -68,8 +68,11 @@ double since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-void render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav) {
+bool render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav,
+                               std::stop_token) {
+  // About 1000 times real time (docs/perf.md): the longest piece takes about a second.
   render_midi_to_wav(file, RenderRequest{}, wav);
+  return true;
 }
 
 std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& request,
@@ -154,7 +157,7 @@ std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& req
   made.metrics = compute_metrics(file);
   rendered(1);
   if (stop.stop_requested()) return std::nullopt;
-  wav(file, draft.file(PieceFile::wav));
+  if (!wav(file, draft.file(PieceFile::wav), stop)) return std::nullopt;
   rendered(2);
   if (stop.stop_requested()) return std::nullopt;
   plot::PianoRollOptions roll;

@@ -23,10 +23,13 @@
 namespace musegen::server {
 
 // How a piece's WAV is made: the built-in synthesizer (render_midi_to_wav), or the server's
-// loaded SoundFont (serve --soundfont). Called on the job's thread; thread-safe.
-using WavRenderer =
-    std::function<void(const midi::MidiFile& file, const std::filesystem::path& wav)>;
-void render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav);
+// loaded SoundFont (serve --soundfont). Called on the job's thread; thread-safe. Returns false
+// when `stop` was requested before it finished (nothing written): FluidSynth takes about a
+// minute for the longest piece, too long for a Ctrl-C to wait.
+using WavRenderer = std::function<bool(const midi::MidiFile& file, const std::filesystem::path& wav,
+                                       std::stop_token stop)>;
+bool render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav,
+                               std::stop_token stop);
 
 // The longest piece a server renders: a WAV of 20 minutes is 200 MiB.
 inline constexpr double kMaxPieceSeconds = 1200;

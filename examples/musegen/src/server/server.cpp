@@ -424,10 +424,28 @@ Json Server::Impl::submit(const GenerationRequest& request, const std::shared_pt
                      std::stop_token stop,
                      const ProgressFn& progress) -> std::optional<std::string> {
     const std::unique_ptr<PieceDraft> draft = pieces.begin();
-    const WavRenderer wav = [this](const midi::MidiFile& file, const std::filesystem::path& path) {
-      if (!soundfont) return render_with_builtin_synth(file, path);
+    const WavRenderer wav = [this](const midi::MidiFile& file, const std::filesystem::path& path,
+                                   std::stop_token stop) {
+      if (!soundfont) return render_with_builtin_synth(file, path, stop);
       std::lock_guard lock(soundfont_mutex);
-      write_wav(path, soundfont->render(file));
+      // SoundFontSynth::render, a block at a time so that a stop ends it between two blocks:
+      // the same samples, normalized by the same rule (the synth has the default options).
+      struct Stopped {};
+      Audio audio = silent_audio(file_seconds(file), SynthOptions{}.sample_rate);
+      std::size_t at = 0;
+      try {
+        soundfont->render_blocks(file, [&](std::span<const float> block) {
+          if (stop.stop_requested()) throw Stopped{};
+          std::copy(block.begin(), block.end(),
+                    audio.samples.begin() + static_cast<std::ptrdiff_t>(at));
+          at += block.size();
+        });
+      } catch (const Stopped&) {
+        return false;
+      }
+      normalize(audio, SynthOptions{});
+      write_wav(path, audio);
+      return true;
     };
     const std::optional<MadePiece> made = make_piece(*run, request, *draft, stop, progress, wav);
     if (!made) return std::nullopt;
