@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build and test dependencies on Debian/Ubuntu, and only the missing ones: the
-# Debian packages below, then TensorBoard (the reader the event-file tests check against; not
-# packaged by Debian) into a virtual environment that also sees Debian's Python packages.
+# Debian packages below, then TensorBoard (the reader the event-file tests check against) and
+# schemathesis (the API fuzzer of musegen serve's test), neither packaged by Debian, into a
+# virtual environment that also sees Debian's Python packages.
 # Idempotent: when everything is present it says so and returns at once (no apt-get run).
 #
 # usage: scripts/setup.sh
@@ -28,7 +29,11 @@ required=(
   python3-pil             # tests/musegen/plot_check.py (decodes our PNG files)
   python3-venv            # the TensorBoard venv below
   libfluidsynth-dev       # optional: musegen render --soundfont (docs/architecture.md)
-  fluid-soundfont-gm      # the General MIDI SoundFont the FluidSynth tests play
+  fluid-soundfont-gm      # the General MIDI SoundFont the FluidSynth tests play (and serve's default)
+  chromium                # tests/musegen/browser_check.py: musegen serve's page in a real browser
+  chromium-driver         #   ... driven headless through WebDriver
+  python3-selenium        #   ... from Python
+  wrk                     # benches/serve_load.sh: musegen serve under load (not a test)
   clang                   # scripts/fuzz.sh
   "libclang-rt-dev|libclang-rt-14-dev"  # libFuzzer runtime
 )
@@ -58,19 +63,24 @@ done
 # tests that need it skip and say why; that does not fail the set-up.
 venv=${MUSEGEN_VENV:-$HOME/.cache/musegen/venv}
 tensorboard_version=2.21.0
+# schemathesis, in the same venv, fuzzes musegen serve's API against its OpenAPI document
+# (tests/musegen/schemathesis_check.py); pinned for the same reason.
+schemathesis_version=4.32.5
 tensorboard_ok() {
-  "$venv/bin/python3" -c "import tensorboard.backend.event_processing.event_accumulator" >/dev/null 2>&1
+  "$venv/bin/python3" -c "import tensorboard.backend.event_processing.event_accumulator" >/dev/null 2>&1 &&
+    [[ "$("$venv/bin/st" --version 2>/dev/null)" == *"$schemathesis_version"* ]]
 }
 ensure_tensorboard() {
   tensorboard_ok && return 0
-  echo "setup.sh: installing tensorboard $tensorboard_version into $venv"
+  echo "setup.sh: installing tensorboard $tensorboard_version and schemathesis $schemathesis_version into $venv"
   if /usr/bin/python3 -m venv --system-site-packages "$venv" &&
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "tensorboard==$tensorboard_version" &&
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "tensorboard==$tensorboard_version" \
+      "schemathesis==$schemathesis_version" &&
     tensorboard_ok; then
-    echo "setup.sh: tensorboard installed in $venv"
+    echo "setup.sh: tensorboard and schemathesis installed in $venv"
   else
-    echo "setup.sh: warning: could not install tensorboard into $venv (no network?);" \
-      "the TensorBoard event-file tests will skip" >&2
+    echo "setup.sh: warning: could not install tensorboard and schemathesis into $venv (no network?);" \
+      "the TensorBoard event-file tests and the schemathesis check will skip" >&2
   fi
 }
 

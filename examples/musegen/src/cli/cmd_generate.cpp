@@ -116,24 +116,12 @@ int cmd_generate(Args args) {
                             "; only multitrack models know instruments");
     {
       // The ensemble given: it replaces the primer's header (a primer's notes must then fit it).
-      std::vector<int> ensemble;
       try {
-        ensemble = parse_instrument_list(instruments_list, codec.params().instruments);
-        Sequence header = multitrack_header(codec, ensemble);
-        const std::size_t old_header = multitrack_ensemble(codec, primer).size();
-        int parts_used = -1;
-        if (!primer_midi.empty() || primer_sequence >= 0)
-          for (const GivenNote& n : multitrack_grid_notes(codec, primer)) parts_used = std::max(parts_used, n.part);
-        if (parts_used >= static_cast<int>(ensemble.size()))
-          throw std::invalid_argument("--instruments: the primer has notes for part " + std::to_string(parts_used + 1) +
-                                      ", the list names " + std::to_string(ensemble.size()) + " parts");
+        const std::vector<int> ensemble =
+            parse_instrument_list(instruments_list, codec.params().instruments);
         // A primer asked for keeps its notes; otherwise the piece starts from the ensemble alone.
-        if (!primer_midi.empty() || primer_sequence >= 0) {
-          header.tokens.insert(header.tokens.end(), primer.tokens.begin() + static_cast<std::ptrdiff_t>(old_header),
-                               primer.tokens.end());
-          header.source = primer.source;
-        }
-        primer = std::move(header);
+        primer = primer_for_ensemble(codec, primer, ensemble,
+                                     !primer_midi.empty() || primer_sequence >= 0);
       } catch (const std::invalid_argument& e) {
         const std::string what = e.what();
         throw cli::UsageError(what.rfind("--", 0) == 0 ? what : "--instruments: " + what);

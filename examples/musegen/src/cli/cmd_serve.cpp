@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "fluid_render.hpp"
 #include "server.hpp"
 
 namespace musegen {
@@ -17,6 +18,7 @@ namespace musegen {
 namespace {
 
 constexpr std::int64_t kMaxQueue = 10'000;
+constexpr const char* kDebianGeneralMidiSoundFont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
 constexpr std::int64_t kMaxWorkers = 64;
 
 // SIGINT and SIGTERM are blocked in every thread (the server's threads inherit the mask
@@ -71,6 +73,7 @@ int cmd_serve(Args args) {
   std::int64_t port = o.port, queue = static_cast<std::int64_t>(o.queue), workers = o.workers,
                threads = 0;
   bool check = false, quiet = false;
+  std::string soundfont = "auto";
   cli::Parser p(
       "serve", "[options]",
       "Serves the models trained by `musegen train` over HTTP: a JSON API to list them,\n"
@@ -92,6 +95,10 @@ int cmd_serve(Args args) {
       .option("threads", threads, "N",
               "CPU threads of each worker's model kernels (0: the cores shared among the workers)",
               cli::range(0, cli::kMaxThreads))
+      .option("soundfont", soundfont, "SF2",
+              "play the WAV files with FluidSynth and this SoundFont; auto: the General MIDI "
+              "SoundFont of Debian's fluid-soundfont-gm when it is installed and this build has "
+              "FluidSynth; none: the built-in synthesizer")
       .flag("check", check,
             "find the runs, open --out and bind the address, print them, then exit without serving")
       .flag("quiet", quiet, "print nothing but errors and the address")
@@ -112,6 +119,16 @@ int cmd_serve(Args args) {
   o.queue = static_cast<std::size_t>(queue);
   o.workers = static_cast<int>(workers);
   o.threads = static_cast<int>(threads);
+  if (soundfont == "auto") {
+    // The SoundFont the FluidSynth tests and demo.sh play; absent, the built-in synthesizer.
+    const std::filesystem::path gm = kDebianGeneralMidiSoundFont;
+    std::error_code ec;
+    if (soundfont_support_built_in() && std::filesystem::is_regular_file(gm, ec)) o.soundfont = gm;
+  } else if (soundfont != "none") {
+    if (!soundfont_support_built_in())
+      throw cli::UsageError("--soundfont " + soundfont + ": " + soundfont_help());
+    o.soundfont = soundfont;
+  }
 
   SignalWaiter signals;  // before the server starts any thread
   server::Server server(o);
@@ -122,7 +139,7 @@ int cmd_serve(Args args) {
               << "anyone who can reach it can generate and read the pieces (there is no login)\n";
   if (!quiet)
     std::cerr << "serve: runs from " << o.runs.string() << ", pieces kept in " << o.out.string()
-              << "\n";
+              << ", audio by " << server.synthesizer() << "\n";
   std::cout << "serve: open " << server.url() << " (the API: " << server.url()
             << "api/openapi.json)" << std::endl;
   if (check) {

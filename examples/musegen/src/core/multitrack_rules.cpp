@@ -348,4 +348,22 @@ std::vector<GivenNote> multitrack_grid_notes(const Codec& codec, const Sequence&
   return notes;
 }
 
+Sequence primer_for_ensemble(const Codec& codec, const Sequence& primer,
+                             const std::vector<int>& ensemble, bool keep_primer_notes) {
+  Sequence header = multitrack_header(codec, ensemble);
+  if (!keep_primer_notes) return header;
+  int parts_used = -1;
+  for (const GivenNote& n : multitrack_grid_notes(codec, primer))
+    parts_used = std::max(parts_used, n.part);
+  if (parts_used >= static_cast<int>(ensemble.size()))
+    throw std::invalid_argument("the primer has notes for part " + std::to_string(parts_used + 1) +
+                                ", the list names " + std::to_string(ensemble.size()) + " parts");
+  const std::size_t old_header = multitrack_ensemble(codec, primer).size();
+  header.tokens.insert(header.tokens.end(),
+                       primer.tokens.begin() + static_cast<std::ptrdiff_t>(old_header),
+                       primer.tokens.end());
+  header.source = primer.source;
+  return header;
+}
+
 }  // namespace musegen

@@ -40,6 +40,14 @@ std::vector<int> multitrack_ensemble(const Codec& codec, const Sequence& sequenc
 // the vocabulary lacks.
 Sequence multitrack_header(const Codec& codec, const std::vector<int>& ensemble);
 
+// The primer of a generation for `ensemble` (generate --instruments, serve's "instruments"):
+// the ensemble's header, followed by the primer's notes when `keep_primer_notes` (a primer the
+// user asked for), whose parts must then exist in the ensemble. Throws std::invalid_argument
+// (what multitrack_header throws, or "the primer has notes for part N, the list names M
+// parts").
+Sequence primer_for_ensemble(const Codec& codec, const Sequence& primer,
+                             const std::vector<int>& ensemble, bool keep_primer_notes);
+
 // The rule of a free generation. `fixed_ensemble`: the primer's header is the whole
 // ensemble (generate --instruments); otherwise the model may add parts while the header
 // lasts. Throws std::invalid_argument for a codec that is not multitrack.

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "instruments.hpp"
 #include "plot.hpp"
 #include "run_dir.hpp"
 #include "sha256.hpp"
@@ -129,6 +130,13 @@ ModelInfo ModelRegistry::describe(const std::string& id, const fs::path& relativ
   info.embed = config.embed;
   info.hidden = config.hidden;
   info.layers = config.layers;
+  if (run->dataset.codec.encoding() == Encoding::multitrack) {
+    const auto known = musegen::instruments();
+    const auto n = std::min<std::size_t>(
+        known.size(), static_cast<std::size_t>(run->dataset.codec.params().instruments));
+    for (std::size_t i = 0; i < n; ++i) info.instruments.emplace_back(known[i].name);
+    info.max_parts = run->dataset.codec.params().tracks;
+  }
   if (const auto sha = run->loaded.metadata.find("musegen.sha256");
       sha != run->loaded.metadata.end())
     info.weights_sha256 = sha->second;

@@ -42,6 +42,10 @@ struct ModelInfo {
   std::optional<double> best_valid_loss;
   std::vector<LossPoint> loss_curve;  // at most kMaxCurvePoints, evenly thinned
   std::string weights_sha256;         // the tensors' hash, from the weights' metadata
+  // A multitrack model's instruments (the names a request's "instruments" takes) and how many
+  // parts it writes at most; empty and 0 for the other encodings.
+  std::vector<std::string> instruments;
+  std::int64_t max_parts = 0;
 };
 
 inline constexpr std::size_t kMaxCurvePoints = 200;

@@ -50,6 +50,49 @@ const char* openapi_document() {
         }
       }
     },
+    "/api/models/{id}/data-metrics": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "get": {
+        "summary": "The metrics of the model's own data (its validation split, else its training split), to read a piece's against",
+        "operationId": "getDataMetrics",
+        "responses": {
+          "200": {"description": "Mean, standard deviation and count of each metric", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataMetrics"}}}},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"}
+        }
+      }
+    },
+    "/api/runs": {
+      "get": {
+        "summary": "The training runs under --runs, those still without weights included, and whether musegen train is writing each now",
+        "operationId": "listRuns",
+        "responses": {
+          "200": {
+            "description": "Every run, sorted by name",
+            "content": {"application/json": {"schema": {
+              "type": "object", "additionalProperties": false, "required": ["runs"],
+              "properties": {"runs": {"type": "array", "items": {"$ref": "#/components/schemas/TrainingRun"}}}
+            }}}
+          }
+        }
+      }
+    },
+    "/api/runs/{id}/metrics": {
+      "parameters": [
+        {"$ref": "#/components/parameters/Id"},
+        {"name": "after", "in": "query", "required": false, "description": "Only the rows of later steps (-1: every row); a page that polls passes the last step it has",
+         "schema": {"type": "integer", "minimum": -1, "maximum": 9223372036854775807, "default": -1}}
+      ],
+      "get": {
+        "summary": "A run's loss rows (metrics.csv) after a step: the curve of a run in progress, a little more at every poll",
+        "operationId": "getRunMetrics",
+        "responses": {
+          "200": {"description": "The run and its rows", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunMetrics"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "404": {"$ref": "#/components/responses/NotFound"}
+        }
+      }
+    },
     "/api/generate": {
       "post": {
         "summary": "Start a generation",
@@ -76,15 +119,6 @@ const char* openapi_document() {
         "responses": {
           "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
           "404": {"$ref": "#/components/responses/NotFound"}
-        }
-      },
-      "delete": {
-        "summary": "Cancel a job (as POST /api/jobs/{id}/cancel)",
-        "operationId": "deleteJob",
-        "responses": {
-          "202": {"$ref": "#/components/responses/JobAccepted"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "409": {"$ref": "#/components/responses/Conflict"}
         }
       }
     },
@@ -203,10 +237,64 @@ const char* openapi_document() {
           "valid_loss": {"type": "number", "nullable": true}
         }
       },
+      "TrainingRun": {
+        "type": "object", "additionalProperties": false, "required": ["id", "name", "training", "has_weights", "last_step"],
+        "properties": {
+          "id": {"type": "string", "description": "The model's id once the run has weights"},
+          "name": {"type": "string"},
+          "training": {"type": "boolean", "description": "A musegen train on this machine holds the run's lock"},
+          "has_weights": {"type": "boolean"},
+          "last_step": {"type": "integer", "description": "The step of the last row of metrics.csv (0: none yet)"}
+        }
+      },
+      "RunMetrics": {
+        "type": "object", "additionalProperties": false, "required": ["id", "name", "training", "has_weights", "last_step", "points", "more"],
+        "properties": {
+          "id": {"type": "string"},
+          "name": {"type": "string"},
+          "training": {"type": "boolean"},
+          "has_weights": {"type": "boolean"},
+          "last_step": {"type": "integer"},
+          "points": {"type": "array", "maxItems": 5000, "items": {"$ref": "#/components/schemas/LossPoint"}},
+          "more": {"type": "boolean", "description": "More rows follow the last point: ask again with after set to its step"}
+        }
+      },
+      "MetricSummary": {
+        "type": "object", "additionalProperties": false, "required": ["mean", "std", "count"],
+        "properties": {
+          "mean": {"type": "number", "nullable": true},
+          "std": {"type": "number", "nullable": true},
+          "count": {"type": "integer", "description": "Sequences where the metric is defined"}
+        }
+      },
+      "DataMetrics": {
+        "type": "object", "additionalProperties": false, "required": ["model", "split", "sequences", "metrics"],
+        "properties": {
+          "model": {"type": "string"},
+          "split": {"type": "string", "enum": ["valid", "train"]},
+          "sequences": {"type": "integer", "description": "How many sequences were measured (at most 200, spread over the split)"},
+          "metrics": {
+            "type": "object", "additionalProperties": false,
+            "required": ["note_count", "pitch_range", "pitch_classes_used", "polyphony", "scale_consistency",
+                         "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length"],
+            "properties": {
+              "note_count": {"$ref": "#/components/schemas/MetricSummary"},
+              "pitch_range": {"$ref": "#/components/schemas/MetricSummary"},
+              "pitch_classes_used": {"$ref": "#/components/schemas/MetricSummary"},
+              "polyphony": {"$ref": "#/components/schemas/MetricSummary"},
+              "scale_consistency": {"$ref": "#/components/schemas/MetricSummary"},
+              "repeated_ngram_share": {"$ref": "#/components/schemas/MetricSummary"},
+              "longest_repeat_run": {"$ref": "#/components/schemas/MetricSummary"},
+              "empty_bar_share": {"$ref": "#/components/schemas/MetricSummary"},
+              "mean_note_length": {"$ref": "#/components/schemas/MetricSummary"}
+            }
+          }
+        }
+      },
       "Model": {
         "type": "object", "additionalProperties": false,
         "required": ["id", "name", "available", "error", "encoding", "dataset", "train_sequences", "valid_sequences",
-                     "parameters", "embed", "hidden", "layers", "best_valid_loss", "loss_curve"],
+                     "parameters", "embed", "hidden", "layers", "best_valid_loss", "loss_curve", "instruments", "max_parts"],
         "properties": {
           "id": {"type": "string"},
           "name": {"type": "string", "description": "The run's folder under --runs, for people to read"},
@@ -221,7 +309,9 @@ const char* openapi_document() {
           "hidden": {"type": "integer"},
           "layers": {"type": "integer"},
           "best_valid_loss": {"type": "number", "nullable": true},
-          "loss_curve": {"type": "array", "maxItems": 200, "items": {"$ref": "#/components/schemas/LossPoint"}}
+          "loss_curve": {"type": "array", "maxItems": 200, "items": {"$ref": "#/components/schemas/LossPoint"}},
+          "instruments": {"type": "array", "items": {"type": "string"}, "description": "A multitrack model's instruments, the names a request's instruments takes (empty for other encodings)"},
+          "max_parts": {"type": "integer", "description": "The most parts a multitrack model writes (0 for other encodings)"}
         }
       },
       "Primer": {
@@ -247,7 +337,9 @@ const char* openapi_document() {
           "seed": {"type": "integer", "minimum": 0, "maximum": 9007199254740991, "description": "Default: a new one, stored with the piece"},
           "tempo": {"anyOf": [{"type": "number", "enum": [0]}, {"type": "number", "minimum": 4, "maximum": 1000}],
                     "default": 0, "description": "Beats per minute; 0: the encoding's default"},
-          "primer": {"$ref": "#/components/schemas/Primer"}
+          "primer": {"$ref": "#/components/schemas/Primer"},
+          "instruments": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string", "minLength": 1, "maxLength": 40},
+                          "description": "A multitrack model's ensemble, one instrument name (or GM program) per part, from the model's instruments; a 400 for other models"}
         }
       },
       "Job": {
@@ -272,6 +364,7 @@ const char* openapi_document() {
         "properties": {
           "id": {"type": "string"},
           "created": {"type": "string", "format": "date-time"},
+          "synthesizer": {"type": "string", "description": "What played the WAV: the built-in synthesizer, or FluidSynth with serve --soundfont's SoundFont"},
           "model": {
             "type": "object", "additionalProperties": false, "required": ["id", "name", "weights_sha256"],
             "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "weights_sha256": {"type": "string"}}

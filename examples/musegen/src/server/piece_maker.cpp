@@ -68,9 +68,16 @@ double since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+bool render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav,
+                               std::stop_token) {
+  // About 1000 times real time (docs/perf.md): the longest piece takes about a second.
+  render_midi_to_wav(file, RenderRequest{}, wav);
+  return true;
+}
+
 std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& request,
                                     const PieceDraft& draft, std::stop_token stop,
-                                    const ProgressFn& progress) {
+                                    const ProgressFn& progress, const WavRenderer& wav) {
   const Codec& codec = run.dataset.codec;
   DecodeOptions decode;
   if (request.tempo > 0) decode.tempo_bpm = request.tempo;
@@ -93,13 +100,22 @@ std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& req
     throw std::invalid_argument(std::string("primer.sequence: ") + e.what());
   }
 
+  std::shared_ptr<TokenRule> rule = generation_rule(codec);
+  if (const std::vector<int> ensemble = resolve_instruments(request, codec); !ensemble.empty()) {
+    // A primer asked for (a MIDI file, or steps of the data) keeps its notes, which must then
+    // fit the ensemble; as generate --instruments.
+    const bool keep = !request.primer_midi_bytes.empty() || request.primer_steps > 0;
+    primer.sequence = primer_for_ensemble(codec, primer.sequence, ensemble, keep);
+    rule = multitrack_rule(codec, true);
+  }
+
   GenerateOptions g;
   g.steps = request.steps;
   g.sample.temperature = request.temperature;
   g.sample.top_k = request.top_k;
   g.sample.top_p = request.top_p;
   g.sample.seed = static_cast<std::uint64_t>(request.seed);
-  g.rule = generation_rule(codec);
+  g.rule = rule;
   g.stop = stop;
   g.progress = progress;
   if (request.seconds) {
@@ -141,7 +157,7 @@ std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& req
   made.metrics = compute_metrics(file);
   rendered(1);
   if (stop.stop_requested()) return std::nullopt;
-  render_midi_to_wav(file, RenderRequest{}, draft.file(PieceFile::wav));
+  if (!wav(file, draft.file(PieceFile::wav), stop)) return std::nullopt;
   rendered(2);
   if (stop.stop_requested()) return std::nullopt;
   plot::PianoRollOptions roll;

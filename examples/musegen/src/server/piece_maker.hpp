@@ -7,6 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <libmidi/midi_file.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -18,6 +21,15 @@
 #include "session.hpp"
 
 namespace musegen::server {
+
+// How a piece's WAV is made: the built-in synthesizer (render_midi_to_wav), or the server's
+// loaded SoundFont (serve --soundfont). Called on the job's thread; thread-safe. Returns false
+// when `stop` was requested before it finished (nothing written): FluidSynth takes about a
+// minute for the longest piece, too long for a Ctrl-C to wait.
+using WavRenderer = std::function<bool(const midi::MidiFile& file, const std::filesystem::path& wav,
+                                       std::stop_token stop)>;
+bool render_with_builtin_synth(const midi::MidiFile& file, const std::filesystem::path& wav,
+                               std::stop_token stop);
 
 // The longest piece a server renders: a WAV of 20 minutes is 200 MiB.
 inline constexpr double kMaxPieceSeconds = 1200;
@@ -36,6 +48,7 @@ struct MadePiece {
 // `run` is shared with other jobs: its model is only read (core/generate.hpp).
 std::optional<MadePiece> make_piece(OpenedRun& run, const GenerationRequest& request,
                                     const PieceDraft& draft, std::stop_token stop,
-                                    const ProgressFn& progress);
+                                    const ProgressFn& progress,
+                                    const WavRenderer& wav = render_with_builtin_synth);
 
 }  // namespace musegen::server

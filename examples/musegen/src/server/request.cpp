@@ -10,6 +10,7 @@
 
 #include "api_error.hpp"
 #include "codec.hpp"
+#include "instruments.hpp"
 
 namespace musegen::server {
 
@@ -18,7 +19,7 @@ namespace {
 using Json = nlohmann::json;
 
 const std::set<std::string> kFields = {"model", "steps", "seconds", "temperature", "top_k",
-                                       "top_p", "seed",  "tempo",   "primer"};
+                                       "top_p", "seed",  "tempo",   "primer",      "instruments"};
 const std::set<std::string> kPrimerFields = {"steps", "sequence", "midi_base64"};
 
 std::string list_of(const std::set<std::string>& names) {
@@ -121,6 +122,19 @@ GenerationRequest parse_generation_request(const std::string& body, std::int64_t
                            {kMinTempoBpm, kMaxTempoBpm, false,
                             number_text(kMinTempoBpm) + ".." + number_text(kMaxTempoBpm)},
                            0.0, "the codec's default");
+  if (json.contains("instruments")) {
+    const Json& list = json["instruments"];
+    const std::string allowed = "an array of 1.." + std::to_string(kMaxRequestInstruments) +
+                                " instrument names (GET /api/models gives a model's)";
+    if (!list.is_array() || list.empty() || list.size() > kMaxRequestInstruments)
+      throw bad_field("instruments", allowed, shown(list));
+    for (const Json& name : list) {
+      if (!name.is_string() || name.get<std::string>().empty() ||
+          name.get<std::string>().size() > 40)
+        throw bad_field("instruments", allowed, shown(name));
+      r.instruments.push_back(name.get<std::string>());
+    }
+  }
   if (json.contains("primer")) {
     const Json& primer = json["primer"];
     if (!primer.is_object())
@@ -152,18 +166,50 @@ GenerationRequest parse_generation_request(const std::string& body, std::int64_t
         throw ApiError(400, std::string("primer.midi_base64: ") + e.what(), "primer.midi_base64",
                        "a MIDI file in base64 (RFC 4648, with padding)");
       }
-      // Read here, so that a broken file is the client's 400 with libmidi's diagnostic
-      // rather than a failed job later. Lenient, as musegen generate --primer reads.
-      try {
-        (void)midi::read(r.primer_midi_bytes, midi::ReadOptions().source_name("primer.mid"));
-      } catch (const midi::ParseError& e) {
-        throw ApiError(
-            400, std::string("primer.midi_base64: not a MIDI file libmidi can read: ") + e.what(),
-            "primer.midi_base64", "a Standard MIDI File");
-      }
     }
   }
   return r;
+}
+
+std::vector<int> resolve_instruments(const GenerationRequest& r, const Codec& codec) {
+  if (r.instruments.empty()) return {};
+  if (codec.encoding() != Encoding::multitrack)
+    throw ApiError(400,
+                   "instruments: the model's encoding is " +
+                       std::string(encoding_name(codec.encoding())) +
+                       "; only multitrack models know instruments",
+                   "instruments", "absent for this model");
+  std::string list;
+  for (const std::string& name : r.instruments) {
+    if (name.find(',') != std::string::npos)
+      throw bad_field("instruments", "one instrument name per entry", shown(Json(name)));
+    list += (list.empty() ? "" : ",") + name;
+  }
+  std::vector<int> ensemble;
+  try {
+    ensemble = parse_instrument_list(list, codec.params().instruments);
+  } catch (const std::invalid_argument& e) {
+    throw ApiError(400, std::string("instruments: ") + e.what(), "instruments",
+                   instrument_names(codec.params().instruments));
+  }
+  if (ensemble.size() > static_cast<std::size_t>(codec.params().tracks))
+    throw ApiError(400,
+                   "instruments: the model writes at most " +
+                       std::to_string(codec.params().tracks) + " parts, the list names " +
+                       std::to_string(ensemble.size()),
+                   "instruments", "1.." + std::to_string(codec.params().tracks) + " names");
+  return ensemble;
+}
+
+void check_primer_midi(const GenerationRequest& r) {
+  if (r.primer_midi_bytes.empty()) return;
+  try {
+    (void)midi::read(r.primer_midi_bytes, midi::ReadOptions().source_name("primer.mid"));
+  } catch (const midi::ParseError& e) {
+    throw ApiError(400,
+                   std::string("primer.midi_base64: not a MIDI file libmidi can read: ") + e.what(),
+                   "primer.midi_base64", "a Standard MIDI File");
+  }
 }
 
 std::string canonical_json(const GenerationRequest& r) {
@@ -185,6 +231,8 @@ std::string canonical_json(const GenerationRequest& r) {
   else
     primer["sequence"] = r.primer_sequence;
   json["primer"] = primer;
+  // Only when given, so that the parameters stored before the field existed read the same.
+  if (!r.instruments.empty()) json["instruments"] = r.instruments;
   return json.dump();
 }
 

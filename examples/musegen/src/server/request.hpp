@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "codec.hpp"
+
 namespace musegen::server {
 
 inline constexpr std::int64_t kMaxRequestSteps = 20'000;
@@ -43,13 +45,31 @@ struct GenerationRequest {
   std::int64_t primer_sequence = -1;            // -1: picked by the seed (when no MIDI primer)
   std::string primer_midi_base64;               // empty: no MIDI primer
   std::vector<std::uint8_t> primer_midi_bytes;  // decoded from primer_midi_base64
+  // A multitrack model's ensemble, one name (or GM program) per part, as generate
+  // --instruments takes them; empty: the model chooses. Resolved against the model's
+  // instruments by the server (resolve_instruments), not here: the parse knows no model.
+  std::vector<std::string> instruments;
 };
+
+inline constexpr std::size_t kMaxRequestInstruments = 16;
 
 // Parses and checks a request body. Throws ApiError 400 naming the field for malformed JSON,
 // an unknown field, a value of the wrong type or outside its range, both steps and seconds,
-// broken base64, or a MIDI primer libmidi cannot read (its diagnostic in the error).
-// `new_seed` gives the seed when the request has none.
+// or broken base64. `new_seed` gives the seed when the request has none.
 GenerationRequest parse_generation_request(const std::string& body, std::int64_t new_seed);
+
+// Throws ApiError 400 (libmidi's diagnostic in it) when the request's MIDI primer is not a
+// file libmidi can read (leniently, as musegen generate --primer reads). Apart from the parse:
+// the server looks the model up first, so that a request the OpenAPI document calls valid is
+// a 404 for an unknown model whatever its primer holds, and a 400 only for what the document
+// cannot say (that the bytes are a MIDI file). Read before the job, so that a broken file is
+// the client's 400 rather than a failed job later.
+void check_primer_midi(const GenerationRequest& request);
+
+// The request's instruments as rows of instruments() for a model with `codec`: empty when
+// none are asked. Throws ApiError 400 naming "instruments" for a model that is not multitrack,
+// an unknown name (the known ones in the error) or more parts than the model writes.
+std::vector<int> resolve_instruments(const GenerationRequest& request, const Codec& codec);
 
 // The canonical JSON of a request (every field present, the MIDI primer as base64): what a
 // piece stores as its parameters, and what parse_generation_request reads back unchanged.

@@ -7,14 +7,18 @@
 
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <libnn/threads.hpp>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -24,6 +28,7 @@
 #include <thread>
 
 #include "api_error.hpp"
+#include "fluid_render.hpp"
 #include "jobs.hpp"
 #include "models.hpp"
 #include "openapi.hpp"
@@ -31,6 +36,8 @@
 #include "piece_maker.hpp"
 #include "pieces.hpp"
 #include "request.hpp"
+#include "training_runs.hpp"
+#include "wav.hpp"
 
 namespace musegen::server {
 
@@ -83,6 +90,8 @@ Json model_json(const ModelInfo& m) {
                      {"train_loss", optional_number(p.train_loss)},
                      {"valid_loss", optional_number(p.valid_loss)}});
   json["loss_curve"] = curve;
+  json["instruments"] = m.instruments;
+  json["max_parts"] = m.max_parts;
   return json;
 }
 
@@ -108,10 +117,11 @@ std::string utc_now() {
 }
 
 Json piece_record(const std::string& id, const ModelInfo& model, const GenerationRequest& request,
-                  const MadePiece& made) {
+                  const MadePiece& made, const std::string& synthesizer) {
   Json json;
   json["id"] = id;
   json["created"] = utc_now();
+  json["synthesizer"] = synthesizer;
   json["model"] = {
       {"id", model.id}, {"name", model.name}, {"weights_sha256", model.weights_sha256}};
   json["parameters"] = Json::parse(canonical_json(request));
@@ -130,6 +140,67 @@ Json piece_record(const std::string& id, const ModelInfo& model, const Generatio
     files[piece_file_name(f)] = "/api/pieces/" + id + "/files/" + piece_file_name(f);
   json["files"] = files;
   return json;
+}
+
+Json loss_points_json(const std::vector<LossPoint>& points) {
+  Json curve = Json::array();
+  for (const LossPoint& p : points)
+    curve.push_back({{"step", p.step},
+                     {"train_loss", optional_number(p.train_loss)},
+                     {"valid_loss", optional_number(p.valid_loss)}});
+  return curve;
+}
+
+Json training_run_json(const TrainingRun& r) {
+  return {{"id", r.id},
+          {"name", r.name},
+          {"training", r.training},
+          {"has_weights", r.has_weights},
+          {"last_step", r.last_step}};
+}
+
+// The metrics of the model's own data (its validation split, else its training split; at
+// most kDataMetricSequences sequences, decoded as the pieces are): what a piece's metrics are
+// read against. Mean, population standard deviation and count of each scalar metric.
+constexpr std::size_t kDataMetricSequences = 200;
+
+Json data_metrics_json(const OpenedRun& run, const std::string& model_id) {
+  const auto& pool = run.dataset.valid.empty() ? run.dataset.train : run.dataset.valid;
+  const std::size_t n = std::min(pool.size(), kDataMetricSequences);
+  std::array<std::vector<double>, kScalarMetricCount> values;
+  for (std::size_t i = 0; i < n; ++i) {
+    // Evenly spread over the split, so that a long split is sampled, not its first pieces.
+    const Sequence& sequence = pool[i * pool.size() / std::max<std::size_t>(n, 1)];
+    const PieceMetrics m = compute_metrics(run.dataset.codec.decode(sequence, {}));
+    for (std::size_t k = 0; k < kScalarMetricCount; ++k) values[k].push_back(m.scalar[k]);
+  }
+  Json metrics;
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
+    const MeanStd ms = mean_std_of(values[k]);
+    metrics[std::string(kScalarMetricTable[k].key)] = {
+        {"mean", ms.count ? number_or_null(ms.mean) : Json(nullptr)},
+        {"std", ms.count ? number_or_null(ms.std) : Json(nullptr)},
+        {"count", ms.count}};
+  }
+  return {{"model", model_id},
+          {"split", run.dataset.valid.empty() ? "train" : "valid"},
+          {"sequences", n},
+          {"metrics", metrics}};
+}
+
+// A query parameter that must be an integer lo..hi, written in decimal digits (a sign for
+// negative values); `fallback` when absent.
+std::int64_t integer_query(const httplib::Request& req, const std::string& name, std::int64_t lo,
+                           std::int64_t hi, std::int64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  const std::string allowed = "an integer " + std::to_string(lo) + ".." + std::to_string(hi);
+  std::int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [at, error] = std::from_chars(text.data(), end, v);
+  if (text.empty() || at != end || error != std::errc{} || v < lo || v > hi)
+    throw bad_field(name, allowed, "\"" + text.substr(0, 40) + "\"");
+  return v;
 }
 
 std::int64_t new_seed() {
@@ -157,6 +228,30 @@ const char* reason(int status) {
   }
 }
 
+// cpp-httplib 0.11 (Debian's shared library) listens with a backlog of 5 connections
+// (CPPHTTPLIB_LISTEN_BACKLOG, fixed when the library was built). With one request per
+// connection (below), 50 clients at once overflow it: the kernel drops their SYNs and each
+// retries a second later (benches/serve_load.sh saw 1.2 s at the 99th percentile). Linux
+// takes a second listen() on a listening socket as a new backlog, so the server finds its
+// own listening socket (the one bound to its port) and raises it. Returns whether it did.
+bool raise_listen_backlog(int port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) continue;
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) continue;
+    int bound = -1;
+    if (address.ss_family == AF_INET)
+      bound = ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+    else if (address.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+    if (bound == port) return ::listen(fd, SOMAXCONN) == 0;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool is_loopback(const std::string& host) {
@@ -178,12 +273,22 @@ bool is_listen_address(const std::string& host) {
 struct Server::Impl {
   ServerOptions options;
   ModelRegistry models;
+  TrainingRuns training_runs;
   PieceStore pieces;
+  // GET /api/models/{id}/data-metrics, computed once per model (and weights: a retrained
+  // run may name another dataset).
+  std::mutex data_metrics_mutex;
+  std::map<std::string, std::pair<std::string, std::string>> data_metrics;  // id -> (sha, JSON)
   JobQueue jobs;
   httplib::Server http;
   int port = 0;
   std::atomic<bool> stopping{false}, listening{false};
   std::string openapi;
+  // serve --soundfont: loaded once (a General MIDI SoundFont is 150 MB); FluidSynth's
+  // synthesizer renders one file at a time, so the workers take turns.
+  std::unique_ptr<SoundFontSynth> soundfont;
+  std::mutex soundfont_mutex;
+  std::string synthesizer = "the built-in synthesizer";
 
   // The routes, for telling 405 from 404: a path matching another method's pattern.
   struct Route {
@@ -195,18 +300,47 @@ struct Server::Impl {
   explicit Impl(ServerOptions o)
       : options(std::move(o)),
         models(options.runs),
+        training_runs(options.runs),
         pieces(options.out),
         jobs(options.queue, options.workers,
              [threads = threads_per_worker(options)] { nn::set_num_threads(threads); }) {
     openapi =
         dump(Json::parse(openapi_document()));  // a broken document fails at start, not in a client
+    if (!options.soundfont.empty()) {
+      soundfont = std::make_unique<SoundFontSynth>(options.soundfont);  // throws naming the file
+      synthesizer = "FluidSynth (" + options.soundfont.filename().string() + ")";
+    }
     http.set_payload_max_length(options.max_body_bytes);
+    // One request per connection. httplib (0.11) reads a body only for POST, PUT, PATCH and
+    // DELETE, and keeps a connection open whatever the response says: the body of a GET,
+    // OPTIONS or TRACE that carries one stays in the socket and is read as the next request's
+    // first line (schemathesis found it: its next request was answered 404 for a path made
+    // of that body). On loopback a new connection costs a fraction of a millisecond
+    // (docs/perf.md has the load test's figures).
+    http.set_keep_alive_max_count(1);
     http.set_default_headers(
         {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}});
     add_routes();
+    // A method httplib routes nowhere (TRACE, CONNECT) or does not know at all (QUERY, ...)
+    // would be its 400 "malformed": it is a well-formed request for a method this server does
+    // not have, so 405 with Allow on a path it knows, 404 elsewhere, as the fallback routes
+    // answer the other methods (schemathesis sends such methods).
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (routed_method(req.method)) return httplib::Server::HandlerResponse::Unhandled;
+      not_routed(req.method, req.path, res);
+      return httplib::Server::HandlerResponse::Handled;
+    });
     // Errors httplib answers itself (a body over the limit, a malformed request) get the
-    // same JSON body as ours.
-    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    // same JSON body as ours. A request line with a method httplib does not know fails its
+    // parse before routing, with the method read and the path still in the raw target.
+    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (res.status == 400 && !req.method.empty() && !routed_method(req.method) &&
+          res.body.empty()) {
+        const std::string path =
+            req.path.empty() ? req.target.substr(0, req.target.find('?')) : req.path;
+        not_routed(req.method, path, res);
+        return;
+      }
       if (res.body.empty()) reply(res, res.status, error_json(reason(res.status)));
     });
     http.set_exception_handler(
@@ -260,6 +394,25 @@ struct Server::Impl {
     return allow;
   }
 
+  // A request no route took: a path that a route knows under another method is 405 (with
+  // Allow); anything else 404.
+  void not_routed(const std::string& method, const std::string& path,
+                  httplib::Response& res) const {
+    const std::string allow = allowed_methods(path);
+    if (allow.empty()) {
+      reply(res, 404, error_json("no such resource: " + method + " " + path));
+    } else {
+      res.set_header("Allow", allow);
+      reply(res, 405, error_json(method + " is not allowed here; allowed: " + allow));
+    }
+  }
+  // The methods httplib hands to routes (the fallback routes included).
+  static bool routed_method(const std::string& method) {
+    static const std::set<std::string> routed = {"GET",    "HEAD",    "POST", "PUT",
+                                                 "DELETE", "OPTIONS", "PATCH"};
+    return routed.count(method) != 0;
+  }
+
   void add_routes();
   Json submit(const GenerationRequest& request, const std::shared_ptr<OpenedRun>& run,
               const ModelInfo& model);
@@ -271,9 +424,32 @@ Json Server::Impl::submit(const GenerationRequest& request, const std::shared_pt
                      std::stop_token stop,
                      const ProgressFn& progress) -> std::optional<std::string> {
     const std::unique_ptr<PieceDraft> draft = pieces.begin();
-    const std::optional<MadePiece> made = make_piece(*run, request, *draft, stop, progress);
+    const WavRenderer wav = [this](const midi::MidiFile& file, const std::filesystem::path& path,
+                                   std::stop_token stop) {
+      if (!soundfont) return render_with_builtin_synth(file, path, stop);
+      std::lock_guard lock(soundfont_mutex);
+      // SoundFontSynth::render, a block at a time so that a stop ends it between two blocks:
+      // the same samples, normalized by the same rule (the synth has the default options).
+      struct Stopped {};
+      Audio audio = silent_audio(file_seconds(file), SynthOptions{}.sample_rate);
+      std::size_t at = 0;
+      try {
+        soundfont->render_blocks(file, [&](std::span<const float> block) {
+          if (stop.stop_requested()) throw Stopped{};
+          std::copy(block.begin(), block.end(),
+                    audio.samples.begin() + static_cast<std::ptrdiff_t>(at));
+          at += block.size();
+        });
+      } catch (const Stopped&) {
+        return false;
+      }
+      normalize(audio, SynthOptions{});
+      write_wav(path, audio);
+      return true;
+    };
+    const std::optional<MadePiece> made = make_piece(*run, request, *draft, stop, progress, wav);
     if (!made) return std::nullopt;
-    pieces.commit(*draft, dump(piece_record(draft->id(), model, request, *made)));
+    pieces.commit(*draft, dump(piece_record(draft->id(), model, request, *made, synthesizer)));
     return draft->id();
   };
   const std::optional<std::string> id = jobs.submit(model.id, std::move(work));
@@ -308,6 +484,48 @@ void Server::Impl::add_routes() {
     reply(res, 200, model_json(*m));
   });
 
+  route("GET", "/api/models/([^/]+)/data-metrics",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          const std::optional<ModelInfo> m = models.info(id);
+          if (!m) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+          if (!m->error.empty()) throw ApiError(409, "the run cannot be opened: " + m->error);
+          {
+            std::lock_guard lock(data_metrics_mutex);
+            const auto it = data_metrics.find(id);
+            if (it != data_metrics.end() && it->second.first == m->weights_sha256) {
+              res.set_content(it->second.second, "application/json");
+              return;
+            }
+          }
+          const std::shared_ptr<OpenedRun> run = models.open(id);
+          if (!run) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+          const std::string json = dump(data_metrics_json(*run, id));
+          {
+            std::lock_guard lock(data_metrics_mutex);
+            data_metrics[id] = {m->weights_sha256, json};
+          }
+          res.set_content(json, "application/json");
+        });
+
+  route("GET", "/api/runs", [this](const httplib::Request&, httplib::Response& res) {
+    Json list = Json::array();
+    for (const TrainingRun& r : training_runs.list()) list.push_back(training_run_json(r));
+    reply(res, 200, {{"runs", list}});
+  });
+
+  route("GET", "/api/runs/([^/]+)/metrics",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::int64_t after =
+              integer_query(req, "after", -1, std::numeric_limits<std::int64_t>::max(), -1);
+          const std::optional<RunMetrics> m = training_runs.metrics(req.matches[1], after);
+          if (!m) throw ApiError(404, "no run with this id (GET /api/runs lists them)");
+          Json json = training_run_json(m->run);
+          json["points"] = loss_points_json(m->points);
+          json["more"] = m->more;
+          reply(res, 200, json);
+        });
+
   route("POST", "/api/generate", [this](const httplib::Request& req, httplib::Response& res) {
     const GenerationRequest request = parse_generation_request(req.body, new_seed());
     std::shared_ptr<OpenedRun> run;
@@ -319,6 +537,8 @@ void Server::Impl::add_routes() {
     if (!run)
       throw ApiError(404, "model: no model with this id (GET /api/models lists them)", "model",
                      "a model id");
+    check_primer_midi(request);
+    (void)resolve_instruments(request, run->dataset.codec);  // its 400 now, not a failed job
     // Checked here rather than in the job, so that the client hears it at once.
     const auto& pool = run->dataset.valid.empty() ? run->dataset.train : run->dataset.valid;
     if (request.primer_midi_bytes.empty() &&
@@ -354,8 +574,9 @@ void Server::Impl::add_routes() {
     }
     reply(res, 202, job_json(*jobs.status(id)));
   };
+  // POST, not DELETE /api/jobs/{id}: the job is not deleted, its record stays (state
+  // "cancelled") for the client that follows it.
   route("POST", "/api/jobs/([^/]+)/cancel", cancel);
-  route("DELETE", "/api/jobs/([^/]+)", cancel);
 
   route("GET", "/api/pieces", [this](const httplib::Request&, httplib::Response& res) {
     Json list = Json::array();
@@ -422,16 +643,9 @@ void Server::Impl::add_routes() {
           reply(res, 202, job);
         });
 
-  // Last: whatever no route above took. A path that a route knows under another method
-  // is 405 (with Allow); anything else 404.
+  // Last: whatever no route above took (not_routed).
   const auto fallback = [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string allow = allowed_methods(req.path);
-    if (allow.empty()) {
-      reply(res, 404, error_json("no such resource: " + req.method + " " + req.path));
-    } else {
-      res.set_header("Allow", allow);
-      reply(res, 405, error_json(req.method + " is not allowed here; allowed: " + allow));
-    }
+    not_routed(req.method, req.path, res);
   };
   http.Get(".*", fallback);
   http.Post(".*", fallback);
@@ -462,6 +676,7 @@ int Server::bind() {
           ": the port is in use, or the host is not an address of this machine");
     s.port = s.options.port;
   }
+  raise_listen_backlog(s.port);  // without it, the server works; 50 clients at once wait
   return s.port;
 }
 
@@ -485,6 +700,8 @@ void Server::stop() {
 }
 
 int Server::port() const { return impl_->port; }
+
+std::string Server::synthesizer() const { return impl_->synthesizer; }
 
 std::string Server::url() const {
   const std::string& host = impl_->options.host;

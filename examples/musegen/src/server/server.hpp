@@ -31,6 +31,9 @@ struct ServerOptions {
   int workers = 1;                        // generations at once
   int threads = 0;                        // libnn threads per worker (0: cores / workers)
   std::size_t max_body_bytes = 4u << 20;  // larger request bodies: 413
+  // A SoundFont (.sf2) the WAV files are played with through FluidSynth, loaded once at start;
+  // empty: the built-in synthesizer.
+  std::filesystem::path soundfont;
 };
 
 // Whether `host` names this machine's loopback interface only (127.0.0.0/8, ::1, localhost).
@@ -57,6 +60,8 @@ class Server {
   void stop();
 
   int port() const;
+  // What plays the WAV files: "the built-in synthesizer" or "FluidSynth (NAME.sf2)".
+  std::string synthesizer() const;
   // "http://127.0.0.1:8080/"
   std::string url() const;
 
