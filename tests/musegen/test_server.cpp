@@ -192,10 +192,11 @@ std::string file_of(httplib::Client& c, const std::string& piece, const std::str
 // The MIDI bytes the app's core makes for a request, without the server: the oracle the
 // server's piece is compared with.
 std::string core_midi(const fs::path& run_dir, std::int64_t steps, std::int64_t seed,
-                      double temperature) {
+                      double temperature, std::int64_t sequence = -1) {
   OpenedRun run = open_run(run_dir);
   PrimerOptions p;
   p.seed = static_cast<std::uint64_t>(seed);
+  p.sequence = sequence;
   const Primer primer = choose_primer(run.dataset, "tiny", p);
   GenerateOptions g;
   g.steps = steps;
@@ -725,6 +726,7 @@ TEST_F(ServerTest, TheOpenApiDocumentNamesEveryRouteAndMatchesTheResponses) {
       {"/api/pieces/{id}/files/{kind}", "get"},
       {"/api/pieces/{id}/regenerate", "post"},
       {"/api/models/{id}/data-metrics", "get"},
+      {"/api/models/{id}/primers", "get"},
       {"/api/runs", "get"},
       {"/api/runs/{id}/metrics", "get"}};
   std::set<std::pair<std::string, std::string>> documented;
@@ -755,6 +757,7 @@ TEST_F(ServerTest, TheOpenApiDocumentNamesEveryRouteAndMatchesTheResponses) {
   expect_matches_schema(doc, "DataMetrics", data);
   for (const auto& [key, summary] : data["metrics"].items())
     expect_matches_schema(doc, "MetricSummary", summary);
+  expect_matches_schema(doc, "Primers", get(*c, "/api/models/" + tiny + "/primers").json);
   expect_matches_schema(doc, "Error", post(*c, "/api/generate", "{}").json);
   expect_matches_schema(doc, "Error", get(*c, "/api/pieces/nope").json);
   // The ranges the document gives are the server's.
@@ -949,6 +952,38 @@ TEST_F(ServerTest, TheModelsDataMetricsAreTheCoresOverItsValidationSequences) {
   // Cached: the same answer again.
   EXPECT_EQ(get(*c, "/api/models/" + tiny + "/data-metrics").body, r.body);
   EXPECT_EQ(get(*c, "/api/models/0123456789abcdef/data-metrics").status, 404);
+}
+
+// The pieces a generation may start from are the validation sequences, by file name only, in
+// the order primer.sequence indexes them: starting from one gives the core's piece from it.
+TEST_F(ServerTest, ThePrimersAreTheValidationSequencesByNameAndOneStartsAPiece) {
+  Running s(options_for(dir_, runs_));
+  auto c = s.client();
+  const std::string tiny = model_id(*c, "tiny");
+  const Reply r = get(*c, "/api/models/" + tiny + "/primers");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const OpenedRun run = open_run(runs_.tiny);
+  ASSERT_GE(run.dataset.valid.size(), 2u);
+  EXPECT_EQ(r.json["split"], "valid");
+  EXPECT_EQ(r.json["total"], run.dataset.valid.size());
+  const Json& primers = r.json["primers"];
+  ASSERT_EQ(primers.size(), run.dataset.valid.size());
+  for (std::size_t i = 0; i < primers.size(); ++i) {
+    EXPECT_EQ(primers[i]["index"], i);
+    EXPECT_EQ(primers[i]["steps"], run.dataset.valid[i].steps());
+    const std::string name = primers[i]["name"];
+    EXPECT_EQ(name.find('/'), std::string::npos) << "a server path leaked: " << name;
+    EXPECT_NE(run.dataset.valid[i].source.find(name), std::string::npos) << name;
+  }
+  const std::int64_t last = static_cast<std::int64_t>(primers.size()) - 1;
+  const Reply accepted = post(
+      *c, "/api/generate",
+      Json{{"model", tiny}, {"steps", 24}, {"seed", 3}, {"primer", {{"sequence", last}}}}.dump());
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const Json done = wait_for(*c, accepted.json["id"]);
+  ASSERT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(file_of(*c, done["piece"], "midi"), core_midi(runs_.tiny, 24, 3, 1.0, last));
+  EXPECT_EQ(get(*c, "/api/models/0123456789abcdef/primers").status, 404);
 }
 
 // A multitrack model lists its instruments; a request names the ensemble, as generate

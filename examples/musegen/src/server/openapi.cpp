@@ -62,6 +62,18 @@ const char* openapi_document() {
         }
       }
     },
+    "/api/models/{id}/primers": {
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "get": {
+        "summary": "The pieces of the model's data a generation may start from (primer.sequence is an index of this list): its validation split, else its training split",
+        "operationId": "listPrimers",
+        "responses": {
+          "200": {"description": "The split and its first 1000 pieces", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Primers"}}}},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"}
+        }
+      }
+    },
     "/api/runs": {
       "get": {
         "summary": "The training runs under --runs, those still without weights included, and whether musegen train is writing each now",
@@ -265,6 +277,22 @@ const char* openapi_document() {
           "mean": {"type": "number", "nullable": true},
           "std": {"type": "number", "nullable": true},
           "count": {"type": "integer", "description": "Sequences where the metric is defined"}
+        }
+      },
+      "Primers": {
+        "type": "object", "additionalProperties": false, "required": ["model", "split", "total", "primers"],
+        "properties": {
+          "model": {"type": "string"},
+          "split": {"type": "string", "enum": ["valid", "train"]},
+          "total": {"type": "integer", "description": "Pieces in the split (the list holds the first 1000)"},
+          "primers": {"type": "array", "items": {
+            "type": "object", "additionalProperties": false, "required": ["index", "name", "steps"],
+            "properties": {
+              "index": {"type": "integer", "description": "primer.sequence to start from this piece"},
+              "name": {"type": "string", "description": "Its file name, and what preprocess did to it (\"x.mid transposed +2\")"},
+              "steps": {"type": "integer", "description": "Its length in tokens or frames"}
+            }
+          }}
         }
       },
       "DataMetrics": {

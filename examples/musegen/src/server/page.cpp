@@ -52,6 +52,7 @@ const char* page_html() {
   <label>primer steps <input id="primer-steps" type="number" min="0" max="20000" step="1" value="16"></label>
   <label id="instruments-label" hidden>instruments, one per part (empty: the model chooses) <input id="instruments" list="instrument-names" placeholder="violin, viola, cello"></label>
   <datalist id="instrument-names"></datalist>
+  <label id="primer-piece-label">piece <select id="primer-piece"><option value="-1">picked by the seed</option></select></label>
   <label id="primer-file-label" hidden>MIDI file <input id="primer-file" type="file" accept=".mid,.midi,audio/midi"></label>
   <button type="submit" id="generate">Generate</button>
 </form>
@@ -148,8 +149,29 @@ function showInstruments() {
   $("instrument-names").replaceChildren(...known.map((n) => new Option(n)));
 }
 
+// The pieces of the chosen model's data to start from (primer.sequence), read once per model.
+const primersByModel = new Map();
+async function showPrimers() {
+  const id = $("model").value, select = $("primer-piece");
+  if (!id || !modelsById.get(id) || !modelsById.get(id).available) { select.replaceChildren(new Option("picked by the seed", "-1")); return; }
+  if (!primersByModel.has(id)) primersByModel.set(id, await api("GET", "/api/models/" + id + "/primers"));
+  if ($("model").value !== id) return;  // another model was chosen meanwhile
+  const { split, total, primers } = primersByModel.get(id);
+  const options = [new Option("picked by the seed", "-1")];
+  for (const p of primers) options.push(new Option(p.name + " (" + p.steps + " steps)", String(p.index)));
+  if (total > primers.length) options.push(Object.assign(new Option("… " + (total - primers.length) + " more in the " + split + " split", ""), { disabled: true }));
+  select.replaceChildren(...options);
+}
+
+function showPrimerFields() {
+  const kind = $("primer-kind").value;
+  $("primer-file-label").hidden = kind !== "file";
+  $("primer-piece-label").hidden = kind !== "data";
+}
+
 function markChosen() {
   showInstruments();
+  showPrimers().catch(showError);
   const rows = $("models").tBodies[0].rows, options = $("model").options;
   let k = 0;
   for (const row of rows) {
@@ -182,7 +204,7 @@ async function request() {
   if (instruments.length) body.instruments = instruments;
   // With an ensemble chosen, a piece of the data (written for its own ensemble) is no primer.
   if (kind === "none" || (kind === "data" && instruments.length)) body.primer = { steps: 0 };
-  else if (kind === "data") body.primer = { steps, sequence: -1 };
+  else if (kind === "data") body.primer = { steps, sequence: Number($("primer-piece").value) };
   else {
     const file = $("primer-file").files[0];
     if (!file) throw new Error("primer: choose a MIDI file");
@@ -327,7 +349,7 @@ $("regenerate").addEventListener("click", async () => {
   try { await follow(await api("POST", "/api/pieces/" + $("regenerate").dataset.piece + "/regenerate", {})); } catch (e) { showError(e); }
 });
 $("new-seed").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 2 ** 31); });
-$("primer-kind").addEventListener("change", () => { $("primer-file-label").hidden = $("primer-kind").value !== "file"; });
+$("primer-kind").addEventListener("change", showPrimerFields);
 $("model").addEventListener("change", markChosen);
 $("seed").value = Math.floor(Math.random() * 2 ** 31);
 loadModels().then(loadHistory).catch(showError).finally(keepPolling);

@@ -188,6 +188,28 @@ Json data_metrics_json(const OpenedRun& run, const std::string& model_id) {
           {"metrics", metrics}};
 }
 
+// The pieces of the model's data a generation may start from (primer.sequence indexes them,
+// as generate --primer-sequence does): the validation split, else the training split. Each by
+// its file name and what preprocess did to it ("x.mid transposed +2"), never the server's path.
+constexpr std::size_t kMaxListedPrimers = 1000;
+
+Json primers_json(const OpenedRun& run, const std::string& model_id) {
+  const bool valid = !run.dataset.valid.empty();
+  const auto& pool = valid ? run.dataset.valid : run.dataset.train;
+  Json list = Json::array();
+  for (std::size_t i = 0; i < std::min(pool.size(), kMaxListedPrimers); ++i) {
+    const std::string& source = pool[i].source;
+    const std::size_t slash = source.find_last_of("/\\");
+    list.push_back({{"index", i},
+                    {"name", slash == std::string::npos ? source : source.substr(slash + 1)},
+                    {"steps", pool[i].steps()}});
+  }
+  return {{"model", model_id},
+          {"split", valid ? "valid" : "train"},
+          {"total", pool.size()},
+          {"primers", list}};
+}
+
 // A query parameter that must be an integer lo..hi, written in decimal digits (a sign for
 // negative values); `fallback` when absent.
 std::int64_t integer_query(const httplib::Request& req, const std::string& name, std::int64_t lo,
@@ -506,6 +528,17 @@ void Server::Impl::add_routes() {
             data_metrics[id] = {m->weights_sha256, json};
           }
           res.set_content(json, "application/json");
+        });
+
+  route("GET", "/api/models/([^/]+)/primers",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string id = req.matches[1];
+          const std::optional<ModelInfo> m = models.info(id);
+          if (!m) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+          if (!m->error.empty()) throw ApiError(409, "the run cannot be opened: " + m->error);
+          const std::shared_ptr<OpenedRun> run = models.open(id);
+          if (!run) throw ApiError(404, "no model with this id (GET /api/models lists them)");
+          reply(res, 200, primers_json(*run, id));
         });
 
   route("GET", "/api/runs", [this](const httplib::Request&, httplib::Response& res) {
