@@ -59,13 +59,13 @@ bool ModelRegistry::well_formed(const std::string& text) {
          });
 }
 
-std::map<std::string, fs::path> ModelRegistry::scan() const {
-  std::map<std::string, fs::path> found;
-  if (is_run_folder(runs_)) found[id_of(".")] = ".";
+std::vector<fs::path> find_run_folders(const fs::path& root,
+                                       const std::function<bool(const fs::path&)>& is_run) {
+  std::vector<fs::path> found;
+  if (is_run(root)) found.emplace_back(".");
   std::error_code ec;
-  // Symbolic links are not followed: --runs is the whole of what the server shows.
   auto it =
-      fs::recursive_directory_iterator(runs_, fs::directory_options::skip_permission_denied, ec);
+      fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const fs::directory_entry& entry = *it;
     const std::string leaf = entry.path().filename().string();
@@ -73,14 +73,22 @@ std::map<std::string, fs::path> ModelRegistry::scan() const {
       if (entry.is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (is_run_folder(entry.path())) {
-      const fs::path relative = fs::relative(entry.path(), runs_, ec);
-      if (!ec) found[id_of(relative)] = relative;
+    if (is_run(entry.path())) {
+      const fs::path relative = fs::relative(entry.path(), root, ec);
+      if (!ec) found.push_back(relative);
       it.disable_recursion_pending();  // a run's own folders (samples) hold no runs
     } else if (it.depth() + 1 >= kMaxRunDepth) {
       it.disable_recursion_pending();
     }
   }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::map<std::string, fs::path> ModelRegistry::scan() const {
+  std::map<std::string, fs::path> found;
+  for (const fs::path& relative : find_run_folders(runs_, is_run_folder))
+    found[id_of(relative)] = relative;
   return found;
 }
 

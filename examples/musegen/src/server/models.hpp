@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,13 @@ struct ModelInfo {
 inline constexpr std::size_t kMaxCurvePoints = 200;
 // How deep under --runs run folders are looked for (runs/jsb, runs/2024/jsb, ...).
 inline constexpr int kMaxRunDepth = 4;
+
+// The folders under `root` (itself included, as ".") for which `is_run` holds, relative to
+// root and sorted: at most kMaxRunDepth levels down, never below a run, never into hidden
+// folders or through symbolic links (--runs is the whole of what the server shows).
+std::vector<std::filesystem::path> find_run_folders(
+    const std::filesystem::path& root,
+    const std::function<bool(const std::filesystem::path&)>& is_run);
 
 class ModelRegistry {
  public:

@@ -52,27 +52,8 @@ bool held_by_live_process(const fs::path& lock) {
 
 std::vector<std::pair<std::string, fs::path>> TrainingRuns::scan() const {
   std::vector<std::pair<std::string, fs::path>> found;
-  if (has_run_files(runs_)) found.emplace_back(ModelRegistry::id_of("."), ".");
-  std::error_code ec;
-  auto it =
-      fs::recursive_directory_iterator(runs_, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const fs::directory_entry& entry = *it;
-    const std::string leaf = entry.path().filename().string();
-    if (!entry.is_directory(ec) || entry.is_symlink(ec) || leaf.empty() || leaf[0] == '.') {
-      if (entry.is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (has_run_files(entry.path())) {
-      const fs::path relative = fs::relative(entry.path(), runs_, ec);
-      if (!ec) found.emplace_back(ModelRegistry::id_of(relative), relative);
-      it.disable_recursion_pending();
-    } else if (it.depth() + 1 >= kMaxRunDepth) {
-      it.disable_recursion_pending();
-    }
-  }
-  std::sort(found.begin(), found.end(),
-            [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const fs::path& relative : find_run_folders(runs_, has_run_files))
+    found.emplace_back(ModelRegistry::id_of(relative), relative);
   return found;
 }
 
