@@ -162,6 +162,11 @@ inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value
     if (in.size() > 2) options.pos_weight(in[2]);
     return {binary_cross_entropy_with_logits(in[0], in[1], options)};
   }
+  if (op == "gan_discriminator_loss") return {gan_discriminator_loss(in[0], in[1])};
+  if (op == "gan_generator_loss") return {gan_generator_loss(in[0])};
+  if (op == "feature_matching_loss") return {feature_matching_loss(in[0], in[1])};
+  if (op == "wasserstein_critic_loss") return {wasserstein_critic_loss(in[0], in[1])};
+  if (op == "wasserstein_generator_loss") return {wasserstein_generator_loss(in[0])};
   if (op == "embedding") return {embedding(in[0], in[1])};
   if (op == "cat") return {cat(in, arg("dim").integer())};
   if (op == "stack") return {stack(in, arg("dim").integer())};

@@ -98,6 +98,29 @@ struct BCEWithLogitsOptions {
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                         const BCEWithLogitsOptions& options = {});
 
+// --- GAN losses (compositions of the ops above; autograd follows them) -----------------------
+// Logits and scores are the discriminator's (critic's) raw outputs, any shape (typically
+// (B) or (B,1)); every loss is a 0-dim mean. See docs/libnn.md, "Training a GAN".
+//
+// Discriminator: -log D(real) - log(1 - D(fake)) = mean softplus(-real) + mean softplus(fake),
+// with D = sigmoid(logits): two means of binary_cross_entropy_with_logits (targets 1 and 0),
+// added (PyTorch's DCGAN tutorial's errD_real + errD_fake). Pass fake_logits of detached fakes.
+Tensor gan_discriminator_loss(const Tensor& real_logits, const Tensor& fake_logits);
+// The non-saturating generator loss: -log D(fake) = mean softplus(-fake_logits). Its gradient
+// stays large when the discriminator confidently rejects the fakes, where the minimax form
+// log(1 - D(fake)) saturates.
+Tensor gan_generator_loss(const Tensor& fake_logits);
+// Feature matching (Salimans et al. 2016): the mean over features of the squared difference
+// of the batch means, mean_f (mean_b real[b,f] - mean_b fake[b,f])^2. real and fake are (B,F)
+// and (B',F) (or (B,...) with the same trailing shape); gradients flow to both, so pass
+// real_features.detach() when only the generator should learn from it.
+Tensor feature_matching_loss(const Tensor& real_features, const Tensor& fake_features);
+// Wasserstein (Arjovsky et al. 2017) on critic scores: the critic minimises
+// mean(fake) - mean(real), the generator minimises -mean(fake). (Keeping the critic
+// 1-Lipschitz -- clipping or a gradient penalty -- is the caller's.)
+Tensor wasserstein_critic_loss(const Tensor& real_scores, const Tensor& fake_scores);
+Tensor wasserstein_generator_loss(const Tensor& fake_scores);
+
 // --- layers as functions ----------------------------------------------------------------------
 // weight (V,D), indices int64 of any shape S -> S + (D). (Argument order: weight first.)
 Tensor embedding(const Tensor& weight, const Tensor& indices);

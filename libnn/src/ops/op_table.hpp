@@ -20,6 +20,8 @@ namespace nn::ops {
   X(sum) X(mean) X(max)                                                    \
   X(softmax) X(log_softmax) X(cross_entropy)                               \
   X(binary_cross_entropy_with_logits)                                      \
+  X(gan_discriminator_loss) X(gan_generator_loss) X(feature_matching_loss) \
+  X(wasserstein_critic_loss) X(wasserstein_generator_loss)                 \
   X(embedding) X(dropout) X(layer_norm) X(batch_norm)                      \
   X(lstm_layer)                                                            \
   X(conv1d) X(conv_transpose1d) X(conv2d) X(conv_transpose2d)              \

@@ -326,6 +326,42 @@ def build_ops():
            lambda x, t, pw: (F.binary_cross_entropy_with_logits(x, t, pos_weight=pw,
                                                                   reduction="mean"),), r)
 
+    # GAN losses: written here from their definitions (softplus, means), not with libnn's
+    # composition, so the oracle is independent of how libnn builds them.
+    name = "gan_discriminator_loss_basic"
+    r = Rng(name)
+    c.case(name, "gan_discriminator_loss", {}, [r.normal(6, std=2.0), r.normal(5, 1, std=2.0)],
+           [0, 1], lambda re, fa: (F.softplus(-re).mean() + F.softplus(fa).mean(),), r)
+    name = "gan_discriminator_loss_confident"  # large logits: softplus must not overflow
+    r = Rng(name)
+    c.case(name, "gan_discriminator_loss", {},
+           [r.signed_uniform(8.0, 30.0, 4), r.signed_uniform(8.0, 30.0, 4)], [0, 1],
+           lambda re, fa: (F.softplus(-re).mean() + F.softplus(fa).mean(),), r)
+    name = "gan_generator_loss_basic"
+    r = Rng(name)
+    c.case(name, "gan_generator_loss", {}, [r.normal(7, 1, std=2.0)], [0],
+           lambda fa: (-torch.log(torch.sigmoid(fa)).mean(),), r)
+    name = "gan_generator_loss_confident"
+    r = Rng(name)
+    c.case(name, "gan_generator_loss", {}, [r.signed_uniform(8.0, 30.0, 5)], [0],
+           lambda fa: (F.softplus(-fa).mean(),), r)
+    name = "feature_matching_loss_basic"
+    r = Rng(name)
+    c.case(name, "feature_matching_loss", {}, [r.normal(5, 4), r.normal(3, 4, std=1.5)], [0, 1],
+           lambda re, fa: (F.mse_loss(re.mean(0), fa.mean(0)),), r)
+    name = "feature_matching_loss_3d"
+    r = Rng(name)
+    c.case(name, "feature_matching_loss", {}, [r.normal(4, 2, 3), r.normal(4, 2, 3)], [0, 1],
+           lambda re, fa: (((re.mean(0) - fa.mean(0)) ** 2).mean(),), r)
+    name = "wasserstein_critic_loss_basic"
+    r = Rng(name)
+    c.case(name, "wasserstein_critic_loss", {}, [r.normal(6, 1), r.normal(4, 1)], [0, 1],
+           lambda re, fa: (fa.mean() - re.mean(),), r)
+    name = "wasserstein_generator_loss_basic"
+    r = Rng(name)
+    c.case(name, "wasserstein_generator_loss", {}, [r.normal(6)], [0],
+           lambda fa: (-fa.mean(),), r)
+
     # Embedding: our order is (weight, indices), PyTorch's F.embedding is (indices, weight).
     r = Rng("embedding_repeats")
     idx = torch.tensor([[1, 3, 1, 6], [0, 3, 3, 1]], dtype=torch.int64)
