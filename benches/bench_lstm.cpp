@@ -2,11 +2,13 @@
 // model's size, T = 100, B = 64, I = H = 512: forward alone (inference, nothing saved),
 // forward + backward (training), and one generation step at batch 1 (T = 1, the state
 // carried, as sampling runs), through lstm_layer and through LSTMStepper with float32 or
-// float16 weights. GFLOP/s counts the GEMM multiply-adds (2 flops each): forward
+// float16 weights; and a bidirectional nn::LSTM module against two unidirectional ones at
+// T = 100, B = 32, I = H = 256. GFLOP/s counts the GEMM multiply-adds (2 flops each): forward
 // 2·T·B·4H·(I + H), backward twice that. Threads: OMP_NUM_THREADS. Run, e.g.:
 //   OMP_NUM_THREADS=2 build/release/benches/bench_lstm --benchmark_min_time=2
 // docs/perf.md ("LSTM") has the figures and the machine.
 #include <libnn/autograd.hpp>
+#include <libnn/modules/lstm.hpp>
 #include <libnn/modules/lstm_stepper.hpp>
 #include <libnn/ops.hpp>
 #include <libnn/random.hpp>
@@ -14,6 +16,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -71,6 +74,41 @@ void BM_LstmForwardBackward(benchmark::State& state) {
   set_flops(state, 3 * 2.0 * T * B * 4 * H * (I + H));
 }
 BENCHMARK(BM_LstmForwardBackward)->Args({100, 64, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A bidirectional nn::LSTM (one layer, forward + backward, output (T,B,2H)) against two
+// unidirectional ones run in turn (what it computes, without the flips and the
+// concatenation): the cost of building the reverse direction on flip. Args: T, B, I = H;
+// range(3) = 1 bidirectional, 0 two unidirectional.
+void BM_LstmModuleForwardBackward(benchmark::State& state) {
+  const std::int64_t T = state.range(0), B = state.range(1), H = state.range(2);
+  const bool bidirectional = state.range(3) != 0;
+  nn::Generator gen(3);
+  const nn::LSTMOptions options = nn::LSTMOptions(H, H).generator(&gen);
+  std::vector<std::unique_ptr<nn::LSTM>> modules;
+  if (bidirectional) {
+    modules.push_back(std::make_unique<nn::LSTM>(nn::LSTMOptions(options).bidirectional(true)));
+  } else {
+    for (int k = 0; k < 2; ++k) modules.push_back(std::make_unique<nn::LSTM>(options));
+  }
+  const Tensor x = nn::randn({T, B, H}, &gen).set_requires_grad(true);
+  const Tensor gy = nn::randn({T, B, bidirectional ? 2 * H : H}, &gen);
+  for (auto _ : state) {
+    x.zero_grad();
+    for (auto& m : modules) {
+      m->zero_grad();
+      const Tensor y = std::get<0>(m->forward(x));
+      nn::backward({y}, {gy});
+    }
+    benchmark::DoNotOptimize(x.grad().data_ptr<float>());
+  }
+  set_flops(state, 2 * 3 * 2.0 * T * B * 4 * H * (H + H));
+}
+BENCHMARK(BM_LstmModuleForwardBackward)
+    ->Args({100, 32, 256, 1})
+    ->Args({100, 32, 256, 0})
+    ->ArgNames({"T", "B", "H", "bidirectional"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // One generation step of `layers` stacked layers at batch 1: T = 1, the state carried.
 void BM_LstmGenerateStep(benchmark::State& state) {

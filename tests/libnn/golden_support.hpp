@@ -171,6 +171,7 @@ inline std::vector<nn::Tensor> run(const std::string& op, const test_json::Value
   if (op == "cat") return {cat(in, arg("dim").integer())};
   if (op == "stack") return {stack(in, arg("dim").integer())};
   if (op == "slice") return {slice(in[0], arg("dim").integer(), arg("start").integer(), arg("end").integer())};
+  if (op == "flip") return {flip(in[0], arg("dim").integer())};
   if (op == "transpose") return {transpose(in[0], arg("dim0").integer(), arg("dim1").integer())};
   if (op == "reshape") return {reshape(in[0], int_list(arg("shape")))};
   if (op == "layer_norm") {

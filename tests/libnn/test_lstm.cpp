@@ -104,7 +104,8 @@ TEST_P(LstmModuleGolden, MatchesPyTorch) {
         nn::LSTMOptions(I, H)
             .num_layers(kw.has("num_layers") ? kw["num_layers"].integer() : 1)
             .bias(bias)
-            .batch_first(kw.has("batch_first") && kw["batch_first"].boolean));
+            .batch_first(kw.has("batch_first") && kw["batch_first"].boolean)
+            .bidirectional(kw.has("bidirectional") && kw["bidirectional"].boolean));
   }
 
   // PyTorch's parameter names, in its order, with its shapes.
@@ -499,6 +500,171 @@ TEST(LstmModule, ClearErrors) {
                              nn::zeros({20, 5}), Tensor(), Tensor());
             }),
             "lstm_layer: expected x of shape (T,B,I) with T >= 1, got (0,3,4)");
+}
+
+// --- bidirectional LSTM ------------------------------------------------------------------------
+// (Its PyTorch golden cases, from PyTorch-initialised weights, are the bilstm_* cases of
+// LstmModuleGolden above.)
+
+// PyTorch's [n for n, _ in torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+// .named_parameters()], and the shapes: layer 1 reads both directions (2H inputs).
+TEST(BidirectionalLstm, ParametersAsPyTorch) {
+  nn::LSTM lstm(nn::LSTMOptions(3, 4).num_layers(2).bidirectional(true));
+  std::vector<std::string> names;
+  std::vector<Shape> shapes;
+  for (const auto& [name, t] : lstm.named_parameters()) {
+    names.push_back(name);
+    shapes.push_back(t.sizes());
+  }
+  const std::vector<std::string> torch_names{
+      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",         "bias_hh_l0",
+      "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
+      "weight_ih_l1",         "weight_hh_l1",         "bias_ih_l1",         "bias_hh_l1",
+      "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"};
+  EXPECT_EQ(names, torch_names);
+  const std::vector<Shape> torch_shapes{{16, 3}, {16, 4}, {16}, {16}, {16, 3}, {16, 4}, {16}, {16},
+                                        {16, 8}, {16, 4}, {16}, {16}, {16, 8}, {16, 4}, {16}, {16}};
+  EXPECT_EQ(shapes, torch_shapes);
+  EXPECT_EQ(lstm.extra_repr(), "3, 4, num_layers=2, bidirectional=true");
+  nn::LSTM nobias(nn::LSTMOptions(3, 4).bias(false).bidirectional(true));
+  names.clear();
+  for (const auto& [name, t] : nobias.named_parameters()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "weight_ih_l0_reverse",
+                                             "weight_hh_l0_reverse"}));
+}
+
+// The reverse direction is the forward op run on the input reversed in time, reversed back;
+// the output is [forward, reverse] and the state layer 0 forward, layer 0 reverse.
+TEST(BidirectionalLstm, ReverseIsTheLayerOnTheFlippedSequence) {
+  nn::Generator gen(91), data(92);
+  nn::LSTM lstm(nn::LSTMOptions(3, 5).bidirectional(true).generator(&gen));
+  const Tensor x = nn::randn({6, 2, 3}, &data);
+  const Tensor h0 = nn::randn({2, 2, 5}, &data), c0 = nn::randn({2, 2, 5}, &data);
+  nn::NoGradGuard no_grad;
+  auto [y, state] = lstm.forward(x, nn::LSTMState{h0, c0});
+  ASSERT_EQ(y.sizes(), (Shape{6, 2, 10}));
+  ASSERT_EQ(std::get<0>(state).sizes(), (Shape{2, 2, 5}));
+  auto state_of = [](const Tensor& s, std::int64_t j) { return s.slice(0, j, j + 1).squeeze(0); };
+  const nn::LSTMLayerResult f =
+      nn::lstm_layer(x, state_of(h0, 0), state_of(c0, 0), lstm.weight_ih[0], lstm.weight_hh[0],
+                     lstm.bias_ih[0], lstm.bias_hh[0]);
+  const nn::LSTMLayerResult r =
+      nn::lstm_layer(nn::flip(x, 0), state_of(h0, 1), state_of(c0, 1), lstm.weight_ih[1],
+                     lstm.weight_hh[1], lstm.bias_ih[1], lstm.bias_hh[1]);
+  expect_equal(y.slice(2, 0, 5), f.output, "forward half");
+  expect_equal(y.slice(2, 5, 10), nn::flip(r.output, 0), "reverse half");
+  expect_equal(state_of(std::get<0>(state), 0), f.h, "h_n forward");
+  expect_equal(state_of(std::get<0>(state), 1), r.h, "h_n reverse");
+  expect_equal(state_of(std::get<1>(state), 0), f.c, "c_n forward");
+  expect_equal(state_of(std::get<1>(state), 1), r.c, "c_n reverse");
+}
+
+// Finite differences of L = <y, gy> + <h_n, gh> + <c_n, gc> against the backward, for every
+// element of the input, the initial state and all sixteen parameters of a 2-layer module.
+TEST(BidirectionalLstm, GradientsMatchFiniteDifferences) {
+  nn::Generator gen(93), data(94);
+  nn::LSTM lstm(nn::LSTMOptions(2, 2).num_layers(2).bidirectional(true).generator(&gen));
+  const Tensor x = nn::randn({3, 2, 2}, &data);
+  const Tensor h0 = nn::randn({4, 2, 2}, &data).mul_(0.5),
+               c0 = nn::randn({4, 2, 2}, &data).mul_(0.5);
+  const Tensor gy = nn::randn({3, 2, 4}, &data), gh = nn::randn({4, 2, 2}, &data),
+               gc = nn::randn({4, 2, 2}, &data);
+  auto dot = [](const Tensor& a, const Tensor& b) {
+    const auto u = a.to_vector<float>(), v = b.to_vector<float>();
+    double s = 0.0;
+    for (std::size_t k = 0; k < u.size(); ++k) s += static_cast<double>(u[k]) * v[k];
+    return s;
+  };
+  std::vector<Tensor> leaves{x.clone(), h0.clone(), c0.clone()};
+  std::vector<std::string> names{"input", "h0", "c0"};
+  for (const auto& [name, p] : lstm.named_parameters()) {
+    leaves.push_back(p);
+    names.push_back(name);
+  }
+  for (Tensor& t : leaves) t.set_requires_grad(true);
+  auto objective = [&] {
+    auto [y, s] = lstm.forward(leaves[0], nn::LSTMState{leaves[1], leaves[2]});
+    return std::make_tuple(y, std::get<0>(s), std::get<1>(s));
+  };
+  {
+    auto [y, h, c] = objective();
+    nn::backward({y, h, c}, {gy, gh, gc});
+  }
+  nn::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    ASSERT_TRUE(leaves[i].grad().defined()) << names[i];
+    const auto analytic = leaves[i].grad().to_vector<float>();
+    const auto base = leaves[i].to_vector<float>();
+    float* p = leaves[i].data_ptr<float>();
+    double worst = 0.0;
+    for (std::size_t k = 0; k < base.size(); ++k) {
+      const double h = 5e-3;
+      auto at = [&](double delta) {
+        p[k] = static_cast<float>(base[k] + delta);
+        auto [y, hn, cn] = objective();
+        p[k] = base[k];
+        return dot(y, gy) + dot(hn, gh) + dot(cn, gc);
+      };
+      const double h1 = static_cast<float>(base[k] + h) - base[k];
+      const double numeric = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h1);
+      worst =
+          std::max(worst, std::abs(numeric - analytic[k]) / (3e-3 + 1e-2 * std::abs(analytic[k])));
+    }
+    EXPECT_LE(worst, 1.0) << names[i] << ": worst error " << worst * 100 << "% of the allowed";
+  }
+}
+
+// The same bits on 1 and 2 threads: output, final state and every gradient, at a size large
+// enough for the kernels to split their work.
+TEST(BidirectionalLstm, DeterministicAcrossThreadCounts) {
+  nn::Generator data(95);
+  const Tensor x = nn::randn({5, 33, 48}, &data);
+  const Tensor h0 = nn::randn({4, 33, 64}, &data), c0 = nn::randn({4, 33, 64}, &data);
+  const Tensor gy = nn::randn({5, 33, 128}, &data), gh = nn::randn({4, 33, 64}, &data),
+               gc = nn::randn({4, 33, 64}, &data);
+  auto run = [&](int threads) {
+    test_util::ThreadScope scope(threads);
+    nn::Generator gen(96);
+    nn::LSTM lstm(nn::LSTMOptions(48, 64).num_layers(2).bidirectional(true).generator(&gen));
+    std::vector<Tensor> leaves{x.clone().set_requires_grad(true),
+                               h0.clone().set_requires_grad(true),
+                               c0.clone().set_requires_grad(true)};
+    auto [y, s] = lstm.forward(leaves[0], nn::LSTMState{leaves[1], leaves[2]});
+    nn::backward({y, std::get<0>(s), std::get<1>(s)}, {gy, gh, gc});
+    std::vector<Tensor> out{y, std::get<0>(s), std::get<1>(s)};
+    for (const Tensor& t : leaves) out.push_back(t.grad());
+    for (const auto& [name, p] : lstm.named_parameters()) out.push_back(p.grad());
+    return out;
+  };
+  const std::vector<Tensor> one = run(1), two = run(2);
+  ASSERT_EQ(one.size(), two.size());
+  for (std::size_t i = 0; i < one.size(); ++i)
+    expect_equal(one[i], two[i], "tensor " + std::to_string(i));
+}
+
+// Dropout acts between layers (on the concatenated [forward, reverse] output), in training
+// mode only, drawn from the module's generator.
+TEST(BidirectionalLstm, DropoutBetweenLayers) {
+  nn::Generator data(97);
+  const Tensor x = nn::randn({4, 2, 3}, &data);
+  auto run = [&](bool training, double p) {
+    nn::Generator gen(98);
+    nn::LSTM lstm(
+        nn::LSTMOptions(3, 4).num_layers(2).bidirectional(true).dropout(p).generator(&gen));
+    lstm.train(training);
+    return std::get<0>(lstm.forward(x));
+  };
+  expect_equal(run(false, 0.5), run(false, 0.0), "eval: no dropout");
+  expect_equal(run(true, 0.5), run(true, 0.5), "training: seeded");
+  EXPECT_NE(run(true, 0.5).to_vector<float>(), run(true, 0.0).to_vector<float>());
+}
+
+TEST(BidirectionalLstm, ClearErrors) {
+  nn::LSTM lstm(nn::LSTMOptions(3, 4).num_layers(2).bidirectional(true));
+  const std::string e = error_of([&] {
+    lstm.forward(nn::zeros({5, 2, 3}), nn::LSTMState{nn::zeros({2, 2, 4}), nn::zeros({2, 2, 4})});
+  });
+  EXPECT_NE(e.find("(num_layers*2,B,H) = (4,2,4), got (2,2,4)"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -373,4 +373,14 @@ TEST(LSTMStepper, Errors) {
   EXPECT_EQ(stepper.step(nn::zeros({1, 7}), state).sizes(), (nn::Shape{1, 12}));
 }
 
+// A bidirectional LSTM's reverse direction reads the sequence from its end: it has no
+// step-by-step form, so the stepper refuses it, whichever constructor.
+TEST(LSTMStepper, RefusesABidirectionalLstm) {
+  nn::LSTM bidirectional(nn::LSTMOptions(7, 12).bidirectional(true));
+  nn::Embedding embedding(11, 7);
+  const std::string needle = "LSTMStepper: expected a unidirectional LSTM, got a bidirectional one";
+  expect_error([&] { (void)nn::LSTMStepper(bidirectional); }, needle);
+  expect_error([&] { nn::LSTMStepper(embedding, bidirectional); }, needle);
+}
+
 }  // namespace

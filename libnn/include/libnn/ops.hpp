@@ -186,6 +186,9 @@ LSTMLayerResult lstm_layer(const Tensor& x, const Tensor& h0, const Tensor& c0,
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t end);
+// x reversed along dim (torch.flip(x, [dim])): out[..., i, ...] = x[..., size-1-i, ...], same
+// shape; its backward flips the gradient back. One block copy per index along dim.
+Tensor flip(const Tensor& x, std::int64_t dim);
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
 Tensor reshape(const Tensor& x, const Shape& shape);
 

@@ -42,15 +42,18 @@ LSTM::LSTM(const LSTMOptions& options_) : options(options_) {
   NN_CHECK(options.dropout() >= 0.0 && options.dropout() <= 1.0,
            "LSTM: expected a dropout probability in [0,1], got {}", options.dropout());
   const std::int64_t H = options.hidden_size();
+  const std::int64_t D = options.bidirectional() ? 2 : 1;
   for (std::int64_t k = 0; k < options.num_layers(); ++k) {
-    const std::int64_t in = k == 0 ? options.input_size() : H;
-    const std::string l = "_l" + std::to_string(k);
-    weight_ih.push_back(register_parameter("weight_ih" + l, empty({4 * H, in})));
-    weight_hh.push_back(register_parameter("weight_hh" + l, empty({4 * H, H})));
-    bias_ih.push_back(
-        register_parameter("bias_ih" + l, options.bias() ? empty({4 * H}) : Tensor()));
-    bias_hh.push_back(
-        register_parameter("bias_hh" + l, options.bias() ? empty({4 * H}) : Tensor()));
+    const std::int64_t in = k == 0 ? options.input_size() : D * H;
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::string l = "_l" + std::to_string(k) + (d == 1 ? "_reverse" : "");
+      weight_ih.push_back(register_parameter("weight_ih" + l, empty({4 * H, in})));
+      weight_hh.push_back(register_parameter("weight_hh" + l, empty({4 * H, H})));
+      bias_ih.push_back(
+          register_parameter("bias_ih" + l, options.bias() ? empty({4 * H}) : Tensor()));
+      bias_hh.push_back(
+          register_parameter("bias_hh" + l, options.bias() ? empty({4 * H}) : Tensor()));
+    }
   }
   reset_parameters();
 }
@@ -69,6 +72,7 @@ std::tuple<Tensor, LSTMState> LSTM::forward(const Tensor& input,
                                             const std::optional<LSTMState>& hx) {
   const std::int64_t I = options.input_size(), H = options.hidden_size();
   const std::int64_t L = options.num_layers();
+  const std::int64_t D = options.bidirectional() ? 2 : 1;
   const char* layout = options.batch_first() ? "(B,T," : "(T,B,";
   NN_CHECK(input.dim() == 3 && input.size(2) == I, "LSTM: expected input of shape {}{}), got {}",
            layout, I, shape_str(input.sizes()));
@@ -79,27 +83,39 @@ std::tuple<Tensor, LSTMState> LSTM::forward(const Tensor& input,
            shape_str(input.sizes()));
   const std::int64_t B = x.size(1);
   if (hx) {
-    check_state(std::get<0>(*hx), {L, B, H}, "LSTM", "h0", "(num_layers,B,H)", input);
-    check_state(std::get<1>(*hx), {L, B, H}, "LSTM", "c0", "(num_layers,B,H)", input);
+    const char* letters = D == 2 ? "(num_layers*2,B,H)" : "(num_layers,B,H)";
+    check_state(std::get<0>(*hx), {L * D, B, H}, "LSTM", "h0", letters, input);
+    check_state(std::get<1>(*hx), {L * D, B, H}, "LSTM", "c0", letters, input);
   }
 
+  // h_n, c_n: PyTorch's order, layer 0 forward, layer 0 reverse, layer 1 forward, ...
   std::vector<Tensor> h_n, c_n;
   for (std::int64_t k = 0; k < L; ++k) {
-    Tensor h0, c0;
-    if (hx) {
-      h0 = std::get<0>(*hx).slice(0, k, k + 1).squeeze(0);
-      c0 = std::get<1>(*hx).slice(0, k, k + 1).squeeze(0);
+    std::vector<Tensor> outs;
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::int64_t j = k * D + d;
+      const auto u = static_cast<std::size_t>(j);
+      Tensor h0, c0;
+      if (hx) {
+        h0 = std::get<0>(*hx).slice(0, j, j + 1).squeeze(0);
+        c0 = std::get<1>(*hx).slice(0, j, j + 1).squeeze(0);
+      }
+      // The reverse direction: the forward op on x reversed in time, its output reversed
+      // back so that step t of both directions lines up.
+      const Tensor in = d == 0 ? x : flip(x, 0);
+      LSTMLayerResult r =
+          lstm_layer(in, h0, c0, weight_ih[u], weight_hh[u], bias_ih[u], bias_hh[u]);
+      outs.push_back(d == 0 ? r.output : flip(r.output, 0));
+      h_n.push_back(r.h);
+      c_n.push_back(r.c);
     }
-    LSTMLayerResult r = lstm_layer(x, h0, c0, weight_ih[k], weight_hh[k], bias_ih[k], bias_hh[k]);
-    x = r.output;
+    x = D == 1 ? outs[0] : cat(outs, 2);
     if (k + 1 < L && options.dropout() > 0.0 && is_training()) {
       x = dropout(x, options.dropout(), /*training=*/true, options.generator());
     }
-    h_n.push_back(r.h);
-    c_n.push_back(r.c);
   }
   Tensor output = options.batch_first() ? x.transpose(0, 1) : x;
-  if (L == 1) return {output, {h_n[0].unsqueeze(0), c_n[0].unsqueeze(0)}};
+  if (h_n.size() == 1) return {output, {h_n[0].unsqueeze(0), c_n[0].unsqueeze(0)}};
   return {output, {stack(h_n, 0), stack(c_n, 0)}};
 }
 
@@ -109,6 +125,7 @@ std::string LSTM::extra_repr() const {
   if (!options.bias()) s += ", bias=false";
   if (options.batch_first()) s += ", batch_first=true";
   if (options.dropout() != 0.0) s += fmt::format(", dropout={}", options.dropout());
+  if (options.bidirectional()) s += ", bidirectional=true";
   return s;
 }
 

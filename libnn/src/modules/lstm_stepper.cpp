@@ -45,6 +45,10 @@ LSTMStepper::LSTMStepper(const LSTM& lstm, const LSTMStepperOptions& options)
   NN_CHECK(weight_dtype_ == DType::Float32 || weight_dtype_ == DType::Float16,
            "LSTMStepper: expected weight_dtype float32 or float16, got {}",
            dtype_name(weight_dtype_));
+  NN_CHECK(!lstm.options.bidirectional(),
+           "LSTMStepper: expected a unidirectional LSTM, got a bidirectional one (its reverse "
+           "direction reads the whole sequence backwards, so it cannot be stepped forward one "
+           "step at a time)");
   NoGradGuard no_grad;
   const bool half = weight_dtype_ == DType::Float16;
   for (std::size_t k = 0; k < lstm.weight_ih.size(); ++k) {

@@ -25,7 +25,7 @@ namespace nn::ops {
   X(embedding) X(dropout) X(layer_norm) X(batch_norm)                      \
   X(lstm_layer)                                                            \
   X(conv1d) X(conv_transpose1d) X(conv2d) X(conv_transpose2d)              \
-  X(cat) X(stack) X(slice) X(transpose) X(reshape)
+  X(cat) X(stack) X(slice) X(flip) X(transpose) X(reshape)
 // clang-format on
 
 enum class Op {

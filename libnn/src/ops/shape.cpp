@@ -115,6 +115,30 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
   return out;
 }
 
+Tensor flip(const Tensor& x, std::int64_t dim) {
+  const int d = normalize_dim(dim, x.sizes().size(), "flip");
+  const Shape& s = x.sizes();
+  const std::int64_t size = s[d];
+  // x viewed as (outer, size, inner): out[o, size-1-i, :] = x[o, i, :], one block copy per i
+  // (the copy_block kernel of x's device, so flip runs wherever copy_block does).
+  const std::int64_t outer = product(s, 0, d), inner = product(s, d + 1, s.size());
+  Tensor out = empty(s, x.options());
+  if (x.numel() > 0) {
+    for (std::int64_t i = 0; i < size; ++i) {
+      kernels::copy_block(x.device(), x, i * inner, size * inner, out, (size - 1 - i) * inner,
+                          size * inner, outer, inner);
+    }
+  }
+  if (autograd::needs_history({&x})) {
+    autograd::record("flip", {x}, {out},
+                     [d](const std::vector<Tensor>& g, const std::vector<bool>&) {
+                       // out = flip(x, d): the gradient is the output's, flipped back
+                       return std::vector<Tensor>{flip(g[0], d)};
+                     });
+  }
+  return out;
+}
+
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
   NN_CHECK(!tensors.empty(), "cat: expected at least one tensor, got none");
   const Tensor& first = tensors[0];

@@ -382,6 +382,11 @@ def build_ops():
         r = Rng(name)
         c.case(name, "slice", {"dim": dim, "start": start, "end": end}, [r.normal(*shape)], [0],
                lambda x, dim=dim, start=start, end=end: (x.narrow(dim, start, end - start),), r)
+    for name, shape, dim in (("flip_dim0", (5, 3, 4), 0), ("flip_dim1", (2, 6, 3), 1),
+                             ("flip_dim2", (3, 2, 7), 2)):
+        r = Rng(name)
+        c.case(name, "flip", {"dim": dim}, [r.normal(*shape)], [0],
+               lambda x, dim=dim: (torch.flip(x, [dim]),), r)
     r = Rng("transpose_dim0_2")
     c.case("transpose_dim0_2", "transpose", {"dim0": 0, "dim1": 2}, [r.normal(2, 3, 4)], [0],
            lambda x: (torch.transpose(x, 0, 2),), r)
@@ -636,6 +641,21 @@ MODULE_CASES = [
     ("lstm_2layer_batch_first_nobias", "LSTM",
      {"input_size": 3, "hidden_size": 6, "num_layers": 2, "bias": False, "batch_first": True},
      5, 2, False),
+    # Bidirectional: PyTorch's own initialisation (torch.manual_seed from the case name), the
+    # parameters saved as float32, the module then run in float64.
+    ("bilstm_1layer_batch1", "LSTM",
+     {"input_size": 3, "hidden_size": 4, "num_layers": 1, "bidirectional": True}, 5, 1, False),
+    ("bilstm_1layer_batch_first_hx", "LSTM",
+     {"input_size": 4, "hidden_size": 3, "num_layers": 1, "batch_first": True,
+      "bidirectional": True}, 3, 1, True),
+    ("bilstm_2layer_hx", "LSTM",
+     {"input_size": 5, "hidden_size": 4, "num_layers": 2, "bidirectional": True}, 4, 3, True),
+    ("bilstm_2layer_batch_first", "LSTM",
+     {"input_size": 3, "hidden_size": 5, "num_layers": 2, "batch_first": True,
+      "bidirectional": True}, 6, 3, False),
+    ("bilstm_2layer_nobias_hx", "LSTM",
+     {"input_size": 2, "hidden_size": 3, "num_layers": 2, "bias": False,
+      "bidirectional": True}, 4, 2, True),
     ("lstmcell_hx", "LSTMCell", {"input_size": 4, "hidden_size": 5}, None, 3, True),
     ("lstmcell_nohx", "LSTMCell", {"input_size": 4, "hidden_size": 3}, None, 2, False),
 ]
@@ -643,18 +663,30 @@ MODULE_CASES = [
 
 def build_modules():
     """Whole modules in float64 with float32 parameters drawn here (not PyTorch's own
-    initialization): the state dict, input and state in, every output and every gradient."""
+    initialization; the bidirectional cases use PyTorch's own): the state dict, input and
+    state in, every output and every gradient."""
     tensors, metadata = {}, {}
     for name, cls_name, kwargs, T, B, hx in MODULE_CASES:
         r = Rng(name)
-        module = getattr(torch.nn, cls_name)(**kwargs).to(torch.float64)
+        torch_init = kwargs.get("bidirectional", False)
+        if torch_init:
+            torch.manual_seed(zlib.crc32(name.encode("utf-8")))
+        module = getattr(torch.nn, cls_name)(**kwargs)
         names = [n for n, _ in module.named_parameters()]
         H, L = kwargs["hidden_size"], kwargs.get("num_layers", 1)
-        with torch.no_grad():
+        if kwargs.get("bidirectional"):
+            L *= 2
+        if torch_init:
             for n, p in module.named_parameters():
-                v = r.uniform(-0.6, 0.6, *p.shape)
-                tensors[f"{name}/param/{n}"] = v
-                p.copy_(v.to(torch.float64))
+                tensors[f"{name}/param/{n}"] = p.detach().clone()
+            module = module.to(torch.float64)
+        else:
+            module = module.to(torch.float64)
+            with torch.no_grad():
+                for n, p in module.named_parameters():
+                    v = r.uniform(-0.6, 0.6, *p.shape)
+                    tensors[f"{name}/param/{n}"] = v
+                    p.copy_(v.to(torch.float64))
         if cls_name == "LSTM":
             shape = (B, T, kwargs["input_size"]) if kwargs.get("batch_first") else \
                 (T, B, kwargs["input_size"])

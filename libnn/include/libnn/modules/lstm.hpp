@@ -1,8 +1,11 @@
-// LSTM and LSTMCell: PyTorch's nn.LSTM (stacked, unidirectional) and nn.LSTMCell, with the
-// same parameter names, shapes and order, so state dicts interchange with PyTorch's.
+// LSTM and LSTMCell: PyTorch's nn.LSTM (stacked, unidirectional or bidirectional) and
+// nn.LSTMCell, with the same parameter names, shapes and order, so state dicts interchange
+// with PyTorch's.
 //
 // LSTM runs each layer as one fused op over the whole sequence (nn::lstm_layer, ops.hpp);
-// calling it with T = 1 and carrying the state is the way to generate step by step.
+// calling it with T = 1 and carrying the state is the way to generate step by step. A
+// bidirectional LSTM runs the same op a second time per layer on the input reversed in time
+// and reverses that output back (no second set of kernels).
 // LSTMCell is one step written with the elementwise ops (linear, sigmoid, tanh, ...), as
 // PyTorch's formula reads: simple, differentiable by autograd, and an independent check of
 // the fused layer (tests/libnn/test_lstm.cpp).
@@ -18,7 +21,8 @@
 
 namespace nn {
 
-// (h, c): each (num_layers, B, H) for LSTM, (B, H) for LSTMCell.
+// (h, c): each (num_layers * D, B, H) for LSTM (D = 2 when bidirectional, else 1), (B, H)
+// for LSTMCell.
 using LSTMState = std::tuple<Tensor, Tensor>;
 
 struct LSTMOptions {
@@ -28,8 +32,12 @@ struct LSTMOptions {
   LIBNN_ARG(std::int64_t, hidden_size, {})
   LIBNN_ARG(std::int64_t, num_layers, 1)
   LIBNN_ARG(bool, bias, true)
-  // Input and output (B,T,*) instead of (T,B,*); the state stays (num_layers,B,H).
+  // Input and output (B,T,*) instead of (T,B,*); the state stays (num_layers*D,B,H).
   LIBNN_ARG(bool, batch_first, false)
+  // A second LSTM per layer reads the sequence backwards (PyTorch's): the output is
+  // (T,B,2H), [forward, reverse] along the last dimension; layer l > 0 takes 2H inputs; the
+  // state is (num_layers*2,B,H) ordered layer 0 forward, layer 0 reverse, layer 1 forward...
+  LIBNN_ARG(bool, bidirectional, false)
   // Dropout on the output of every layer but the last, in training mode only (PyTorch's).
   LIBNN_ARG(double, dropout, 0.0)
   // Draws the initial weights and the dropout masks (the global generator when null); must
@@ -43,9 +51,9 @@ class LSTM : public Module {
   LSTM(std::int64_t input_size, std::int64_t hidden_size)
       : LSTM(LSTMOptions(input_size, hidden_size)) {}
 
-  // input (T,B,I), or (B,T,I) with batch_first; hx = (h0, c0), each (num_layers,B,H),
-  // zeros when absent. Returns the last layer's output (T,B,H) (or (B,T,H)) and the final
-  // state (h_n, c_n), each (num_layers,B,H).
+  // input (T,B,I), or (B,T,I) with batch_first; hx = (h0, c0), each (num_layers*D,B,H),
+  // zeros when absent. Returns the last layer's output (T,B,D*H) (or (B,T,D*H)) and the
+  // final state (h_n, c_n), each (num_layers*D,B,H); D = 2 when bidirectional, else 1.
   std::tuple<Tensor, LSTMState> forward(const Tensor& input,
                                         const std::optional<LSTMState>& hx = std::nullopt);
   // PyTorch's default: every weight and bias U(-1/sqrt(H), 1/sqrt(H)).
@@ -53,8 +61,10 @@ class LSTM : public Module {
   std::string extra_repr() const override;
 
   LSTMOptions options;
-  // Per layer k, PyTorch's weight_ih_l{k} (4H, I for k = 0 else H), weight_hh_l{k} (4H,H),
-  // bias_ih_l{k}, bias_hh_l{k} (4H; undefined without bias). Gates i, f, g, o along 4H.
+  // Per layer k and direction d (index k*D + d; D = 2 when bidirectional, else 1), PyTorch's
+  // weight_ih_l{k}[_reverse] (4H, I for k = 0 else D*H), weight_hh_l{k}[_reverse] (4H,H),
+  // bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse] (4H; undefined without bias), registered
+  // in PyTorch's order (layer by layer, forward before reverse). Gates i, f, g, o along 4H.
   std::vector<Tensor> weight_ih, weight_hh, bias_ih, bias_hh;
 };
 
