@@ -736,8 +736,9 @@ TEST_F(ServerTest, TheOpenApiDocumentNamesEveryRouteAndMatchesTheResponses) {
   EXPECT_EQ(documented, routes);
 
   const std::string tiny = model_id(*c, "tiny");
-  for (const Json& m : get(*c, "/api/models").json["models"])
-    expect_matches_schema(doc, "Model", m);
+  // Each reply held in a name: a range-for over a temporary's member outlives the temporary.
+  const Reply models = get(*c, "/api/models");
+  for (const Json& m : models.json["models"]) expect_matches_schema(doc, "Model", m);
   const Reply accepted = post(*c, "/api/generate", Json{{"model", tiny}, {"steps", 4}}.dump());
   expect_matches_schema(doc, "Job", accepted.json);
   const Json done = wait_for(*c, accepted.json["id"]);
@@ -750,8 +751,8 @@ TEST_F(ServerTest, TheOpenApiDocumentNamesEveryRouteAndMatchesTheResponses) {
   for (const auto& [key, value] : piece["metrics"].items())
     EXPECT_TRUE(metrics_schema["properties"].contains(key)) << key;
   EXPECT_EQ(piece["metrics"].size(), metrics_schema["required"].size());
-  for (const Json& r : get(*c, "/api/runs").json["runs"])
-    expect_matches_schema(doc, "TrainingRun", r);
+  const Reply runs = get(*c, "/api/runs");
+  for (const Json& r : runs.json["runs"]) expect_matches_schema(doc, "TrainingRun", r);
   expect_matches_schema(doc, "RunMetrics", get(*c, "/api/runs/" + tiny + "/metrics").json);
   const Json data = get(*c, "/api/models/" + tiny + "/data-metrics").json;
   expect_matches_schema(doc, "DataMetrics", data);
