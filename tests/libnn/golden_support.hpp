@@ -276,4 +276,24 @@ inline void expect_close(const nn::Tensor& ours, const nn::io::StTensor& ref,
                            << ", PyTorch " << expected[where];
 }
 
+// A module case of a fixture file (lstm.safetensors, conv_modules.safetensors): its name and
+// the JSON metadata that describes it.
+struct ModuleCase {
+  std::string name;
+  test_json::Value meta;
+};
+
+inline void PrintTo(const ModuleCase& c, std::ostream* os) { *os << c.name; }
+
+// Every module case of `file`: each metadata entry but the file's own (format, version,
+// torch, generator).
+inline std::vector<ModuleCase> module_cases(const nn::io::StFile& file) {
+  std::vector<ModuleCase> cases;
+  for (const auto& [key, value] : file.metadata) {
+    if (key == "format" || key == "version" || key == "torch" || key == "generator") continue;
+    cases.push_back({key, test_json::parse(value)});
+  }
+  return cases;
+}
+
 }  // namespace golden

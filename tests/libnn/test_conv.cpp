@@ -47,21 +47,9 @@ const nn::io::StFile& modules_file() {
   return file;
 }
 
-struct ModuleCase {
-  std::string name;
-  test_json::Value meta;
-};
+using golden::ModuleCase;
 
-void PrintTo(const ModuleCase& c, std::ostream* os) { *os << c.name; }
-
-std::vector<ModuleCase> module_cases() {
-  std::vector<ModuleCase> cases;
-  for (const auto& [key, value] : modules_file().metadata) {
-    if (key == "format" || key == "version" || key == "torch" || key == "generator") continue;
-    cases.push_back({key, test_json::parse(value)});
-  }
-  return cases;
-}
+std::vector<ModuleCase> module_cases() { return golden::module_cases(modules_file()); }
 
 std::int64_t kw_int(const test_json::Value& kw, const char* key, std::int64_t fallback) {
   return kw.has(key) ? kw[key].integer() : fallback;
