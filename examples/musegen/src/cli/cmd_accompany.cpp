@@ -1,13 +1,13 @@
 // musegen accompany: a multitrack model writes the other parts of a MIDI file around the
 // parts kept (core/accompany.hpp).
 #include <iostream>
-#include <optional>
-
 #include <libmidi/io.hpp>
+#include <optional>
 
 #include "accompany.hpp"
 #include "cli.hpp"
 #include "commands.hpp"
+#include "device_option.hpp"
 #include "instruments.hpp"
 #include "multitrack_rules.hpp"
 #include "outputs.hpp"
@@ -92,14 +92,18 @@ int cmd_accompany(Args args) {
           "  musegen accompany runs/quartets melody.mid --keep 0 --instruments "
           "violin,violin,viola,cello --out q.mid\n");
   std::int64_t threads = 0;
+  std::string device_name = "cpu";
   cli::add_threads_option(p, threads);
+  cli::add_device_option(p, device_name);
   if (!p.parse(args)) return 0;
   cli::apply_threads(threads);
+  // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
+  const nn::Device device = cli::choose_device(device_name, quiet ? nullptr : &std::cerr);
   if (weights != "fp32" && weights != "fp16")
     throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
   read.zero_length_off_first(zero_length);
 
-  OpenedRun opened = open_run(run, dataset_path);
+  OpenedRun opened = open_run(run, dataset_path, device);
   const Codec& codec = opened.dataset.codec;
   if (codec.encoding() != Encoding::multitrack)
     throw cli::UsageError("the run's encoding is " + std::string(encoding_name(codec.encoding())) +

@@ -19,7 +19,9 @@
 #include "codec.hpp"
 #include "commands.hpp"
 #include "dataset.hpp"
+#include "device_option.hpp"
 #include "evaluate.hpp"
+#include "gpu_memory.hpp"
 #include "jsb.hpp"
 #include "metrics.hpp"
 #include "midi_files.hpp"
@@ -197,9 +199,13 @@ int cmd_eval(Args args) {
           "The NLL is in nats per prediction: per token (cross-entropy; perplexity = e^NLL) or,\n"
           "for roll datasets, per frame summed over the 88 keys (the published JSB figure).\n");
   std::int64_t threads = 0;
+  std::string device_name = "cpu";
   cli::add_threads_option(p, threads);
+  cli::add_device_option(p, device_name);
   if (!p.parse(args)) return 0;
   cli::apply_threads(threads);
+  // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
+  const nn::Device device = cli::choose_device(device_name, &std::cerr);
 
   MetricOptions options;
   options.ngram = static_cast<int>(ngram);
@@ -233,7 +239,7 @@ int cmd_eval(Args args) {
     if (!json_path.empty()) check.output("--json", json_path);
   };
   if (!checkpoint.empty()) {
-    const OpenedRun opened = open_run(checkpoint, dataset_path);
+    const OpenedRun opened = open_run(checkpoint, dataset_path, device);
     const LoadedModel& loaded = opened.loaded;
     const Dataset& data = opened.dataset;
     dataset_path = opened.dataset_path.string();
@@ -251,7 +257,16 @@ int cmd_eval(Args args) {
       throw cli::UsageError("--split: expected test, valid or train, found \"" + split + "\"");
     }
     if (chosen->empty()) throw std::runtime_error(dataset_path + ": the " + split + " split is empty");
-    const NllResult nll = evaluate_nll(*loaded.model, *chosen, nll_window, nll_batch);
+    NllResult nll;
+    try {
+      nll = evaluate_nll(*loaded.model, *chosen, nll_window, nll_batch);
+    } catch (const std::exception& e) {
+      if (!is_out_of_memory(e)) throw;
+      throw std::runtime_error(out_of_memory_message(
+          device, "scoring " + split,
+          "try a smaller --nll-batch (now " + std::to_string(nll_batch) + ") or a --nll-window",
+          e));
+    }
     const bool roll = data.codec.frames();  // a frame's NLL sums its values: no perplexity
     std::cout << "NLL of " << loaded.weights.string() << " on " << dataset_path << " (" << split
               << ", " << chosen->size() << " sequences, " << nll.predictions

@@ -3,6 +3,7 @@
 
 #include "cli.hpp"
 #include "commands.hpp"
+#include "device_option.hpp"
 #include "outputs.hpp"
 #include "run_dir.hpp"
 #include "train.hpp"
@@ -78,14 +79,19 @@ int cmd_train(Args args) {
           "change.\n\n"
           "TensorBoard is not needed to train; to watch a run: pip install tensorboard.");
   std::int64_t threads = 0;
+  std::string device_name = "cpu";
   cli::add_threads_option(p, threads);
+  cli::add_device_option(p, device_name);
   if (!p.parse(args)) return 0;
   cli::apply_threads(threads);
+  // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
+  const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
   if (dataset.size() > 1) throw cli::UsageError("expected one DATASET, found " + std::to_string(dataset.size()));
   if (dataset.empty() && !o.resume) throw cli::UsageError("missing DATASET");
   if (!dataset.empty()) o.dataset = dataset[0];
   o.run_dir = run_dir;
   o.tensorboard = !no_tensorboard;
+  o.device = device;
 
   if (!o.resume) {
     // Roll data (JSB-sized) trains best with a smaller model: defaults not given by the user,

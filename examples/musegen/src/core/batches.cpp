@@ -24,7 +24,8 @@ std::vector<Window> make_windows(std::span<const Sequence> split, StepKind kind,
   return windows;
 }
 
-Batch make_batch(std::span<const Sequence> split, std::span<const Window> windows, StepKind kind) {
+Batch make_batch(std::span<const Sequence> split, std::span<const Window> windows, StepKind kind,
+                 nn::Device device) {
   if (windows.empty()) throw std::invalid_argument("make_batch: no windows");
   const std::int64_t K = split[windows[0].sequence].width;
   for (const Window& w : windows) {
@@ -36,6 +37,8 @@ Batch make_batch(std::span<const Sequence> split, std::span<const Window> window
   std::int64_t T = 0;
   for (const auto& w : windows) T = std::max(T, w.length);
   Batch batch;
+  const nn::TensorOptions floats = nn::TensorOptions().device(device);
+  const nn::TensorOptions ints = nn::TensorOptions(nn::DType::Int64).device(device);
   if (kind == StepKind::frame) {
     std::vector<float> input(static_cast<std::size_t>(T * B * K), 0.0f);
     std::vector<float> target(input.size(), 0.0f);
@@ -55,9 +58,9 @@ Batch make_batch(std::span<const Sequence> split, std::span<const Window> window
       }
       batch.predictions += w.length;
     }
-    batch.input = nn::from_vector(input, {T, B, K});
-    batch.target = nn::from_vector(target, {T, B, K});
-    batch.mask = nn::from_vector(mask, {T, B});
+    batch.input = nn::from_vector(input, {T, B, K}, floats);
+    batch.target = nn::from_vector(target, {T, B, K}, floats);
+    batch.mask = nn::from_vector(mask, {T, B}, floats);
   } else {
     std::vector<std::int64_t> input(static_cast<std::size_t>(T * B), 0);
     std::vector<std::int64_t> target(input.size(), -100);
@@ -71,8 +74,8 @@ Batch make_batch(std::span<const Sequence> split, std::span<const Window> window
       }
       batch.predictions += w.length;
     }
-    batch.input = nn::from_vector(input, {T, B});
-    batch.target = nn::from_vector(target, {T, B});
+    batch.input = nn::from_vector(input, {T, B}, ints);
+    batch.target = nn::from_vector(target, {T, B}, ints);
   }
   return batch;
 }

@@ -38,8 +38,11 @@ struct Batch {
 };
 
 // Throws std::invalid_argument when a sequence's steps are not of `kind`, or frames of
-// different widths are mixed.
-Batch make_batch(std::span<const Sequence> split, std::span<const Window> windows, StepKind kind);
+// different widths are mixed. The batch is built on the host and its tensors copied to
+// `device` (the model's), one copy each (libnn has no pinned host memory yet, so the driver
+// stages these copies: cheap next to a training step, docs/musegen.md "Devices").
+Batch make_batch(std::span<const Sequence> split, std::span<const Window> windows, StepKind kind,
+                 nn::Device device = nn::Device::cpu());
 
 // Sum over the batch's real positions of the negative log-likelihood, in nats: cross-entropy
 // per token, or the K Bernoulli terms per frame. Divide by batch.predictions for the mean.

@@ -22,7 +22,7 @@ NllResult evaluate_nll(MusicModel& model, std::span<const Sequence> split, std::
   NllResult result;
   for (std::size_t i = 0; i < windows.size(); i += static_cast<std::size_t>(batch)) {
     const std::size_t n = std::min(windows.size() - i, static_cast<std::size_t>(batch));
-    Batch b = make_batch(split, std::span(windows).subspan(i, n), kind);
+    Batch b = make_batch(split, std::span(windows).subspan(i, n), kind, model.device());
     auto [logits, state] = model.forward(b.input);
     result.nll_sum += static_cast<double>(nll_sum(logits, b, kind).item<float>());
     result.predictions += b.predictions;

@@ -19,7 +19,8 @@ struct NllResult {
 // Scores every prediction of every sequence (make_windows' positions) in eval mode without
 // gradients, `batch` windows at a time. window <= 0 scores each sequence in one window
 // from a zero state (the JSB protocol); otherwise sequences are cut into windows of that many
-// predictions, each from a zero state.
+// predictions, each from a zero state. Runs where the model is (MusicModel::device()); each
+// batch's sum is read back as it is done, in double, in the same order on every device.
 NllResult evaluate_nll(MusicModel& model, std::span<const Sequence> split, std::int64_t window,
                        std::int64_t batch);
 

@@ -28,6 +28,9 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
   if (model.is_training()) model.eval();  // in eval mode already: only read (threads, generate.hpp)
   nn::NoGradGuard no_grad;
 
+  // Everything the model reads goes where it is; the logits come back to the host every step
+  // (the sampling is there), which on a GPU is the one synchronization per step.
+  const nn::Device device = model.device();
   GenerateResult result;
   result.primer_steps = primer.steps();
   Sequence& out = result.sequence;
@@ -41,7 +44,7 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
     const std::int64_t n = primer.steps();
     std::vector<float> frames(static_cast<std::size_t>((n + 1) * K), 0.0f);  // zero frame first
     for (std::size_t i = 0; i < primer.frames.size(); ++i) frames[static_cast<std::size_t>(K) + i] = primer.frames[i];
-    nn::Tensor all = nn::from_vector(frames, {n + 1, 1, K});
+    nn::Tensor all = nn::from_vector(frames, {n + 1, 1, K}, nn::TensorOptions().device(device));
     if (n > 0) {
       auto [logits, s] = model.forward(all.slice(0, 0, n));
       state = s;
@@ -50,7 +53,8 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
   } else {
     const std::int64_t n = primer.steps();
     std::vector<std::int64_t> tokens(primer.tokens.begin(), primer.tokens.end());
-    nn::Tensor all = nn::from_vector(tokens, {n, 1});
+    nn::Tensor all =
+        nn::from_vector(tokens, {n, 1}, nn::TensorOptions(nn::DType::Int64).device(device));
     if (n > 1) {
       auto [logits, s] = model.forward(all.slice(0, 0, n - 1));
       state = s;
@@ -80,6 +84,7 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
       h = stepper.step_tokens(next_input.reshape({1}), carried);
     }
     nn::Tensor logits = model.head().forward(h);  // (1,K)
+    if (!device.is_cpu()) logits = logits.to(nn::Device::cpu());
     const float* data = logits.data_ptr<float>();
     const std::span<const float> row(data, static_cast<std::size_t>(K));
     const auto draw = static_cast<std::uint64_t>(step);
@@ -87,7 +92,7 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
       auto frame = sample_frame(row, options.sample, draw);
       out.frames.insert(out.frames.end(), frame.begin(), frame.end());
       std::vector<float> f(frame.begin(), frame.end());
-      next_input = nn::from_vector(f, {1, 1, K});
+      next_input = nn::from_vector(f, {1, 1, K}, nn::TensorOptions().device(device));
     } else {
       std::int32_t token = TokenRule::kSample;
       if (options.rule) {
@@ -104,7 +109,8 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
       if (token == TokenRule::kSample) token = sample_token(options.rule ? std::span<const float>(ruled) : row, options.sample, draw);
       if (options.rule) so_far.push_back(token);
       out.tokens.push_back(token);
-      next_input = nn::from_vector(std::vector<std::int64_t>{token}, {1, 1});
+      next_input = nn::from_vector(std::vector<std::int64_t>{token}, {1, 1},
+                                   nn::TensorOptions(nn::DType::Int64).device(device));
     }
     result.generated = step + 1;
     if (options.progress) options.progress({"generate", step + 1, options.steps});

@@ -15,6 +15,14 @@
 // mode (load_model() returns it so): generate() then only reads it. A model in training
 // mode is switched to eval mode, which is a write: do that before sharing it. Nothing may
 // change the model (train it, load weights) while a generation reads it.
+//
+// Devices: generation runs where the model is (MusicModel::device(); load_model() puts it
+// there). The primer and every step's input are copied there, and every step's logits are
+// copied back, because the sampling (sampling.hpp) stays on the host: the same seed draws
+// the same uniform numbers on every device, so the same logits give the same piece. A GPU's
+// logits equal the CPU's only to float rounding (sums in another order), so a piece can
+// take another turn where a draw falls between two tokens' cumulative probabilities; the
+// tests compare the logits within a tolerance (docs/musegen.md, "Devices").
 #pragma once
 
 #include <cstdint>

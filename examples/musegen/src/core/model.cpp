@@ -227,7 +227,7 @@ void refuse_state_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
+LoadedModel load_model(const std::filesystem::path& run_dir_or_weights, nn::Device device) {
   LoadedModel loaded;
   std::filesystem::path path = run_dir_or_weights;
   if (std::filesystem::is_directory(path)) {
@@ -286,6 +286,7 @@ LoadedModel load_model(const std::filesystem::path& run_dir_or_weights) {
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": " + e.what());
   }
+  loaded.model->to(device);  // nothing for the CPU
   loaded.model->eval();
   loaded.weights = path;
   return loaded;

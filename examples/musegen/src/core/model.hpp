@@ -67,6 +67,9 @@ class MusicModel : public nn::Module {
 
   const ModelConfig& config() const { return config_; }
   std::int64_t parameter_count() const;
+  // Where the weights are (nn::Module::to moves them; every layer moves together). Inputs of
+  // forward() must be there too: make_batch() and generate() put them there.
+  nn::Device device() const { return head_->weight.device(); }
 
   // The layers, for generation's step-by-step path (generate.cpp): the token embedding
   // (null for frames), the frame input projection (null for tokens), the LSTM and the head.
@@ -92,6 +95,7 @@ struct LoadedModel {
 
 // Writes a model's weights as safetensors (atomically) with `metadata` and "musegen.sha256":
 // the SHA-256 of the tensors' bytes, concatenated in name order, which load_model() checks.
+// The tensors are copied to the host first: a file is the same whichever device trained it.
 void save_model_weights(const MusicModel& model, const std::filesystem::path& path,
                         std::map<std::string, std::string> metadata);
 
@@ -103,6 +107,9 @@ void save_model_weights(const MusicModel& model, const std::filesystem::path& pa
 // (ModelConfig::check_size) or whose parameter count is not what the tensors hold (edited
 // metadata); tensors whose bytes do not match the file's "musegen.sha256" (files without it,
 // from before it was written, load unchecked); a tensor holding NaN or infinity (named).
-LoadedModel load_model(const std::filesystem::path& run_dir_or_weights);
+// Everything is read and checked on the host; the model is then moved to `device`, so weights
+// trained on either device load on either.
+LoadedModel load_model(const std::filesystem::path& run_dir_or_weights,
+                       nn::Device device = nn::Device::cpu());
 
 }  // namespace musegen

@@ -6,9 +6,9 @@
 namespace musegen {
 
 OpenedRun open_run(const std::filesystem::path& run_dir_or_weights,
-                   const std::filesystem::path& dataset_override) {
+                   const std::filesystem::path& dataset_override, nn::Device device) {
   OpenedRun run;
-  run.loaded = load_model(run_dir_or_weights);
+  run.loaded = load_model(run_dir_or_weights, device);
   const LoadedModel& loaded = run.loaded;
   std::string dataset_path = dataset_override.string();
   if (dataset_path.empty()) {

@@ -20,7 +20,9 @@ struct OpenedRun {
 // the weights' metadata names ("musegen.dataset"). Throws std::runtime_error when the weights
 // name no dataset and none is given, when the dataset file is missing, or when its
 // vocabulary is not the model's; load_model()'s and load_dataset()'s errors otherwise.
+// The model is put on `device` (load_model()); the dataset stays on the host.
 OpenedRun open_run(const std::filesystem::path& run_dir_or_weights,
-                   const std::filesystem::path& dataset_override = {});
+                   const std::filesystem::path& dataset_override = {},
+                   nn::Device device = nn::Device::cpu());
 
 }  // namespace musegen

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <iomanip>
+#include <libnn/libnn.hpp>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -18,11 +19,10 @@
 #include <variant>
 #include <vector>
 
-#include <libnn/libnn.hpp>
-
 #include "batches.hpp"
 #include "dataset.hpp"
 #include "evaluate.hpp"
+#include "gpu_memory.hpp"
 #include "model.hpp"
 #include "progress.hpp"
 #include "run_dir.hpp"
@@ -195,6 +195,14 @@ ModelConfig make_config(const TrainOptions& options, const Dataset& data) {
   return config;
 }
 
+// The model's parameters once it is on `device`. The optimizer makes its moments with
+// zeros_like of each parameter, so the model must move before the optimizer is built (the
+// initial weights are drawn on the host first: the same on every device).
+std::vector<nn::Tensor> parameters_on(MusicModel& model, nn::Device device) {
+  model.to(device);
+  return model.parameters();
+}
+
 // The columns of an LSTM run's metrics.csv, in the order they have always had.
 enum Column : std::size_t { kLr, kTrainLoss, kValidLoss, kValidPerplexity, kRate, kGradNorm, kSeconds };
 
@@ -210,7 +218,7 @@ class LstmTask final : public TrainingTask {
         dropout_generator_(seed_ ^ 0x9e3779b97f4a7c15ULL),
         config_(make_config(options, data)),
         model_(config_, &init_generator_, &dropout_generator_),
-        params_(model_.parameters()),
+        params_(parameters_on(model_, options.device)),
         optimizer_(params_, nn::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)),
         windows_(make_windows(data.train, kind_, options.seq_len)) {
     const auto batch = static_cast<std::size_t>(options.batch);
@@ -233,6 +241,7 @@ class LstmTask final : public TrainingTask {
   std::size_t windows() const { return windows_.size(); }
   std::int64_t total_steps() const { return total_steps_; }
   double last_train_loss() const { return last_loss_; }
+  nn::Device device() const { return model_.device(); }
 
   std::vector<MetricColumn> columns() const override {
     using S = MetricColumn::Source;
@@ -260,18 +269,21 @@ class LstmTask final : public TrainingTask {
     for (std::size_t i = first; i < std::min(windows_.size(), first + batch); ++i) {
       chosen.push_back(windows_[static_cast<std::size_t>(order_[i])]);
     }
-    Batch b = make_batch(data_.train, chosen, kind_);
+    Batch b = make_batch(data_.train, chosen, kind_, model_.device());
     auto [logits, final_state] = model_.forward(b.input);
     nn::Tensor loss = nll_sum(logits, b, kind_) / static_cast<double>(b.predictions);
     optimizer_.zero_grad();
     nn::backward({loss});
-    // max_norm infinity: no clipping, the norm is still measured.
+    // max_norm infinity: no clipping, the norm is still measured. On a GPU this is the step's
+    // one wait: clip_grad_norm_ reads the norm back to scale the gradients. The loss is read
+    // right after it, when the queue holds nothing more (a copy, no second wait), and the
+    // optimizer's step then runs on the GPU while the host cuts the next batch.
     const double grad_norm = nn::optim::clip_grad_norm_(
         params_, options_.clip > 0 ? options_.clip : std::numeric_limits<double>::infinity());
+    const double value = loss.item<float>();
     optimizer_.step();
     schedule_->step();
     ++step_;
-    const double value = loss.item<float>();
     if (!std::isfinite(value)) {
       throw std::runtime_error("the training loss became " + std::to_string(value) + " at step " +
                                std::to_string(step_) + " (try a lower --lr or --clip)");
@@ -382,6 +394,8 @@ class ConsoleObserver final : public TrainObserver {
     std::ostringstream figures;
     figures << "loss " << std::fixed << std::setprecision(4) << interval[kTrainLoss] << "  "
             << Progress::format_rate(rate) << (frames_ ? " frames/s" : " tok/s");
+    // On a GPU, the memory its tensors hold now (the allocator's books: no wait on the GPU).
+    if (options_.device.is_cuda()) figures << "  " << gpu_memory_field(options_.device);
     progress_->update(batch_done, figures.str());
   }
   void epoch_done(std::int64_t epochs_done, const std::vector<double>& row, bool best) override {
@@ -525,11 +539,23 @@ TrainResult train(TrainOptions options, std::ostream& log) {
         << " windows of ≤ " << options.seq_len << " steps, " << task.steps_per_epoch()
         << " steps per epoch, " << trainer.total_steps() << " steps in all\n"
         << "train: model " << task.config().describe() << ", " << task.model().parameter_count()
-        << " parameters\n";
+        << " parameters" << (task.device().is_cpu() ? "" : ", on " + task.device().str()) << "\n";
     if (options.resume) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
   }
   const auto start = std::chrono::steady_clock::now();
-  const TrainerResult done = trainer.run();
+  TrainerResult done;
+  try {
+    done = trainer.run();
+  } catch (const std::exception& e) {
+    if (!is_out_of_memory(e)) throw;
+    if (!options.quiet) console.finish_line();
+    // The batch is what a user changes first: its activations are most of a step's memory.
+    throw std::runtime_error(out_of_memory_message(
+        options.device, "step " + std::to_string(trainer.step() + 1),
+        "try a smaller --batch (this run: " + std::to_string(options.batch) + ") or --seq-len (" +
+            std::to_string(options.seq_len) + "); a new run, as --resume keeps them",
+        e));
+  }
   if (!options.quiet) console.finish_line();
 
   TrainResult result;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <libnn/dtype.hpp>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct TrainOptions {
   std::string schedule = "cosine";  // "cosine" (with linear warm-up) or "constant"
   std::int64_t warmup = 100;    // steps of linear warm-up
   std::int64_t seed = 1;
+  // Where the model trains (musegen train --device). Not saved with the run: a run may resume
+  // on another device (exactly only on the same one: docs/musegen.md, "Devices").
+  nn::Device device = nn::Device::cpu();
   // bookkeeping
   std::int64_t checkpoint_every = 500;  // steps (0: only at epoch ends)
   std::int64_t eval_length = 0;  // validation window (0: whole sequences for roll, 4×seq_len else)

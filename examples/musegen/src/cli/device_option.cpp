@@ -1,0 +1,34 @@
+#include "device_option.hpp"
+
+#include <libnn/cuda.hpp>
+#include <ostream>
+#include <stdexcept>
+
+namespace musegen::cli {
+
+Parser& add_device_option(Parser& p, std::string& device) {
+  return p.option("device", device, "NAME",
+                  "where the model runs: cpu, cuda (the GPU; an error without one) or auto (the "
+                  "GPU when there is one, else the CPU; the choice is printed first). Results on "
+                  "a GPU match the CPU's to float rounding, not bit for bit (docs/musegen.md, "
+                  "\"Devices\")");
+}
+
+nn::Device choose_device(const std::string& device, std::ostream* log) {
+  if (device == "cpu") return nn::Device::cpu();
+  if (device != "cuda" && device != "auto") {
+    throw UsageError("--device: expected cpu, cuda or auto, found \"" + device + "\"");
+  }
+  // is_available() never throws: no driver, or a driver too old, reads as "no device".
+  if (nn::cuda::is_available()) {
+    const nn::Device gpu = nn::Device::cuda(0);
+    if (log != nullptr) *log << "device: " << gpu.str() << " (--device " << device << ")\n";
+    return gpu;
+  }
+  const std::string why = "no CUDA device: " + nn::cuda::unavailable_reason();
+  if (device == "cuda") throw std::runtime_error("--device cuda: " + why);
+  if (log != nullptr) *log << "device: cpu (--device auto: " << why << ")\n";
+  return nn::Device::cpu();
+}
+
+}  // namespace musegen::cli

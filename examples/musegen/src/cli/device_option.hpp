@@ -1,0 +1,37 @@
+// --device cpu|cuda|auto, for the commands that run the model (train, generate, eval,
+// accompany): where libnn runs it. Parsed by the Parser as a string and resolved once, before
+// any work, by choose_device():
+//
+//   std::string device = "cpu";
+//   cli::add_device_option(p, device);
+//   if (!p.parse(args)) return 0;
+//   const nn::Device on = cli::choose_device(device, quiet ? nullptr : &std::cerr);
+//
+// The default is cpu, not auto: a seed gives the same piece on every machine only on one
+// device (float sums on a GPU round differently, docs/musegen.md "Devices"), and a command
+// that went to the GPU by itself would change what an existing script produces on a machine
+// that happens to have one. A GPU is asked for (cuda) or allowed (auto).
+#pragma once
+
+#include <iosfwd>
+#include <libnn/dtype.hpp>
+#include <string>
+
+#include "cli.hpp"
+
+namespace musegen::cli {
+
+// Adds --device NAME (cpu, cuda or auto) bound to `device`; the value is checked by
+// choose_device() (a UsageError naming the three).
+Parser& add_device_option(Parser& p, std::string& device);
+
+// The device a parsed --device names. "cpu": the CPU, and nothing is printed (the output of
+// a command without --device stays what it was). "cuda": the first GPU, or a
+// std::runtime_error "--device cuda: no CUDA device: <why>" when libnn has none (built without
+// CUDA, no driver, no GPU), thrown before any work. "auto": the GPU when there is one, else
+// the CPU. For cuda and auto the choice is said on `log` (when not null) as the command's
+// first line: "device: cuda:0 (--device auto)", "device: cpu (--device auto: no CUDA
+// device: <why>)". Throws UsageError for any other name.
+nn::Device choose_device(const std::string& device, std::ostream* log);
+
+}  // namespace musegen::cli
