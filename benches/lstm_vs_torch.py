@@ -10,9 +10,17 @@ PyTorch runs it here with torch.set_num_threads(threads); libnn through benches/
 (the same model and sizes) with OMP_NUM_THREADS=threads. Prints both times and the ratios,
 then one JSON line with everything.
 
+--device cuda: both on the GPU (PyTorch with cuDNN's LSTM, libnn's CUDA backend), each timed
+interval closed by a synchronization (torch.cuda.synchronize(), nn::cuda::synchronize()).
+Training is then compared in tokens (T*B positions) per second; generation as before. On the
+GPU PyTorch's sampling loop keeps the token on the device (no copy to the host per token),
+libnn's copies the probabilities back and samples on the host as musegen generate does: the
+comparison is, if anything, in PyTorch's favour.
+
 Usage (run with Debian's /usr/bin/python3, which has torch):
   /usr/bin/python3 benches/lstm_vs_torch.py [path/to/train_step] [--threads 2]
       [--steps 3] [--warmup 1] [--tokens 2000] [--T 100] [--B 64] [--generate-only]
+      [--device cpu|cuda]
 Without a path, train_step is looked for in build/release/benches, then build/*/benches.
 """
 
@@ -55,20 +63,28 @@ class Model(torch.nn.Module):
         return self.head(y), state
 
 
+def synchronize(a):
+    if a.device == "cuda":
+        torch.cuda.synchronize()
+
+
 def torch_train(a):
     torch.manual_seed(1)
-    model = Model(a)
+    model = Model(a).to(a.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    tokens = torch.randint(0, a.V, (a.T, a.B))
-    targets = torch.randint(0, a.V, (a.T * a.B,))
+    tokens = torch.randint(0, a.V, (a.T, a.B)).to(a.device)
+    targets = torch.randint(0, a.V, (a.T * a.B,)).to(a.device)
     times = []
     for s in range(a.warmup + a.steps):
+        synchronize(a)
         start = time.perf_counter()
         opt.zero_grad()
         logits, _ = model(tokens)
         loss = torch.nn.functional.cross_entropy(logits.reshape(a.T * a.B, a.V), targets)
         loss.backward()
         opt.step()
+        loss.item()
+        synchronize(a)
         if s >= a.warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times), times
@@ -76,8 +92,8 @@ def torch_train(a):
 
 def torch_generate(a):
     torch.manual_seed(1)
-    model = Model(a).eval()
-    token = torch.zeros((1, 1), dtype=torch.int64)
+    model = Model(a).to(a.device).eval()
+    token = torch.zeros((1, 1), dtype=torch.int64, device=a.device)
     state = None
     with torch.no_grad():
         def step(token, state):
@@ -86,9 +102,11 @@ def torch_generate(a):
             return torch.multinomial(probs, 1).reshape(1, 1), state
         for _ in range(min(a.tokens, 100)):
             token, state = step(token, state)
+        synchronize(a)
         start = time.perf_counter()
         for _ in range(a.tokens):
             token, state = step(token, state)
+        synchronize(a)
         elapsed = time.perf_counter() - start
     return a.tokens / elapsed
 
@@ -96,12 +114,14 @@ def torch_generate(a):
 def ours(a, binary, generate, weights="fp32"):
     args = [binary, "--T", str(a.T), "--B", str(a.B), "--V", str(a.V), "--E", str(a.E),
             "--H", str(a.H), "--layers", str(a.layers), "--steps", str(a.steps),
-            "--warmup", str(a.warmup), "--tokens", str(a.tokens)]
+            "--warmup", str(a.warmup), "--tokens", str(a.tokens), "--device", a.device]
     if generate:
         args += ["--generate", "--weights", weights]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    run = subprocess.run(args, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"lstm_vs_torch: {' '.join(args)} failed (exit {run.returncode}):\n{run.stderr}")
+    return json.loads(run.stdout)
 
 
 def main():
@@ -118,9 +138,13 @@ def main():
     p.add_argument("--H", type=int, default=512)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--generate-only", action="store_true", help="skip the training comparison")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where both run (cuda: the first GPU, for PyTorch and libnn alike)")
     a = p.parse_args()
     binary = find_train_step(a.train_step)
     torch.set_num_threads(a.threads)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("lstm_vs_torch: --device cuda: PyTorch sees no CUDA device")
 
     if not a.generate_only:
         ours_train = ours(a, binary, generate=False)
@@ -131,15 +155,20 @@ def main():
     ours_tps = {w: g["tokens_per_second"] for w, g in ours_gen.items()}
     print(f"model: Embedding({a.V},{a.E}) -> LSTM({a.E},{a.H},num_layers={a.layers},dropout=0.3)"
           f" -> Linear({a.H},{a.V}); T={a.T} B={a.B}; {a.threads} threads; "
-          f"torch {torch.__version__}; {binary}")
-    result = {"threads": a.threads, "torch": torch.__version__}
+          f"torch {torch.__version__}; {binary}; device {a.device}"
+          + (f" ({torch.cuda.get_device_name(0)})" if a.device == "cuda" else ""))
+    result = {"threads": a.threads, "torch": torch.__version__, "device": a.device}
     if not a.generate_only:
         ours_step = ours_train["median_step_seconds"]
-        print(f"training step (median of {a.steps}): PyTorch {torch_step:.3f} s, libnn "
-              f"{ours_step:.3f} s: libnn {torch_step / ours_step:.2f}x faster")
+        tokens = a.T * a.B
+        print(f"training step (median of {a.steps}): PyTorch {torch_step:.4f} s "
+              f"({tokens / torch_step:.0f} tokens/s), libnn {ours_step:.4f} s "
+              f"({tokens / ours_step:.0f} tokens/s): libnn {torch_step / ours_step:.2f}x faster")
         result["train"] = {"torch_seconds": torch_steps, "torch_median": torch_step,
                            "libnn_seconds": ours_train["step_seconds"],
-                           "libnn_median": ours_step, "speedup": torch_step / ours_step}
+                           "libnn_median": ours_step, "speedup": torch_step / ours_step,
+                           "torch_tokens_per_second": tokens / torch_step,
+                           "libnn_tokens_per_second": tokens / ours_step}
     for w, tps in ours_tps.items():
         print(f"generation at batch 1 ({a.tokens} tokens): PyTorch (fp32) {torch_tps:.0f} tokens/s, "
               f"libnn ({w} weights) {tps:.0f} tokens/s: libnn {tps / torch_tps:.2f}x faster")

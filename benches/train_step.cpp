@@ -14,10 +14,15 @@
 // --tokens steps, both fed the fp32 run's token and the same uniform draw; prints the
 // largest |logit difference|, the share of steps sampling the same token, and the first
 // step at which two free-running sequences (same seed) part.
+// --device cuda: the same (the weights drawn on the host, then moved: the same model) on the
+// GPU. Every timed interval starts and ends with nn::cuda::synchronize(), so it holds the GPU's
+// work and not just its launching. Generation copies each step's probabilities back to the
+// host and samples there, as musegen generate does.
 // Prints one JSON object. benches/lstm_vs_torch.py runs the same model in PyTorch and this
 // program, and compares. Threads: OMP_NUM_THREADS (the comparison uses 2). E.g.
 //   OMP_NUM_THREADS=2 build/release/benches/train_step --steps 5
 //   OMP_NUM_THREADS=2 build/release/benches/train_step --generate --tokens 2000 --weights fp16
+//   build/cuda/benches/train_step --device cuda --steps 10 --warmup 3
 #include <libnn/libnn.hpp>
 
 #include <omp.h>
@@ -46,6 +51,7 @@ struct Config {
   bool fp16 = false;     // --weights fp16
   int tokens = 2000;
   std::uint64_t seed = 1;
+  nn::Device device = nn::Device::cpu();  // --device cpu|cuda
 };
 
 [[noreturn]] void usage(const char* message) {
@@ -54,7 +60,7 @@ struct Config {
                "usage: train_step [--T 100] [--B 64] [--V 360] [--E 512] [--H 512] [--layers 3]\n"
                "                  [--dropout 0.3] [--steps 3] [--warmup 1] [--seed 1]\n"
                "                  [--generate [--tokens 2000] [--weights fp32|fp16 | --module]]\n"
-               "                  [--compare [--tokens 2000]]\n",
+               "                  [--compare [--tokens 2000]] [--device cpu|cuda]\n",
                message);
   std::exit(2);
 }
@@ -65,6 +71,13 @@ Config parse(int argc, char** argv) {
     const std::string_view a = argv[i];
     if (a == "--generate" || a == "--module" || a == "--compare") {
       (a == "--generate" ? c.generate : a == "--module" ? c.module : c.compare) = true;
+      continue;
+    }
+    if (a == "--device") {
+      if (i + 1 >= argc) usage("missing value after --device");
+      const std::string_view d = argv[++i];
+      if (d != "cpu" && d != "cuda") usage("--device takes cpu or cuda");
+      c.device = d == "cuda" ? nn::Device::cuda() : nn::Device::cpu();
       continue;
     }
     if (a == "--weights") {
@@ -96,6 +109,12 @@ Config parse(int argc, char** argv) {
   if (c.T < 1 || c.B < 1 || c.V < 2 || c.E < 1 || c.H < 1 || c.layers < 1 || c.steps < 1 ||
       c.warmup < 0 || c.tokens < 1)
     usage("sizes, --steps and --tokens must be positive");
+  if (c.device.is_cuda() && !nn::cuda::is_available()) {
+    std::fprintf(stderr, "train_step: --device cuda: no CUDA device: %s\n",
+                 nn::cuda::unavailable_reason().c_str());
+    std::exit(1);
+  }
+  if (c.device.is_cuda() && c.compare) usage("--compare runs on the CPU only");
   return c;
 }
 
@@ -110,13 +129,23 @@ struct Model {
   }
 };
 
+// Drawn on the host, then moved to c.device (before any optimizer is made: its state is made
+// where the parameters are).
 Model make_model(const Config& c, nn::Generator* gen) {
   Model m;
   m.embed = std::make_shared<nn::Embedding>(nn::EmbeddingOptions(c.V, c.E).generator(gen));
   m.lstm = std::make_shared<nn::LSTM>(
       nn::LSTMOptions(c.E, c.H).num_layers(c.layers).dropout(c.dropout).generator(gen));
   m.head = std::make_shared<nn::Linear>(nn::LinearOptions(c.H, c.V).generator(gen));
+  m.embed->to(c.device);
+  m.lstm->to(c.device);
+  m.head->to(c.device);
   return m;
+}
+
+// Waits for the GPU's queued work (nothing on the CPU), so a timed interval holds it.
+void synchronize(const Config& c) {
+  if (c.device.is_cuda()) nn::cuda::synchronize();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -133,7 +162,7 @@ std::string json_list(const std::vector<double>& v) {
   std::string s = "[";
   for (std::size_t i = 0; i < v.size(); ++i) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%s%.4f", i ? ", " : "", v[i]);
+    std::snprintf(buf, sizeof buf, "%s%.6f", i ? ", " : "", v[i]);
     s += buf;
   }
   return s + "]";
@@ -143,11 +172,12 @@ int train(const Config& c) {
   nn::Generator gen(c.seed);
   Model m = make_model(c, &gen);
   nn::optim::Adam opt(m.parameters(), nn::optim::AdamOptions(1e-3));
-  const nn::Tensor tokens = nn::randint(0, c.V, {c.T, c.B}, &gen);
-  const nn::Tensor targets = nn::randint(0, c.V, {c.T * c.B}, &gen);
+  const nn::Tensor tokens = nn::randint(0, c.V, {c.T, c.B}, &gen).to(c.device);
+  const nn::Tensor targets = nn::randint(0, c.V, {c.T * c.B}, &gen).to(c.device);
   std::vector<double> times;
   double loss_value = 0.0;
   for (int s = 0; s < c.warmup + c.steps; ++s) {
+    synchronize(c);
     const auto start = std::chrono::steady_clock::now();
     opt.zero_grad();
     const nn::Tensor x = m.embed->forward(tokens);              // (T,B,E)
@@ -157,16 +187,18 @@ int train(const Config& c) {
     loss.backward();
     opt.step();
     loss_value = loss.item<float>();
+    synchronize(c);  // item() waited for the loss; the optimizer's step may still run
     if (s >= c.warmup) times.push_back(seconds_since(start));
   }
   std::printf(
-      "{\"mode\": \"train\", \"threads\": %d, \"T\": %lld, \"B\": %lld, \"V\": %lld, \"E\": %lld, "
+      "{\"mode\": \"train\", \"device\": \"%s\", \"threads\": %d, \"T\": %lld, \"B\": %lld, \"V\": "
+      "%lld, \"E\": %lld, "
       "\"H\": %lld, \"layers\": %lld, \"steps\": %d, \"step_seconds\": %s, "
-      "\"median_step_seconds\": %.4f, \"final_loss\": %.4f}\n",
-      omp_get_max_threads(), static_cast<long long>(c.T), static_cast<long long>(c.B),
-      static_cast<long long>(c.V), static_cast<long long>(c.E), static_cast<long long>(c.H),
-      static_cast<long long>(c.layers), c.steps, json_list(times).c_str(), median(times),
-      loss_value);
+      "\"median_step_seconds\": %.6f, \"final_loss\": %.4f}\n",
+      c.device.str().c_str(), omp_get_max_threads(), static_cast<long long>(c.T),
+      static_cast<long long>(c.B), static_cast<long long>(c.V), static_cast<long long>(c.E),
+      static_cast<long long>(c.H), static_cast<long long>(c.layers), c.steps,
+      json_list(times).c_str(), median(times), loss_value);
   return 0;
 }
 
@@ -193,35 +225,43 @@ int generate(const Config& c) {
   m.lstm->eval();
   nn::NoGradGuard no_grad;
   const nn::LSTMStepper stepper(*m.embed, *m.lstm, stepper_options(c.fp16));
+  const nn::TensorOptions ids = nn::TensorOptions(nn::DType::Int64).device(c.device);
   std::vector<std::int64_t> token{0};
   std::optional<nn::LSTMState> module_state;
   nn::LSTMState state;
   auto step = [&] {
     nn::Tensor h;
     if (c.module) {
-      const nn::Tensor x = m.embed->forward(nn::from_vector(token, {1, 1}));  // (1,1,E)
+      const nn::Tensor x = m.embed->forward(nn::from_vector(token, {1, 1}, ids));  // (1,1,E)
       auto [y, next] = m.lstm->forward(x, module_state);
       module_state = next;
       h = y.reshape({1, c.H});
     } else {
-      h = stepper.step_tokens(nn::from_vector(token, {1}), state);  // (1,H)
+      h = stepper.step_tokens(nn::from_vector(token, {1}, ids), state);  // (1,H)
     }
-    const nn::Tensor probs = nn::softmax(head_logits(m, h), -1);
+    nn::Tensor probs = nn::softmax(head_logits(m, h), -1);
+    if (c.device.is_cuda()) probs = probs.to(nn::Device::cpu());  // waits for the step
     const float u = nn::rand({1}, &gen).item<float>();
     token[0] = sample(probs.data_ptr<float>(), c.V, u);
   };
   for (int i = 0; i < std::min(c.tokens, 100); ++i) step();  // warm-up
+  synchronize(c);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < c.tokens; ++i) step();
+  synchronize(c);
   const double elapsed = seconds_since(start);
   std::printf(
-      "{\"mode\": \"generate\", \"lstm\": \"%s\", \"threads\": %d, \"V\": %lld, \"E\": %lld, "
+      "{\"mode\": \"generate\", \"device\": \"%s\", \"lstm\": \"%s\", \"threads\": %d, \"V\": "
+      "%lld, \"E\": %lld, "
       "\"H\": %lld, \"layers\": %lld, \"tokens\": %d, \"seconds\": %.4f, "
       "\"tokens_per_second\": %.1f, \"last_token\": %lld}\n",
-      c.module ? "module" : c.fp16 ? "stepper-fp16" : "stepper-fp32", omp_get_max_threads(),
-      static_cast<long long>(c.V), static_cast<long long>(c.E), static_cast<long long>(c.H),
-      static_cast<long long>(c.layers), c.tokens, elapsed, c.tokens / elapsed,
-      static_cast<long long>(token[0]));
+      c.device.str().c_str(),
+      c.module ? "module"
+      : c.fp16 ? "stepper-fp16"
+               : "stepper-fp32",
+      omp_get_max_threads(), static_cast<long long>(c.V), static_cast<long long>(c.E),
+      static_cast<long long>(c.H), static_cast<long long>(c.layers), c.tokens, elapsed,
+      c.tokens / elapsed, static_cast<long long>(token[0]));
   return 0;
 }
 
