@@ -12,6 +12,7 @@
 // CPU's within tolerance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -19,6 +20,7 @@
 #include <libnn/libnn.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../libnn/temp_dir.hpp"
@@ -256,17 +258,22 @@ std::vector<double> column(const fs::path& metrics, std::size_t index) {
   return values;
 }
 
-// The largest |a - b| over two models' tensors of the same names (both read to the host).
-double largest_weight_difference(const MusicModel& a, const MusicModel& b) {
-  double largest = 0;
+// The largest and the mean |a - b| over two models' tensors of the same names (read to the host).
+std::pair<double, double> weight_differences(const MusicModel& a, const MusicModel& b) {
+  double largest = 0, sum = 0;
+  std::size_t n = 0;
   const nn::NamedTensors wb = b.state_dict();
   for (const auto& [name, ta] : a.state_dict()) {
     const std::vector<float> x = ta.to(nn::Device::cpu()).to_vector<float>();
     const std::vector<float> y = wb.find(name)->to(nn::Device::cpu()).to_vector<float>();
-    for (std::size_t i = 0; i < x.size(); ++i)
-      largest = std::max(largest, std::abs(static_cast<double>(x[i]) - y[i]));
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double d = std::abs(static_cast<double>(x[i]) - y[i]);
+      largest = std::max(largest, d);
+      sum += d;
+      ++n;
+    }
   }
-  return largest;
+  return {largest, n > 0 ? sum / static_cast<double>(n) : 0.0};
 }
 
 // The model's logits over a fixed token sequence, on the host.
@@ -301,12 +308,20 @@ TEST(DeviceCuda, TrainingStepsGiveTheCpusLossesAndWeights) {
   const std::vector<double> a = column(tmp.path() / "cpu" / "metrics.csv", 3);
   const std::vector<double> b = column(tmp.path() / "gpu" / "metrics.csv", 3);
   ASSERT_EQ(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], b[i], 1e-4 * std::abs(a[i]) + 1e-5) << "row " << i;
-  EXPECT_NEAR(cpu.best_valid_loss, gpu.best_valid_loss, 1e-4 * cpu.best_valid_loss);
+  ASSERT_FALSE(a.empty());
+  // The first step: the same weights, batch and dropout masks, so only the sums' order
+  // differs. Later steps drift further: AdamW divides each gradient by its own running size,
+  // so a gradient near zero whose sign the rounding flips moves its weight by up to lr.
+  EXPECT_NEAR(a[0], b[0], 1e-5 * std::abs(a[0])) << "the first step's loss";
+  for (std::size_t i = 1; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], 2e-3 * std::abs(a[i])) << "row " << i;
+  EXPECT_NEAR(cpu.best_valid_loss, gpu.best_valid_loss, 2e-3 * cpu.best_valid_loss);
   const LoadedModel wa = load_model(tmp.path() / "cpu" / "model.safetensors");
   const LoadedModel wb = load_model(tmp.path() / "gpu" / "model.safetensors");
-  EXPECT_LT(largest_weight_difference(*wa.model, *wb.model), 1e-4);
+  const auto [largest, mean] = weight_differences(*wa.model, *wb.model);
+  EXPECT_LT(mean, 1e-4) << "the mean |difference| of the final weights";
+  EXPECT_LT(largest, 0.1) << "the largest |difference| of the final weights (lr 1e-2, " << cpu.steps
+                          << " steps)";
 }
 
 // Weights trained on the GPU are written as host tensors: the file loads on the CPU (and the
