@@ -17,6 +17,7 @@
 # env:
 #   OUT          where the logs go (default build/gpu-check/); the device tool sets it
 #   GPU_CHECK_QUICK=1   a second, quick run: no CPU tests, no racecheck, shorter benchmarks
+#                       (musegen: no CPU training runs)
 #
 # With the device tool (docs/perf.md, "CUDA"): run --pack here, then
 #   run(command="scripts/gpu-check.sh", carry=["build/gpu-bundle"], timeout_s=480)
@@ -29,17 +30,31 @@ bundle=$repo/build/gpu-bundle
 # --- here: pack -----------------------------------------------------------------------------
 if [[ "${1:-}" == "--pack" ]]; then
   set -e
-  cmake --preset cuda >/dev/null
-  cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops mlp
+  # For sm_90 only: the device tool lends H100s and H200s, and the bundle must fit what it
+  # carries (64 MiB with the repository; seven binaries of two architectures would not).
+  # musegen without FluidSynth: its tree of audio libraries is not on a GPU image, and no
+  # check renders audio.
+  cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES=90 -DMUSEGEN_WITH_FLUIDSYNTH=OFF >/dev/null
+  cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops mlp \
+    musegen musegen_tests train_step
   rm -rf "$bundle"
-  mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/deps"
+  mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/deps" "$bundle/data"
   cp build/cuda/tests/libnn_cuda_tests build/cuda/tests/libnn_tests "$bundle/bin/"
   cp build/cuda/benches/bench_cuda_ops build/cuda/examples/mlp/mlp "$bundle/bin/"
+  # musegen on the GPU (issue 13): the program, its tests, the reference-model benchmark,
+  # and the two datasets its runs train on, preprocessed here (the raw files stay behind).
+  cp build/cuda/examples/musegen/musegen build/cuda/tests/musegen_tests build/cuda/benches/train_step "$bundle/bin/"
+  data_dir=${MUSEGEN_DATA_DIR:-$repo/datasets}
+  build/cuda/examples/musegen/musegen preprocess --encoding roll --quiet --out "$bundle/data/jsb.mgds" \
+    "$data_dir/jsb-chorales/jsb-chorales-quarter.json"
+  build/cuda/examples/musegen/musegen preprocess --encoding events --quiet --out "$bundle/data/piano.mgds" \
+    "$data_dir/classical-piano-composer/midi_songs"
   # The shared libraries a GPU machine's CUDA image may lack (never the CUDA ones: cuBLAS
   # must match that machine's driver, and it has them).
   for binary in "$bundle"/bin/*; do
     ldd "$binary" | awk '/=> \// {print $3}'
-  done | sort -u | grep -E 'lib(fmt|benchmark|gomp)\.so' | xargs -r cp -L -t "$bundle/lib/"
+  done | sort -u | grep -E 'lib(fmt|benchmark|gomp|cpp-httplib|crypto|ssl|brotli(common|dec|enc))\.so' |
+    xargs -r cp -L -t "$bundle/lib/"
   # Compressed: four binaries of sm_80 and sm_90 code would fill most of what the device tool
   # carries (64 MiB with the repository); gzip takes them to a third.
   gzip -1 "$bundle"/bin/*
@@ -101,10 +116,14 @@ else
     export CMAKE_PREFIX_PATH="$prefix/usr:${CMAKE_PREFIX_PATH:-}"
     export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH"
   fi
-  if cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES=90 -DMUSEGEN_BUILD_TOOLS=OFF >"$out/configure.log" 2>&1 &&
+  if cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES=90 -DMUSEGEN_BUILD_TOOLS=OFF -DMUSEGEN_WITH_FLUIDSYNTH=OFF >"$out/configure.log" 2>&1 &&
      cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops mlp >"$out/build.log" 2>&1; then
     bin=$repo/build/cuda/tests
     cp build/cuda/benches/bench_cuda_ops build/cuda/examples/mlp/mlp "$bin/" 2>/dev/null
+    # musegen's part (below) runs only if these build too, after the libnn part: a failure
+    # here leaves the libnn checks standing.
+    cmake --build --preset cuda --parallel "$(nproc)" --target musegen musegen_tests train_step >>"$out/build.log" 2>&1 &&
+      cp build/cuda/examples/musegen/musegen build/cuda/benches/train_step "$bin/" 2>/dev/null
     row "binaries" "built here" "$(elapsed "$t")"
   else
     tail -30 "$out/configure.log" "$out/build.log"
@@ -178,6 +197,87 @@ if [[ -n "$bin" ]]; then
       --benchmark_out="$out/bench_cuda_ops.json" --benchmark_out_format=json >"$out/bench.log" 2>&1
     row "bench_cuda_ops" "exit $?" "$(elapsed "$t")"
   fi
+
+  # === musegen on the GPU (issue 13; branch `device`) =========================================
+  # `--device cuda` end to end, each part time-boxed: the app's device tests (the CPU is their
+  # oracle), the reference model against PyTorch on this GPU (benches/lstm_vs_torch.py), the
+  # JSB demo on the GPU (wall time, test NLL; the CPU's is 8.24 ± 0.05) and its first 30
+  # epochs on both devices, and the piano `events` model (3 × 512) in tokens/s on both.
+  # Everything lands in $out/musegen-*; docs/perf.md, "musegen on a GPU", says how to read it.
+  mg_ms() { date +%s%3N; }
+  mg_secs() { awk -v a="$1" -v b="$(mg_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+  # mg_rate CSV: the median predictions/s of a run's metrics.csv rows after its first two.
+  mg_rate() {
+    python3 - "$1" <<'PY' 2>/dev/null || echo "?"
+import csv, statistics, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("predictions_per_s")]
+rates = [float(r["predictions_per_s"]) for r in rows[2:]] or [float(r["predictions_per_s"]) for r in rows]
+print(f"{statistics.median(rates):.0f}")
+PY
+  }
+  if [[ -x "$bin/musegen_tests" ]]; then
+    t=$(date +%s)
+    timeout 90 "$bin/musegen_tests" --gtest_color=no --gtest_filter='Device*:GpuMemory*' >"$out/musegen-device-tests.log" 2>&1
+    status=$?
+    row "musegen device tests" "$(gtest_counts "$out/musegen-device-tests.log")$([[ $status -ne 0 ]] && echo " (exit $status)")" "$(elapsed "$t")"
+    grep -E '^\[  FAILED  \]|Failure' "$out/musegen-device-tests.log" | head -20
+  fi
+  if [[ -x "$bin/train_step" ]]; then
+    t=$(date +%s)
+    timeout 120 python3 benches/lstm_vs_torch.py "$bin/train_step" --device cuda --steps 10 --warmup 3 \
+      --tokens 2000 >"$out/musegen-lstm-vs-torch.log" 2>&1
+    status=$?
+    summary=$(python3 - "$out/musegen-lstm-vs-torch.log" <<'PY' 2>/dev/null
+import json, sys
+r = json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1])
+t, g = r["train"], r["generate"]
+print(f"train {t['speedup']:.2f}x ({t['libnn_tokens_per_second']:.0f} vs {t['torch_tokens_per_second']:.0f} tok/s), "
+      f"gen fp32 {g['speedup']['fp32']:.2f}x fp16 {g['speedup']['fp16']:.2f}x")
+PY
+)
+    row "lstm_vs_torch --device cuda" "${summary:-no result} (exit $status)" "$(elapsed "$t")"
+  fi
+  jsb=$bundle/data/jsb.mgds
+  piano=$bundle/data/piano.mgds
+  runs=$out/musegen-runs
+  if [[ -x "$bin/musegen" && -f "$jsb" ]]; then
+    rm -rf "$runs"
+    mkdir -p "$runs"
+    t=$(date +%s)
+    s=$(mg_ms)
+    timeout 150 "$bin/musegen" train "$jsb" --run-dir "$runs/jsb-cuda" --device cuda --no-tensorboard \
+      --log-seconds 30 >"$out/musegen-jsb-cuda.log" 2>&1
+    status=$?
+    wall=$(mg_secs "$s")
+    nll=$(timeout 30 "$bin/musegen" eval --checkpoint "$runs/jsb-cuda" --split test --device cuda \
+      2>>"$out/musegen-jsb-cuda.log" | tee -a "$out/musegen-jsb-cuda.log" | grep -oE '[0-9.]+ nats per frame' | grep -oE '^[0-9.]+')
+    row "JSB demo --device cuda" "150 epochs in $wall s, test NLL ${nll:-?} (exit $status)" "$(elapsed "$t")"
+    if [[ "$quick" != 1 ]]; then
+      # 30 epochs (450 steps, 30 validations) on each device: the wall times side by side.
+      for device in cuda cpu; do
+        t=$(date +%s)
+        s=$(mg_ms)
+        timeout 90 "$bin/musegen" train "$jsb" --run-dir "$runs/jsb30-$device" --device "$device" --epochs 30 \
+          --no-tensorboard --quiet >"$out/musegen-jsb30-$device.log" 2>&1
+        status=$?
+        row "JSB 30 epochs --device $device" "$(mg_secs "$s") s wall (exit $status)" "$(elapsed "$t")"
+      done
+    fi
+  elif [[ -x "$bin/musegen" ]]; then
+    row "JSB demo" "no $jsb (made by --pack)" 0
+  fi
+  if [[ -x "$bin/musegen" && -f "$piano" ]]; then
+    devices=(cuda cpu)
+    [[ "$quick" == 1 ]] && devices=(cuda)
+    for device in "${devices[@]}"; do
+      t=$(date +%s)
+      timeout 60 "$bin/musegen" train "$piano" --run-dir "$runs/piano-$device" --device "$device" \
+        --max-steps 12 --log-seconds 0 --no-tensorboard >"$out/musegen-piano-$device.log" 2>&1
+      status=$?
+      row "piano events 3x512 --device $device" "$(mg_rate "$runs/piano-$device/metrics.csv") tok/s (exit $status)" "$(elapsed "$t")"
+    done
+  fi
+  # === end of musegen on the GPU ================================================================
 fi
 
 echo
