@@ -463,6 +463,39 @@ TEST(DeviceCuda, EvaluationNllMatchesTheCpus) {
   }
 }
 
+// A run whose activations cannot fit any GPU (8 windows of 200,000 steps at H = 4096: the
+// LSTM's gates alone are 105 GB) ends with the advice, not libnn's bare allocation error.
+TEST(DeviceCuda, OutOfMemorySaysToLowerTheBatch) {
+  SKIP_WITHOUT_CUDA();
+  test_util::TempDir tmp;
+  Dataset data;
+  data.codec = Codec::events(CodecParams{});
+  const std::int64_t V = data.codec.vocab_size();
+  for (std::uint64_t i = 0; i < 8; ++i)
+    data.train.push_back(test::synthetic_sequence(Encoding::events, 200'001, V, i));
+  const fs::path dataset = tmp.path() / "long.mgds";
+  save_dataset(dataset, data);
+  TrainOptions o = small_run(dataset, tmp.path() / "run", nn::Device::cuda());
+  o.embed = 64;
+  o.hidden = 4096;
+  o.layers = 1;
+  o.seq_len = 200'000;
+  o.batch = 8;
+  o.epochs = 1;
+  std::ostringstream log;
+  try {
+    train(o, log);
+    FAIL() << "a step needing over 100 GB trained on the GPU";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("out of GPU memory at step 1 (", 0), 0u) << what;
+    EXPECT_NE(what.find("try a smaller --batch (this run: 8)"), std::string::npos) << what;
+    EXPECT_NE(what.find("libnn said: "), std::string::npos) << what;
+  }
+  // Everything the failed step held went with it: the GPU is usable again.
+  EXPECT_LT(gpu_gib_in_use(nn::Device::cuda()), 1.0);
+}
+
 // The progress line's memory field reads the allocator's books.
 TEST(DeviceCuda, MemoryFieldShowsTheTensorsHeld) {
   SKIP_WITHOUT_CUDA();
