@@ -32,6 +32,7 @@
 #include "generate.hpp"
 #include "gpu_memory.hpp"
 #include "model.hpp"
+#include "particles.hpp"
 #include "test_support.hpp"
 #include "tiny_run.hpp"
 #include "train.hpp"
@@ -460,6 +461,37 @@ TEST(DeviceCuda, EvaluationNllMatchesTheCpus) {
       EXPECT_NEAR(a.mean(), b.mean(), 1e-5 * a.mean())
           << encoding_name(encoding) << ", window " << window;
     }
+  }
+}
+
+// accompany --particles: the slots (several sequences stepped at once, their states kept on
+// the host between steps) give the CPU's logits on the GPU, reordered or not.
+TEST(DeviceCuda, ParticleSlotsMatchTheCpus) {
+  SKIP_WITHOUT_CUDA();
+  test_util::TempDir tmp;
+  ModelConfig config;
+  config.embed = 16;
+  config.hidden = 32;
+  config.layers = 2;
+  const fs::path run =
+      test::save_tiny_run(tmp.path() / "run", test::tiny_dataset(Encoding::events), config);
+  LoadedModel cpu = load_model(run, nn::Device::cpu());
+  LoadedModel gpu = load_model(run, nn::Device::cuda());
+  const auto a = model_slots(*cpu.model, 3), b = model_slots(*gpu.model, 3);
+  const std::vector<std::int32_t> primer = {4, 8, 15, 16};
+  a->start(primer);
+  b->start(primer);
+  const std::size_t V = static_cast<std::size_t>(a->vocab());
+  std::vector<float> la(2 * V), lb(2 * V);
+  const std::vector<int> slots = {0, 2};
+  for (const std::vector<std::int32_t>& tokens :
+       {std::vector<std::int32_t>{23, 42}, std::vector<std::int32_t>{7, 9}}) {
+    a->step(slots, tokens, la);
+    b->step(slots, tokens, lb);
+    EXPECT_LT(largest_difference(la, lb), 1e-4);
+    const std::vector<int> source = {2, 0, 1};
+    a->reorder(source);
+    b->reorder(source);
   }
 }
 

@@ -218,10 +218,19 @@ ParticleResult sample_particles(SlotStepper& stepper, std::span<const std::int32
 
 namespace {
 
+// A tensor's values readable on the host: itself on the CPU, a copy from a GPU (which waits
+// for the work that makes it).
+nn::Tensor on_host(const nn::Tensor& t) {
+  return t.device().is_cpu() ? t : t.to(nn::Device::cpu());
+}
+
+// The slots' states stay on the host (reordering them is host work); each step copies the
+// slots it runs to the model's device and their new states back.
 class ModelSlots final : public SlotStepper {
  public:
   ModelSlots(MusicModel& model, int slots, nn::DType weights)
       : model_(model),
+        device_(model.device()),
         stepper_(*model.embedding(), model.lstm(), nn::LSTMStepperOptions().weight_dtype(weights)),
         slots_(slots),
         layers_(model.lstm().options.num_layers()),
@@ -242,9 +251,11 @@ class ModelSlots final : public SlotStepper {
     nn::NoGradGuard no_grad;
     const std::vector<std::int64_t> ids(tokens.begin(), tokens.end());
     auto [logits, state] =
-        model_.forward(nn::from_vector(ids, {static_cast<std::int64_t>(ids.size()), 1}));
-    const float* h = std::get<0>(state).data_ptr<float>();
-    const float* c = std::get<1>(state).data_ptr<float>();
+        model_.forward(nn::from_vector(ids, {static_cast<std::int64_t>(ids.size()), 1},
+                                       nn::TensorOptions(nn::DType::Int64).device(device_)));
+    const nn::Tensor h_host = on_host(std::get<0>(state)), c_host = on_host(std::get<1>(state));
+    const float* h = h_host.data_ptr<float>();
+    const float* c = c_host.data_ptr<float>();
     for (std::int64_t l = 0; l < layers_; ++l)
       for (int s = 0; s < slots_; ++s) {
         std::copy(h + l * hidden_, h + (l + 1) * hidden_, h_.begin() + offset(l, s));
@@ -263,15 +274,17 @@ class ModelSlots final : public SlotStepper {
         std::copy_n(h_.begin() + from, hidden_, h.begin() + (l * B + j) * hidden_);
         std::copy_n(c_.begin() + from, hidden_, c.begin() + (l * B + j) * hidden_);
       }
-    nn::LSTMState state{nn::from_vector(h, {layers_, B, hidden_}),
-                        nn::from_vector(c, {layers_, B, hidden_})};
+    const nn::TensorOptions on_device = nn::TensorOptions().device(device_);
+    nn::LSTMState state{nn::from_vector(h, {layers_, B, hidden_}, on_device),
+                        nn::from_vector(c, {layers_, B, hidden_}, on_device)};
     const std::vector<std::int64_t> ids(tokens.begin(), tokens.end());
-    const nn::Tensor out =
-        model_.head().forward(stepper_.step_tokens(nn::from_vector(ids, {B}), state));
+    const nn::Tensor out = on_host(model_.head().forward(stepper_.step_tokens(
+        nn::from_vector(ids, {B}, nn::TensorOptions(nn::DType::Int64).device(device_)), state)));
     const float* row = out.data_ptr<float>();
     std::copy(row, row + B * vocab(), logits.begin());
-    const float* hs = std::get<0>(state).data_ptr<float>();
-    const float* cs = std::get<1>(state).data_ptr<float>();
+    const nn::Tensor hs_host = on_host(std::get<0>(state)), cs_host = on_host(std::get<1>(state));
+    const float* hs = hs_host.data_ptr<float>();
+    const float* cs = cs_host.data_ptr<float>();
     for (std::int64_t l = 0; l < layers_; ++l)
       for (std::int64_t j = 0; j < B; ++j) {
         const auto to = offset(l, slots[static_cast<std::size_t>(j)]);
@@ -299,6 +312,7 @@ class ModelSlots final : public SlotStepper {
   }
 
   MusicModel& model_;
+  nn::Device device_;  // the model's: where each step runs
   nn::LSTMStepper stepper_;
   int slots_;
   std::int64_t layers_, hidden_;
