@@ -174,8 +174,8 @@ TEST(DeviceOption, TheProgramExitsNonZeroWithTheMessage) {
 }
 #endif
 
-// The first line of generate and train with --device auto; the default says nothing of it.
-TEST(DeviceOption, AutoIsTheFirstLineOfGenerateAndTrain) {
+// The first line of generate, train and eval with --device auto; the default says nothing of it.
+TEST(DeviceOption, AutoIsTheFirstLineOfGenerateTrainAndEval) {
   test_util::TempDir tmp;
   ModelConfig config;
   config.embed = 8;
@@ -196,6 +196,11 @@ TEST(DeviceOption, AutoIsTheFirstLineOfGenerateAndTrain) {
                   "--embed", "8", "--hidden", "12", "--layers", "1", "--max-steps", "1", "--epochs",
                   "1", "--no-tensorboard", "--device", "auto"});
   EXPECT_EQ(first_line(t.err), expected_auto_line()) << t.err;
+
+  const Captured e =
+      run_command(cmd_eval, {"--checkpoint", run.string(), "--split", "valid", "--device", "auto"});
+  EXPECT_EQ(first_line(e.err), expected_auto_line()) << e.err;
+  EXPECT_NE(e.out.find("nats per token"), std::string::npos) << e.out;
 }
 
 TEST(GpuMemory, OutOfMemoryIsRecognisedAndTurnedIntoAdvice) {
