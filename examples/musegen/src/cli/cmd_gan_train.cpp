@@ -92,9 +92,12 @@ int cmd_gan_train(Args args) {
   std::string device_name = "cpu";
   cli::add_threads_option(p, threads);
   cli::add_device_option(p, device_name);
+  std::string lstm_algorithm = "auto";
+  cli::add_lstm_algorithm_option(p, lstm_algorithm);
   if (!p.parse(args)) return 0;
   cli::apply_threads(threads);
   const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
+  cli::apply_lstm_algorithm(lstm_algorithm, device, o.quiet ? nullptr : &std::cerr);
   if (o.inputs.empty() && !o.resume)
     throw cli::UsageError("missing INPUT (MIDI files or folders, or a JSB .json)");
   if (o.resume) {
