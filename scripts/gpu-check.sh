@@ -36,11 +36,11 @@ if [[ "${1:-}" == "--pack" ]]; then
   # check renders audio.
   cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES=90 -DMUSEGEN_WITH_FLUIDSYNTH=OFF >/dev/null
   cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops mlp \
-    musegen musegen_tests train_step
+    musegen musegen_tests train_step bench_lstm_cuda
   rm -rf "$bundle"
   mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/deps" "$bundle/data"
   cp build/cuda/tests/libnn_cuda_tests build/cuda/tests/libnn_tests "$bundle/bin/"
-  cp build/cuda/benches/bench_cuda_ops build/cuda/examples/mlp/mlp "$bundle/bin/"
+  cp build/cuda/benches/bench_cuda_ops build/cuda/benches/bench_lstm_cuda build/cuda/examples/mlp/mlp "$bundle/bin/"
   # musegen on the GPU (issue 13): the program, its tests, the reference-model benchmark,
   # and the two datasets its runs train on, preprocessed here (the raw files stay behind).
   cp build/cuda/examples/musegen/musegen build/cuda/tests/musegen_tests build/cuda/benches/train_step "$bundle/bin/"
@@ -90,6 +90,16 @@ for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
     break
   fi
 done
+# cuDNN (the LSTM's cudnn algorithm opens libcudnn.so.9 on first use): the toolkit's, or the
+# one PyTorch's wheels bring (nvidia-cudnn-cu13).
+for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+           $(python3 -c 'import nvidia, os, glob; print(" ".join(sorted({os.path.dirname(f) for p in nvidia.__path__ for f in glob.glob(os.path.join(p, "**", "libcudnn.so.9"), recursive=True)})))' 2>/dev/null); do
+  if [[ -e "$dir/libcudnn.so.9" ]]; then
+    export LD_LIBRARY_PATH="$dir:${LD_LIBRARY_PATH:-}"
+    echo "gpu-check: cuDNN from $dir"
+    break
+  fi
+done
 export LD_LIBRARY_PATH="$bundle/lib:${LD_LIBRARY_PATH:-}"
 export LIBNN_TEST_DIR=$repo/tests/libnn
 
@@ -117,9 +127,9 @@ else
     export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH"
   fi
   if cmake --preset cuda -DCMAKE_CUDA_ARCHITECTURES=90 -DMUSEGEN_BUILD_TOOLS=OFF -DMUSEGEN_WITH_FLUIDSYNTH=OFF >"$out/configure.log" 2>&1 &&
-     cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops mlp >"$out/build.log" 2>&1; then
+     cmake --build --preset cuda --parallel "$(nproc)" --target libnn_cuda_tests libnn_tests bench_cuda_ops bench_lstm_cuda mlp >"$out/build.log" 2>&1; then
     bin=$repo/build/cuda/tests
-    cp build/cuda/benches/bench_cuda_ops build/cuda/examples/mlp/mlp "$bin/" 2>/dev/null
+    cp build/cuda/benches/bench_cuda_ops build/cuda/benches/bench_lstm_cuda build/cuda/examples/mlp/mlp "$bin/" 2>/dev/null
     # musegen's part (below) runs only if these build too, after the libnn part: a failure
     # here leaves the libnn checks standing.
     cmake --build --preset cuda --parallel "$(nproc)" --target musegen musegen_tests train_step >>"$out/build.log" 2>&1 &&
@@ -196,6 +206,21 @@ if [[ -n "$bin" ]]; then
     timeout 60 "$bin/bench_cuda_ops" --benchmark_min_time="$min_time" \
       --benchmark_out="$out/bench_cuda_ops.json" --benchmark_out_format=json >"$out/bench.log" 2>&1
     row "bench_cuda_ops" "exit $?" "$(elapsed "$t")"
+  fi
+
+  # The LSTM's CUDA algorithms (stepwise, persistent, cudnn) at T = 100, batch 1..256, hidden
+  # 256..1024, forward + backward, then PyTorch's cuDNN LSTM at the same shapes, side by side
+  # (docs/perf.md, "The LSTM on CUDA"). 3 timed passes per shape (2 in a quick run).
+  if [[ -x "$bin/bench_lstm_cuda" ]]; then
+    t=$(date +%s)
+    lstm_reps=(--warmup 1 --reps 3)
+    [[ "$quick" == 1 ]] && lstm_reps=(--quick)
+    timeout 90 "$bin/bench_lstm_cuda" "${lstm_reps[@]}" >"$out/bench-lstm-cuda.log" 2>&1
+    row "bench_lstm_cuda" "exit $? ($(grep -c '^{' "$out/bench-lstm-cuda.log") rows, $(grep -c '"ran": "error' "$out/bench-lstm-cuda.log") errors)" "$(elapsed "$t")"
+    t=$(date +%s)
+    timeout 60 python3 benches/lstm_cudnn_torch.py "${lstm_reps[@]}" --compare "$out/bench-lstm-cuda.log" \
+      >"$out/lstm-cudnn-torch.log" 2>&1
+    row "lstm_cudnn_torch.py" "exit $? ($(grep -c '^{' "$out/lstm-cudnn-torch.log") rows)" "$(elapsed "$t")"
   fi
 
   # === musegen on the GPU (issue 13; branch `device`) =========================================
@@ -286,6 +311,11 @@ for r in "${rows[@]}"; do
   IFS='|' read -r step result seconds <<<"$r"
   printf '| %-28s | %-60s | %5s |\n' "$step" "$result" "$seconds"
 done
+if [[ -f "$out/lstm-cudnn-torch.log" ]]; then
+  echo
+  echo "LSTM forward + backward, T = 100 (libnn's algorithms against PyTorch's cuDNN):"
+  sed -n '/^| hidden/,$p' "$out/lstm-cudnn-torch.log"
+fi
 if [[ -f "$out/bench_cuda_ops.json" ]]; then
   python3 - "$out/bench_cuda_ops.json" <<'EOF'
 import json, sys

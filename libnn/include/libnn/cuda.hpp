@@ -94,6 +94,35 @@ void reset_peak_memory_stats(int device = 0);
 // Returns every cached block that no tensor holds to the driver (cudaFree).
 void empty_cache();
 
+// --- the LSTM's algorithm -----------------------------------------------------------------
+// How nn::lstm_layer (and so nn::LSTM) runs on a CUDA device (docs/libnn.md, "The LSTM on
+// CUDA"):
+//   Stepwise    per step one cuBLAS product h_{t-1} w_hh^T and one fused pointwise kernel
+//   Persistent  one cooperative kernel for all steps that keeps w_hh in shared memory across
+//               the multiprocessors (one grid-wide sync per step), forward and backward; a
+//               shape that does not fit (src/kernels/lstm_plan.hpp) runs Stepwise instead
+//   Cudnn       cuDNN's RNN (cudnnRNNForward, cudnnRNNBackwardData_v8 / Weights_v8), opened
+//               with dlopen on first use; an error naming where it looked when it is missing
+//   Auto        Stepwise for now: the other two become the default only once a GPU run has
+//               checked them (scripts/gpu-check.sh)
+// The setting is process-wide; the CPU ignores it. The backward of a cuDNN forward is
+// cuDNN's whatever the setting then (it needs the forward's reserve space); the others'
+// backward follows the setting when it runs (they save the same tensors).
+enum class LstmAlgorithm { Auto, Stepwise, Persistent, Cudnn };
+void set_lstm_algorithm(LstmAlgorithm algorithm);
+// "auto", "stepwise", "persistent" or "cudnn"; throws nn::Error naming them otherwise.
+void set_lstm_algorithm(const std::string& algorithm);
+LstmAlgorithm lstm_algorithm();
+std::string lstm_algorithm_name(LstmAlgorithm algorithm);
+// What the last CUDA lstm_layer forward and backward on this thread ran: "stepwise",
+// "persistent" or "cudnn", followed by why when it is not what was asked for ("stepwise
+// (persistent does not fit: ...)"); empty before the first.
+struct LstmRun {
+  std::string forward;
+  std::string backward;
+};
+LstmRun last_lstm_run();
+
 // Testing aid: while on, every block handed out is first filled with 0xFF bytes (NaN as
 // float32, -1 as int64), so a kernel that leaves an output element unwritten shows up.
 void set_poison_allocations(bool on);

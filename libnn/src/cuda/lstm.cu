@@ -1,11 +1,15 @@
 // CUDA LSTM kernels (src/kernels/lstm.hpp): lstm_forward, lstm_backward (through time) and
 // lstm_step, the same functions as the CPU kernels of src/cpu/lstm.cpp and lstm_gemv.cpp.
 //
-// The straightforward version: the matrix products go through the gemm table (cuBLAS), and
-// each time step adds one fused pointwise kernel for the gates and the cell update (forward)
-// or the gate gradients (backward). So a step is two launches and the weights are read from
-// memory again at every step; the fused persistent kernel that keeps w_hh on chip across
-// the steps, and the cuDNN path, are issue 13's.
+// Three algorithms, picked by nn::cuda::set_lstm_algorithm (libnn/cuda.hpp):
+// - stepwise (here, the default): the matrix products go through the gemm table (cuBLAS),
+//   and each time step adds one fused pointwise kernel for the gates and the cell update
+//   (forward) or the gate gradients (backward). So a step is two launches and the weights
+//   are read from memory again at every step.
+// - persistent (lstm_persistent.cu): the same GEMMs around the recurrence, and the recurrence
+//   of all steps in one cooperative kernel that keeps w_hh on chip; a shape that does not
+//   fit (kernels/lstm_plan.hpp) runs stepwise, and last_lstm_run() says why.
+// - cudnn (lstm_cudnn.cu): cuDNN's RNN for the whole layer.
 //
 // Forward: G = x w_ih^T for all T steps in one GEMM; per step G_t += h_{t-1} w_hh^T, then
 // the pointwise kernel. Backward: per step in reverse the pointwise kernel turns dh and dc
@@ -14,11 +18,13 @@
 //
 // Determinism: the pointwise kernels compute each element in one thread, the column sum
 // adds in a fixed order, and there are no atomics; everything runs on the current stream.
+#include "core/lstm_algorithm.hpp"
+#include "cuda/common.cuh"
+#include "cuda/lstm_paths.hpp"
+#include "cuda/register.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/lstm.hpp"
-
-#include "cuda/common.cuh"
-#include "cuda/register.hpp"
+#include "libnn/cuda.hpp"
 
 namespace nn::cuda {
 namespace {
@@ -95,6 +101,12 @@ void lstm_cell_forward_cuda(float* g, const float* b_ih, const float* b_hh, cons
 void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
                        const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, Tensor& y,
                        Tensor& h_n, Tensor& c_n, Tensor& gates, Tensor& cells) {
+  const cuda::LstmAlgorithm algorithm = cuda::lstm_algorithm();
+  if (algorithm == cuda::LstmAlgorithm::Cudnn && x.size(1) > 0 && x.size(2) > 0) {
+    lstm::cudnn_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_n, c_n, gates, cells);
+    detail::record_lstm_run(false, "cudnn");
+    return;
+  }
   const std::int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const std::int64_t G4 = 4 * H, BH = B * H;
   const Device device = x.device();
@@ -112,6 +124,22 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
   // G = x w_ih^T: (T*B,I) x (I,4H)
   run_gemm(device, false, true, T * B, G4, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(),
            I, 0.0f, g, G4);
+  if (algorithm == cuda::LstmAlgorithm::Cudnn) {  // an empty batch or input: cuDNN refuses
+    detail::record_lstm_run(false, "stepwise (cudnn: an empty batch or input)");
+  } else if (algorithm == cuda::LstmAlgorithm::Persistent) {
+    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
+    if (plan.fits) {
+      lstm::persistent_forward(plan, g, data_or_null(b_ih), data_or_null(b_hh), data_or_null(h0),
+                               data_or_null(c0), w_hh_p, py, cbuf, save, T, B, H);
+      copy_device(h_n.data_ptr<float>(), py + (T - 1) * BH, BH);
+      copy_device(c_n.data_ptr<float>(), c_at(T - 1), BH);
+      detail::record_lstm_run(false, "persistent");
+      return;
+    }
+    detail::record_lstm_run(false, "stepwise (persistent does not fit: " + plan.reason + ")");
+  } else {
+    detail::record_lstm_run(false, "stepwise");
+  }
   for (std::int64_t t = 0; t < T; ++t) {
     const float* h_prev = t == 0 ? data_or_null(h0) : py + (t - 1) * BH;
     const float* c_prev = t == 0 ? data_or_null(c0) : c_at(t - 1);
@@ -205,6 +233,12 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
                         const Tensor& y, const Tensor& gates, const Tensor& cells, Tensor& dx,
                         Tensor& dh0, Tensor& dc0, Tensor& dw_ih, Tensor& dw_hh, Tensor& db_ih,
                         Tensor& db_hh) {
+  if (lstm::is_cudnn_saved(gates)) {  // a cuDNN forward: its reserve space, whatever the setting
+    lstm::cudnn_backward(dy, dh_n, dc_n, x, h0, c0, w_ih, w_hh, y, gates, cells, dx, dh0, dc0,
+                         dw_ih, dw_hh, db_ih, db_hh);
+    detail::record_lstm_run(true, "cudnn");
+    return;
+  }
   const std::int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const std::int64_t G4 = 4 * H, BH = B * H, TB = T * B;
   const Device device = x.device();
@@ -220,7 +254,21 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
   const float* w_hh_p = w_hh.data_ptr<float>();
   float* pdc0 = data_or_null(dc0);
 
-  for (std::int64_t t = T - 1; t >= 0; --t) {
+  bool recurrence_done = false;
+  if (cuda::lstm_algorithm() == cuda::LstmAlgorithm::Persistent) {
+    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
+    if (plan.fits) {
+      lstm::persistent_backward(plan, a, cs, data_or_null(c0), pdy, dh_n.data_ptr<float>(),
+                                dc_n.data_ptr<float>(), w_hh_p, dg, dc_buf, pdc0, T, B, H);
+      recurrence_done = true;
+      detail::record_lstm_run(true, "persistent");
+    } else {
+      detail::record_lstm_run(true, "stepwise (persistent does not fit: " + plan.reason + ")");
+    }
+  } else {
+    detail::record_lstm_run(true, "stepwise");
+  }
+  for (std::int64_t t = recurrence_done ? -1 : T - 1; t >= 0; --t) {
     // G_{t+1} = ... + h_t w_hh^T, so h_t gets dG_{t+1} w_hh: (B,4H) x (4H,H)
     if (t + 1 < T) {
       run_gemm(device, false, false, B, H, G4, dg + (t + 1) * B * G4, G4, w_hh_p, H, 0.0f,

@@ -23,7 +23,10 @@ namespace nn::kernels {
 
 // Writes y, h_n, c_n. When `gates` and `cells` are defined (the caller will differentiate)
 // it also leaves there what the backward needs; when undefined, it keeps only the state of
-// the current step (inference).
+// the current step (inference). A kernel may replace the defined `gates` and `cells` with
+// tensors of its own layout, which its device's backward recognises: the CUDA cudnn
+// algorithm keeps cuDNN's reserve space and packed weights there (1-D tensors;
+// src/cuda/lstm_paths.hpp). The op hands the backward whatever the forward left.
 using LstmForwardFn = void(const Tensor& x, const Tensor& h0, const Tensor& c0,
                            const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                            const Tensor& b_hh, Tensor& y, Tensor& h_n, Tensor& c_n,

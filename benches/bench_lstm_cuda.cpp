@@ -1,0 +1,246 @@
+// bench_lstm_cuda: one LSTM layer on the GPU, forward + backward, with each of libnn's CUDA
+// algorithms (nn::cuda::set_lstm_algorithm: stepwise, persistent, cudnn), at T = 100 and
+// batch 1, 16, 64, 256 x hidden 256, 512, 1024 (input size = hidden), float32. Timed with
+// CUDA events on libnn's current stream: `--reps` forward + backward passes after `--warmup`,
+// the mean per pass. PyTorch's cuDNN LSTM at the same shapes is benches/lstm_cudnn_torch.py
+// (the yardstick); scripts/gpu-check.sh runs both and prints them side by side.
+//
+// Each row says what really ran (nn::cuda::last_lstm_run(): "stepwise (persistent does not
+// fit: ...)" when a shape falls back), so a fallback is never timed under another name.
+//
+// Output: one JSON object per line ({"algorithm", "ran", "T", "batch", "hidden", "fwd_bwd_ms",
+// "fwd_ms"}), then a table. Without a usable GPU it prints why and exits 0; in a build
+// without the CUDA backend it says so.
+//   build/release/benches/bench_lstm_cuda [--quick] [--reps N] [--batch 1,16] [--hidden 256]
+//                                         [--algorithms stepwise,persistent,cudnn] [--T 100]
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#if !defined(NN_BENCH_WITH_CUDA)
+
+int main() {
+  std::printf("bench_lstm_cuda: libnn was built without CUDA; nothing to measure\n");
+  return 0;
+}
+
+#else
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <exception>
+#include <sstream>
+
+#include "libnn/autograd.hpp"
+#include "libnn/cuda.hpp"
+#include "libnn/error.hpp"
+#include "libnn/ops.hpp"
+#include "libnn/random.hpp"
+#include "libnn/tensor.hpp"
+
+namespace {
+
+using nn::Tensor;
+constexpr nn::Device kCuda = nn::Device::cuda(0);
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    throw nn::Error(std::string("bench_lstm_cuda: ") + what + ": " + cudaGetErrorString(status));
+  }
+}
+
+std::vector<long> parse_list(const std::string& text, const char* flag) {
+  std::vector<long> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v <= 0) {
+      throw nn::Error(std::string("bench_lstm_cuda: ") + flag +
+                      " expects positive integers separated by commas, got '" + text + "'");
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(item);
+  return out;
+}
+
+struct Options {
+  long T = 100;
+  int warmup = 2, reps = 5;
+  std::vector<long> batches{1, 16, 64, 256};
+  std::vector<long> hiddens{256, 512, 1024};
+  std::vector<std::string> algorithms{"stepwise", "persistent", "cudnn"};
+};
+
+void usage() {
+  std::printf(
+      "usage: bench_lstm_cuda [--quick] [--T N] [--reps N] [--warmup N] [--batch LIST]\n"
+      "                       [--hidden LIST] [--algorithms LIST]\n"
+      "  One LSTM layer (input size = hidden) on the GPU, forward + backward, per algorithm\n"
+      "  (stepwise, persistent, cudnn), timed with CUDA events; JSON lines, then a table.\n"
+      "  --quick   2 timed passes after 1 warm-up (default 5 after 2)\n"
+      "  defaults: --T 100 --batch 1,16,64,256 --hidden 256,512,1024\n");
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw nn::Error("bench_lstm_cuda: " + arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      usage();
+      std::exit(0);
+    } else if (arg == "--quick") {
+      o.warmup = 1;
+      o.reps = 2;
+    } else if (arg == "--T") {
+      o.T = parse_list(value(), "--T").at(0);
+    } else if (arg == "--reps") {
+      o.reps = static_cast<int>(parse_list(value(), "--reps").at(0));
+    } else if (arg == "--warmup") {
+      o.warmup = static_cast<int>(parse_list(value(), "--warmup").at(0));
+    } else if (arg == "--batch") {
+      o.batches = parse_list(value(), "--batch");
+    } else if (arg == "--hidden") {
+      o.hiddens = parse_list(value(), "--hidden");
+    } else if (arg == "--algorithms") {
+      o.algorithms = split(value());
+      for (const std::string& a : o.algorithms) nn::cuda::set_lstm_algorithm(a);  // checks
+    } else {
+      usage();
+      throw nn::Error("bench_lstm_cuda: unknown argument '" + arg + "'");
+    }
+  }
+  return o;
+}
+
+struct Timing {
+  double fwd_bwd_ms = NAN, fwd_ms = NAN;
+  std::string ran;
+};
+
+Timing measure(const Options& o, long B, long H) {
+  nn::Generator gen(1234);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(H));
+  auto param = [&](nn::Shape shape) {
+    return (nn::randn(shape, &gen) * scale).to(kCuda).set_requires_grad(true);
+  };
+  Tensor x = nn::randn({o.T, B, H}, &gen).to(kCuda).set_requires_grad(true);
+  Tensor w_ih = param({4 * H, H}), w_hh = param({4 * H, H}), b_ih = param({4 * H}),
+         b_hh = param({4 * H});
+  Tensor gy = nn::randn({o.T, B, H}, &gen).to(kCuda);
+  auto step = [&] {
+    nn::LSTMLayerResult r = nn::lstm_layer(x, Tensor(), Tensor(), w_ih, w_hh, b_ih, b_hh);
+    nn::backward({r.output}, {gy});
+  };
+  auto forward_only = [&] {
+    nn::NoGradGuard no_grad;
+    nn::lstm_layer(x, Tensor(), Tensor(), w_ih, w_hh, b_ih, b_hh);
+  };
+  auto stream = static_cast<cudaStream_t>(nn::cuda::get_current_stream());
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  auto time = [&](const auto& fn) {
+    for (int i = 0; i < o.warmup; ++i) fn();
+    nn::cuda::synchronize();
+    check(cudaEventRecord(start, stream), "cudaEventRecord");
+    for (int i = 0; i < o.reps; ++i) fn();
+    check(cudaEventRecord(stop, stream), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0.0f;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    return static_cast<double>(ms) / o.reps;
+  };
+  Timing t;
+  t.fwd_bwd_ms = time(step);
+  const nn::cuda::LstmRun run = nn::cuda::last_lstm_run();
+  t.ran = run.forward == run.backward ? run.forward : run.forward + " / " + run.backward;
+  t.fwd_ms = time(forward_only);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return t;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string json_ms(double ms) {
+  if (!std::isfinite(ms)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", ms);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse(argc, argv);
+    if (!nn::cuda::is_available()) {
+      std::printf("bench_lstm_cuda: no usable GPU (%s); nothing to measure\n",
+                  nn::cuda::unavailable_reason().c_str());
+      return 0;
+    }
+    struct Row {
+      std::string algorithm;
+      long B, H;
+      Timing t;
+    };
+    std::vector<Row> rows;
+    for (const long H : o.hiddens) {
+      for (const long B : o.batches) {
+        for (const std::string& a : o.algorithms) {
+          nn::cuda::set_lstm_algorithm(a);
+          Row row{a, B, H, {}};
+          try {
+            row.t = measure(o, B, H);
+          } catch (const std::exception& e) {
+            row.t.ran = std::string("error: ") + e.what();
+          }
+          nn::cuda::set_lstm_algorithm(nn::cuda::LstmAlgorithm::Auto);
+          std::printf(
+              "{\"algorithm\": \"%s\", \"ran\": \"%s\", \"T\": %ld, \"batch\": %ld, \"hidden\": "
+              "%ld, \"fwd_bwd_ms\": %s, \"fwd_ms\": %s}\n",
+              a.c_str(), json_escape(row.t.ran.substr(0, 200)).c_str(), o.T, B, H,
+              json_ms(row.t.fwd_bwd_ms).c_str(), json_ms(row.t.fwd_ms).c_str());
+          std::fflush(stdout);
+          rows.push_back(row);
+        }
+      }
+    }
+    std::printf("\n| hidden | batch | algorithm | fwd+bwd ms | fwd ms | ran |\n");
+    std::printf("|---|---|---|---|---|---|\n");
+    for (const Row& r : rows) {
+      std::printf("| %ld | %ld | %s | %.3f | %.3f | %s |\n", r.H, r.B, r.algorithm.c_str(),
+                  r.t.fwd_bwd_ms, r.t.fwd_ms, r.t.ran.substr(0, 80).c_str());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+}
+
+#endif
