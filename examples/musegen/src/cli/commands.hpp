@@ -15,6 +15,8 @@ using Args = std::span<const std::string>;
 
 int cmd_preprocess(Args args);
 int cmd_train(Args args);
+int cmd_gan_train(Args args);
+int cmd_gan_generate(Args args);
 int cmd_generate(Args args);
 int cmd_accompany(Args args);
 int cmd_instruments(Args args);

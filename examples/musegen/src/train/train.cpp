@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <iomanip>
 #include <libnn/libnn.hpp>
 #include <limits>
@@ -29,6 +28,7 @@
 #include "run_lock.hpp"
 #include "sample_picture.hpp"
 #include "sha256.hpp"
+#include "signal_stop.hpp"
 #include "tensorboard_log.hpp"
 #include "trainer.hpp"
 
@@ -37,40 +37,6 @@ namespace musegen {
 namespace {
 
 namespace fs = std::filesystem;
-
-// --- Ctrl-C and SIGTERM ------------------------------------------------------------------
-
-// A signal handler can only set a lock-free flag of static storage (request_stop() on a
-// std::stop_source is not async-signal-safe); SignalStop hands that flag to the trainer, which
-// polls it with the stop token, for the one train() call that installed it
-// (TrainOptions::handle_sigint). SIGTERM is what `timeout`, batch schedulers and service
-// managers send: it checkpoints as Ctrl-C does.
-std::atomic<bool> g_signalled{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "a signal handler may only set a lock-free flag");
-
-extern "C" void on_stop_signal(int signal) {
-  g_signalled.store(true);
-  std::signal(signal, SIG_DFL);  // a second one stops at once
-}
-
-class SignalStop {
- public:
-  SignalStop()
-      : previous_int_(std::signal(SIGINT, on_stop_signal)), previous_term_(std::signal(SIGTERM, on_stop_signal)) {
-    g_signalled.store(false);
-  }
-  ~SignalStop() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-  SignalStop(const SignalStop&) = delete;
-  SignalStop& operator=(const SignalStop&) = delete;
-  const std::atomic<bool>* flag() const { return &g_signalled; }
-
- private:
-  void (*previous_int_)(int);
-  void (*previous_term_)(int);
-};
 
 // --- the options a run saves: one table ------------------------------------------------------
 

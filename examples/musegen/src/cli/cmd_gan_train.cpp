@@ -1,0 +1,126 @@
+// musegen gan-train: train a GAN (gan/gan.hpp) on MIDI files or the JSB chorales.
+#include <iostream>
+
+#include "cli.hpp"
+#include "commands.hpp"
+#include "device_option.hpp"
+#include "gan.hpp"
+#include "outputs.hpp"
+
+namespace musegen {
+
+namespace {
+
+constexpr std::int64_t kMaxWidth = 65536;          // --hidden, --noise
+constexpr std::int64_t kMaxSteps = 1'000'000'000;  // any count of steps
+
+}  // namespace
+
+int cmd_gan_train(Args args) {
+  GanOptions o;
+  std::string run_dir = o.run_dir.string();
+  bool no_tensorboard = false;
+  std::string models;
+  for (const GanModel& m : gan_models()) {
+    models += "\n  " + std::string(m.name) + std::string(10 - m.name.size(), ' ') +
+              std::string(m.summary) + (m.built ? "" : " [not built yet]");
+  }
+  cli::Parser p("gan-train", "INPUT... [options]   |   musegen gan-train --resume --run-dir DIR",
+                "Trains a GAN on MIDI files and folders, or on the JSB chorales (.json, train\n"
+                "split). --model crnngan is C-RNN-GAN (Mogren 2016): an LSTM generator of notes\n"
+                "(time since the previous note, duration, pitch, velocity) from noise, and a\n"
+                "bidirectional LSTM discriminator scoring every note, with the paper's\n"
+                "stabilisers: the generator pre-trained as a next-note predictor, feature\n"
+                "matching, the discriminator frozen on batches it already wins, gradient\n"
+                "clipping.\n\n"
+                "As `musegen train`: a progress bar, RUN_DIR/metrics.csv and TensorBoard (both\n"
+                "losses, the discriminator's accuracy, a generated piano roll after every\n"
+                "epoch), checkpoints every --checkpoint-every steps, after every epoch, at the\n"
+                "end and on Ctrl-C; --resume continues exactly. The generator goes to\n"
+                "RUN_DIR/model.safetensors (best.safetensors: the epoch whose notes' statistics\n"
+                "came closest to the data's); musegen gan-generate writes MIDI files from it.");
+  p.positionals("INPUT", o.inputs, "MIDI files or folders, or one JSB chorales .json", 0)
+      .option("model", o.model, "NAME", "the GAN: crnngan or rollgan")
+      .option("run-dir", run_dir, "DIR", "folder for checkpoints, metrics.csv and the generator")
+      .option("seq-len", o.seq_len, "N", "notes per training sequence", cli::range(1, 100'000))
+      .option("batch", o.batch, "B", "sequences per batch", cli::range(1, 65536))
+      .option("epochs", o.epochs, "N", "passes over the training sequences",
+              cli::range(1, 1'000'000))
+      .option("max-steps", o.max_steps, "N", "stop after N steps in all (0: no limit)",
+              cli::range(0, kMaxSteps))
+      .option("lr-g", o.lr_g, "LR", "the generator's learning rate (Adam)",
+              cli::range(0, 10).open_low())
+      .option("lr-d", o.lr_d, "LR", "the discriminator's learning rate (Adam)",
+              cli::range(0, 10).open_low())
+      .option("clip", o.clip, "NORM", "clip each network's gradient norm to NORM (0: off)",
+              cli::range(0, 1e6))
+      .option("seed", o.seed, "N", "seed of the initial weights, the data order and the noise",
+              cli::range(0, cli::kMaxSeed))
+      .option("hidden", o.hidden, "N", "LSTM units per layer (generator and discriminator)",
+              cli::range(1, kMaxWidth))
+      .option("layers", o.layers, "N", "LSTM layers of each network", cli::range(1, 16))
+      .option("noise", o.noise, "N", "noise values per generated note", cli::range(1, kMaxWidth))
+      .option("pretrain-steps", o.pretrain_steps, "N",
+              "first train the generator as a next-note predictor for N steps",
+              cli::range(0, kMaxSteps))
+      .option("g-loss", o.g_loss, "NAME",
+              "the generator's loss: feature-matching (of the discriminator's features) or "
+              "non-saturating")
+      .option("freeze-accuracy", o.freeze_accuracy, "A",
+              "skip the discriminator's update on a batch it classifies with accuracy above A (1: "
+              "never skip)",
+              cli::range(0, 1))
+      .option("checkpoint-every", o.checkpoint_every, "STEPS",
+              "also checkpoint every STEPS steps (0: only after epochs)", cli::range(0, kMaxSteps))
+      .option("log-seconds", o.log_seconds, "S",
+              "progress line interval when stderr is not a terminal (0: every step)",
+              cli::range(0, 86400))
+      .flag("resume", o.resume,
+            "continue the run in --run-dir from its last checkpoint, with its saved options")
+      .flag("quiet", o.quiet, "print nothing but errors")
+      .flag("no-tensorboard", no_tensorboard, "write no TensorBoard event files")
+      .epilog("models:" + models +
+              "\n\nexamples:\n"
+              "  musegen gan-train $MUSEGEN_DATA_DIR/classical-piano-composer/midi_songs --run-dir "
+              "runs/crnngan\n"
+              "  musegen gan-train --resume --run-dir runs/crnngan      # after Ctrl-C or a crash\n"
+              "  musegen gan-generate runs/crnngan --count 100 --out-dir gan-pieces\n"
+              "  tensorboard --logdir runs\n\n"
+              "With --resume, the model and optimisation options come from the checkpoint; only\n"
+              "--checkpoint-every, --log-seconds, --quiet and --no-tensorboard may change.");
+  std::int64_t threads = 0;
+  std::string device_name = "cpu";
+  cli::add_threads_option(p, threads);
+  cli::add_device_option(p, device_name);
+  if (!p.parse(args)) return 0;
+  cli::apply_threads(threads);
+  const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
+  if (o.inputs.empty() && !o.resume)
+    throw cli::UsageError("missing INPUT (MIDI files or folders, or a JSB .json)");
+  if (o.resume) {
+    for (const std::string& fixed : gan_flags_fixed_on_resume()) {
+      if (p.given(fixed)) {
+        throw cli::UsageError("--" + fixed +
+                              " cannot change when resuming: the run continues with the options "
+                              "saved in its checkpoint");
+      }
+    }
+  } else if (o.g_loss != "feature-matching" && o.g_loss != "non-saturating") {
+    throw cli::UsageError("--g-loss: expected feature-matching or non-saturating, found \"" +
+                          o.g_loss + "\"");
+  }
+  o.run_dir = run_dir;
+  o.tensorboard = !no_tensorboard;
+  o.device = device;
+  {
+    cli::OutputCheck check;
+    for (const std::string& input : o.inputs) check.input("the input", input);
+    const RunDir files{o.run_dir};
+    for (const auto& file : {files.state(), files.weights(), files.best(), files.metrics()})
+      check.output("the run file", file);
+  }
+  const TrainerResult result = gan_train(o, std::cerr);
+  return result.interrupted ? 130 : 0;
+}
+
+}  // namespace musegen
