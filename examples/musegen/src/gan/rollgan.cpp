@@ -215,7 +215,8 @@ RollGanStep RollGan::train_step(const std::vector<nn::Tensor>& real_batches) {
   for (std::int64_t i = 0; i < config.n_critic; ++i) {
     const nn::Tensor& real = real_batches[static_cast<std::size_t>(i) % real_batches.size()];
     const std::int64_t b = real.size(0);
-    const auto [shared, own] = noise(b, gen);
+    const auto [shared_host, own_host] = noise(b, gen);
+    const nn::Tensor shared = shared_host.to(real.device()), own = own_host.to(real.device());
     nn::Tensor fake;
     {
       nn::NoGradGuard no_grad;
@@ -234,7 +235,9 @@ RollGanStep RollGan::train_step(const std::vector<nn::Tensor>& real_batches) {
     report.critic_loss = w_loss.item<float>() + gp.value;
   }
   const std::int64_t b = real_batches[0].size(0);
-  const auto [shared, own] = noise(b, gen);
+  const nn::Device device = real_batches[0].device();
+  const auto [shared_host, own_host] = noise(b, gen);
+  const nn::Tensor shared = shared_host.to(device), own = own_host.to(device);
   const nn::Tensor g_loss =
       nn::wasserstein_generator_loss(critic->forward(generator->forward(shared, own)));
   opt_g->zero_grad();
@@ -248,8 +251,9 @@ RollGanStep RollGan::train_step(const std::vector<nn::Tensor>& real_batches) {
 nn::Tensor RollGan::sample(std::int64_t count, nn::Generator& g) {
   nn::NoGradGuard no_grad;
   generator->eval();
+  const nn::Device device = generator->parameters().front().device();
   const auto [shared, own] = noise(count, g);
-  nn::Tensor out = generator->forward(shared, own);
+  nn::Tensor out = generator->forward(shared.to(device), own.to(device));
   generator->train();
   return out;
 }

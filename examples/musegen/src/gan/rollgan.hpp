@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "gan.hpp"
 #include "roll_bars.hpp"
 
 namespace musegen {
@@ -161,5 +162,22 @@ nn::Tensor phrases_tensor(const RollDataset& data, std::span<const std::int64_t>
 
 // Probabilities (T, S, P) of one phrase → a 0/1 roll (a note where p > 0.5).
 std::vector<std::uint8_t> binarize(const nn::Tensor& phrase);
+
+// --- as a gan-train model (rollgan_task.cpp) ----------------------------------------------------
+
+// The model's configuration from gan-train's options (validate_rollgan_config'd).
+RollGanConfig rollgan_config(const GanOptions& options);
+
+// Statistics of 0/1 phrases (phrases × sample_size()), per track: the notes sounding per step
+// (tracks values), then the share of empty bars (tracks values).
+std::vector<double> roll_statistics(std::span<const std::uint8_t> rolls,
+                                    const RollBarsParams& params);
+
+// The table's entries (gan_models.cpp): each 4/4 piece with a part for every instrument of
+// --ensemble cut into phrases (pieces in other meters are left out and counted); a generated
+// piece is one phrase, its tracks named and programmed after the ensemble (--length unused).
+std::unique_ptr<GanTask> make_rollgan_task(const GanOptions& options, const GanData& data,
+                                           const RunDir& run);
+std::vector<Piece> rollgan_generate(const GanWeights& weights, const GanGenerateOptions& options);
 
 }  // namespace musegen
