@@ -316,6 +316,65 @@ TEST(Gan, CtrlCWritesACheckpointAndStops) {
   fs::remove_all(dir);
 }
 
+#ifndef MUSEGEN_TENSORBOARD_PYTHON
+#define MUSEGEN_TENSORBOARD_PYTHON ""
+#endif
+
+// TensorBoard, read by TensorBoard's own readers (tests/libnn/tensorboard_check.py): both
+// losses, the discriminator's accuracy and the rest of metrics.csv under their tags, and a
+// generated piano roll (a PNG that PIL decodes) after every epoch.
+TEST(Gan, TensorBoardShowsBothLossesTheAccuracyAndSamplePianoRolls) {
+  if (std::string(MUSEGEN_TENSORBOARD_PYTHON).empty()) {
+    GTEST_SKIP() << "no Python interpreter that can import tensorboard was found at configure time "
+                    "(scripts/setup.sh installs one in ~/.cache/musegen/venv; then re-run cmake)";
+  }
+  const fs::path dir = test::fresh_temp_dir("gan");
+  write_synthetic_set(dir / "data");
+  GanOptions o = tiny_options(dir / "data", dir / "run");
+  o.epochs = 3;
+  o.pretrain_steps = 6;
+  o.tensorboard = true;
+  std::ostringstream log;
+  gan_train(o, log);
+  std::ifstream csv(RunDir{o.run_dir}.metrics());
+  std::string line;
+  std::getline(csv, line);
+  const std::vector<std::string> header = plot::split_csv_line(line);
+  std::ostringstream expected;
+  std::size_t epochs = 0;
+  while (std::getline(csv, line)) {
+    const std::vector<std::string> cells = plot::split_csv_line(line);
+    ASSERT_EQ(cells.size(), header.size()) << line;
+    const bool epoch = cells.back() == "epoch";
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const std::string& name = header[c];
+      if (cells[c].empty() || name == "step" || name == "epoch" || name == "kind" ||
+          name == "seconds")
+        continue;
+      const std::string tag =
+          name == "stat_distance" ? "valid/stat_distance" : (epoch ? "epoch/" : "train/") + name;
+      expected << "scalar\t" << tag << "\t" << cells[0] << "\t" << cells[c] << "\t1e-6\n";
+    }
+    if (epoch) {
+      expected << "png\tvalid/sample\t" << cells[0] << "\t800\t320\n";
+      ++epochs;
+    }
+  }
+  EXPECT_EQ(epochs, 3u);
+  expected << "tags\tscalar\ttrain/d_loss,train/g_loss,train/d_accuracy,train/d_updated,train/"
+              "notes_per_s,"
+              "epoch/d_loss,epoch/g_loss,epoch/d_accuracy,epoch/d_updated,valid/stat_distance\n"
+           << "tags\timage\tvalid/sample\n";
+  std::ofstream(dir / "expected") << expected.str();
+  std::string output;
+  EXPECT_TRUE(test::run_capture(std::string(MUSEGEN_TENSORBOARD_PYTHON) + " " + MUSEGEN_TEST_DIR +
+                                    "/../libnn/tensorboard_check.py " + o.run_dir.string() + " " +
+                                    (dir / "expected").string() + " 2>&1",
+                                output))
+      << output;
+  fs::remove_all(dir);
+}
+
 // The command line end to end: gan-train, then gan-generate's MIDI files, read by mido.
 TEST(Gan, GanGenerateWritesMidiFilesThatMidoReads) {
   if (!test::python_has("mido"))
