@@ -26,6 +26,7 @@ import mido
 SCALAR_KEYS = [
     "note_count", "pitch_range", "pitch_classes_used", "polyphony", "scale_consistency",
     "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length",
+    "polyphonic_onset_share", "repetitions", "pitch_classes_per_bar", "qualified_note_share",
 ]
 # Note-length classes in quarter notes (Yang & Lerch 2018).
 LENGTH_CLASSES = [Fraction(1, 4), Fraction(1, 3), Fraction(3, 8), Fraction(1, 2), Fraction(2, 3),
@@ -71,7 +72,7 @@ def nearest_length_class(quarters):
     return best
 
 
-def bars_of(notes, signatures, ppq, default=(4, 4)):
+def bars_of(notes, signatures, ppq, default=(4, 4), with_list=False):
     """Bar start ticks (Fractions) covering every note, and the number of empty ones."""
     changes = {}
     for tick, num, den in signatures:  # file order: the last at one tick wins
@@ -97,6 +98,8 @@ def bars_of(notes, signatures, ppq, default=(4, 4)):
         if stop is None:
             break
     bars = [b for b in bars if b[0] < last]
+    if with_list:
+        return bars
     empty = 0
     for b_start, b_end in bars:
         occupied = False
@@ -109,6 +112,42 @@ def bars_of(notes, signatures, ppq, default=(4, 4)):
                 break
         empty += not occupied
     return len(bars), empty
+
+
+def pitch_classes_per_bar(pitched, bars):
+    """MuseGAN's UPC: per bar (found by bisection of the bar starts), the pitch classes of the
+    notes sounding in it; the mean size over the bars that have any."""
+    import bisect
+    starts = [b[0] for b in bars]
+    classes = {}
+    for n in pitched:
+        b = bisect.bisect_right(starts, Fraction(n["start"])) - 1
+        if n["end"] <= n["start"]:
+            classes.setdefault(b, set()).add(n["pitch"] % 12)
+            continue
+        while b < len(bars) and bars[b][0] < n["end"]:
+            if bars[b][1] > n["start"]:
+                classes.setdefault(b, set()).add(n["pitch"] % 12)
+            b += 1
+    if not classes:
+        return NAN
+    return sum(len(c) for c in classes.values()) / len(classes)
+
+
+def repetitions(tones, n):
+    """C-RNN-GAN's repetitions: pairs i < j, j >= i + n, of equal n-tone subsequences. Each
+    n-gram's positions listed, then every pair of them tried."""
+    if len(tones) < n:
+        return NAN
+    where = {}
+    for i in range(len(tones) - n + 1):
+        where.setdefault(tuple(tones[i:i + n]), []).append(i)
+    pairs = 0
+    for positions in where.values():
+        for a in range(len(positions)):
+            for b in range(a + 1, len(positions)):
+                pairs += positions[b] - positions[a] >= n
+    return float(pairs)
 
 
 def metrics(path, ngram):
@@ -155,6 +194,12 @@ def metrics(path, ngram):
             run = run + 1 if a == b else 1
             best_run = max(best_run, run)
         out["longest_repeat_run"] = best_run
+        out["polyphonic_onset_share"] = sum(1 for o in onsets if len(o) >= 2) / len(onsets)
+        tones = [n["pitch"] for n in sorted(pitched, key=lambda n: (n["start"], n["pitch"]))]
+        out["repetitions"] = repetitions(tones, ngram)
+        out["qualified_note_share"] = (
+            sum(1 for n in pitched if Fraction(n["end"] - n["start"], ppq) >= Fraction(1, 8))
+            / len(pitched))
     lengths = [0] * 12
     for n in notes:
         lengths[nearest_length_class(Fraction(n["end"] - n["start"], ppq))] += 1
@@ -163,6 +208,8 @@ def metrics(path, ngram):
         bars, empty = bars_of(notes, signatures, ppq)
         out["empty_bar_share"] = empty / bars
         out["mean_note_length"] = sum(n["end"] - n["start"] for n in notes) / len(notes) / ppq
+        out["pitch_classes_per_bar"] = pitch_classes_per_bar(
+            pitched, bars_of(notes, signatures, ppq, with_list=True))
     for i in range(12):
         out["pc%d" % i] = pc[i]
         out["len%d" % i] = lengths[i]

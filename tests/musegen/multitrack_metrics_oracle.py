@@ -31,7 +31,8 @@ import mido
 
 NAN = float("nan")
 CONSONANT = {0, 3, 4, 5, 7, 8, 9}
-PART_KEYS = ["note_count", "in_range_share", "pitch_range", "polyphony", "harmony_agreement"]
+PART_KEYS = ["note_count", "in_range_share", "pitch_range", "polyphony", "harmony_agreement",
+             "empty_bar_share", "pitch_classes_per_bar", "qualified_note_share"]
 ENSEMBLE_KEYS = ["tonal_distance", "voice_crossing_share", "harmony_agreement"]
 
 # The instrument table (name, GM program, lowest, highest), in its fixed order, and the words
@@ -143,6 +144,10 @@ def read_parts(path, zero_length_off_first):
         for (channel, pitch), queue in queues.items():  # left open: closed with the track
             for start, position in queue:
                 notes.setdefault((t, channel), []).append((start, max(start, tick), pitch, position))
+    # Just inside the piece's last bar: the end of its last note (any note, drums too), or the
+    # start of a note without length.
+    extent = max((Fraction(e) - Fraction(1, 128) if e > s else Fraction(s) + Fraction(1, 128)
+                  for lane in notes.values() for s, e, _, _ in lane), default=None)
     parts = []
     for (t, channel) in sorted(notes):
         if channel == 9:
@@ -153,7 +158,26 @@ def read_parts(path, zero_length_off_first):
         before = [p for p in programs if p[0] == lane and p[1] < first[3]]
         program = max(before, key=lambda p: p[1])[2] if before else 0
         parts.append((names.get(t, ""), program, [(s, e, p) for s, e, p, _ in part_notes]))
-    return parts, signatures, mid.ticks_per_beat
+    return parts, signatures, mid.ticks_per_beat, extent
+
+
+def musegan_bar_measures(notes, bars, ppq):
+    """MuseGAN's EB, UPC and QN of one part over the piece's bars: each bar tried against each
+    note (a note sounds in a bar its span overlaps; one without length in the bar of its start)."""
+    classes = []
+    for start, end in bars:
+        used = set()
+        for s, e, p in notes:
+            if (e > s and s < end and e > start) or (e == s and start <= s < end):
+                used.add(p % 12)
+        classes.append(used)
+    occupied = [c for c in classes if c]
+    return {
+        "empty_bar_share": (len(bars) - len(occupied)) / len(bars) if bars else NAN,
+        "pitch_classes_per_bar": sum(len(c) for c in occupied) / len(occupied) if occupied else NAN,
+        "qualified_note_share": sum(1 for s, e, _ in notes if Fraction(e - s, ppq) >= Fraction(1, 8))
+        / len(notes),
+    }
 
 
 def bars_up_to(signatures, ppq, end, default):
@@ -228,9 +252,10 @@ def polyphony(notes):
 
 
 def measure(path, zero_length_off_first, melody, default):
-    parts, signatures, ppq = read_parts(path, zero_length_off_first)
+    parts, signatures, ppq, extent = read_parts(path, zero_length_off_first)
     count = len(parts)
     out = {"parts": [], "pairs": {}, "piece": {}}
+    piece_bars = bars_up_to(signatures, ppq, extent, default) if extent is not None else []
     for name, program, notes in parts:
         instrument = instrument_of(name, program)
         _, _, lowest, highest = INSTRUMENTS[NAMES.index(instrument)]
@@ -242,6 +267,7 @@ def measure(path, zero_length_off_first, melody, default):
             "pitch_range": max(pitches) - min(pitches),
             "polyphony": polyphony(notes),
             "harmony_agreement": NAN,
+            **musegan_bar_measures(notes, piece_bars, ppq),
         })
 
     # Elementary spans between consecutive note boundaries; in each, the pitches per part.

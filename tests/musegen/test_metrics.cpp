@@ -316,6 +316,94 @@ TEST(Metrics, UnreadableFilesAreSkippedWithTheReason) {
   fs::remove_all(dir);
 }
 
+// --- the GAN papers' measures (C-RNN-GAN, MuseGAN), by hand ------------------------------
+
+TEST(Metrics, GanPaperMeasuresOfScaleRepeatsAndChords) {
+  // The C major scale, a quarter each in 4/4: no chord, no repeated 4-tone run; bars C D E F
+  // and G A B C use 4 pitch classes each; every note is far longer than a 32nd.
+  const PieceMetrics scale = compute_metrics(make_file(c_major_scale()));
+  EXPECT_EQ(metric(scale, ScalarMetric::PolyphonicOnsetShare), 0.0);
+  EXPECT_EQ(metric(scale, ScalarMetric::Repetitions), 0.0);
+  EXPECT_EQ(metric(scale, ScalarMetric::PitchClassesPerBar), 4.0);
+  EXPECT_EQ(metric(scale, ScalarMetric::QualifiedNoteShare), 1.0);
+
+  // 32 equal tones: 4-grams start at 0..28, and every pair of them at least 4 apart counts,
+  // sum over d = 4..28 of (29 - d) = 1 + ... + 25 = 325; bigrams: 1 + ... + 29 = 435.
+  const PieceMetrics repeated = compute_metrics(make_file(one_note_repeated(32)));
+  EXPECT_EQ(metric(repeated, ScalarMetric::Repetitions), 325.0);
+  musegen::MetricOptions bigrams;
+  bigrams.ngram = 2;
+  EXPECT_EQ(
+      metric(compute_metrics(make_file(one_note_repeated(32)), bigrams), ScalarMetric::Repetitions),
+      435.0);
+  EXPECT_EQ(metric(repeated, ScalarMetric::PitchClassesPerBar), 1.0);
+  // Fewer tones than n: undefined, as the repeated n-gram share.
+  EXPECT_TRUE(std::isnan(
+      metric(compute_metrics(make_file(one_note_repeated(3))), ScalarMetric::Repetitions)));
+
+  // 3/4: onsets {C E G}, {A C}, {E} (the drum is no tone): 2 of 3 are chords. Bar 1 sounds
+  // C E G, bar 2 is empty and left out, bar 3 sounds A C E: 3 pitch classes per bar.
+  const PieceMetrics chords = compute_metrics(make_file(chords_with_rest(), 3, 2));
+  EXPECT_DOUBLE_EQ(metric(chords, ScalarMetric::PolyphonicOnsetShare), 2.0 / 3.0);
+  EXPECT_EQ(metric(chords, ScalarMetric::PitchClassesPerBar), 3.0);
+  EXPECT_EQ(metric(chords, ScalarMetric::QualifiedNoteShare), 1.0);
+
+  // Qualified notes: a 32nd (60 ticks of 480) qualifies, 59 ticks does not, nor a note
+  // without length. A note held across the bar line sounds in both bars.
+  const PieceMetrics short_notes =
+      compute_metrics(make_file({{0, 60, 60}, {60, 119, 62}, {119, 150, 64}, {1800, 2000, 66}}));
+  EXPECT_DOUBLE_EQ(metric(short_notes, ScalarMetric::QualifiedNoteShare), 2.0 / 4.0);
+  // Bar 1: C D E F#, bar 2: F#.
+  EXPECT_DOUBLE_EQ(metric(short_notes, ScalarMetric::PitchClassesPerBar), 5.0 / 2.0);
+  EXPECT_TRUE(std::isnan(metric(compute_metrics(make_file({})), ScalarMetric::QualifiedNoteShare)));
+  EXPECT_TRUE(std::isnan(metric(compute_metrics(make_file({})), ScalarMetric::PitchClassesPerBar)));
+  EXPECT_TRUE(
+      std::isnan(metric(compute_metrics(make_file({})), ScalarMetric::PolyphonicOnsetShare)));
+}
+
+TEST(Metrics, RelativeDifferenceAndTheToleranceFlag) {
+  EXPECT_NEAR(musegen::relative_difference(1.1, 1.0), 0.1, 1e-15);
+  EXPECT_DOUBLE_EQ(musegen::relative_difference(-2.0, -4.0), 0.5);
+  EXPECT_EQ(musegen::relative_difference(0.0, 0.0), 0.0);
+  EXPECT_TRUE(std::isnan(musegen::relative_difference(1.0, 0.0)));
+  EXPECT_TRUE(std::isnan(musegen::relative_difference(NAN, 1.0)));
+  EXPECT_EQ(musegen::within_tolerance(0.15, 0.15), 1);
+  EXPECT_EQ(musegen::within_tolerance(0.1500001, 0.15), 0);
+  EXPECT_EQ(musegen::within_tolerance(NAN, 0.15), -1);
+
+  // A scale against itself is within on every defined metric; against 32 repeated notes not
+  // on the pitch range (0 vs 12) and within on the qualified-note share (1 vs 1).
+  const PieceMetrics scale = compute_metrics(make_file(c_major_scale()));
+  const PieceMetrics repeated = compute_metrics(make_file(one_note_repeated(32)));
+  const musegen::SetMetrics a = musegen::summarize(std::span(&scale, 1));
+  const musegen::SetMetrics b = musegen::summarize(std::span(&repeated, 1));
+  const musegen::SetComparison same = musegen::compare(a, a);
+  for (std::size_t k = 0; k < musegen::kScalarMetricCount; ++k)
+    EXPECT_NE(same.within[k], 0) << musegen::kScalarMetricTable[k].key;
+  const musegen::SetComparison c = musegen::compare(b, a, 0.15);
+  const auto at = [](const auto& array, ScalarMetric m) {
+    return array[static_cast<std::size_t>(m)];
+  };
+  EXPECT_EQ(at(c.relative_difference, ScalarMetric::PitchRange), 1.0);
+  EXPECT_EQ(at(c.within, ScalarMetric::PitchRange), 0);
+  EXPECT_EQ(at(c.within, ScalarMetric::QualifiedNoteShare), 1);
+  EXPECT_EQ(at(c.within, ScalarMetric::Repetitions), -1);  // the scale's is 0, the other's not
+
+  const std::string text = musegen::format_report(b, &a, 0.15);
+  EXPECT_NE(text.find("within 15%"), std::string::npos) << text;
+  EXPECT_NE(text.find("within 15% of the reference: "), std::string::npos) << text;
+  const auto json = nlohmann::json::parse(musegen::to_json(b, &a, {}, {}, 0.15));
+  const auto& cmp = json.at("comparison");
+  EXPECT_EQ(cmp.at("tolerance"), 0.15);
+  EXPECT_EQ(cmp.at("relative_difference").at("pitch_range"), 1.0);
+  EXPECT_EQ(cmp.at("within_tolerance").at("pitch_range"), false);
+  EXPECT_EQ(cmp.at("within_tolerance").at("qualified_note_share"), true);
+  EXPECT_TRUE(cmp.at("within_tolerance").at("repetitions").is_null());
+  int inside = 0;
+  for (std::size_t k = 0; k < musegen::kScalarMetricCount; ++k) inside += c.within[k] == 1;
+  EXPECT_EQ(cmp.at("within_count"), inside);
+}
+
 // --- the oracle ---------------------------------------------------------------------------
 
 std::string python() {
@@ -375,6 +463,9 @@ TEST(MetricsOracle, SyntheticPiecesAndPianoSetAgreeWithMido) {
   midi::save(make_file(one_note_repeated(40)), dir / "repeated.mid");
   midi::save(make_file(chords_with_rest(), 3, 2), dir / "chords_3_4.mid");
   midi::save(make_file(chords_with_rest(), 6, 3), dir / "chords_6_8.mid");
+  // Notes around a 32nd (MuseGAN's qualified note) and one held across a bar line.
+  midi::save(make_file({{0, 60, 60}, {60, 119, 62}, {119, 150, 64}, {1800, 2000, 66}}),
+             dir / "short_notes.mid");
 
   std::vector<std::string> generated{dir.string()};
   std::string reference_arg;
@@ -406,7 +497,7 @@ TEST(MetricsOracle, SyntheticPiecesAndPianoSetAgreeWithMido) {
     return set.pieces;
   };
   const std::vector<PieceMetrics> gen = measure(generated);
-  ASSERT_EQ(gen.size(), 4u);
+  ASSERT_EQ(gen.size(), 5u);
   for (const PieceMetrics& m : gen) {
     ASSERT_TRUE(files.count(m.name)) << m.name;
     check_piece(m, files.at(m.name));

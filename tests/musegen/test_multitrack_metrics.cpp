@@ -157,6 +157,27 @@ TEST(MultitrackMetrics, TwoPartsAFifthApart) {
   EXPECT_TRUE(std::isnan(m[EnsembleMeasure::HarmonyAgreement]));
 }
 
+TEST(MultitrackMetrics, MuseGanEmptyBarsPitchClassesAndQualifiedNotesPerPart) {
+  // 4/4; the drums' hit in bar 4 makes the piece 4 bars long. The violin sounds in bars 1-3
+  // (G, A, then B for 0.1 quarter: shorter than a 32nd), the cello in bar 1 only.
+  const MultitrackPieceMetrics m =
+      measure(make_ensemble({{"Violin I", 40, {{0, 4, 67}, {4, 8, 69}, {8, 8.1, 71}}},
+                             {"Violoncello", 42, {{0, 4, 60}}},
+                             {"Drums", 0, {{12, 13, 36}}, 9}}));
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_DOUBLE_EQ(m.parts[0][PartMeasure::EmptyBarShare], 1.0 / 4.0);
+  EXPECT_EQ(m.parts[0][PartMeasure::PitchClassesPerBar], 1.0);
+  EXPECT_DOUBLE_EQ(m.parts[0][PartMeasure::QualifiedNoteShare], 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(m.parts[1][PartMeasure::EmptyBarShare], 3.0 / 4.0);
+  EXPECT_EQ(m.parts[1][PartMeasure::PitchClassesPerBar], 1.0);
+  EXPECT_EQ(m.parts[1][PartMeasure::QualifiedNoteShare], 1.0);
+  // The chorale bar: the tenor sounds A, B and G in its one bar, the soprano C twice.
+  const MultitrackPieceMetrics c = measure(make_ensemble(chorale_bar()));
+  EXPECT_EQ(c.parts[0][PartMeasure::PitchClassesPerBar], 1.0);
+  EXPECT_EQ(c.parts[2][PartMeasure::PitchClassesPerBar], 3.0);
+  EXPECT_EQ(c.parts[2][PartMeasure::EmptyBarShare], 0.0);
+}
+
 TEST(MultitrackMetrics, CrossingHalfTheTimeAndHarmonyWithTheSoprano) {
   const MultitrackPieceMetrics m = measure(make_ensemble(chorale_bar()), 0);
   ASSERT_EQ(m.parts.size(), 3u);

@@ -128,6 +128,7 @@ int cmd_eval(Args args) {
   std::string json_path;
   std::string time_signature = "4/4";
   std::int64_t ngram = 4;
+  double tolerance = kDefaultTolerance;
   std::int64_t melody_part = -1;
   bool zero_length_off_first = false;
   bool per_file = false;
@@ -143,16 +144,25 @@ int cmd_eval(Args args) {
       "and note lengths; for pieces with several parts also, per part, the share of notes "
       "inside the instrument's range, pitch range and polyphony, and between parts "
       "MuseGAN's tonal distance, voice crossings and (--melody-part) the harmony "
-      "agreement with a melody. docs/metrics.md defines each. Prints a table of mean ± "
-      "std per set and the distance between the sets; --json writes the same for "
-      "machines.");
-  p.option("reference", reference, "PATH",
-           "the reference set: a MIDI file, a folder (searched recursively for .mid/.midi), or "
-           "a JSB chorales .json file (all splits)")
+      "agreement with a melody; and the GAN papers' measures: C-RNN-GAN's polyphony "
+      "(onsets with 2+ tones), repetitions, tone span (pitch range) and scale consistency, "
+      "MuseGAN's empty bars, used pitch classes per bar and qualified notes (per part too) "
+      "and tonal distance. docs/metrics.md defines each. Prints a table of mean ± "
+      "std per set and the distance between the sets, each measure's relative difference "
+      "and whether it is within --tolerance; --json writes the same for machines.");
+  p.option("reference", reference, "PATH[,PATH...]",
+           "the reference set: MIDI files, folders (searched recursively for .mid/.midi), or "
+           "JSB chorales .json files (all splits), several separated by commas")
       .option("json", json_path, "FILE", "also write the report as JSON to FILE (atomically)")
       .flag("per-file", per_file, "put every file's metrics into the JSON too")
-      .option("ngram", ngram, "N", "n of the repeated n-gram share (onsets per n-gram)",
+      .option("ngram", ngram, "N",
+              "n of the repeated n-gram share (onsets per n-gram) and of C-RNN-GAN's "
+              "repetitions (tones per subsequence)",
               cli::range(1, 64))
+      .option("tolerance", tolerance, "R",
+              "with --reference: a measure is within the reference when |generated - "
+              "reference| / |reference| <= R (0.15: within 15%)",
+              cli::range(0, 1000))
       .option("time-signature", time_signature, "N/D",
               "time signature assumed before a file's first one, for the empty-bar share and the "
               "tonal distance")
@@ -232,9 +242,24 @@ int cmd_eval(Args args) {
   }
   // --json is checked before any work, but with --checkpoint only once the run is opened: the
   // dataset it was trained on is known from its weights.
+  // --reference: one path, or several separated by commas (a path that exists as given is one,
+  // commas and all).
+  std::vector<std::string> reference_inputs;
+  if (!reference.empty()) {
+    if (fs::exists(reference)) {
+      reference_inputs.push_back(reference);
+    } else {
+      std::size_t begin = 0;
+      for (std::size_t comma; (comma = reference.find(',', begin)) != std::string::npos;
+           begin = comma + 1)
+        reference_inputs.push_back(reference.substr(begin, comma - begin));
+      reference_inputs.push_back(reference.substr(begin));
+      std::erase(reference_inputs, std::string());
+    }
+  }
   cli::OutputCheck check;
   add_inputs(check, "the input", generated_inputs);
-  if (!reference.empty()) add_inputs(check, "--reference", {reference});
+  if (!reference_inputs.empty()) add_inputs(check, "--reference", reference_inputs);
   const auto check_json = [&] {
     if (!json_path.empty()) check.output("--json", json_path);
   };
@@ -290,7 +315,7 @@ int cmd_eval(Args args) {
   std::optional<SetMetrics> reference_set;
   std::optional<MultitrackSetMetrics> reference_parts;
   if (!reference.empty()) {
-    reference_pieces = measure_inputs({reference}, options, "reference");
+    reference_pieces = measure_inputs(reference_inputs, options, "reference");
     report_skipped(reference_pieces->measured, "reference");
     if (reference_pieces->measured.pieces.empty())
       throw std::runtime_error(reference + ": no readable reference piece");
@@ -300,8 +325,8 @@ int cmd_eval(Args args) {
 
   const SetMetrics* ref = reference_set ? &*reference_set : nullptr;
   const MultitrackSetMetrics* ref_parts = reference_parts ? &*reference_parts : nullptr;
-  std::cout << format_report(generated_set, ref)
-            << format_multitrack_report(generated_parts, ref_parts);
+  std::cout << format_report(generated_set, ref, tolerance)
+            << format_multitrack_report(generated_parts, ref_parts, tolerance);
   if (!json_path.empty()) {
     ReportedSet gen{generated_set, generated_parts};
     if (per_file) {
@@ -316,7 +341,7 @@ int cmd_eval(Args args) {
         ref_report->multitrack_pieces = reference_pieces->multitrack;
       }
     }
-    const std::string json = to_json(gen, ref_report ? &*ref_report : nullptr);
+    const std::string json = to_json(gen, ref_report ? &*ref_report : nullptr, tolerance);
     midi::write_file_atomically(
         json_path, std::span(reinterpret_cast<const std::uint8_t*>(json.data()), json.size()));
     std::cout << "wrote " << json_path << '\n';

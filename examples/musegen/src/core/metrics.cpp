@@ -119,6 +119,35 @@ std::pair<std::int64_t, std::int64_t> bar_bounds(std::span<const BarSegment> seg
   return {begin, end};
 }
 
+std::pair<std::int64_t, std::int64_t> note_bars(std::span<const BarSegment> segments,
+                                                std::int64_t start_tick, std::int64_t end_tick) {
+  const std::int64_t start = start_tick * kGridScale, end = end_tick * kGridScale;
+  return {bar_index(segments, start), bar_index(segments, end > start ? end - 1 : start)};
+}
+
+std::int64_t bars_covered(std::vector<std::pair<std::int64_t, std::int64_t>> ranges) {
+  std::sort(ranges.begin(), ranges.end());
+  std::int64_t covered = 0, reach = -1;  // bars counted so far end at `reach`
+  for (const auto& [first, last] : ranges) {
+    if (last <= reach) continue;
+    covered += last - std::max(first, reach + 1) + 1;
+    reach = last;
+  }
+  return covered;
+}
+
+double pitch_classes_per_bar(std::span<const std::pair<std::int64_t, std::int64_t>> note_bar_ranges,
+                             std::span<const int> pitches) {
+  if (note_bar_ranges.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::array<std::vector<std::pair<std::int64_t, std::int64_t>>, 12> by_class;
+  for (std::size_t i = 0; i < note_bar_ranges.size(); ++i)
+    by_class[static_cast<std::size_t>(pitches[i] % 12)].push_back(note_bar_ranges[i]);
+  std::int64_t class_bars = 0;
+  for (auto& ranges : by_class) class_bars += bars_covered(std::move(ranges));
+  const std::int64_t bars = bars_covered({note_bar_ranges.begin(), note_bar_ranges.end()});
+  return static_cast<double>(class_bars) / static_cast<double>(bars);
+}
+
 namespace {
 
 // empty_bar_share: bars from 0 up to the one holding the end of the last note; a bar is
@@ -131,21 +160,11 @@ std::pair<double, std::int64_t> empty_bar_share(const std::vector<midi::Note>& n
   occupied.reserve(notes.size());
   std::int64_t last_bar = 0;
   for (const midi::Note& n : notes) {
-    const auto start = static_cast<std::int64_t>(n.start_tick) * kGridScale;
-    const auto end = static_cast<std::int64_t>(n.end_tick) * kGridScale;
-    const std::int64_t last = end > start ? end - 1 : start;
-    const std::int64_t first_bar = bar_index(segments, start);
-    const std::int64_t end_bar = bar_index(segments, last);
-    occupied.emplace_back(first_bar, end_bar);
-    last_bar = std::max(last_bar, end_bar);
+    occupied.push_back(note_bars(segments, static_cast<std::int64_t>(n.start_tick),
+                                 static_cast<std::int64_t>(n.end_tick)));
+    last_bar = std::max(last_bar, occupied.back().second);
   }
-  std::sort(occupied.begin(), occupied.end());
-  std::int64_t covered = 0, reach = -1;  // bars counted so far end at `reach`
-  for (const auto& [first, last] : occupied) {
-    if (last <= reach) continue;
-    covered += last - std::max(first, reach + 1) + 1;
-    reach = last;
-  }
+  const std::int64_t covered = bars_covered(std::move(occupied));
   const std::int64_t bars = last_bar + 1;
   return {static_cast<double>(bars - covered) / static_cast<double>(bars), bars};
 }
@@ -238,6 +257,42 @@ double longest_repeat_run(const std::vector<std::string>& onsets) {
   return static_cast<double>(best);
 }
 
+// C-RNN-GAN's polyphony: the share of onsets at which two or more distinct tones start.
+double polyphonic_onset_share(const std::vector<std::string>& onsets) {
+  if (onsets.empty()) return kNaN;
+  const auto chords = std::count_if(onsets.begin(), onsets.end(),
+                                    [](const std::string& chord) { return chord.size() >= 2; });
+  return static_cast<double>(chords) / static_cast<double>(onsets.size());
+}
+
+// C-RNN-GAN's repetitions: over the tones (pitched notes by start, then pitch), the pairs of
+// positions i < j with j >= i + n whose n tones are equal. Per distinct n-gram, its positions in
+// order; a two-pointer walk counts, for each position, the earlier ones at least n before it.
+double repetitions(const std::vector<const midi::Note*>& pitched, int n) {
+  std::vector<std::pair<std::uint64_t, int>> tones;  // (start, pitch)
+  tones.reserve(pitched.size());
+  for (const midi::Note* note : pitched) tones.emplace_back(note->start_tick, note->pitch);
+  std::sort(tones.begin(), tones.end());
+  const auto count = static_cast<std::ptrdiff_t>(tones.size()) - n + 1;
+  if (count <= 0) return kNaN;
+  std::map<std::string, std::vector<std::ptrdiff_t>> positions;
+  for (std::ptrdiff_t i = 0; i < count; ++i) {
+    std::string gram;
+    for (int k = 0; k < n; ++k)
+      gram.push_back(static_cast<char>(tones[static_cast<std::size_t>(i + k)].second));
+    positions[gram].push_back(i);
+  }
+  std::int64_t pairs = 0;
+  for (const auto& [gram, at] : positions) {
+    std::size_t earlier = 0;  // positions before `earlier` are at least n before the current one
+    for (std::size_t b = 0; b < at.size(); ++b) {
+      while (earlier < b && at[earlier] + n <= at[b]) ++earlier;
+      pairs += static_cast<std::int64_t>(earlier);
+    }
+  }
+  return static_cast<double>(pairs);
+}
+
 double& at(std::array<double, kScalarMetricCount>& a, ScalarMetric m) {
   return a[static_cast<std::size_t>(m)];
 }
@@ -293,10 +348,29 @@ PieceMetrics compute_metrics(const midi::MidiFile& file, const MetricOptions& op
   at(m.scalar, ScalarMetric::RepeatedNgramShare) = repeated_ngram_share(onsets, options.ngram);
   at(m.scalar, ScalarMetric::LongestRepeatRun) = longest_repeat_run(onsets);
 
+  at(m.scalar, ScalarMetric::PolyphonicOnsetShare) = polyphonic_onset_share(onsets);
+  at(m.scalar, ScalarMetric::Repetitions) = repetitions(pitched, options.ngram);
+
   // Timing metrics, all notes.
-  const auto [empty_share, bars] = empty_bar_share(notes, bar_segments(file, options));
+  const std::vector<BarSegment> segments = bar_segments(file, options);
+  const auto [empty_share, bars] = empty_bar_share(notes, segments);
   at(m.scalar, ScalarMetric::EmptyBarShare) = empty_share;
   m.bars = bars;
+  // MuseGAN's UPC and QN, pitched notes.
+  std::vector<std::pair<std::int64_t, std::int64_t>> pitched_bars;
+  std::vector<int> pitches;
+  std::int64_t qualified = 0;
+  for (const midi::Note* n : pitched) {
+    const auto start = static_cast<std::int64_t>(n->start_tick);
+    const auto end = static_cast<std::int64_t>(n->end_tick);
+    pitched_bars.push_back(note_bars(segments, start, end));
+    pitches.push_back(n->pitch);
+    qualified += qualified_note(end - start, ppq);
+  }
+  at(m.scalar, ScalarMetric::PitchClassesPerBar) = pitch_classes_per_bar(pitched_bars, pitches);
+  if (pitched_count > 0)
+    at(m.scalar, ScalarMetric::QualifiedNoteShare) =
+        static_cast<double>(qualified) / static_cast<double>(pitched_count);
   long double total_length = 0;
   for (const midi::Note& n : notes) {
     const auto ticks = static_cast<std::int64_t>(n.end_tick - n.start_tick);
@@ -355,10 +429,26 @@ SetMetrics summarize(std::span<const PieceMetrics> pieces) {
   return s;
 }
 
-SetComparison compare(const SetMetrics& generated, const SetMetrics& reference) {
+double relative_difference(double generated, double reference) {
+  if (std::isnan(generated) || std::isnan(reference)) return kNaN;
+  if (reference == 0) return generated == 0 ? 0.0 : kNaN;
+  return std::fabs(generated - reference) / std::fabs(reference);
+}
+
+int within_tolerance(double relative, double tolerance) {
+  if (std::isnan(relative)) return -1;
+  return relative <= tolerance ? 1 : 0;
+}
+
+SetComparison compare(const SetMetrics& generated, const SetMetrics& reference, double tolerance) {
   SetComparison c;
-  for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+  c.tolerance = tolerance;
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
     c.mean_difference[k] = std::fabs(generated.scalar[k].mean - reference.scalar[k].mean);
+    c.relative_difference[k] =
+        relative_difference(generated.scalar[k].mean, reference.scalar[k].mean);
+    c.within[k] = within_tolerance(c.relative_difference[k], tolerance);
+  }
 
   const auto total = [](const auto& counts) {
     return std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
@@ -447,6 +537,10 @@ std::string text_table(const std::vector<std::vector<std::string>>& rows, std::s
 
 Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
 
+std::string within_text(int within) { return within < 0 ? "n/a" : within ? "yes" : "no"; }
+
+Json within_json(int within) { return within < 0 ? Json(nullptr) : Json(within == 1); }
+
 Json mean_std_json(const MeanStd& m) {
   Json out;
   out["mean"] = number_or_null(m.count ? m.mean : kNaN);
@@ -492,11 +586,11 @@ Json set_json(const SetMetrics& s, std::span<const PieceMetrics> pieces) {
 
 Json report_json(const SetMetrics& generated, const SetMetrics* reference,
                  std::span<const PieceMetrics> generated_pieces,
-                 std::span<const PieceMetrics> reference_pieces) {
+                 std::span<const PieceMetrics> reference_pieces, double tolerance) {
   Json out;
   out["generated"] = set_json(generated, generated_pieces);
   if (reference != nullptr) {
-    const SetComparison c = compare(generated, *reference);
+    const SetComparison c = compare(generated, *reference, tolerance);
     out["reference"] = set_json(*reference, reference_pieces);
     Json& comparison = out["comparison"];
     Json& difference = comparison["mean_difference"] = Json::object();
@@ -505,6 +599,21 @@ Json report_json(const SetMetrics& generated, const SetMetrics* reference,
     comparison["pitch_class_tv"] = number_or_null(c.pitch_class_tv);
     comparison["note_length_overlap"] = number_or_null(c.note_length_overlap);
     comparison["note_length_kl"] = number_or_null(c.note_length_kl);
+    comparison["tolerance"] = c.tolerance;
+    // Filled before they go in: a new key of an ordered_json moves its other members.
+    Json relative = Json::object(), within = Json::object();
+    std::size_t inside = 0, defined = 0;
+    for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
+      const std::string key(kScalarMetricTable[k].key);
+      relative[key] = number_or_null(c.relative_difference[k]);
+      within[key] = within_json(c.within[k]);
+      inside += c.within[k] == 1;
+      defined += c.within[k] >= 0;
+    }
+    comparison["relative_difference"] = std::move(relative);
+    comparison["within_tolerance"] = std::move(within);
+    comparison["within_count"] = inside;
+    comparison["compared_count"] = defined;
   }
   return out;
 }
@@ -524,22 +633,37 @@ constexpr std::array<std::string_view, 12> kPitchClassNames{"C",  "C#", "D",  "D
 
 }  // namespace
 
-std::string format_report(const SetMetrics& generated, const SetMetrics* reference) {
+std::string format_report(const SetMetrics& generated, const SetMetrics* reference,
+                          double tolerance) {
   using detail::fixed;
   using detail::mean_std_text;
   std::optional<SetComparison> comparison;
-  if (reference != nullptr) comparison = compare(generated, *reference);
+  if (reference != nullptr) comparison = compare(generated, *reference, tolerance);
+  const std::string percent = detail::fixed(100 * tolerance, 0) + "%";
 
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"metric", "generated (" + std::to_string(generated.pieces) + " files)",
                   reference ? "reference (" + std::to_string(reference->pieces) + " files)" : "",
-                  reference ? "|difference|" : ""});
-  for (std::size_t k = 0; k < kScalarMetricCount; ++k)
+                  reference ? "|difference|" : "", "relative", "within " + percent});
+  std::vector<std::string> inside;
+  std::size_t defined = 0;
+  for (std::size_t k = 0; k < kScalarMetricCount; ++k) {
     rows.push_back({std::string(kScalarMetricTable[k].label), mean_std_text(generated.scalar[k]),
                     reference ? mean_std_text(reference->scalar[k]) : "",
-                    comparison ? fixed(comparison->mean_difference[k]) : ""});
+                    comparison ? fixed(comparison->mean_difference[k]) : "",
+                    comparison ? fixed(comparison->relative_difference[k]) : "",
+                    comparison ? detail::within_text(comparison->within[k]) : ""});
+    if (comparison && comparison->within[k] >= 0) ++defined;
+    if (comparison && comparison->within[k] == 1) inside.emplace_back(kScalarMetricTable[k].key);
+  }
   std::ostringstream out;
-  out << detail::text_table(rows, reference ? 4 : 2);
+  out << detail::text_table(rows, reference ? 6 : 2);
+  if (comparison) {
+    out << "within " << percent << " of the reference: " << inside.size() << " of " << defined
+        << " metrics";
+    for (std::size_t i = 0; i < inside.size(); ++i) out << (i ? ", " : " (") << inside[i];
+    out << (inside.empty() ? "" : ")") << "\n";
+  }
 
   const auto histogram = [&](const char* title, auto names, const auto& g, const auto* ref) {
     out << title << (ref ? " (generated / reference)" : "") << ":\n";
@@ -574,9 +698,9 @@ std::string format_report(const SetMetrics& generated, const SetMetrics* referen
 
 std::string to_json(const SetMetrics& generated, const SetMetrics* reference,
                     std::span<const PieceMetrics> generated_pieces,
-                    std::span<const PieceMetrics> reference_pieces) {
+                    std::span<const PieceMetrics> reference_pieces, double tolerance) {
   return detail::dump_report(
-      detail::report_json(generated, reference, generated_pieces, reference_pieces));
+      detail::report_json(generated, reference, generated_pieces, reference_pieces, tolerance));
 }
 
 MeasuredSet measure_files(std::span<const std::filesystem::path> files,

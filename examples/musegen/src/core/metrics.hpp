@@ -30,7 +30,7 @@
 namespace musegen {
 
 struct MetricOptions {
-  int ngram = 4;              // n of repeated_ngram_share, >= 1
+  int ngram = 4;              // n of repeated_ngram_share and of repetitions, >= 1
   int default_numerator = 4;  // time signature assumed before the first one in the file
   int default_denominator = 4;
   // Read a stray note-off then a note-on of its key in one tick as a note of no length
@@ -74,8 +74,13 @@ enum class ScalarMetric : std::uint8_t {
   ScaleConsistency,    // largest share of notes inside one of the 24 major/minor scales
   RepeatedNgramShare,  // share of onset n-grams equal to an earlier one
   LongestRepeatRun,    // longest run of identical consecutive onsets (note or chord)
-  EmptyBarShare,       // share of bars in which no note sounds
+  EmptyBarShare,       // share of bars in which no note sounds (MuseGAN's EB)
   MeanNoteLength,      // mean note length, quarter notes
+  // The GAN papers' measures (docs/metrics.md, "The GAN papers' measures"):
+  PolyphonicOnsetShare,  // C-RNN-GAN's polyphony: share of onsets with two or more tones
+  Repetitions,           // C-RNN-GAN's repetitions: pairs of equal non-overlapping n-tone runs
+  PitchClassesPerBar,    // MuseGAN's UPC: pitch classes sounding per bar, over bars with notes
+  QualifiedNoteShare,    // MuseGAN's QN: share of notes at least a 32nd note long
   kCount
 };
 inline constexpr std::size_t kScalarMetricCount = static_cast<std::size_t>(ScalarMetric::kCount);
@@ -94,7 +99,22 @@ inline constexpr std::array<ScalarMetricInfo, kScalarMetricCount> kScalarMetricT
     {"longest_repeat_run", "longest run of one note/chord"},
     {"empty_bar_share", "empty-bar share"},
     {"mean_note_length", "mean note length (quarters)"},
+    {"polyphonic_onset_share", "onsets with 2+ tones (C-RNN-GAN)"},
+    {"repetitions", "repeated n-tone pairs (C-RNN-GAN)"},
+    {"pitch_classes_per_bar", "pitch classes per bar (MuseGAN UPC)"},
+    {"qualified_note_share", "notes >= a 32nd (MuseGAN QN)"},
 }};
+
+// The default of `musegen eval --tolerance`: a measure is "within" when its relative
+// difference from the reference, |generated - reference| / |reference|, is at most this.
+inline constexpr double kDefaultTolerance = 0.15;
+
+// MuseGAN's qualified note: at least three steps of its 24-per-quarter grid, a 32nd note, so
+// at least a quarter / kQualifiedNoteDivisor long: 8 · ticks >= ticks per quarter.
+inline constexpr std::int64_t kQualifiedNoteDivisor = 8;
+inline bool qualified_note(std::int64_t ticks, std::int64_t ticks_per_quarter) {
+  return kQualifiedNoteDivisor * ticks >= ticks_per_quarter;
+}
 
 struct PieceMetrics {
   std::string name;                                 // the file path, or what the caller chose
@@ -132,6 +152,18 @@ std::vector<BarSegment> bar_segments(const midi::MidiFile& file, const MetricOpt
 std::int64_t bar_index(std::span<const BarSegment> segments, std::int64_t pos);
 std::pair<std::int64_t, std::int64_t> bar_bounds(std::span<const BarSegment> segments,
                                                  std::int64_t bar);
+// The bars a note of ticks [start, end) sounds in, first and last (inclusive): those its span
+// overlaps, or for a note without length the bar holding its start.
+std::pair<std::int64_t, std::int64_t> note_bars(std::span<const BarSegment> segments,
+                                                std::int64_t start_tick, std::int64_t end_tick);
+// How many bars the union of inclusive bar ranges covers.
+std::int64_t bars_covered(std::vector<std::pair<std::int64_t, std::int64_t>> ranges);
+// MuseGAN's used pitch classes per bar (UPC) of notes given by their bars (note_bars) and
+// pitches: the mean, over the bars in which some note sounds, of the number of distinct pitch
+// classes sounding there; NaN without notes. Σ over pitch classes of the bars it sounds in,
+// over the bars anything sounds in.
+double pitch_classes_per_bar(std::span<const std::pair<std::int64_t, std::int64_t>> note_bar_ranges,
+                             std::span<const int> pitches);
 
 struct MeanStd {
   double mean = 0, std = 0;  // population standard deviation; NaN when count == 0
@@ -167,19 +199,35 @@ struct SetComparison {
   // (Laplace) smoothed counts so that an empty class does not make it infinite.
   double note_length_overlap = 0;
   double note_length_kl = 0;
+  // Per scalar metric: |mean(generated) - mean(reference)| / |mean(reference)| (0 when both
+  // are 0, NaN when the reference's is 0 alone or either is undefined), and whether it is at
+  // most `tolerance`: 1 yes, 0 no, -1 undefined.
+  double tolerance = kDefaultTolerance;
+  std::array<double, kScalarMetricCount> relative_difference{};
+  std::array<int, kScalarMetricCount> within{};
 };
 
-SetComparison compare(const SetMetrics& generated, const SetMetrics& reference);
+// |g - r| / |r|: 0 when both are 0, NaN when r alone is 0 or either is NaN.
+double relative_difference(double generated, double reference);
+// 1 when relative_difference(...) <= tolerance, 0 when above, -1 when undefined.
+int within_tolerance(double relative, double tolerance);
+
+SetComparison compare(const SetMetrics& generated, const SetMetrics& reference,
+                      double tolerance = kDefaultTolerance);
 
 // A readable table: metric | generated mean ± std | reference mean ± std | distance. Without
 // a reference, only the generated column.
-std::string format_report(const SetMetrics& generated, const SetMetrics* reference = nullptr);
+// With a reference, each metric's relative difference and whether it is within `tolerance`,
+// and a line counting the metrics within it.
+std::string format_report(const SetMetrics& generated, const SetMetrics* reference = nullptr,
+                          double tolerance = kDefaultTolerance);
 
 // The same as JSON: {"generated": {...}, "reference": {...}, "comparison": {...}}; with
 // `pieces`, per-file metrics too ("files": [...]). NaN is written as null.
 std::string to_json(const SetMetrics& generated, const SetMetrics* reference = nullptr,
                     std::span<const PieceMetrics> generated_pieces = {},
-                    std::span<const PieceMetrics> reference_pieces = {});
+                    std::span<const PieceMetrics> reference_pieces = {},
+                    double tolerance = kDefaultTolerance);
 
 // Reads and measures each file; a file that cannot be read is skipped and recorded in
 // `skipped` as "path: reason". `also`, when given, is called with every file read and its

@@ -34,7 +34,10 @@ Json mean_std_json(const MeanStd& m);
 // The document to_json (metrics.hpp) writes, before it is written.
 Json report_json(const SetMetrics& generated, const SetMetrics* reference,
                  std::span<const PieceMetrics> generated_pieces,
-                 std::span<const PieceMetrics> reference_pieces);
+                 std::span<const PieceMetrics> reference_pieces, double tolerance);
+// "yes", "no" or "n/a" for within_tolerance's 1, 0, -1; and its JSON (true, false, null).
+std::string within_text(int within);
+Json within_json(int within);
 // The text of a report document: indented by 2, a newline at the end, a name that is not
 // UTF-8 with U+FFFD where its bad bytes were.
 std::string dump_report(const Json& report);

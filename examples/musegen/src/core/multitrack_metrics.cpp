@@ -247,6 +247,12 @@ MultitrackPieceMetrics compute_multitrack_metrics(const Piece& piece,
     return std::max<std::int64_t>(0,
                                   std::llround(quarters * static_cast<double>(ticks_per_quarter)));
   };
+  // The piece's bars, for the empty-bar share: from 0 to the one holding the end of its last
+  // note, drums included (as metrics.hpp's empty_bar_share).
+  std::int64_t piece_bars = 0;
+  for (const PieceNote& n : piece.notes)
+    piece_bars = std::max(piece_bars,
+                          note_bars(bars, tick(n.start_quarters), tick(n.end_quarters)).second + 1);
   for (const PieceNote& n : piece.notes) {
     if (n.drum) continue;
     const auto it = part_of_source.find(piece.tracks.empty() ? n.program : n.track);
@@ -280,6 +286,19 @@ MultitrackPieceMetrics compute_multitrack_metrics(const Piece& piece,
     at(p.measures, PartMeasure::Polyphony) = ratio(totals.note_time[k], totals.sounding[k]);
     if (with_melody && k != static_cast<std::size_t>(melody_part))
       at(p.measures, PartMeasure::HarmonyAgreement) = ratio(totals.agreeing[k], totals.sounding[k]);
+    std::vector<std::pair<std::int64_t, std::int64_t>> note_bar_ranges;
+    std::vector<int> pitches;
+    std::int64_t qualified = 0;
+    for (const TimedNote& n : notes[k]) {
+      note_bar_ranges.push_back(note_bars(bars, n.start, n.end));
+      pitches.push_back(n.pitch);
+      qualified += qualified_note(n.end - n.start, ticks_per_quarter);
+    }
+    at(p.measures, PartMeasure::EmptyBarShare) =
+        ratio(piece_bars - bars_covered(note_bar_ranges), piece_bars);
+    at(p.measures, PartMeasure::PitchClassesPerBar) =
+        pitch_classes_per_bar(note_bar_ranges, pitches);
+    at(p.measures, PartMeasure::QualifiedNoteShare) = ratio(qualified, count);
     m.parts.push_back(std::move(p));
   }
 
@@ -414,7 +433,7 @@ std::string both_means(const MeanStd* g, const MeanStd* r, bool with_reference, 
 }  // namespace
 
 std::string format_multitrack_report(const MultitrackSetMetrics& generated,
-                                     const MultitrackSetMetrics* reference) {
+                                     const MultitrackSetMetrics* reference, double tolerance) {
   if (generated.ensembles == 0 && (!reference || reference->ensembles == 0)) return "";
   const bool with_reference = reference != nullptr;
   const int melody = std::max(generated.melody_part, reference ? reference->melody_part : -1);
@@ -427,16 +446,21 @@ std::string format_multitrack_report(const MultitrackSetMetrics& generated,
 
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"measure", "generated", with_reference ? "reference" : "",
-                  with_reference ? "|difference|" : ""});
+                  with_reference ? "|difference|" : "", "relative",
+                  "within " + fixed(100 * tolerance, 0) + "%"});
   for (std::size_t k = 0; k < kEnsembleMeasureCount; ++k) {
     if (static_cast<EnsembleMeasure>(k) == EnsembleMeasure::HarmonyAgreement && melody < 0)
       continue;
     const MeanStd& g = generated.measures[k];
+    const double relative =
+        reference ? relative_difference(g.mean, reference->measures[k].mean) : kNaN;
     rows.push_back({std::string(kEnsembleMeasureTable[k].label), detail::mean_std_text(g),
                     reference ? detail::mean_std_text(reference->measures[k]) : "",
-                    reference ? fixed(std::fabs(g.mean - reference->measures[k].mean)) : ""});
+                    reference ? fixed(std::fabs(g.mean - reference->measures[k].mean)) : "",
+                    reference ? fixed(relative) : "",
+                    reference ? detail::within_text(within_tolerance(relative, tolerance)) : ""});
   }
-  out << detail::text_table(rows, with_reference ? 4 : 2);
+  out << detail::text_table(rows, with_reference ? 6 : 2);
 
   // Part groups of either set, in (index, instrument) order.
   std::map<std::pair<int, int>, std::pair<const PartGroup*, const PartGroup*>> parts;
@@ -592,20 +616,46 @@ Json multitrack_json(const MultitrackSetMetrics& s,
 
 }  // namespace
 
-std::string to_json(const ReportedSet& generated, const ReportedSet* reference) {
+std::string to_json(const ReportedSet& generated, const ReportedSet* reference, double tolerance) {
   Json report = detail::report_json(
       generated.metrics, reference ? &reference->metrics : nullptr, generated.pieces,
-      reference ? reference->pieces : std::span<const PieceMetrics>{});
+      reference ? reference->pieces : std::span<const PieceMetrics>{}, tolerance);
   if (generated.multitrack.ensembles > 0 || (reference && reference->multitrack.ensembles > 0)) {
     report["generated"]["multitrack"] =
         multitrack_json(generated.multitrack, generated.multitrack_pieces);
     if (reference) {
       report["reference"]["multitrack"] =
           multitrack_json(reference->multitrack, reference->multitrack_pieces);
-      Json& difference = report["comparison"]["multitrack"]["mean_difference"] = Json::object();
-      for (std::size_t k = 0; k < kEnsembleMeasureCount; ++k)
-        difference[std::string(kEnsembleMeasureTable[k].key)] = number_or_null(std::fabs(
-            generated.multitrack.measures[k].mean - reference->multitrack.measures[k].mean));
+      // Filled before they go in: a new key of an ordered_json moves its other members.
+      Json difference = Json::object(), relative = Json::object(), within = Json::object();
+      for (std::size_t k = 0; k < kEnsembleMeasureCount; ++k) {
+        const std::string key(kEnsembleMeasureTable[k].key);
+        const double g = generated.multitrack.measures[k].mean;
+        const double r = reference->multitrack.measures[k].mean;
+        difference[key] = number_or_null(std::fabs(g - r));
+        relative[key] = number_or_null(relative_difference(g, r));
+        within[key] = detail::within_json(within_tolerance(relative_difference(g, r), tolerance));
+      }
+      // Part groups both sets have: each measure's relative difference and flag.
+      Json parts = Json::array();
+      for (const PartGroup& g : generated.multitrack.parts)
+        for (const PartGroup& r : reference->multitrack.parts) {
+          if (g.index != r.index || g.instrument != r.instrument) continue;
+          Json j;
+          j["part"] = g.key();
+          for (std::size_t k = 0; k < kPartMeasureCount; ++k) {
+            const double rel = relative_difference(g.measures[k].mean, r.measures[k].mean);
+            j[std::string(kPartMeasureTable[k].key)] = {
+                {"relative_difference", number_or_null(rel)},
+                {"within_tolerance", detail::within_json(within_tolerance(rel, tolerance))}};
+          }
+          parts.push_back(std::move(j));
+        }
+      Json& multitrack = report["comparison"]["multitrack"];
+      multitrack["mean_difference"] = std::move(difference);
+      multitrack["relative_difference"] = std::move(relative);
+      multitrack["within_tolerance"] = std::move(within);
+      multitrack["parts"] = std::move(parts);
     }
   }
   return detail::dump_report(report);

@@ -32,6 +32,10 @@ enum class PartMeasure : std::uint8_t {
   PitchRange,        // highest minus lowest pitch, semitones
   Polyphony,         // mean notes sounding in the part while at least one does
   HarmonyAgreement,  // share of its sounding time consonant with the melody part
+  // MuseGAN's per-track measures (Dong et al. 2018), over the piece's bars:
+  EmptyBarShare,       // EB: share of the piece's bars in which the part does not sound
+  PitchClassesPerBar,  // UPC: pitch classes the part sounds per bar, over its bars with notes
+  QualifiedNoteShare,  // QN: share of its notes at least a 32nd note long
   kCount
 };
 inline constexpr std::size_t kPartMeasureCount = static_cast<std::size_t>(PartMeasure::kCount);
@@ -56,6 +60,9 @@ inline constexpr std::array<MeasureInfo, kPartMeasureCount> kPartMeasureTable{{
     {"pitch_range", "pitch range"},
     {"polyphony", "polyphony"},
     {"harmony_agreement", "harmony with melody"},
+    {"empty_bar_share", "empty bars"},
+    {"pitch_classes_per_bar", "UPC"},
+    {"qualified_note_share", "QN"},
 }};
 inline constexpr std::array<MeasureInfo, kEnsembleMeasureCount> kEnsembleMeasureTable{{
     {"tonal_distance", "tonal distance (mean over part pairs)"},
@@ -154,7 +161,8 @@ MultitrackSetMetrics summarize_multitrack(std::span<const MultitrackPieceMetrics
 // |difference|), then a line per part group and per pair group present in at least a tenth of
 // either set's pieces. Empty when neither set has a piece with two or more parts.
 std::string format_multitrack_report(const MultitrackSetMetrics& generated,
-                                     const MultitrackSetMetrics* reference = nullptr);
+                                     const MultitrackSetMetrics* reference = nullptr,
+                                     double tolerance = kDefaultTolerance);
 
 // One set as the JSON report holds it: summaries, and with --per-file its pieces.
 struct ReportedSet {
@@ -166,6 +174,9 @@ struct ReportedSet {
 
 // to_json (metrics.hpp) with a "multitrack" object in each set and in "comparison" when
 // either set has a piece with two or more parts; docs/metrics.md describes it.
-std::string to_json(const ReportedSet& generated, const ReportedSet* reference = nullptr);
+// With a reference, "comparison" has each measure's relative difference and whether it is
+// within `tolerance` (metrics.hpp's compare), per part group too.
+std::string to_json(const ReportedSet& generated, const ReportedSet* reference = nullptr,
+                    double tolerance = kDefaultTolerance);
 
 }  // namespace musegen

@@ -304,7 +304,8 @@ const char* openapi_document() {
           "metrics": {
             "type": "object", "additionalProperties": false,
             "required": ["note_count", "pitch_range", "pitch_classes_used", "polyphony", "scale_consistency",
-                         "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length"],
+                         "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length",
+                         "polyphonic_onset_share", "repetitions", "pitch_classes_per_bar", "qualified_note_share"],
             "properties": {
               "note_count": {"$ref": "#/components/schemas/MetricSummary"},
               "pitch_range": {"$ref": "#/components/schemas/MetricSummary"},
@@ -314,7 +315,11 @@ const char* openapi_document() {
               "repeated_ngram_share": {"$ref": "#/components/schemas/MetricSummary"},
               "longest_repeat_run": {"$ref": "#/components/schemas/MetricSummary"},
               "empty_bar_share": {"$ref": "#/components/schemas/MetricSummary"},
-              "mean_note_length": {"$ref": "#/components/schemas/MetricSummary"}
+              "mean_note_length": {"$ref": "#/components/schemas/MetricSummary"},
+              "polyphonic_onset_share": {"$ref": "#/components/schemas/MetricSummary"},
+              "repetitions": {"$ref": "#/components/schemas/MetricSummary"},
+              "pitch_classes_per_bar": {"$ref": "#/components/schemas/MetricSummary"},
+              "qualified_note_share": {"$ref": "#/components/schemas/MetricSummary"}
             }
           }
         }
@@ -402,7 +407,8 @@ const char* openapi_document() {
             "type": "object", "additionalProperties": false,
             "required": ["seconds", "primer_steps", "generated_steps", "ended_by_rule", "generate_seconds", "render_seconds",
                          "note_count", "pitch_range", "pitch_classes_used", "polyphony", "scale_consistency",
-                         "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length"],
+                         "repeated_ngram_share", "longest_repeat_run", "empty_bar_share", "mean_note_length",
+                         "polyphonic_onset_share", "repetitions", "pitch_classes_per_bar", "qualified_note_share"],
             "properties": {
               "seconds": {"type": "number"},
               "primer_steps": {"type": "integer"},
@@ -418,7 +424,11 @@ const char* openapi_document() {
               "repeated_ngram_share": {"type": "number", "nullable": true},
               "longest_repeat_run": {"type": "number", "nullable": true},
               "empty_bar_share": {"type": "number", "nullable": true},
-              "mean_note_length": {"type": "number", "nullable": true}
+              "mean_note_length": {"type": "number", "nullable": true},
+              "polyphonic_onset_share": {"type": "number", "nullable": true},
+              "repetitions": {"type": "number", "nullable": true},
+              "pitch_classes_per_bar": {"type": "number", "nullable": true},
+              "qualified_note_share": {"type": "number", "nullable": true}
             }
           },
           "files": {
