@@ -49,6 +49,8 @@ if [[ "${1:-}" == "--pack" ]]; then
     "$data_dir/jsb-chorales/jsb-chorales-quarter.json"
   build/cuda/examples/musegen/musegen preprocess --encoding events --quiet --out "$bundle/data/piano.mgds" \
     "$data_dir/classical-piano-composer/midi_songs"
+  # gan-train reads the JSB chorales' JSON itself (issue 15: C-RNN-GAN's speed on both devices).
+  cp "$data_dir/jsb-chorales/jsb-chorales-quarter.json" "$bundle/data/"
   # The shared libraries a GPU machine's CUDA image may lack (never the CUDA ones: cuBLAS
   # must match that machine's driver, and it has them).
   for binary in "$bundle"/bin/*; do
@@ -242,7 +244,7 @@ PY
   }
   if [[ -x "$bin/musegen_tests" ]]; then
     t=$(date +%s)
-    timeout 60 "$bin/musegen_tests" --gtest_color=no --gtest_filter='Device*:GpuMemory*' >"$out/musegen-device-tests.log" 2>&1
+    timeout 60 "$bin/musegen_tests" --gtest_color=no --gtest_filter='Device*:GpuMemory*:GanDevice*' >"$out/musegen-device-tests.log" 2>&1
     status=$?
     row "musegen device tests" "$(gtest_counts "$out/musegen-device-tests.log")$([[ $status -ne 0 ]] && echo " (exit $status)")" "$(elapsed "$t")"
     grep -E '^\[  FAILED  \]|Failure' "$out/musegen-device-tests.log" | head -20
@@ -299,6 +301,26 @@ PY
         --max-steps 12 --log-seconds 0 --no-tensorboard >"$out/musegen-piano-$device.log" 2>&1
       status=$?
       row "piano events 3x512 --device $device" "$(mg_rate "$runs/piano-$device/metrics.csv") tok/s (exit $status)" "$(elapsed "$t")"
+    done
+  fi
+  # C-RNN-GAN (issue 15): gan-train's default model on the JSB chorales, 120 steps (40 of them
+  # pre-training), notes per second on each device (the median of the metrics rows after two).
+  jsb_json=$bundle/data/jsb-chorales-quarter.json
+  if [[ -x "$bin/musegen" && -f "$jsb_json" ]]; then
+    devices=(cuda cpu)
+    [[ "$quick" == 1 ]] && devices=(cuda)
+    for device in "${devices[@]}"; do
+      t=$(date +%s)
+      timeout 60 "$bin/musegen" gan-train "$jsb_json" --run-dir "$runs/crnngan-$device" --device "$device" \
+        --max-steps 120 --pretrain-steps 40 --log-seconds 0 --no-tensorboard >"$out/musegen-crnngan-$device.log" 2>&1
+      status=$?
+      rate=$(python3 - "$runs/crnngan-$device/metrics.csv" <<'PY' 2>/dev/null || echo "?"
+import csv, statistics, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("notes_per_s")]
+print(f"{statistics.median(float(r['notes_per_s']) for r in rows[2:] or rows):.0f}")
+PY
+)
+      row "crnngan JSB --device $device" "$rate notes/s, 1024 notes/step (exit $status)" "$(elapsed "$t")"
     done
   fi
   # === end of musegen on the GPU ================================================================

@@ -80,6 +80,11 @@ def parts_of(mid):
     return [(names.get(t, ""), parts[(t, c)]) for (t, c) in sorted(parts)]
 
 
+# The rolls of roll_of's last file that was not skipped (for scripts/rollgan_phrases.py):
+# {"steps": S, "tracks": [S x pitches bytes per ensemble slot]}.
+last_rolls = {}
+
+
 def roll_of(path, args):
     mid = mido.MidiFile(path, clip=True)
     ppq = mid.ticks_per_beat
@@ -119,11 +124,14 @@ def roll_of(path, args):
     bar = spq * args.quarters_per_bar
     steps = -(-end // bar) * bar
     lines = ["steps %d" % steps]
+    last_rolls["steps"] = steps
+    last_rolls["tracks"] = []
     for k, i in enumerate(chosen):
         roll = bytearray(steps * args.pitches)
         for a, b, p in cells[k]:
             for s in range(a, b):
                 roll[s * args.pitches + p] = 1
+        last_rolls["tracks"].append(roll)
         lines.append("track %d %d %d %d %d %s" % (k, i, stats[k][0], stats[k][1], sum(roll),
                                                  hashlib.sha256(bytes(roll)).hexdigest()))
     return lines

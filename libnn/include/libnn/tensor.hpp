@@ -139,7 +139,8 @@ class Tensor {
   void zero_grad(bool set_to_none = true) const;
   // Back-propagates from this tensor. `gradient` may be omitted for a one-element tensor
   // (it is then 1). The graph is freed afterwards unless retain_graph.
-  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false,
+                bool create_graph = false) const;
   // The same data, cut from the graph (shares storage).
   Tensor detach() const;
 

@@ -8,6 +8,7 @@
 #include "core/check.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/memory.hpp"
+#include "libnn/ops.hpp"
 
 namespace nn {
 
@@ -20,8 +21,12 @@ std::atomic<std::uint64_t> g_next_sequence_nr{0};
 // the forward captured.
 class FunctionNode final : public Node {
  public:
-  FunctionNode(const char* name, autograd::BackwardFn backward, std::vector<bool> needs_grad)
-      : name_(name), backward_(std::move(backward)), needs_grad_(std::move(needs_grad)) {}
+  FunctionNode(const char* name, autograd::BackwardFn backward,
+               autograd::DoubleBackward double_backward, std::vector<bool> needs_grad)
+      : name_(name),
+        backward_(std::move(backward)),
+        double_backward_(std::move(double_backward)),
+        needs_grad_(std::move(needs_grad)) {}
 
   std::string name() const override { return name_; }
 
@@ -32,11 +37,25 @@ class FunctionNode final : public Node {
     return backward_(output_grads, needs_grad_);
   }
 
-  void release_saved() override { backward_ = nullptr; }
+  std::vector<Tensor> apply_with_graph(std::vector<Tensor>&& output_grads) override {
+    NN_CHECK(backward_ != nullptr,
+             "backward through '{}' a second time: its saved tensors were freed after the first "
+             "backward (pass retain_graph=true to the first call)",
+             name_);
+    if (double_backward_.same_as_backward) return backward_(output_grads, needs_grad_);
+    if (double_backward_.fn) return double_backward_.fn(output_grads, needs_grad_);
+    return Node::apply_with_graph(std::move(output_grads));  // throws, naming the op
+  }
+
+  void release_saved() override {
+    backward_ = nullptr;
+    double_backward_ = autograd::DoubleBackward();
+  }
 
  private:
   const char* name_;
   autograd::BackwardFn backward_;
+  autograd::DoubleBackward double_backward_;
   std::vector<bool> needs_grad_;
 };
 
@@ -45,6 +64,7 @@ class AccumulateGrad final : public Node {
  public:
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {
     output_shapes.push_back(leaf_->shape);
+    output_options.push_back(TensorOptions().dtype(leaf_->dtype).device(leaf_->device));
   }
   std::string name() const override { return "AccumulateGrad"; }
 
@@ -70,6 +90,14 @@ class AccumulateGrad final : public Node {
     return {};
   }
 
+  // create_graph=true: .grad keeps the gradient's history (PyTorch does the same), summed
+  // out of place with a recorded add.
+  std::vector<Tensor> apply_with_graph(std::vector<Tensor>&& output_grads) override {
+    Tensor& g = output_grads[0];
+    leaf_->grad = leaf_->grad ? add(Tensor(leaf_->grad), g).impl_ptr() : g.impl_ptr();
+    return {};
+  }
+
  private:
   std::shared_ptr<TensorImpl> leaf_;
 };
@@ -89,6 +117,14 @@ Edge edge_to(const Tensor& t) {
 }  // namespace
 
 Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+
+std::vector<Tensor> Node::apply_with_graph(std::vector<Tensor>&&) {
+  throw Error(fmt::format(
+      "double backward (create_graph=true) through '{}' is not supported: its backward is not "
+      "written with differentiable ops yet (docs/libnn.md, \"Double backward\", lists the ops "
+      "that have one)",
+      name()));
+}
 
 bool grad_mode_enabled() { return t_grad_mode; }
 void set_grad_mode(bool enabled) { t_grad_mode = enabled; }
@@ -111,13 +147,14 @@ bool needs_history(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record(const char* name, const std::vector<Tensor>& inputs,
-            const std::vector<Tensor>& outputs, BackwardFn backward) {
+void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+            BackwardFn backward, DoubleBackward double_backward) {
   std::vector<bool> needs(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     needs[i] = inputs[i].defined() && inputs[i].requires_grad();
   }
-  auto node = std::make_shared<FunctionNode>(name, std::move(backward), needs);
+  auto node =
+      std::make_shared<FunctionNode>(name, std::move(backward), std::move(double_backward), needs);
   node->next_edges.reserve(inputs.size());
   for (const Tensor& input : inputs) {
     node->next_edges.push_back(input.defined() ? edge_to(input) : Edge{});
@@ -126,6 +163,7 @@ void record(const char* name, const std::vector<Tensor>& inputs,
   for (std::uint32_t i = 0; i < outputs.size(); ++i) {
     TensorImpl* out = outputs[i].impl();
     node->output_shapes.push_back(out->shape);
+    node->output_options.push_back(TensorOptions().dtype(out->dtype).device(out->device));
     if (out->dtype != DType::Float32 && out->dtype != DType::Float16 &&
         out->dtype != DType::BFloat16) {
       continue;  // integer outputs (argmax indices) carry no gradient
@@ -138,11 +176,37 @@ void record(const char* name, const std::vector<Tensor>& inputs,
 
 }  // namespace autograd
 
-void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
-              bool retain_graph) {
+namespace {
+
+// Turns grad mode on or off for its scope, restoring it after.
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled) : previous_(grad_mode_enabled()) { set_grad_mode(enabled); }
+  ~GradModeGuard() { set_grad_mode(previous_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Where nn::grad() wants a gradient: output `output_nr` of `node` (an AccumulateGrad for a
+// leaf), for the input at `index`.
+struct Capture {
+  Edge edge;
+  std::size_t index;
+};
+
+// The engine behind backward() and grad(). With `captures` (grad()), only the nodes from which
+// a captured edge can be reached run, the gradient arriving at each captured edge is stored in
+// `captured`, and no AccumulateGrad runs.
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                  bool retain_graph, bool create_graph, const std::vector<Capture>* captures,
+                  std::vector<Tensor>* captured) {
   NN_CHECK(grads.empty() || grads.size() == roots.size(),
            "backward: expected one gradient per root ({}), got {}", roots.size(), grads.size());
-  NoGradGuard no_grad;
+  // Plain backward runs with grad mode off; create_graph records the backward's own ops.
+  GradModeGuard grad_mode(create_graph);
 
   // Gradients waiting for each node, one slot per output.
   std::unordered_map<Node*, std::vector<Tensor>> pending;
@@ -157,6 +221,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
     Tensor& slot = slots[edge.output_nr];
     if (!slot.defined()) {
       slot = grad;
+    } else if (create_graph) {
+      slot = add(slot, grad);  // recorded: the sum is part of the gradient's history
     } else {
       // Out of place: `slot` may alias a gradient another node still holds.
       Tensor sum = empty(slot.sizes(), slot.options());
@@ -185,8 +251,10 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
     deliver(edge, grad);
   }
 
-  // Dependencies: how many edges reach each node from the roots' subgraph.
+  // Dependencies: how many edges reach each node from the roots' subgraph; and, for grad(),
+  // each node's predecessors, to find the nodes that lead to a captured edge.
   std::unordered_map<Node*, int> dependencies;
+  std::unordered_map<Node*, std::vector<Node*>> predecessors;
   {
     std::vector<Node*> stack;
     std::unordered_map<Node*, bool> seen;
@@ -202,6 +270,7 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
       for (const Edge& next : node->next_edges) {
         if (!next.valid()) continue;
         ++dependencies[next.node.get()];
+        if (captures != nullptr) predecessors[next.node.get()].push_back(node);
         if (!seen[next.node.get()]) {
           seen[next.node.get()] = true;
           stack.push_back(next.node.get());
@@ -209,6 +278,40 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
       }
     }
   }
+
+  // grad(): the nodes a captured edge can be reached from (captured nodes included). A node
+  // runs only if one of its next edges leads to one of them.
+  std::unordered_map<Node*, bool> useful;
+  std::unordered_map<Node*, std::vector<const Capture*>> captures_at;
+  if (captures != nullptr) {
+    std::vector<Node*> stack;
+    for (const Capture& c : *captures) {
+      captures_at[c.edge.node.get()].push_back(&c);
+      if (!useful[c.edge.node.get()]) {
+        useful[c.edge.node.get()] = true;
+        stack.push_back(c.edge.node.get());
+      }
+    }
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      for (Node* pred : predecessors[node]) {
+        if (!useful[pred]) {
+          useful[pred] = true;
+          stack.push_back(pred);
+        }
+      }
+    }
+  }
+  auto should_run = [&](Node* node) {
+    if (captures == nullptr) return true;
+    for (const Edge& next : node->next_edges) {
+      if (next.valid() && useful.count(next.node.get()) != 0 && useful[next.node.get()]) {
+        return true;
+      }
+    }
+    return false;
+  };
 
   // Newest node first among the ready ones: a deterministic order fixed by the graph.
   auto later = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
@@ -229,21 +332,71 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
     std::vector<Tensor> output_grads = std::move(pending[node]);
     pending.erase(node);
     output_grads.resize(node->num_outputs);
-    for (std::uint32_t i = 0; i < node->num_outputs; ++i) {
-      if (!output_grads[i].defined()) output_grads[i] = zeros(node->output_shapes[i]);
+    if (captures != nullptr) {
+      auto it = captures_at.find(node);
+      if (it != captures_at.end()) {
+        for (const Capture* c : it->second) {
+          const Tensor& g = output_grads[c->edge.output_nr];
+          Tensor& slot = (*captured)[c->index];
+          if (!g.defined()) continue;
+          // The same input listed twice gets the same gradient twice.
+          slot = g;
+        }
+      }
     }
-    std::vector<Tensor> input_grads = node->apply(std::move(output_grads));
-    if (!retain_graph) node->release_saved();
+    std::vector<Tensor> input_grads;
+    if (should_run(node)) {
+      for (std::uint32_t i = 0; i < node->num_outputs; ++i) {
+        if (!output_grads[i].defined()) {
+          output_grads[i] = zeros(node->output_shapes[i], node->output_options[i]);
+        }
+      }
+      input_grads = create_graph ? node->apply_with_graph(std::move(output_grads))
+                                 : node->apply(std::move(output_grads));
+      if (!retain_graph) node->release_saved();
+    }
     NN_CHECK(input_grads.empty() || input_grads.size() == node->next_edges.size(),
              "backward: internal error, '{}' returned {} gradients for {} inputs", node->name(),
              input_grads.size(), node->next_edges.size());
-    for (std::size_t i = 0; i < input_grads.size(); ++i) {
+    for (std::size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& next = node->next_edges[i];
       if (!next.valid()) continue;
-      if (input_grads[i].defined()) deliver(next, input_grads[i]);
+      if (i < input_grads.size() && input_grads[i].defined()) deliver(next, input_grads[i]);
       if (--dependencies[next.node.get()] == 0) ready.push(next.node.get());
     }
   }
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
+              bool create_graph) {
+  run_backward(roots, grads, retain_graph || create_graph, create_graph, nullptr, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, bool create_graph,
+                         std::optional<bool> retain_graph, bool allow_unused) {
+  NN_CHECK(!outputs.empty(), "grad: expected at least one output, got none");
+  NN_CHECK(!inputs.empty(), "grad: expected at least one input, got none");
+  std::vector<Capture> captures;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    NN_CHECK(inputs[i].defined(), "grad: input {} is undefined", i);
+    NN_CHECK(inputs[i].requires_grad(),
+             "grad: expected input {} to require grad, got one that does not ({})", i,
+             inputs[i].str());
+    captures.push_back({edge_to(inputs[i]), i});
+  }
+  std::vector<Tensor> result(inputs.size());
+  run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, &captures,
+               &result);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    NN_CHECK(result[i].defined() || allow_unused,
+             "grad: input {} ({}) was not used to compute the outputs (pass allow_unused=true "
+             "to get an undefined gradient for it)",
+             i, inputs[i].str());
+  }
+  return result;
 }
 
 }  // namespace nn

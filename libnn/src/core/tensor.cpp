@@ -144,8 +144,8 @@ void Tensor::zero_grad(bool set_to_none) const {
   }
 }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  nn::backward({*this}, {gradient}, retain_graph);
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  nn::backward({*this}, {gradient}, retain_graph, create_graph);
 }
 
 Tensor Tensor::detach() const {
@@ -177,10 +177,12 @@ Tensor Tensor::clone() const {
   Tensor out = empty(sizes(), options());
   kernels::copy(device(), *this, out);
   if (autograd::needs_history({this})) {
-    autograd::record("clone", {*this}, {out},
-                     [](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       return std::vector<Tensor>{g[0]};
-                     });
+    autograd::record(
+        "clone", {*this}, {out},
+        [](const std::vector<Tensor>& g, const std::vector<bool>&) {
+          return std::vector<Tensor>{g[0]};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -193,11 +195,13 @@ Tensor Tensor::to(Device target) const {
            target.str());
   if (numel() > 0) copy_across()(*this, out);
   if (autograd::needs_history({this})) {
-    autograd::record("to", {*this}, {out},
-                     [source = device()](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       // out = x on another device: the gradient goes back to x's device
-                       return std::vector<Tensor>{g[0].to(source)};
-                     });
+    autograd::record(
+        "to", {*this}, {out},
+        [source = device()](const std::vector<Tensor>& g, const std::vector<bool>&) {
+          // out = x on another device: the gradient goes back to x's device
+          return std::vector<Tensor>{g[0].to(source)};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }

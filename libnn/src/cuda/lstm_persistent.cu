@@ -5,12 +5,13 @@
 // all steps and, after the backward, dx, dw_ih, dw_hh and the bias gradients stay single
 // GEMMs (src/cuda/lstm.cu).
 //
-// Inside a block a warp takes one (batch row, unit) pair at a time, the same pairs at every
-// step: its 32 lanes stride the dot products over H (forward: the unit's four w_hh rows
-// against h_{t-1}) or 4H (backward: the unit's w_hh column against dG_{t+1}), a butterfly of
-// shuffles adds the lanes, and lane 0 does the pointwise work, exactly the formulas of the
-// stepwise kernels in lstm.cu. Every sum has a fixed order: the same bits every run (not the
-// stepwise path's bits: cuBLAS adds in another order).
+// Inside a block a warp takes one item at a time, the same items at every step: one unit
+// and kRows (4) adjacent batch rows. Its 32 lanes stride the dot products over H (forward:
+// the unit's four w_hh rows against each row's h_{t-1}) or 4H (backward: the unit's w_hh
+// column against each row's dG_{t+1}), so each shared-memory load of w_hh serves 4 rows; a
+// butterfly of shuffles adds the lanes, and lane r does row r's pointwise work, exactly the
+// formulas of the stepwise kernels in lstm.cu. Every sum has a fixed order: the same bits every run
+// (not the stepwise path's bits: cuBLAS adds in another order).
 //
 // What other blocks wrote in this launch (h_{t-1}, dG_{t+1}) is read with __ldcg, from L2,
 // after the grid sync; the cells and dc a thread reads are its own.
@@ -26,6 +27,9 @@ namespace cg = cooperative_groups;
 
 namespace nn::cuda::lstm {
 namespace {
+
+// Batch rows per warp item: each shared-memory load of w_hh serves this many rows.
+constexpr int kRows = 4;
 
 __device__ __forceinline__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
@@ -61,31 +65,57 @@ __global__ void lstm_persistent_forward_kernel(ForwardArgs p) {
   }
   __syncthreads();
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  const std::int64_t groups = (B + kRows - 1) / kRows;
   for (std::int64_t t = 0; t < p.T; ++t) {
     const float* h_prev = t == 0 ? p.h0 : p.y + (t - 1) * BH;
     const float* c_prev = t == 0 ? p.c0 : p.cbuf + (p.save ? t - 1 : (t - 1) % 2) * BH;
     float* c_t = p.cbuf + (p.save ? t : t % 2) * BH;
-    for (std::int64_t pair = warp; pair < B * nu; pair += nwarps) {
-      const std::int64_t b = pair / nu, u = pair % nu, j = j0 + u;
-      float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (std::int64_t item = warp; item < groups * nu; item += nwarps) {
+      const std::int64_t b0 = (item / nu) * kRows, u = item % nu, j = j0 + u;
+      float acc[kRows][4];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) acc[r][q] = 0.0f;
+      }
       if (h_prev) {
-        const float* hr = h_prev + b * H;
         const float* w = smem + u * G4;
         for (std::int64_t k = lane; k < H; k += 32) {
-          const float hv = __ldcg(hr + k);
+          float wq[4];
 #pragma unroll
-          for (int q = 0; q < 4; ++q) acc[q] += hv * w[q * H + k];
+          for (int q = 0; q < 4; ++q) wq[q] = w[q * H + k];
+#pragma unroll
+          for (int r = 0; r < kRows; ++r) {
+            if (b0 + r < B) {  // the same for the whole warp
+              const float hv = __ldcg(h_prev + (b0 + r) * H + k);
+#pragma unroll
+              for (int q = 0; q < 4; ++q) acc[r][q] += hv * wq[q];
+            }
+          }
         }
 #pragma unroll
-        for (int q = 0; q < 4; ++q) acc[q] = warp_sum(acc[q]);
+        for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+          for (int q = 0; q < 4; ++q) acc[r][q] = warp_sum(acc[r][q]);
+        }
       }
-      if (lane == 0) {
+      // Lane r finishes row b0 + r (the sums are in every lane after the butterfly).
+      float mine[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        if (lane == r) {
+#pragma unroll
+          for (int q = 0; q < 4; ++q) mine[q] = acc[r][q];
+        }
+      }
+      const std::int64_t b = b0 + lane;
+      if (lane < kRows && b < B) {
         float* g_row = p.g + (t * B + b) * G4;
         float a[4];
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const std::int64_t n = q * H + j;
-          a[q] = g_row[n] + acc[q];
+          a[q] = g_row[n] + mine[q];
           if (p.b_ih || p.b_hh) a[q] += (p.b_ih ? p.b_ih[n] : 0.0f) + (p.b_hh ? p.b_hh[n] : 0.0f);
         }
         const float i = sigmoid(a[0]), f = sigmoid(a[1]), gv = tanhf(a[2]), o = sigmoid(a[3]);
@@ -132,19 +162,33 @@ __global__ void lstm_persistent_backward_kernel(BackwardArgs p) {
   }
   __syncthreads();
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  const std::int64_t groups = (B + kRows - 1) / kRows;
   for (std::int64_t t = p.T - 1; t >= 0; --t) {
     const bool last = t + 1 == p.T;
-    for (std::int64_t pair = warp; pair < B * nu; pair += nwarps) {
-      const std::int64_t b = pair / nu, u = pair % nu, j = j0 + u, k = b * H + j;
+    for (std::int64_t item = warp; item < groups * nu; item += nwarps) {
+      const std::int64_t b0 = (item / nu) * kRows, u = item % nu, j = j0 + u;
       // h_t feeds G_{t+1}: its recurrent gradient is (dG_{t+1} w_hh)[b, j]
-      float dh_rec = 0.0f;
+      float acc[kRows] = {};
       if (!last) {
-        const float* dg_next = p.dg + ((t + 1) * B + b) * G4;
         const float* w = smem + u * G4;
-        for (std::int64_t n = lane; n < G4; n += 32) dh_rec += __ldcg(dg_next + n) * w[n];
-        dh_rec = warp_sum(dh_rec);
+        for (std::int64_t n = lane; n < G4; n += 32) {
+          const float wn = w[n];
+#pragma unroll
+          for (int r = 0; r < kRows; ++r) {
+            if (b0 + r < B) acc[r] += __ldcg(p.dg + ((t + 1) * B + b0 + r) * G4 + n) * wn;
+          }
+        }
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) acc[r] = warp_sum(acc[r]);
       }
-      if (lane == 0) {
+      float dh_rec = 0.0f;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        if (lane == r) dh_rec = acc[r];
+      }
+      const std::int64_t b = b0 + lane;
+      if (lane < kRows && b < B) {
+        const std::int64_t k = b * H + j;
         if (last) dh_rec = p.dh_n[k];
         const float* a_row = p.a + (t * B + b) * G4;
         float* dg_row = p.dg + (t * B + b) * G4;

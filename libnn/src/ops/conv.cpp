@@ -92,13 +92,152 @@ std::int64_t out_size(const ConvArgs& a, int d, std::int64_t n, std::int64_t k) 
   return (n + 2 * a.padding[d] - span) / a.stride[d] + 1;
 }
 
+// The sizes of one lifted 4-d call: x (B,C_in,H,W), weight (.,.,KH,KW), out (B,C_out,OH,OW),
+// and the im2col geometry of the product.
+struct ConvPlan {
+  std::int64_t B, C_in, H, W, KH, KW, G, C_out, OH, OW, CinG, CoutG;
+  kernels::ConvGeometry geo;
+  std::int64_t P, rowsG, in_plane, out_plane;
+};
+
+ConvPlan make_plan(const ConvArgs& a, const Shape& x, const Shape& weight) {
+  ConvPlan p{};
+  p.B = x[0];
+  p.C_in = x[1];
+  p.H = x[2];
+  p.W = x[3];
+  p.KH = weight[2];
+  p.KW = weight[3];
+  p.G = a.groups;
+  p.C_out = a.transposed ? weight[1] * p.G : weight[0];
+  p.OH = out_size(a, 0, p.H, p.KH);
+  p.OW = out_size(a, 1, p.W, p.KW);
+  p.CinG = p.C_in / p.G;
+  p.CoutG = p.C_out / p.G;
+  // The im2col side of the product: for a convolution the input seen at the output
+  // positions; for a transposed one the output (the "image") seen at the input positions.
+  p.geo = a.transposed
+              ? kernels::ConvGeometry{p.C_out,      p.OH,         p.OW,         p.KH,
+                                      p.KW,         p.H,          p.W,          a.stride[0],
+                                      a.stride[1],  a.padding[0], a.padding[1], a.dilation[0],
+                                      a.dilation[1]}
+              : kernels::ConvGeometry{p.C_in,       p.H,          p.W,          p.KH,
+                                      p.KW,         p.OH,         p.OW,         a.stride[0],
+                                      a.stride[1],  a.padding[0], a.padding[1], a.dilation[0],
+                                      a.dilation[1]};
+  p.P = p.geo.OH * p.geo.OW;              // columns of col
+  p.rowsG = p.geo.C / p.G * p.KH * p.KW;  // rows of col per group
+  p.in_plane = p.H * p.W;
+  p.out_plane = p.OH * p.OW;
+  return p;
+}
+
+// The first-order backward's kernels: gx (if need_x; weight is then read) and gw (if need_w,
+// of shape w_shape) from gout (B,C_out,OH,OW). No history.
+std::vector<Tensor> conv_backward_kernels(const ConvArgs& a, const Tensor& x, const Tensor& weight,
+                                          const Shape& w_shape, const Tensor& gout, bool need_x,
+                                          bool need_w) {
+  const ConvPlan p = make_plan(a, x.sizes(), w_shape);
+  const kernels::ConvGeometry& geo = p.geo;
+  const std::int64_t B = p.B, C_in = p.C_in, C_out = p.C_out, G = p.G, P = p.P, rowsG = p.rowsG;
+  const std::int64_t CinG = p.CinG, CoutG = p.CoutG, in_plane = p.in_plane, out_plane = p.out_plane;
+  const Device dev = x.device();
+  Tensor gx, gw;
+  Tensor col = empty({geo.C * (geo.KH * geo.KW), P}, x.options());
+  if (need_x) gx = empty(x.sizes(), x.options());
+  if (need_w) gw = empty(w_shape, x.options());
+  const float* w = need_x ? weight.data_ptr<float>() : nullptr;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const float* xb = x.data_ptr<float>() + b * C_in * in_plane;
+    const float* gob = gout.data_ptr<float>() + b * C_out * out_plane;
+    const float beta = b == 0 ? 0.0f : 1.0f;  // gw sums over b in ascending order
+    if (!a.transposed) {
+      // forward: out_b[g] = weight[g] @ col[g], col = im2col(x_b)
+      if (need_x) {  // gcol[g] = weight[g]^T @ gout_b[g]; gx_b = col2im(gcol)
+        kernels::gemm_batched(dev, true, false, G, rowsG, P, CoutG, 1.0f, w, rowsG, CoutG * rowsG,
+                              gob, P, CoutG * P, 0.0f, col.data_ptr<float>(), P, rowsG * P);
+        kernels::col2im(dev, geo, col.data_ptr<float>(),
+                        gx.data_ptr<float>() + b * C_in * in_plane);
+      }
+      if (need_w) {  // gweight[g] += gout_b[g] @ col[g]^T
+        kernels::im2col(dev, geo, xb, col.data_ptr<float>());
+        kernels::gemm_batched(dev, false, true, G, CoutG, rowsG, P, 1.0f, gob, P, CoutG * P,
+                              col.data_ptr<float>(), P, rowsG * P, beta, gw.data_ptr<float>(),
+                              rowsG, CoutG * rowsG);
+      }
+    } else {
+      // forward: col[g] = weight[g]^T @ x_b[g]; out_b = col2im(col). The adjoint of
+      // col2im is im2col, so gcol = im2col(gout_b).
+      kernels::im2col(dev, geo, gob, col.data_ptr<float>());
+      if (need_x) {  // gx_b[g] (C_in/G, HW) = weight[g] (C_in/G, C_out/G*KK) @ gcol[g]
+        kernels::gemm_batched(dev, false, false, G, CinG, P, rowsG, 1.0f, w, rowsG, CinG * rowsG,
+                              col.data_ptr<float>(), P, rowsG * P, 0.0f,
+                              gx.data_ptr<float>() + b * C_in * in_plane, P, CinG * P);
+      }
+      if (need_w) {  // gweight[g] += x_b[g] (C_in/G, HW) @ gcol[g]^T
+        kernels::gemm_batched(dev, false, true, G, CinG, rowsG, P, 1.0f, xb, P, CinG * P,
+                              col.data_ptr<float>(), P, rowsG * P, beta, gw.data_ptr<float>(),
+                              rowsG, CinG * rowsG);
+      }
+    }
+  }
+  if (need_w && B == 0) gw.zero_();
+  return {gx, gw};
+}
+
+Tensor conv_core(const ConvArgs& a, const Tensor& x, const Tensor& weight);
+
+// The gradient of conv_core(a, x, weight) with respect to x, given gout, as a recorded op:
+// the adjoint convolution (a transposed one for a convolution and the other way round) with
+// the same weight, groups, stride, padding and dilation, and the output_padding that gives
+// back x's size. Differentiable to any order, since it is conv_core itself.
+Tensor conv_input_grad(const ConvArgs& a, const Tensor& gout, const Tensor& weight,
+                       const Shape& x_shape) {
+  ConvArgs adj = a;
+  adj.transposed = !a.transposed;
+  adj.output_padding = {0, 0};
+  if (!a.transposed) {
+    for (int d = 0; d < 2; ++d) {
+      const std::int64_t span = a.dilation[d] * (weight.size(2 + d) - 1) + 1;
+      const std::int64_t base = (gout.size(2 + d) - 1) * a.stride[d] - 2 * a.padding[d] + span;
+      adj.output_padding[d] = x_shape[2 + d] - base;  // in [0, stride): conv rounded down
+    }
+  }
+  Tensor gx = conv_core(adj, gout, weight);
+  NN_CHECK(gx.sizes() == x_shape,
+           "{}: double backward is not supported for this geometry (output_padding >= stride): "
+           "the adjoint gives an input gradient of shape {}, expected {}",
+           a.op, shape_str(user_shape(a, gx.sizes())), shape_str(user_shape(a, x_shape)));
+  return gx;
+}
+
+// The gradient of conv_core(a, x, weight) with respect to weight, given gout, as a recorded
+// op: bilinear in x and gout, with <gw(x, gout), H> = <gout, conv_core(a, x, H)>, so its
+// backward for an upstream H is d/dx = conv_input_grad(a, gout, H), d/dgout =
+// conv_core(a, x, H), both recorded ops again.
+Tensor conv_weight_grad(const ConvArgs& a, const Tensor& x, const Tensor& gout,
+                        const Shape& w_shape) {
+  Tensor gw = conv_backward_kernels(a, x, Tensor(), w_shape, gout, false, true)[1];
+  if (autograd::needs_history({&x, &gout})) {
+    autograd::record(
+        "conv_weight_grad", {x, gout}, {gw},
+        [a, x, gout](const std::vector<Tensor>& grads, const std::vector<bool>& needs) {
+          const Tensor& h = grads[0];  // (the weight's shape)
+          Tensor gx, ggout;
+          if (needs[0]) gx = conv_input_grad(a, gout, h, x.sizes());
+          if (needs[1]) ggout = conv_core(a, x, h);
+          return std::vector<Tensor>{gx, ggout};
+        },
+        autograd::DoubleBackward::same());
+  }
+  return gw;
+}
+
 // The forward on lifted 4-d tensors, without the bias; records the backward.
 Tensor conv_core(const ConvArgs& a, const Tensor& x, const Tensor& weight) {
-  const std::int64_t B = x.size(0), C_in = x.size(1), H = x.size(2), W = x.size(3);
-  const std::int64_t KH = weight.size(2), KW = weight.size(3), KK = KH * KW;
-  const std::int64_t G = a.groups;
-  const std::int64_t C_out = a.transposed ? weight.size(1) * G : weight.size(0);
-  const std::int64_t OH = out_size(a, 0, H, KH), OW = out_size(a, 1, W, KW);
+  const ConvPlan p = make_plan(a, x.sizes(), weight.sizes());
+  const std::int64_t B = p.B, C_in = p.C_in, C_out = p.C_out, OH = p.OH, OW = p.OW;
+  const std::int64_t KH = p.KH, KW = p.KW, G = p.G, CinG = p.CinG, CoutG = p.CoutG;
   {
     const std::int64_t span_h = a.dilation[0] * (KH - 1) + 1;
     const std::int64_t span_w = a.dilation[1] * (KW - 1) + 1;
@@ -115,34 +254,11 @@ Tensor conv_core(const ConvArgs& a, const Tensor& x, const Tensor& weight) {
              a.op, shape_str(user_shape(a, x.sizes())), pair_str(a, a.padding),
              pair_str(a, {span_h, span_w}), pair_str(a, {OH, OW}));
   }
-  const std::int64_t CinG = C_in / G, CoutG = C_out / G;
-  // The im2col side of the product: for a convolution the input seen at the output
-  // positions; for a transposed one the output (the "image") seen at the input positions.
-  const kernels::ConvGeometry geo =
-      a.transposed
-          ? kernels::ConvGeometry{C_out,
-                                  OH,
-                                  OW,
-                                  KH,
-                                  KW,
-                                  H,
-                                  W,
-                                  a.stride[0],
-                                  a.stride[1],
-                                  a.padding[0],
-                                  a.padding[1],
-                                  a.dilation[0],
-                                  a.dilation[1]}
-          : kernels::ConvGeometry{
-                C_in,         H,           W,           KH,           KW,           OH,
-                OW,           a.stride[0], a.stride[1], a.padding[0], a.padding[1], a.dilation[0],
-                a.dilation[1]};
-  const std::int64_t P = geo.OH * geo.OW;     // columns of col
-  const std::int64_t rowsG = geo.C / G * KK;  // rows of col per group
-  const std::int64_t in_plane = H * W, out_plane = OH * OW;
+  const kernels::ConvGeometry& geo = p.geo;
+  const std::int64_t P = p.P, rowsG = p.rowsG, in_plane = p.in_plane, out_plane = p.out_plane;
 
   Tensor out = empty({B, C_out, OH, OW}, x.options());
-  Tensor col = empty({geo.C * KK, P}, x.options());
+  Tensor col = empty({geo.C * KH * KW, P}, x.options());
   const Device dev = x.device();
   const float* w = weight.data_ptr<float>();
   for (std::int64_t b = 0; b < B; ++b) {
@@ -165,53 +281,17 @@ Tensor conv_core(const ConvArgs& a, const Tensor& x, const Tensor& weight) {
   if (autograd::needs_history({&x, &weight})) {
     autograd::record(
         a.op, {x, weight}, {out},
-        [a, x, weight, geo, B, C_in, C_out, in_plane, out_plane, P, rowsG, CinG, CoutG, G](
-            const std::vector<Tensor>& grads, const std::vector<bool>& needs) {
-          const Tensor& gout = grads[0];  // (B,C_out,OH,OW)
-          const Device dev = x.device();
-          Tensor gx, gw;
-          Tensor col = empty({geo.C * (geo.KH * geo.KW), P}, x.options());
-          if (needs[0]) gx = empty(x.sizes(), x.options());
-          if (needs[1]) gw = empty(weight.sizes(), weight.options());
-          const float* w = weight.data_ptr<float>();
-          for (std::int64_t b = 0; b < B; ++b) {
-            const float* xb = x.data_ptr<float>() + b * C_in * in_plane;
-            const float* gob = gout.data_ptr<float>() + b * C_out * out_plane;
-            const float beta = b == 0 ? 0.0f : 1.0f;  // gw sums over b in ascending order
-            if (!a.transposed) {
-              // forward: out_b[g] = weight[g] @ col[g], col = im2col(x_b)
-              if (needs[0]) {  // gcol[g] = weight[g]^T @ gout_b[g]; gx_b = col2im(gcol)
-                kernels::gemm_batched(dev, true, false, G, rowsG, P, CoutG, 1.0f, w, rowsG,
-                                      CoutG * rowsG, gob, P, CoutG * P, 0.0f, col.data_ptr<float>(),
-                                      P, rowsG * P);
-                kernels::col2im(dev, geo, col.data_ptr<float>(),
-                                gx.data_ptr<float>() + b * C_in * in_plane);
-              }
-              if (needs[1]) {  // gweight[g] += gout_b[g] @ col[g]^T
-                kernels::im2col(dev, geo, xb, col.data_ptr<float>());
-                kernels::gemm_batched(dev, false, true, G, CoutG, rowsG, P, 1.0f, gob, P, CoutG * P,
-                                      col.data_ptr<float>(), P, rowsG * P, beta,
-                                      gw.data_ptr<float>(), rowsG, CoutG * rowsG);
-              }
-            } else {
-              // forward: col[g] = weight[g]^T @ x_b[g]; out_b = col2im(col). The adjoint of
-              // col2im is im2col, so gcol = im2col(gout_b).
-              kernels::im2col(dev, geo, gob, col.data_ptr<float>());
-              if (needs[0]) {  // gx_b[g] (C_in/G, HW) = weight[g] (C_in/G, C_out/G*KK) @ gcol[g]
-                kernels::gemm_batched(dev, false, false, G, CinG, P, rowsG, 1.0f, w, rowsG,
-                                      CinG * rowsG, col.data_ptr<float>(), P, rowsG * P, 0.0f,
-                                      gx.data_ptr<float>() + b * C_in * in_plane, P, CinG * P);
-              }
-              if (needs[1]) {  // gweight[g] += x_b[g] (C_in/G, HW) @ gcol[g]^T
-                kernels::gemm_batched(dev, false, true, G, CinG, rowsG, P, 1.0f, xb, P, CinG * P,
-                                      col.data_ptr<float>(), P, rowsG * P, beta,
-                                      gw.data_ptr<float>(), rowsG, CinG * rowsG);
-              }
-            }
-          }
-          if (needs[1] && B == 0) gw.zero_();
-          return std::vector<Tensor>{gx, gw};
-        });
+        [a, x, weight](const std::vector<Tensor>& grads, const std::vector<bool>& needs) {
+          return conv_backward_kernels(a, x, weight, weight.sizes(), grads[0], needs[0], needs[1]);
+        },
+        autograd::DoubleBackward(
+            [a, x, weight](const std::vector<Tensor>& grads, const std::vector<bool>& needs) {
+              // the same as recorded ops (conv_input_grad, conv_weight_grad)
+              Tensor gx, gw;
+              if (needs[0]) gx = conv_input_grad(a, grads[0], weight, x.sizes());
+              if (needs[1]) gw = conv_weight_grad(a, x, grads[0], weight.sizes());
+              return std::vector<Tensor>{gx, gw};
+            }));
   }
   return out;
 }

@@ -27,6 +27,51 @@ Tensor binary_forward(kernels::BinaryOp op, const Tensor& a, const Tensor& b, co
   return out;
 }
 
+// The backward of a one-input op as recorded ops (double backward): gx = g * op'(x), with
+// op'(x) itself an op of x so that it is differentiated too. For the piecewise-linear ops
+// (relu, leaky_relu, clamp) op' is a constant mask where it is defined, so only g carries
+// history.
+Tensor unary_grad_with_graph(kernels::UnaryOp op, const Tensor& g, const Tensor& x, float p0,
+                             float p1) {
+  using kernels::UnaryOp;
+  switch (op) {
+    case UnaryOp::Neg:
+      return neg(g);
+    case UnaryOp::Affine:
+      return affine(g, p0, 0.0);
+    case UnaryOp::Exp:
+      return mul(g, exp(x));
+    case UnaryOp::Log:
+      return div(g, x);
+    case UnaryOp::Tanh: {  // 1 - tanh(x)^2
+      const Tensor t = tanh(x);
+      return mul(g, affine(mul(t, t), -1.0, 1.0));
+    }
+    case UnaryOp::Sigmoid: {  // s (1 - s)
+      const Tensor s = sigmoid(x);
+      return mul(g, mul(s, affine(s, -1.0, 1.0)));
+    }
+    case UnaryOp::Sqrt:  // 1 / (2 sqrt(x))
+      return div(g, affine(sqrt(x), 2.0, 0.0));
+    case UnaryOp::Pow:  // p x^(p-1); p = 0 gives zeros, as PyTorch
+      if (p0 == 0.0f) return affine(g, 0.0, 0.0);
+      return mul(g, affine(pow(x, static_cast<double>(p0) - 1.0), p0, 0.0));
+    case UnaryOp::Relu:
+    case UnaryOp::LeakyRelu:
+    case UnaryOp::Clamp: {
+      // The mask op'(x) from the first-order kernel applied to ones, without history.
+      const Tensor xd = x.detach();
+      Tensor y = empty(x.sizes(), x.options());
+      kernels::unary(y.device(), op, xd, y, p0, p1);
+      const Tensor one = ones(x.sizes(), x.options());
+      Tensor mask = empty(x.sizes(), x.options());
+      kernels::unary_backward(mask.device(), op, one, xd, y, mask, p0, p1);
+      return mul(g, mask);
+    }
+  }
+  throw Error("unary_grad_with_graph: unknown op");
+}
+
 Tensor unary_forward(kernels::UnaryOp op, const Tensor& x, float p0, float p1, const char* what) {
   NN_CHECK(x.dtype() == DType::Float32, "{}: expected a float32 tensor, got {}", what,
            dtype_name(x.dtype()));
@@ -34,12 +79,17 @@ Tensor unary_forward(kernels::UnaryOp op, const Tensor& x, float p0, float p1, c
   kernels::unary(y.device(), op, x, y, p0, p1);
   if (autograd::needs_history({&x})) {
     Tensor y_saved = y.detach();
-    autograd::record(what, {x}, {y},
-                     [op, x, y_saved, p0, p1](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       Tensor gx = empty(x.sizes(), x.options());
-                       kernels::unary_backward(gx.device(), op, g[0], x, y_saved, gx, p0, p1);
-                       return std::vector<Tensor>{gx};
-                     });
+    autograd::record(
+        what, {x}, {y},
+        [op, x, y_saved, p0, p1](const std::vector<Tensor>& g, const std::vector<bool>&) {
+          Tensor gx = empty(x.sizes(), x.options());
+          kernels::unary_backward(gx.device(), op, g[0], x, y_saved, gx, p0, p1);
+          return std::vector<Tensor>{gx};
+        },
+        autograd::DoubleBackward(
+            [op, x, p0, p1](const std::vector<Tensor>& g, const std::vector<bool>&) {
+              return std::vector<Tensor>{unary_grad_with_graph(op, g[0], x, p0, p1)};
+            }));
   }
   return y;
 }
@@ -49,12 +99,15 @@ Tensor unary_forward(kernels::UnaryOp op, const Tensor& x, float p0, float p1, c
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kernels::BinaryOp::Add, a, b, "add");
   if (autograd::needs_history({&a, &b})) {
-    autograd::record("add", {a, b}, {out},
-                     [sa = a.sizes(), sb = b.sizes()](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out = a + b
-                       return std::vector<Tensor>{needs[0] ? sum_to(g[0], sa) : Tensor(),
-                                                  needs[1] ? sum_to(g[0], sb) : Tensor()};
-                     });
+    autograd::record(
+        "add", {a, b}, {out},
+        [sa = a.sizes(), sb = b.sizes()](const std::vector<Tensor>& g,
+                                         const std::vector<bool>& needs) {
+          // out = a + b
+          return std::vector<Tensor>{needs[0] ? sum_to(g[0], sa) : Tensor(),
+                                     needs[1] ? sum_to(g[0], sb) : Tensor()};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -62,12 +115,15 @@ Tensor add(const Tensor& a, const Tensor& b) {
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kernels::BinaryOp::Sub, a, b, "sub");
   if (autograd::needs_history({&a, &b})) {
-    autograd::record("sub", {a, b}, {out},
-                     [sa = a.sizes(), sb = b.sizes()](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out = a - b
-                       return std::vector<Tensor>{needs[0] ? sum_to(g[0], sa) : Tensor(),
-                                                  needs[1] ? sum_to(neg(g[0]), sb) : Tensor()};
-                     });
+    autograd::record(
+        "sub", {a, b}, {out},
+        [sa = a.sizes(), sb = b.sizes()](const std::vector<Tensor>& g,
+                                         const std::vector<bool>& needs) {
+          // out = a - b
+          return std::vector<Tensor>{needs[0] ? sum_to(g[0], sa) : Tensor(),
+                                     needs[1] ? sum_to(neg(g[0]), sb) : Tensor()};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -75,12 +131,14 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kernels::BinaryOp::Mul, a, b, "mul");
   if (autograd::needs_history({&a, &b})) {
-    autograd::record("mul", {a, b}, {out},
-                     [a, b](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out = a * b
-                       return std::vector<Tensor>{needs[0] ? sum_to(mul(g[0], b), a.sizes()) : Tensor(),
-                                                  needs[1] ? sum_to(mul(g[0], a), b.sizes()) : Tensor()};
-                     });
+    autograd::record(
+        "mul", {a, b}, {out},
+        [a, b](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+          // out = a * b
+          return std::vector<Tensor>{needs[0] ? sum_to(mul(g[0], b), a.sizes()) : Tensor(),
+                                     needs[1] ? sum_to(mul(g[0], a), b.sizes()) : Tensor()};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -88,14 +146,24 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kernels::BinaryOp::Div, a, b, "div");
   if (autograd::needs_history({&a, &b})) {
-    autograd::record("div", {a, b}, {out},
-                     [a, b, out_saved = out.detach()](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out = a / b:  d/da = 1/b,  d/db = -a/b^2 = -out/b
-                       Tensor g_over_b = div(g[0], b);
-                       return std::vector<Tensor>{
-                           needs[0] ? sum_to(g_over_b, a.sizes()) : Tensor(),
-                           needs[1] ? sum_to(neg(mul(g_over_b, out_saved)), b.sizes()) : Tensor()};
-                     });
+    autograd::record(
+        "div", {a, b}, {out},
+        [a, b, out_saved = out.detach()](const std::vector<Tensor>& g,
+                                         const std::vector<bool>& needs) {
+          // out = a / b:  d/da = 1/b,  d/db = -a/b^2 = -out/b
+          Tensor g_over_b = div(g[0], b);
+          return std::vector<Tensor>{
+              needs[0] ? sum_to(g_over_b, a.sizes()) : Tensor(),
+              needs[1] ? sum_to(neg(mul(g_over_b, out_saved)), b.sizes()) : Tensor()};
+        },
+        autograd::DoubleBackward(
+            [a, b](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+              // the same, with out recomputed as a / b so that it carries history
+              Tensor g_over_b = div(g[0], b);
+              return std::vector<Tensor>{
+                  needs[0] ? sum_to(g_over_b, a.sizes()) : Tensor(),
+                  needs[1] ? sum_to(neg(mul(g_over_b, div(a, b))), b.sizes()) : Tensor()};
+            }));
   }
   return out;
 }

@@ -119,16 +119,27 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const double scale = reduction_scale(reduction, logits.numel());
   Tensor out = reduction == Reduction::None ? loss : reduce_scaled(loss, scale);
   if (autograd::needs_history({&logits})) {
-    autograd::record(what, {logits}, {out},
-                     [logits, target, pos_weight, scale](const std::vector<Tensor>& g,
-                                                         const std::vector<bool>&) {
-                       // loss = pw t softplus(-x) + (1-t) softplus(x)
-                       //   -> gx = g * ((1-t) sigmoid(x) - pw t sigmoid(-x))
-                       Tensor gx = empty(logits.sizes(), logits.options());
-                       kernels::bce_with_logits_backward(gx.device(), g[0], static_cast<float>(scale),
-                                                         logits, target, pos_weight, gx);
-                       return std::vector<Tensor>{gx};
-                     });
+    autograd::record(
+        what, {logits}, {out},
+        [logits, target, pos_weight, scale](const std::vector<Tensor>& g,
+                                            const std::vector<bool>&) {
+          // loss = pw t softplus(-x) + (1-t) softplus(x)
+          //   -> gx = g * ((1-t) sigmoid(x) - pw t sigmoid(-x))
+          Tensor gx = empty(logits.sizes(), logits.options());
+          kernels::bce_with_logits_backward(gx.device(), g[0], static_cast<float>(scale), logits,
+                                            target, pos_weight, gx);
+          return std::vector<Tensor>{gx};
+        },
+        autograd::DoubleBackward([logits, target, pos_weight, scale](const std::vector<Tensor>& g,
+                                                                     const std::vector<bool>&) {
+          // the same as recorded ops, with s = sigmoid(x), sigmoid(-x) = 1 - s:
+          //   gx = g * scale * ((1-t) s - pw t (1-s))
+          const Tensor s = sigmoid(logits);
+          const Tensor pwt = pos_weight.defined() ? mul(target, pos_weight) : target;
+          const Tensor coef =
+              sub(mul(affine(target, -1.0, 1.0), s), mul(pwt, affine(s, -1.0, 1.0)));
+          return std::vector<Tensor>{affine(mul(coef, g[0]), scale, 0.0)};
+        }));
   }
   return out;
 }

@@ -42,20 +42,30 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = empty(out_shape, a.options());
   gemm(false, false, rows, N, K, a, b, out);
   if (autograd::needs_history({&a, &b})) {
-    autograd::record("matmul", {a, b}, {out},
-                     [a, b, rows, N, K](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out (R,N) = a (R,K) @ b (K,N)
-                       Tensor ga, gb;
-                       if (needs[0]) {  // ga = g @ b^T
-                         ga = empty(a.sizes(), a.options());
-                         gemm(false, true, rows, K, N, g[0], b, ga);
-                       }
-                       if (needs[1]) {  // gb = a^T @ g
-                         gb = empty(b.sizes(), b.options());
-                         gemm(true, false, K, N, rows, a, g[0], gb);
-                       }
-                       return std::vector<Tensor>{ga, gb};
-                     });
+    autograd::record(
+        "matmul", {a, b}, {out},
+        [a, b, rows, N, K](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+          // out (R,N) = a (R,K) @ b (K,N)
+          Tensor ga, gb;
+          if (needs[0]) {  // ga = g @ b^T
+            ga = empty(a.sizes(), a.options());
+            gemm(false, true, rows, K, N, g[0], b, ga);
+          }
+          if (needs[1]) {  // gb = a^T @ g
+            gb = empty(b.sizes(), b.options());
+            gemm(true, false, K, N, rows, a, g[0], gb);
+          }
+          return std::vector<Tensor>{ga, gb};
+        },
+        autograd::DoubleBackward(
+            [a, b, rows, N, K](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+              // the same as recorded ops: ga = g @ b^T, gb = a^T @ g
+              const Tensor g2 = g[0].reshape({rows, N});
+              Tensor ga, gb;
+              if (needs[0]) ga = matmul(g2, transpose(b, 0, 1)).reshape(a.sizes());
+              if (needs[1]) gb = matmul(transpose(a.reshape({rows, K}), 0, 1), g2);
+              return std::vector<Tensor>{ga, gb};
+            }));
   }
   return out;
 }
@@ -77,20 +87,30 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   };
   batched(false, false, batch, N, M, K, a, b, out);
   if (autograd::needs_history({&a, &b})) {
-    autograd::record("bmm", {a, b}, {out},
-                     [a, b, batch, N, K, M, batched](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out_i (N,M) = a_i (N,K) @ b_i (K,M)
-                       Tensor ga, gb;
-                       if (needs[0]) {  // ga_i = g_i @ b_i^T
-                         ga = empty(a.sizes(), a.options());
-                         batched(false, true, batch, N, K, M, g[0], b, ga);
-                       }
-                       if (needs[1]) {  // gb_i = a_i^T @ g_i
-                         gb = empty(b.sizes(), b.options());
-                         batched(true, false, batch, K, M, N, a, g[0], gb);
-                       }
-                       return std::vector<Tensor>{ga, gb};
-                     });
+    autograd::record(
+        "bmm", {a, b}, {out},
+        [a, b, batch, N, K, M, batched](const std::vector<Tensor>& g,
+                                        const std::vector<bool>& needs) {
+          // out_i (N,M) = a_i (N,K) @ b_i (K,M)
+          Tensor ga, gb;
+          if (needs[0]) {  // ga_i = g_i @ b_i^T
+            ga = empty(a.sizes(), a.options());
+            batched(false, true, batch, N, K, M, g[0], b, ga);
+          }
+          if (needs[1]) {  // gb_i = a_i^T @ g_i
+            gb = empty(b.sizes(), b.options());
+            batched(true, false, batch, K, M, N, a, g[0], gb);
+          }
+          return std::vector<Tensor>{ga, gb};
+        },
+        autograd::DoubleBackward(
+            [a, b](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+              // the same as recorded ops: ga_i = g_i @ b_i^T, gb_i = a_i^T @ g_i
+              Tensor ga, gb;
+              if (needs[0]) ga = bmm(g[0], transpose(b, 1, 2));
+              if (needs[1]) gb = bmm(transpose(a, 1, 2), g[0]);
+              return std::vector<Tensor>{ga, gb};
+            }));
   }
   return out;
 }
@@ -120,21 +140,32 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     gemm(false, true, rows, O, I, x, weight, out);
   }
   if (autograd::needs_history({&x, &weight, &bias})) {
-    autograd::record("linear", {x, weight, bias}, {out},
-                     [x, weight, rows, I, O](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out (R,O) = x (R,I) @ W^T (I,O) + b
-                       Tensor gx, gw, gb;
-                       if (needs[0]) {  // gx = g @ W
-                         gx = empty(x.sizes(), x.options());
-                         gemm(false, false, rows, I, O, g[0], weight, gx);
-                       }
-                       if (needs[1]) {  // gW = g^T @ x
-                         gw = empty(weight.sizes(), weight.options());
-                         gemm(true, false, O, I, rows, g[0], x, gw);
-                       }
-                       if (needs[2]) gb = sum_to(g[0], {O});  // gb = sum over rows of g
-                       return std::vector<Tensor>{gx, gw, gb};
-                     });
+    autograd::record(
+        "linear", {x, weight, bias}, {out},
+        [x, weight, rows, I, O](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+          // out (R,O) = x (R,I) @ W^T (I,O) + b
+          Tensor gx, gw, gb;
+          if (needs[0]) {  // gx = g @ W
+            gx = empty(x.sizes(), x.options());
+            gemm(false, false, rows, I, O, g[0], weight, gx);
+          }
+          if (needs[1]) {  // gW = g^T @ x
+            gw = empty(weight.sizes(), weight.options());
+            gemm(true, false, O, I, rows, g[0], x, gw);
+          }
+          if (needs[2]) gb = sum_to(g[0], {O});  // gb = sum over rows of g
+          return std::vector<Tensor>{gx, gw, gb};
+        },
+        autograd::DoubleBackward(
+            [x, weight, rows, I, O](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+              // the same as recorded ops: gx = g @ W, gW = g^T @ x, gb = sum_rows g
+              const Tensor g2 = g[0].reshape({rows, O});
+              Tensor gx, gw, gb;
+              if (needs[0]) gx = matmul(g2, weight).reshape(x.sizes());
+              if (needs[1]) gw = matmul(transpose(g2, 0, 1), x.reshape({rows, I}));
+              if (needs[2]) gb = sum_to(g2, {O});
+              return std::vector<Tensor>{gx, gw, gb};
+            }));
   }
   return out;
 }

@@ -23,6 +23,36 @@ void check_optional(const Tensor& t, const Shape& shape, const Tensor& x, const 
            x.device().str(), t.device().str());
 }
 
+// layer_norm's backward as recorded ops (double backward): the forward recomputed as a
+// composition of differentiable ops, differentiated by grad() with create_graph, so the
+// gradients carry history back to x, weight and bias.
+std::vector<Tensor> layer_norm_grad_with_graph(const Tensor& x, const Tensor& weight,
+                                               const Tensor& bias, const Shape& normalized_shape,
+                                               double eps, const Tensor& g,
+                                               const std::vector<bool>& needs) {
+  std::vector<std::int64_t> dims;
+  for (std::size_t i = 0; i < normalized_shape.size(); ++i) {
+    dims.push_back(-1 - static_cast<std::int64_t>(i));
+  }
+  const Tensor xc = sub(x, nn::mean(x, dims, /*keepdim=*/true));
+  const Tensor var = nn::mean(mul(xc, xc), dims, /*keepdim=*/true);  // biased, as the kernel
+  Tensor y = mul(xc, pow(affine(var, 1.0, eps), -0.5));
+  if (weight.defined()) y = mul(y, weight);
+  if (bias.defined()) y = add(y, bias);
+  const std::vector<Tensor> inputs{x, weight, bias};
+  std::vector<Tensor> wanted;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (needs[i]) wanted.push_back(inputs[i]);
+  }
+  const std::vector<Tensor> grads =
+      grad({y}, wanted, {g}, /*create_graph=*/true, std::nullopt, /*allow_unused=*/true);
+  std::vector<Tensor> out(inputs.size());
+  for (std::size_t i = 0, k = 0; i < inputs.size(); ++i) {
+    if (needs[i]) out[i] = grads[k++];
+  }
+  return out;
+}
+
 }  // namespace
 
 // x is (..., *normalized_shape), viewed as (N,C) with C = numel(normalized_shape)
@@ -49,18 +79,23 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   kernels::layer_norm_forward(out.device(), x, weight, bias, out, mean, rstd, N, C, eps);
 
   if (autograd::needs_history({&x, &weight, &bias})) {
-    autograd::record("layer_norm", {x, weight, bias}, {out},
-                     [x, weight, mean, rstd, normalized_shape, N, C](
-                         const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out = (x - mean) * rstd * weight + bias, mean and rstd over the last C
-                       // values
-                       Tensor dx = needs[0] ? empty(x.sizes(), x.options()) : Tensor();
-                       Tensor dweight = needs[1] ? empty(normalized_shape, x.options()) : Tensor();
-                       Tensor dbias = needs[2] ? empty(normalized_shape, x.options()) : Tensor();
-                       kernels::layer_norm_backward(x.device(), g[0], x, mean, rstd, weight, dx,
-                                                    dweight, dbias, N, C);
-                       return std::vector<Tensor>{dx, dweight, dbias};
-                     });
+    autograd::record(
+        "layer_norm", {x, weight, bias}, {out},
+        [x, weight, mean, rstd, normalized_shape, N, C](const std::vector<Tensor>& g,
+                                                        const std::vector<bool>& needs) {
+          // out = (x - mean) * rstd * weight + bias, mean and rstd over the last C
+          // values
+          Tensor dx = needs[0] ? empty(x.sizes(), x.options()) : Tensor();
+          Tensor dweight = needs[1] ? empty(normalized_shape, x.options()) : Tensor();
+          Tensor dbias = needs[2] ? empty(normalized_shape, x.options()) : Tensor();
+          kernels::layer_norm_backward(x.device(), g[0], x, mean, rstd, weight, dx, dweight, dbias,
+                                       N, C);
+          return std::vector<Tensor>{dx, dweight, dbias};
+        },
+        autograd::DoubleBackward([x, weight, bias, normalized_shape, eps](
+                                     const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+          return layer_norm_grad_with_graph(x, weight, bias, normalized_shape, eps, g[0], needs);
+        }));
   }
   return out;
 }

@@ -59,6 +59,23 @@ Shape drop_dims(const Shape& keep_shape, const std::vector<int>& dims) {
   return out;
 }
 
+// g (any shape of kept_shape's numel) broadcast to `shape`, recorded: the backward of sum
+// as an op (for double backward). Its own backward is sum_to, itself made of recorded ops.
+Tensor expand_recorded(const Tensor& g, const Shape& kept_shape, const Shape& shape) {
+  const Tensor gk = g.reshape(kept_shape);
+  Tensor out = empty(shape, g.options());
+  kernels::expand(out.device(), gk, out);
+  if (autograd::needs_history({&gk})) {
+    autograd::record(
+        "expand", {gk}, {out},
+        [kept_shape](const std::vector<Tensor>& gy, const std::vector<bool>&) {
+          return std::vector<Tensor>{sum_to(gy[0], kept_shape)};
+        },
+        autograd::DoubleBackward::same());
+  }
+  return out;
+}
+
 }  // namespace
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -79,13 +96,19 @@ Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim)
   Tensor kept = sum_keepdim_raw(x, rd);
   Tensor out = keepdim ? kept : kept.detach().reshape(drop_dims(kept.sizes(), rd));
   if (autograd::needs_history({&x})) {
-    autograd::record("sum", {x}, {out},
-                     [x_shape = x.sizes(), kept_shape = kept.sizes()](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       // out = sum over dims of x: every x element gets g of its output
-                       Tensor gx = empty(x_shape, g[0].options());
-                       kernels::expand(gx.device(), g[0].reshape(kept_shape), gx);
-                       return std::vector<Tensor>{gx};
-                     });
+    autograd::record(
+        "sum", {x}, {out},
+        [x_shape = x.sizes(), kept_shape = kept.sizes()](const std::vector<Tensor>& g,
+                                                         const std::vector<bool>&) {
+          // out = sum over dims of x: every x element gets g of its output
+          Tensor gx = empty(x_shape, g[0].options());
+          kernels::expand(gx.device(), g[0].reshape(kept_shape), gx);
+          return std::vector<Tensor>{gx};
+        },
+        autograd::DoubleBackward([x_shape = x.sizes(), kept_shape = kept.sizes()](
+                                     const std::vector<Tensor>& g, const std::vector<bool>&) {
+          return std::vector<Tensor>{expand_recorded(g[0], kept_shape, x_shape)};
+        }));
   }
   return out;
 }
@@ -116,13 +139,23 @@ MaxResult max(const Tensor& x, std::int64_t dim, bool keepdim) {
     indices = indices.reshape(dropped);
   }
   if (autograd::needs_history({&x})) {
-    autograd::record("max", {x}, {values},
-                     [shape, kept, indices, outer, r = shape[d], inner](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       // values = x[argmax]: the gradient goes to the (first) maximum only
-                       Tensor gx = empty(shape, g[0].options());
-                       kernels::max_dim_backward(gx.device(), g[0], indices, gx, outer, r, inner);
-                       return std::vector<Tensor>{gx};
-                     });
+    autograd::record(
+        "max", {x}, {values},
+        [shape, kept, indices, outer, r = shape[d], inner](const std::vector<Tensor>& g,
+                                                           const std::vector<bool>&) {
+          // values = x[argmax]: the gradient goes to the (first) maximum only
+          Tensor gx = empty(shape, g[0].options());
+          kernels::max_dim_backward(gx.device(), g[0], indices, gx, outer, r, inner);
+          return std::vector<Tensor>{gx};
+        },
+        autograd::DoubleBackward([shape, kept, indices, outer, r = shape[d], inner](
+                                     const std::vector<Tensor>& g, const std::vector<bool>&) {
+          // gx = g broadcast, times the constant one-hot mask of the maxima
+          const Tensor one = ones(kept, g[0].options());
+          Tensor mask = empty(shape, g[0].options());
+          kernels::max_dim_backward(mask.device(), one, indices, mask, outer, r, inner);
+          return std::vector<Tensor>{mul(expand_recorded(g[0], kept, shape), mask)};
+        }));
   }
   return {values, indices};
 }

@@ -51,10 +51,12 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
            x.numel(), shape_str(x.sizes()), shape_str(requested));
   Tensor out = alias(x, shape, 0);
   if (autograd::needs_history({&x})) {
-    autograd::record("reshape", {x}, {out},
-                     [x_shape = x.sizes()](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       return std::vector<Tensor>{g[0].reshape(x_shape)};
-                     });
+    autograd::record(
+        "reshape", {x}, {out},
+        [x_shape = x.sizes()](const std::vector<Tensor>& g, const std::vector<bool>&) {
+          return std::vector<Tensor>{g[0].reshape(x_shape)};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -74,10 +76,12 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
                        product(s, d1 + 1, s.size()));
   }
   if (autograd::needs_history({&x})) {
-    autograd::record("transpose", {x}, {out},
-                     [d0, d1](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       return std::vector<Tensor>{transpose(g[0], d0, d1)};
-                     });
+    autograd::record(
+        "transpose", {x}, {out},
+        [d0, d1](const std::vector<Tensor>& g, const std::vector<bool>&) {
+          return std::vector<Tensor>{transpose(g[0], d0, d1)};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -103,14 +107,30 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
                         outer, (end - start) * inner);
   }
   if (autograd::needs_history({&x})) {
-    autograd::record("slice", {x}, {out},
-                     [s, start, end, outer, inner, size](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       // x[..., start:end, ...] = out: the gradient is g there, 0 elsewhere
-                       Tensor gx = zeros(s, g[0].options());
-                       kernels::copy_block(gx.device(), g[0], 0, (end - start) * inner, gx,
-                                           start * inner, size * inner, outer, (end - start) * inner);
-                       return std::vector<Tensor>{gx};
-                     });
+    autograd::record(
+        "slice", {x}, {out},
+        [s, start, end, outer, inner, size](const std::vector<Tensor>& g,
+                                            const std::vector<bool>&) {
+          // x[..., start:end, ...] = out: the gradient is g there, 0 elsewhere
+          Tensor gx = zeros(s, g[0].options());
+          kernels::copy_block(gx.device(), g[0], 0, (end - start) * inner, gx, start * inner,
+                              size * inner, outer, (end - start) * inner);
+          return std::vector<Tensor>{gx};
+        },
+        autograd::DoubleBackward(
+            [s, d, start, end](const std::vector<Tensor>& g, const std::vector<bool>&) {
+              // the same as recorded ops: g between zeros along d
+              std::vector<Tensor> parts;
+              auto zeros_along = [&](std::int64_t n) {
+                Shape z = s;
+                z[d] = n;
+                return zeros(z, g[0].options());
+              };
+              if (start > 0) parts.push_back(zeros_along(start));
+              parts.push_back(g[0]);
+              if (end < s[d]) parts.push_back(zeros_along(s[d] - end));
+              return std::vector<Tensor>{parts.size() == 1 ? g[0] : cat(parts, d)};
+            }));
   }
   return out;
 }
@@ -130,11 +150,13 @@ Tensor flip(const Tensor& x, std::int64_t dim) {
     }
   }
   if (autograd::needs_history({&x})) {
-    autograd::record("flip", {x}, {out},
-                     [d](const std::vector<Tensor>& g, const std::vector<bool>&) {
-                       // out = flip(x, d): the gradient is the output's, flipped back
-                       return std::vector<Tensor>{flip(g[0], d)};
-                     });
+    autograd::record(
+        "flip", {x}, {out},
+        [d](const std::vector<Tensor>& g, const std::vector<bool>&) {
+          // out = flip(x, d): the gradient is the output's, flipped back
+          return std::vector<Tensor>{flip(g[0], d)};
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }
@@ -166,17 +188,19 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     at += n;
   }
   if (autograd::needs_history(tensors)) {
-    autograd::record("cat", tensors, {out},
-                     [sizes, d](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                       // out = [t0; t1; ...] along d: each input gets its slice of g
-                       std::vector<Tensor> grads;
-                       std::int64_t from = 0;
-                       for (std::size_t i = 0; i < sizes.size(); ++i) {
-                         grads.push_back(needs[i] ? slice(g[0], d, from, from + sizes[i]).clone() : Tensor());
-                         from += sizes[i];
-                       }
-                       return grads;
-                     });
+    autograd::record(
+        "cat", tensors, {out},
+        [sizes, d](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+          // out = [t0; t1; ...] along d: each input gets its slice of g
+          std::vector<Tensor> grads;
+          std::int64_t from = 0;
+          for (std::size_t i = 0; i < sizes.size(); ++i) {
+            grads.push_back(needs[i] ? slice(g[0], d, from, from + sizes[i]).clone() : Tensor());
+            from += sizes[i];
+          }
+          return grads;
+        },
+        autograd::DoubleBackward::same());
   }
   return out;
 }

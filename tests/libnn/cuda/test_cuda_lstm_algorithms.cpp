@@ -108,9 +108,11 @@ TEST_P(CudaLstmAlgorithm, MatchesCpuEveryGradient) {
   const std::string name = nn::cuda::lstm_algorithm_name(algorithm);
   cuda_test::PoisonGuard poison;
   cuda_test::MatmulPrecisionGuard precision;
-  // H = 7 (less than a warp), 40, 300 (more units than multiprocessors: several per block),
-  // 129; batch 1 and several; I below and above H.
-  const std::vector<Shape> shapes{{5, 3, 6, 7}, {4, 1, 9, 40}, {3, 2, 5, 300}, {6, 5, 200, 129}};
+  // H = 7 (less than a warp), 40, 301 (more units than multiprocessors: 3 per block on 132
+  // SMs, the last block 1), 129; batch 1, 2, 3, 5 and 9 (the persistent kernel takes 4 rows
+  // at a time: one partial group, two and three groups); I below and above H.
+  const std::vector<Shape> shapes{
+      {5, 3, 6, 7}, {4, 1, 9, 40}, {3, 2, 5, 301}, {6, 5, 200, 129}, {3, 9, 16, 70}};
   for (const Shape& s : shapes) {
     for (const bool with_state : {false, true}) {
       for (const bool with_bias : {true, false}) {

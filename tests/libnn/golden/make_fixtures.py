@@ -59,7 +59,8 @@ FORMAT = "musegen-golden"
 VERSION = "1"
 GENERATOR = "tests/libnn/golden/make_fixtures.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
-FILES = ("ops.safetensors", "optim.safetensors", "lstm.safetensors", "conv_modules.safetensors")
+FILES = ("ops.safetensors", "optim.safetensors", "lstm.safetensors", "conv_modules.safetensors",
+         "double_backward.safetensors")
 
 DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 NAME_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
@@ -160,6 +161,7 @@ def compact(obj):
 class OpCases:
     def __init__(self):
         self.tensors, self.metadata = {}, {}
+        self.replay = {}  # name -> (op, inputs, diff, forward, gouts): for build_double_backward
 
     def case(self, name, op, args, inputs, diff, forward, rng, check_grad=True):
         """inputs: list of tensors (F32 or I64); diff: indices of differentiable inputs;
@@ -188,6 +190,7 @@ class OpCases:
             self.tensors[f"{name}/grad{i}"] = g
         if check_grad:
             self._gradcheck(name, xs, diff, forward, sorted(gouts))
+        self.replay[name] = (op, inputs, list(diff), forward, gouts)
         self.metadata[name] = compact({"op": op, "args": args, "inputs": len(inputs),
                                        "outputs": len(outs), "grads": list(diff)})
 
@@ -207,6 +210,11 @@ class OpCases:
 
 
 def build_ops():
+    c = build_ops_cases()
+    return c.tensors, c.metadata
+
+
+def build_ops_cases():
     c = OpCases()
 
     # Elementwise binary ops: same shapes, broadcasting, a 0-dim operand.
@@ -518,7 +526,7 @@ def build_ops():
                 "output_padding": list(out_pad), "dilation": list(dilation), "groups": groups}
         c.case(name, "conv_transpose2d", args, inputs, list(range(len(inputs))),
                lambda x, w, b=None, a=args: (F.conv_transpose2d(x, w, b, **a),), r)
-    return c.tensors, c.metadata
+    return c
 
 
 # --- optimizers, gradient clipping, LR schedules --------------------------------------------
@@ -768,6 +776,129 @@ def build_conv_modules():
     return tensors, metadata
 
 
+# The ops with a double backward in libnn (docs/libnn.md, "Double backward"); every ops case of
+# these ops gets a double-backward case.
+DOUBLE_BACKWARD_OPS = (
+    "add", "sub", "mul", "div", "affine", "neg", "exp", "log", "tanh", "sigmoid", "relu",
+    "leaky_relu", "sqrt", "pow", "clamp", "matmul", "bmm", "linear", "sum", "mean", "max",
+    "binary_cross_entropy_with_logits", "gan_discriminator_loss", "gan_generator_loss",
+    "feature_matching_loss", "wasserstein_critic_loss", "wasserstein_generator_loss",
+    "layer_norm", "cat", "stack", "slice", "flip", "transpose", "reshape",
+    "conv1d", "conv_transpose1d", "conv2d", "conv_transpose2d")
+
+# WGAN-GP critics (Gulrajani et al. 2017): (name, layers, input shape (B, ...)). A layer is
+# ("linear", in, out), ("conv1d", c_in, c_out, k, stride, padding), ("leaky_relu", slope),
+# ("tanh",), ("layer_norm", normalized_shape) or ("flatten",).
+WGAN_GP_CASES = (
+    ("wgan_gp_mlp", (("linear", 2, 8), ("leaky_relu", 0.2), ("linear", 8, 8), ("tanh",),
+                     ("linear", 8, 1)), (6, 2)),
+    ("wgan_gp_conv1d", (("conv1d", 2, 3, 3, 2, 1), ("leaky_relu", 0.2),
+                        ("layer_norm", (3, 4)), ("flatten",), ("linear", 12, 1)), (4, 2, 8)),
+)
+WGAN_GP_LAMBDA = 10.0
+
+
+def wgan_gp_critic(layers, params, x):
+    """The critic's forward on float64 params (a list consumed in layer order)."""
+    it = iter(params)
+    for layer in layers:
+        kind = layer[0]
+        if kind == "linear":
+            x = F.linear(x, next(it), next(it))
+        elif kind == "conv1d":
+            x = F.conv1d(x, next(it), next(it), stride=layer[4], padding=layer[5])
+        elif kind == "leaky_relu":
+            x = F.leaky_relu(x, layer[1])
+        elif kind == "tanh":
+            x = torch.tanh(x)
+        elif kind == "layer_norm":
+            x = F.layer_norm(x, layer[1], next(it), next(it))
+        elif kind == "flatten":
+            x = x.reshape(x.shape[0], -1)
+    return x
+
+
+def build_double_backward():
+    """Double backward (torch.autograd.grad with create_graph=True). For every ops case of an
+    op in DOUBLE_BACKWARD_OPS (inputs and upstream gradients copied from ops.safetensors): with
+    L = sum_j <out_j, gout_j> and G_i = dL/d in_i, the random weights v<i> and the gradients of
+    L2 = sum_i <v_i, G_i> with respect to every differentiable input (ggrad<i>) and every
+    upstream gradient (ggout<j>). Plus whole WGAN-GP critic steps (WGAN_GP_CASES)."""
+    ops = build_ops_cases()
+    tensors, metadata = {}, {}
+    for name in sorted(ops.replay):
+        op, inputs, diff, forward, gouts = ops.replay[name]
+        if op not in DOUBLE_BACKWARD_OPS or not diff:
+            continue
+        r = Rng(name + "/double_backward")
+        xs = [t.to(torch.float64).requires_grad_(i in diff) if t.is_floating_point() else t
+              for i, t in enumerate(inputs)]
+        outs = forward(*xs)
+        order = sorted(gouts)
+        gs = [gouts[j].clone().requires_grad_(True) for j in order]
+        grads = torch.autograd.grad([outs[j] for j in order], [xs[i] for i in diff], gs,
+                                    create_graph=True)
+        vs = [r.normal(*inputs[i].shape) for i in diff]
+        l2 = sum((g * v.to(torch.float64)).sum() for g, v in zip(grads, vs))
+        wrt = [xs[i] for i in diff] + gs
+        second = torch.autograd.grad(l2, wrt, allow_unused=True) if l2.requires_grad \
+            else [None] * len(wrt)
+        for i, t in enumerate(inputs):
+            tensors[f"{name}/in{i}"] = t
+        for j in order:
+            tensors[f"{name}/gout{j}"] = gouts[j]
+        for k, i in enumerate(diff):
+            tensors[f"{name}/v{i}"] = vs[k]
+            g = second[k]
+            tensors[f"{name}/ggrad{i}"] = torch.zeros_like(xs[i]).detach() if g is None \
+                else g.detach()
+        for k, j in enumerate(order):
+            g = second[len(diff) + k]
+            tensors[f"{name}/ggout{j}"] = torch.zeros_like(gouts[j]) if g is None \
+                else g.detach()
+        metadata[name] = ops.metadata[name]
+
+    for name, layers, in_shape in WGAN_GP_CASES:
+        r = Rng(name)
+        params = []
+        for layer in layers:
+            if layer[0] == "linear":
+                params += [r.normal(layer[2], layer[1], std=0.5), r.normal(layer[2], std=0.1)]
+            elif layer[0] == "conv1d":
+                params += [r.normal(layer[2], layer[1], layer[3], std=0.5),
+                           r.normal(layer[2], std=0.1)]
+            elif layer[0] == "layer_norm":
+                params += [1 + r.normal(*layer[1], std=0.1), r.normal(*layer[1], std=0.1)]
+        real = r.normal(*in_shape)
+        fake = r.normal(*in_shape, std=1.5, mean=0.5)
+        eps = r.uniform(0, 1, in_shape[0], *([1] * (len(in_shape) - 1)))
+        inputs = [real, fake, eps] + params
+        ps = [p.to(torch.float64).requires_grad_(True) for p in params]
+        real64, fake64, eps64 = (t.to(torch.float64) for t in (real, fake, eps))
+        critic = lambda x: wgan_gp_critic(layers, ps, x)
+        critic_loss = critic(fake64).mean() - critic(real64).mean()
+        x_hat = (eps64 * real64 + (1 - eps64) * fake64).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        norm = g.reshape(g.shape[0], -1).pow(2).sum(1).sqrt()
+        penalty = ((norm - 1) ** 2).mean()
+        loss = critic_loss + WGAN_GP_LAMBDA * penalty
+        grads = torch.autograd.grad(loss, ps)
+        for i, t in enumerate(inputs):
+            tensors[f"{name}/in{i}"] = t
+        tensors[f"{name}/out0"] = critic_loss.detach()
+        tensors[f"{name}/out1"] = penalty.detach()
+        tensors[f"{name}/out2"] = loss.detach()
+        for k, gp in enumerate(grads):
+            tensors[f"{name}/grad{3 + k}"] = gp
+        layer_args = [[layer[0], list(layer[1])] if len(layer) == 2 and
+                      isinstance(layer[1], tuple) else list(layer) for layer in layers]
+        metadata[name] = compact({"op": "wgan_gp", "args": {"layers": layer_args,
+                                                             "lambda": WGAN_GP_LAMBDA},
+                                  "inputs": len(inputs), "outputs": 3,
+                                  "grads": list(range(3, len(inputs)))})
+    return tensors, metadata
+
+
 def file_metadata(cases):
     meta = {"format": FORMAT, "version": VERSION, "torch": torch.__version__,
             "generator": GENERATOR}
@@ -781,7 +912,8 @@ def generate(out_dir):
     torch.use_deterministic_algorithms(True)
     for file_name, build in (("ops.safetensors", build_ops), ("optim.safetensors", build_optim),
                              ("lstm.safetensors", build_modules),
-                             ("conv_modules.safetensors", build_conv_modules)):
+                             ("conv_modules.safetensors", build_conv_modules),
+                             ("double_backward.safetensors", build_double_backward)):
         tensors, cases = build()
         write_safetensors(os.path.join(out_dir, file_name), tensors, file_metadata(cases))
 

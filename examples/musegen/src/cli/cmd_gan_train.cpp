@@ -6,6 +6,7 @@
 #include "device_option.hpp"
 #include "gan.hpp"
 #include "outputs.hpp"
+#include "rollgan.hpp"
 
 namespace musegen {
 
@@ -19,26 +20,30 @@ constexpr std::int64_t kMaxSteps = 1'000'000'000;  // any count of steps
 int cmd_gan_train(Args args) {
   GanOptions o;
   std::string run_dir = o.run_dir.string();
-  bool no_tensorboard = false;
+  bool no_tensorboard = false, zero_length_off_first = false;
   std::string models;
   for (const GanModel& m : gan_models()) {
     models += "\n  " + std::string(m.name) + std::string(10 - m.name.size(), ' ') +
               std::string(m.summary) + (m.built ? "" : " [not built yet]");
   }
-  cli::Parser p("gan-train", "INPUT... [options]   |   musegen gan-train --resume --run-dir DIR",
-                "Trains a GAN on MIDI files and folders, or on the JSB chorales (.json, train\n"
-                "split). --model crnngan is C-RNN-GAN (Mogren 2016): an LSTM generator of notes\n"
-                "(time since the previous note, duration, pitch, velocity) from noise, and a\n"
-                "bidirectional LSTM discriminator scoring every note, with the paper's\n"
-                "stabilisers: the generator pre-trained as a next-note predictor, feature\n"
-                "matching, the discriminator frozen on batches it already wins, gradient\n"
-                "clipping.\n\n"
-                "As `musegen train`: a progress bar, RUN_DIR/metrics.csv and TensorBoard (both\n"
-                "losses, the discriminator's accuracy, a generated piano roll after every\n"
-                "epoch), checkpoints every --checkpoint-every steps, after every epoch, at the\n"
-                "end and on Ctrl-C; --resume continues exactly. The generator goes to\n"
-                "RUN_DIR/model.safetensors (best.safetensors: the epoch whose notes' statistics\n"
-                "came closest to the data's); musegen gan-generate writes MIDI files from it.");
+  cli::Parser p(
+      "gan-train", "INPUT... [options]   |   musegen gan-train --resume --run-dir DIR",
+      "Trains a GAN on MIDI files and folders, or on the JSB chorales (.json, train\n"
+      "split). --model crnngan is C-RNN-GAN (Mogren 2016): an LSTM generator of notes\n"
+      "(time since the previous note, duration, pitch, velocity) from noise, and a\n"
+      "bidirectional LSTM discriminator scoring every note, with the paper's\n"
+      "stabilisers: the generator pre-trained as a next-note predictor, feature\n"
+      "matching, the discriminator frozen on batches it already wins, gradient\n"
+      "clipping. --model rollgan is a multi-track piano-roll GAN (MuseGAN's hybrid\n"
+      "model): phrases of --bars 4/4 bars of sixteenths, one channel per instrument of\n"
+      "--ensemble, each track's generator fed a noise shared by all tracks and one of its\n"
+      "own, a convolutional critic, WGAN-GP (--gp-weight, --n-critic).\n\n"
+      "As `musegen train`: a progress bar, RUN_DIR/metrics.csv and TensorBoard (both\n"
+      "losses, the discriminator's accuracy, a generated piano roll after every\n"
+      "epoch), checkpoints every --checkpoint-every steps, after every epoch, at the\n"
+      "end and on Ctrl-C; --resume continues exactly. The generator goes to\n"
+      "RUN_DIR/model.safetensors (best.safetensors: the epoch whose notes' statistics\n"
+      "came closest to the data's); musegen gan-generate writes MIDI files from it.");
   p.positionals("INPUT", o.inputs, "MIDI files or folders, or one JSB chorales .json", 0)
       .option("model", o.model, "NAME", "the GAN: crnngan or rollgan")
       .option("run-dir", run_dir, "DIR", "folder for checkpoints, metrics.csv and the generator")
@@ -70,6 +75,32 @@ int cmd_gan_train(Args args) {
               "skip the discriminator's update on a batch it classifies with accuracy above A (1: "
               "never skip)",
               cli::range(0, 1))
+      .option("ensemble", o.ensemble, "LIST",
+              "rollgan: the tracks: chorale (soprano,alto,tenor,bass), quartet "
+              "(violin,violin,viola,cello) or instrument names; each piece's first unused part "
+              "of each instrument plays it")
+      .option("bars", o.bars, "N", "rollgan: 4/4 bars per phrase", cli::range(1, kRollBarsMaxBars))
+      .option("lowest-pitch", o.lowest_pitch, "PITCH", "rollgan: the roll's lowest MIDI pitch",
+              cli::range(0, 127))
+      .option("pitches", o.pitches, "N", "rollgan: pitches in the roll (a multiple of 8)",
+              cli::range(8, 128))
+      .option("shared-noise", o.shared_noise, "N", "rollgan: noise values all tracks share",
+              cli::range(1, kRollGanMaxNoise))
+      .option("private-noise", o.private_noise, "N", "rollgan: noise values of each track",
+              cli::range(0, kRollGanMaxNoise))
+      .option("g-channels", o.g_channels, "N",
+              "rollgan: channels of each track generator's widest layer (a multiple of 4)",
+              cli::range(4, kRollGanMaxChannels))
+      .option("d-channels", o.d_channels, "N",
+              "rollgan: channels of the critic's widest layer (a multiple of 4)",
+              cli::range(4, kRollGanMaxChannels))
+      .option("n-critic", o.n_critic, "N", "rollgan: critic updates per generator update",
+              cli::range(1, kRollGanMaxCritic))
+      .option("gp-weight", o.gp_weight, "L", "rollgan: the gradient penalty's weight lambda",
+              cli::range(0, 10000))
+      .flag("zero-length-off-first", zero_length_off_first,
+            "read a note-off then note-on of a key in one tick as a note of no length (music21's "
+            "grace notes; docs/midi.md)")
       .option("checkpoint-every", o.checkpoint_every, "STEPS",
               "also checkpoint every STEPS steps (0: only after epochs)", cli::range(0, kMaxSteps))
       .option("log-seconds", o.log_seconds, "S",
@@ -85,6 +116,8 @@ int cmd_gan_train(Args args) {
               "runs/crnngan\n"
               "  musegen gan-train --resume --run-dir runs/crnngan      # after Ctrl-C or a crash\n"
               "  musegen gan-generate runs/crnngan --count 100 --out-dir gan-pieces\n"
+              "  musegen gan-train $MUSEGEN_DATA_DIR/music21-multitrack/chorales --model rollgan "
+              "--zero-length-off-first --run-dir runs/rollgan\n"
               "  tensorboard --logdir runs\n\n"
               "With --resume, the model and optimisation options come from the checkpoint; only\n"
               "--checkpoint-every, --log-seconds, --quiet and --no-tensorboard may change.");
@@ -92,9 +125,12 @@ int cmd_gan_train(Args args) {
   std::string device_name = "cpu";
   cli::add_threads_option(p, threads);
   cli::add_device_option(p, device_name);
+  std::string lstm_algorithm = "auto";
+  cli::add_lstm_algorithm_option(p, lstm_algorithm);
   if (!p.parse(args)) return 0;
   cli::apply_threads(threads);
   const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
+  cli::apply_lstm_algorithm(lstm_algorithm, device, o.quiet ? nullptr : &std::cerr);
   if (o.inputs.empty() && !o.resume)
     throw cli::UsageError("missing INPUT (MIDI files or folders, or a JSB .json)");
   if (o.resume) {
@@ -111,6 +147,7 @@ int cmd_gan_train(Args args) {
   }
   o.run_dir = run_dir;
   o.tensorboard = !no_tensorboard;
+  o.zero_length_off_first = zero_length_off_first ? 1 : 0;
   o.device = device;
   {
     cli::OutputCheck check;

@@ -31,4 +31,27 @@ nn::Device choose_device(const std::string& device, std::ostream* log) {
   return nn::Device::cpu();
 }
 
+Parser& add_lstm_algorithm_option(Parser& p, std::string& algorithm) {
+  return p.option("lstm-algorithm", algorithm, "NAME",
+                  "how the LSTM layers run on a GPU: auto (the default: stepwise), stepwise "
+                  "(cuBLAS per step), persistent (one kernel keeping w_hh on chip; stepwise "
+                  "when it does not fit) or cudnn (cuDNN's RNN; needs libcudnn)");
+}
+
+void apply_lstm_algorithm(const std::string& algorithm, const nn::Device& device,
+                          std::ostream* log) {
+  if (algorithm != "auto" && algorithm != "stepwise" && algorithm != "persistent" &&
+      algorithm != "cudnn") {
+    throw UsageError("--lstm-algorithm: expected auto, stepwise, persistent or cudnn, found \"" +
+                     algorithm + "\"");
+  }
+  nn::cuda::set_lstm_algorithm(algorithm);
+  if (algorithm == "auto" || log == nullptr) return;
+  if (device.type == nn::DeviceType::CUDA) {
+    *log << "lstm: " << algorithm << " (--lstm-algorithm)\n";
+  } else {
+    *log << "lstm: --lstm-algorithm " << algorithm << " has no effect on the cpu\n";
+  }
+}
+
 }  // namespace musegen::cli

@@ -34,4 +34,16 @@ Parser& add_device_option(Parser& p, std::string& device);
 // device: <why>)". Throws UsageError for any other name.
 nn::Device choose_device(const std::string& device, std::ostream* log);
 
+// --lstm-algorithm auto|stepwise|persistent|cudnn (train): how the LSTM layers run on a GPU
+// (nn::cuda::set_lstm_algorithm; docs/libnn.md, "The LSTM on CUDA"). The default, auto, is
+// libnn's default (stepwise until a GPU run has checked the others).
+Parser& add_lstm_algorithm_option(Parser& p, std::string& algorithm);
+
+// Sets libnn's LSTM algorithm from a parsed --lstm-algorithm. Throws UsageError naming the
+// four for any other name. On a GPU, a choice other than auto is said on `log` (when not
+// null): "lstm: persistent (--lstm-algorithm)"; on the CPU it changes nothing and says
+// "lstm: --lstm-algorithm persistent has no effect on the cpu".
+void apply_lstm_algorithm(const std::string& algorithm, const nn::Device& device,
+                          std::ostream* log);
+
 }  // namespace musegen::cli

@@ -74,6 +74,14 @@ std::string meter_mismatch(const midi::MidiFile& file, const RollBarsParams& par
   return {};
 }
 
+std::string meter_mismatch(const std::vector<std::pair<int, int>>& signatures,
+                           const RollBarsParams& params) {
+  for (const auto& [numerator, denominator] : signatures)
+    if (numerator * 4 != params.quarters_per_bar * denominator)
+      return std::to_string(numerator) + "/" + std::to_string(denominator);
+  return {};
+}
+
 std::vector<std::uint8_t> piece_to_roll(const Piece& piece, const std::vector<int>& parts,
                                         const RollBarsParams& params, std::int64_t* steps,
                                         RollStats* stats) {

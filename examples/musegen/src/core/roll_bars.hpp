@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codec.hpp"
@@ -73,6 +74,9 @@ std::vector<int> ensemble_parts(const Piece& piece, const std::vector<int>& ense
 // Whether a file's bars are the grid's: "" when every time signature is quarters_per_bar/4
 // (a file without one counts as 4/4), else what was found ("3/4 at tick 0").
 std::string meter_mismatch(const midi::MidiFile& file, const RollBarsParams& params);
+// The same for a list of (numerator, denominator) pairs: "" or the first that differs ("3/4").
+std::string meter_mismatch(const std::vector<std::pair<int, int>>& signatures,
+                           const RollBarsParams& params);
 
 struct RollStats {
   std::int64_t notes = 0;          // notes of the ensemble's parts

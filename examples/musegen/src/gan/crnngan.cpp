@@ -22,6 +22,11 @@ namespace {
 // --- features ------------------------------------------------------------------------------
 
 constexpr double kMinDuration = 1.0 / 32, kMaxDuration = 16;
+// The smallest standard deviation a feature is divided by; a feature at it is constant in the
+// data (the JSB chorales' velocity), and the generator writes that constant, not a value of
+// its own: any deviation of a feature that real notes never vary would give the
+// discriminator a free win.
+constexpr double kMinStd = 1e-3;
 
 struct Normaliser {
   NoteFeatures mean{}, stdev{1, 1, 1, 1};
@@ -36,9 +41,16 @@ struct Normaliser {
       double sq = 0;
       for (const NoteFeatures& x : notes) sq += (x[f] - mean) * (x[f] - mean);
       n.mean[f] = mean;
-      n.stdev[f] = std::max(std::sqrt(sq / static_cast<double>(notes.size())), 1e-3);
+      n.stdev[f] = std::max(std::sqrt(sq / static_cast<double>(notes.size())), kMinStd);
     }
     return n;
+  }
+  bool constant(std::size_t f) const { return stdev[f] <= kMinStd * (1 + 1e-9); }
+  // 1 per feature the generator writes, 0 per constant one, as (1,1,4) on `device`.
+  nn::Tensor mask(nn::Device device) const {
+    std::vector<float> m;
+    for (std::size_t f = 0; f < 4; ++f) m.push_back(constant(f) ? 0.0f : 1.0f);
+    return nn::from_vector(m, {1, 1, kNoteFeatures}).to(device);
   }
   void to_metadata(std::map<std::string, std::string>& m) const {
     for (std::size_t f = 0; f < 4; ++f) {
@@ -81,7 +93,7 @@ class GeneratorNet final : public nn::Module {
         h[k] = r.h;
         c[k] = r.c;
       }
-      previous = head->forward(x);
+      previous = masked(head->forward(x));
       outputs.push_back(previous);
     }
     return nn::cat(outputs, 0);
@@ -93,16 +105,21 @@ class GeneratorNet final : public nn::Module {
     nn::Tensor previous = nn::zeros({1, batch, kNoteFeatures}, nn::TensorOptions(real.device()));
     if (steps > 1) previous = nn::cat({previous, nn::slice(real, 0, 0, steps - 1)}, 0);
     auto [out, state] = lstm->forward(nn::cat({z, previous}, 2));
-    return head->forward(out);
+    return masked(head->forward(out));
   }
 
+  // The features the data holds constant are written as that constant (0 once standardised).
+  void set_mask(const nn::Tensor& mask) { mask_ = mask; }
   std::int64_t noise() const { return noise_; }
 
   std::shared_ptr<nn::LSTM> lstm;
   std::shared_ptr<nn::Linear> head;
 
  private:
+  nn::Tensor masked(const nn::Tensor& x) const { return mask_.defined() ? x * mask_ : x; }
+
   std::int64_t noise_;
+  nn::Tensor mask_;
 };
 
 class DiscriminatorNet final : public nn::Module {
@@ -191,6 +208,7 @@ class CrnnGanTask final : public GanTask {
         std::make_unique<GeneratorNet>(options.noise, options.hidden, options.layers, &init_);
     discriminator_ = std::make_unique<DiscriminatorNet>(options.hidden, options.layers, &init_);
     generator_->to(options.device);
+    generator_->set_mask(norm_.mask(options.device));
     discriminator_->to(options.device);
     g_opt_ = std::make_unique<nn::optim::Adam>(
         generator_->parameters(), nn::optim::AdamOptions(options.lr_g).betas({0.5, 0.999}));
@@ -537,6 +555,7 @@ std::vector<Piece> crnngan_generate(const GanWeights& weights, const GanGenerate
   }
   generator.eval();
   generator.to(options.device);
+  generator.set_mask(norm.mask(options.device));
   nn::NoGradGuard no_grad;
   nn::Generator rng(static_cast<std::uint64_t>(options.seed));
   const nn::Tensor z = nn::randn({options.length, options.count, noise}, &rng).to(options.device);

@@ -11,7 +11,7 @@
 // looking it up there):
 //   crnngan  C-RNN-GAN (Mogren 2016, crnngan.hpp): an LSTM generator of continuous note
 //            features, a bidirectional LSTM discriminator scoring every note.
-//   rollgan  a multi-track piano-roll GAN (MuseGAN's idea); not built yet.
+//   rollgan  a multi-track piano-roll GAN (MuseGAN's hybrid model, WGAN-GP; rollgan.hpp).
 #pragma once
 
 #include <cstdint>
@@ -53,6 +53,19 @@ struct GanOptions {
   std::string g_loss = "feature-matching";  // or "non-saturating"
   double freeze_accuracy =
       0.9;  // the discriminator skips its update on a batch it classifies better
+  // rollgan (rollgan.hpp; the grid is 16ths in 4/4 bars)
+  std::string ensemble = "chorale";  // chorale, quartet, or a list of instruments: one track each
+  std::int64_t bars = 4;             // bars per phrase
+  std::int64_t lowest_pitch = 36;    // the roll's pitches: lowest_pitch .. + pitches - 1
+  std::int64_t pitches = 64;
+  std::int64_t shared_noise = 32;   // noise all tracks share
+  std::int64_t private_noise = 32;  // noise of each track
+  std::int64_t g_channels = 64;     // widest layer of each track's generator
+  std::int64_t d_channels = 64;     // widest layer of the critic
+  std::int64_t n_critic = 5;        // critic updates per generator update
+  double gp_weight = 10;            // the gradient penalty's λ
+  // data (every model): 1 reads MIDI with libmidi's zero_length_off_first (docs/midi.md)
+  std::int64_t zero_length_off_first = 0;
   // bookkeeping
   std::int64_t checkpoint_every = 500;  // steps (0: only at epoch ends)
   double log_seconds = 10.0;
@@ -72,6 +85,9 @@ struct GanData {
   std::vector<Piece> pieces;
   std::vector<std::string> sources;  // one per piece: the file (and chorale index)
   std::string describe;              // "92 MIDI files, 12,345 notes"
+  // One per piece: its time signatures (numerator, denominator), in file order; none for
+  // the JSB chorales (rollgan takes those as 4/4).
+  std::vector<std::vector<std::pair<int, int>>> time_signatures;
   std::string sha256;                // of the inputs' bytes, in order: resume checks it
 };
 
@@ -79,7 +95,8 @@ struct GanData {
 // single JSB chorales .json (its train split; the resolution from its name). Throws
 // std::invalid_argument for a missing input or no notes at all; files that are not MIDI are
 // skipped and counted in `describe`.
-GanData load_gan_data(const std::vector<std::string>& inputs);
+// MIDI notes are paired as libmidi does with `notes` (gan-train --zero-length-off-first).
+GanData load_gan_data(const std::vector<std::string>& inputs, const midi::NoteOptions& notes = {});
 
 // One GAN model's training: the trainer's task plus what the command prints about it.
 class GanTask : public TrainingTask {

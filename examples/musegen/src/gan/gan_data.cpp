@@ -28,7 +28,8 @@ bool is_json(const std::string& input) {
 
 }  // namespace
 
-GanData load_gan_data(const std::vector<std::string>& inputs) {
+GanData load_gan_data(const std::vector<std::string>& inputs,
+                      const midi::NoteOptions& note_options) {
   if (inputs.empty())
     throw std::invalid_argument("no training data given (MIDI files, folders or a JSB .json)");
   GanData data;
@@ -51,6 +52,7 @@ GanData load_gan_data(const std::vector<std::string>& inputs) {
       notes += static_cast<std::int64_t>(piece.notes.size());
       data.pieces.push_back(std::move(piece));
       data.sources.push_back(path.string() + " train[" + std::to_string(i) + "]");
+      data.time_signatures.emplace_back();
     }
     data.describe =
         std::to_string(data.pieces.size()) + " chorales (train split) of " + path.string();
@@ -62,7 +64,7 @@ GanData load_gan_data(const std::vector<std::string>& inputs) {
       try {
         const midi::MidiFile midi = midi::read(
             std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
-        Piece piece = piece_from_midi(midi);
+        Piece piece = piece_from_midi(midi, note_options);
         std::erase_if(piece.notes, [](const PieceNote& n) { return n.drum; });
         if (piece.notes.empty()) {
           ++skipped;
@@ -72,6 +74,12 @@ GanData load_gan_data(const std::vector<std::string>& inputs) {
         notes += static_cast<std::int64_t>(piece.notes.size());
         data.pieces.push_back(std::move(piece));
         data.sources.push_back(file.string());
+        std::vector<std::pair<int, int>> signatures;
+        for (const midi::Track& track : midi.tracks)
+          for (const midi::Event& e : track.events)
+            if (const auto ts = midi::time_signature_of(track, e))
+              signatures.emplace_back(ts->numerator, ts->denominator);
+        data.time_signatures.push_back(std::move(signatures));
       } catch (const std::exception&) {
         ++skipped;  // not a MIDI file, or one libmidi refuses: counted, not fatal
       }

@@ -3,6 +3,7 @@
 
 #include "crnngan.hpp"
 #include "gan.hpp"
+#include "rollgan.hpp"
 
 namespace musegen {
 
@@ -11,10 +12,10 @@ const std::vector<GanModel>& gan_models() {
       {"crnngan", true,
        "C-RNN-GAN (Mogren 2016): LSTM generator of note features, bidirectional LSTM discriminator",
        make_crnngan_task, crnngan_generate},
-      {"rollgan", false,
-       "multi-track piano-roll GAN (MuseGAN's idea: bars of piano roll, one channel per track, "
-       "WGAN-GP)",
-       nullptr, nullptr},
+      {"rollgan", true,
+       "multi-track piano-roll GAN (MuseGAN's hybrid model: bars of piano roll, one channel per "
+       "track, shared and private noise, WGAN-GP)",
+       make_rollgan_task, rollgan_generate},
   };
   return models;
 }

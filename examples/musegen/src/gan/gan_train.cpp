@@ -48,6 +48,17 @@ const std::vector<OptionField>& option_fields() {
       {"pretrain-steps", &GanOptions::pretrain_steps, true},
       {"g-loss", &GanOptions::g_loss, true},
       {"freeze-accuracy", &GanOptions::freeze_accuracy, true},
+      {"ensemble", &GanOptions::ensemble, true},
+      {"bars", &GanOptions::bars, true},
+      {"lowest-pitch", &GanOptions::lowest_pitch, true},
+      {"pitches", &GanOptions::pitches, true},
+      {"shared-noise", &GanOptions::shared_noise, true},
+      {"private-noise", &GanOptions::private_noise, true},
+      {"g-channels", &GanOptions::g_channels, true},
+      {"d-channels", &GanOptions::d_channels, true},
+      {"n-critic", &GanOptions::n_critic, true},
+      {"gp-weight", &GanOptions::gp_weight, true},
+      {"zero-length-off-first", &GanOptions::zero_length_off_first, true},
       {"checkpoint-every", &GanOptions::checkpoint_every, false},
   };
   return fields;
@@ -251,7 +262,9 @@ TrainerResult gan_train(GanOptions options, std::ostream& log) {
     check_options(options);
   }
   const GanModel& model = gan_model(options.model);
-  const GanData data = load_gan_data(options.inputs);
+  const GanData data =
+      load_gan_data(options.inputs,
+                    midi::NoteOptions().zero_length_off_first(options.zero_length_off_first != 0));
   if (options.resume && get(saved.strings, kDataHash, run.state()) != data.sha256) {
     throw std::runtime_error(
         run.root.string() + ": cannot resume on other data: the inputs' SHA-256 is " + data.sha256 +
