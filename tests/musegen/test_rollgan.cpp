@@ -68,8 +68,8 @@ nlohmann::json tensor_json(const nn::Tensor& t) {
   return {{"shape", t.shape()}, {"values", t.to_vector<float>()}};
 }
 
-// The penalty at fixed weights and points against PyTorch: its value (exact in both methods)
-// and the gradient its loss gives every critic weight (to float32 rounding: 1e-4 of the
+// The penalty at fixed weights and points against PyTorch, by both methods: its value and the
+// gradient its loss gives every critic weight (to float32 rounding: 1e-4 of the
 // largest entry; the biases' is zero, as in PyTorch).
 TEST(RollGan, GradientPenaltyMatchesTorch) {
   if (!test::python_has("torch")) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
@@ -95,28 +95,32 @@ TEST(RollGan, GradientPenaltyMatchesTorch) {
   for (std::size_t i = 0; i < scores.size(); ++i)
     EXPECT_NEAR(scores[i], torch["scores"][i].get<double>(), 1e-5);
 
-  const GradientPenalty gp = gradient_penalty(*gan.critic, x, 10.0, PenaltyMethod::frozen_slopes);
-  const double value = torch["value"].get<double>();
-  EXPECT_NEAR(gp.value, value, 1e-4 * std::max(1.0, std::abs(value)));
-  EXPECT_NEAR(gp.mean_norm, torch["mean_norm"].get<double>(), 1e-5);
-  gan.critic->zero_grad();
-  gp.loss.backward();
-  for (const auto& [name, t] : gan.critic->named_parameters()) {
-    SCOPED_TRACE(name);
-    // A weight the penalty's graph does not reach (the biases) has no gradient: zero.
-    const std::vector<float> ours =
-        t.grad().defined() ? t.grad().to_vector<float>()
-                           : std::vector<float>(static_cast<std::size_t>(t.numel()), 0.0f);
-    const std::vector<double> want = torch["grads"][name].get<std::vector<double>>();
-    ASSERT_EQ(ours.size(), want.size());
-    double scale = 0, worst = 0;
-    for (double w : want) scale = std::max(scale, std::abs(w));
-    for (std::size_t i = 0; i < ours.size(); ++i)
-      worst = std::max(worst, std::abs(ours[i] - want[i]));
-    if (name.find("bias") == std::string::npos) {
-      EXPECT_GT(scale, 0);
+  for (const PenaltyMethod method :
+       {PenaltyMethod::double_backward, PenaltyMethod::frozen_slopes}) {
+    SCOPED_TRACE(method == PenaltyMethod::double_backward ? "double backward" : "frozen slopes");
+    const GradientPenalty gp = gradient_penalty(*gan.critic, x, 10.0, method);
+    const double value = torch["value"].get<double>();
+    EXPECT_NEAR(gp.value, value, 1e-4 * std::max(1.0, std::abs(value)));
+    EXPECT_NEAR(gp.mean_norm, torch["mean_norm"].get<double>(), 1e-5);
+    gan.critic->zero_grad();
+    gp.loss.backward();
+    for (const auto& [name, t] : gan.critic->named_parameters()) {
+      SCOPED_TRACE(name);
+      // A weight the penalty's graph does not reach (the biases) has no gradient: zero.
+      const std::vector<float> ours =
+          t.grad().defined() ? t.grad().to_vector<float>()
+                             : std::vector<float>(static_cast<std::size_t>(t.numel()), 0.0f);
+      const std::vector<double> want = torch["grads"][name].get<std::vector<double>>();
+      ASSERT_EQ(ours.size(), want.size());
+      double scale = 0, worst = 0;
+      for (double w : want) scale = std::max(scale, std::abs(w));
+      for (std::size_t i = 0; i < ours.size(); ++i)
+        worst = std::max(worst, std::abs(ours[i] - want[i]));
+      if (name.find("bias") == std::string::npos) {
+        EXPECT_GT(scale, 0);
+      }
+      EXPECT_LE(worst, 1e-4 * std::max(scale, 1e-3)) << "largest |torch grad| " << scale;
     }
-    EXPECT_LE(worst, 1e-4 * std::max(scale, 1e-3)) << "largest |torch grad| " << scale;
   }
 }
 

@@ -152,12 +152,23 @@ nn::Tensor RollCritic::directional(const nn::Tensor& v, const CriticSlopes& s) c
 
 GradientPenalty gradient_penalty(RollCritic& critic, const nn::Tensor& x_hat, double weight,
                                  PenaltyMethod method) {
-  if (method == PenaltyMethod::double_backward)
-    throw std::runtime_error(
-        "rollgan: the double-backward gradient penalty needs nn::grad with "
-        "create_graph, which this libnn does not have yet");
   const std::int64_t b = x_hat.size(0), n = x_hat.numel() / b;
-  // g = ∇x D(x̂), one ordinary backward (which also fills the weights' .grad: cleared below).
+  if (method == PenaltyMethod::double_backward) {
+    // PyTorch's way: g with history (create_graph), then the penalty as ops on it.
+    nn::Tensor x = x_hat.detach().clone();
+    x.set_requires_grad(true);
+    const nn::Tensor g = nn::grad({nn::sum(critic.forward(x))}, {x}, {}, /*create_graph=*/true)[0];
+    const nn::Tensor flat = g.reshape({b, n});
+    // The tiny constant keeps sqrt's derivative finite for a zero gradient (a dead critic).
+    const nn::Tensor norm = nn::sqrt(nn::sum(flat * flat, {1}) + 1e-12);
+    GradientPenalty result;
+    result.loss = nn::mean(nn::pow(norm - 1.0, 2.0)) * weight;
+    result.value = result.loss.item<float>();
+    result.mean_norm = nn::mean(norm).item<float>();
+    return result;
+  }
+  // frozen_slopes. g = ∇x D(x̂), one ordinary backward (which also fills the weights' .grad:
+  // cleared below).
   nn::Tensor x = x_hat.detach().clone();
   x.set_requires_grad(true);
   CriticSlopes slopes;

@@ -110,7 +110,10 @@ class RollCritic : public nn::Module {
 //       PyTorch's double backward picks a side too). A finite difference along u was tried first
 //       and is wrong for such a network: units that change side between x̂ ± h·u add terms that
 //       grow as 1/h.
-//   double_backward  nn::grad(..., create_graph = true), as PyTorch.
+//   double_backward  nn::grad(..., create_graph = true), as PyTorch (libnn's double backward
+//       covers conv2d, leaky_relu and linear): the default.
+// Both give PyTorch's value and weight gradients (test_rollgan.cpp); frozen_slopes is kept as
+// the check of the other and for critics with an op libnn has no double backward for.
 enum class PenaltyMethod { frozen_slopes, double_backward };
 
 struct GradientPenalty {
@@ -119,9 +122,9 @@ struct GradientPenalty {
   double mean_norm = 0;
 };
 
-// The penalty at the points `x_hat` (B, T, S, P), which need no gradient. Clears the critic's
-// gradients (the ordinary backward that finds g leaves some there): call it before
-// back-propagating the critic's other losses.
+// The penalty at the points `x_hat` (B, T, S, P), which need no gradient. frozen_slopes clears
+// the critic's gradients (the ordinary backward that finds g leaves some there): call it
+// before back-propagating the critic's other losses.
 GradientPenalty gradient_penalty(RollCritic& critic, const nn::Tensor& x_hat, double weight,
                                  PenaltyMethod method);
 
@@ -154,7 +157,7 @@ class RollGan {
   std::shared_ptr<RollGenerator> generator;
   std::shared_ptr<RollCritic> critic;
   std::unique_ptr<nn::optim::Optimizer> opt_g, opt_d;
-  PenaltyMethod penalty_method = PenaltyMethod::frozen_slopes;
+  PenaltyMethod penalty_method = PenaltyMethod::double_backward;
 };
 
 // A batch of phrases of a dataset as a float tensor (B, T, S, P).
