@@ -22,15 +22,21 @@ void print_help() {
   const toy_gan::Config d;
   std::printf(
       "usage: gan [options]\n"
-      "Trains a GAN (two MLPs, two Adams, non-saturating loss) on 8 Gaussians on a ring.\n\n"
-      "  --steps N        training steps, each one D step then one G step (default %d)\n"
+      "Trains a GAN (two MLPs, two Adams) on 8 Gaussians on a ring.\n\n"
+      "  --loss L         nonsat: the non-saturating GAN loss (default); wgan-gp: WGAN with\n"
+      "                   gradient penalty (a critic, trained --critic-steps times per\n"
+      "                   generator step on the Wasserstein loss + lambda * penalty)\n"
+      "  --gp-lambda X    wgan-gp: the penalty's weight (default %g, what works on this toy\n"
+      "                   in 2000 steps; the paper's value is 10: docs/libnn.md, \"WGAN-GP\")\n"
+      "  --critic-steps N wgan-gp: critic steps per generator step (default %d, the paper's)\n"
+      "  --steps N        training steps, each D step(s) then one G step (default %d)\n"
       "  --seed S         seed of every random draw: weights, data, noise (default %llu)\n"
       "  --out DIR        write DIR/samples_<step>.svg every --plot-every steps and\n"
       "                   DIR/samples_final.svg at the end (default: no pictures)\n"
       "  --plot-every N   steps between pictures (default 500)\n"
       "  --log-every N    steps between progress lines (default 100)\n"
       "  --help           this text\n",
-      d.steps, static_cast<unsigned long long>(d.seed));
+      d.gp_lambda, d.critic_steps, d.steps, static_cast<unsigned long long>(d.seed));
 }
 
 bool parse_int(std::string_view text, long long& out) {
@@ -59,7 +65,17 @@ int main(int argc, char** argv) {
     const std::string_view value = argv[++i];
     long long n = 0;
     bool ok = parse_int(value, n);
-    if (arg == "--steps")
+    if (arg == "--loss") {
+      ok = value == "nonsat" || value == "wgan-gp";
+      if (ok) config.loss = toy_gan::parse_loss(std::string(value));
+    } else if (arg == "--gp-lambda") {
+      const std::string s(value);
+      char* end = nullptr;
+      config.gp_lambda = std::strtod(s.c_str(), &end);
+      ok = !s.empty() && end == s.c_str() + s.size() && config.gp_lambda >= 0;
+    } else if (arg == "--critic-steps")
+      ok = ok && (config.critic_steps = static_cast<int>(n)) > 0;
+    else if (arg == "--steps")
       config.steps = static_cast<int>(n);
     else if (arg == "--seed")
       config.seed = static_cast<std::uint64_t>(n);
@@ -97,15 +113,23 @@ int main(int argc, char** argv) {
     };
     std::printf(
         "8 Gaussians on a ring of radius %.1f (stddev %.2f); G: %lld-d noise -> MLP -> 2-d, "
-        "D: 2-d -> MLP -> logit; %d steps, batch %lld, seed %llu\n",
-        config.radius, config.stddev, static_cast<long long>(config.noise_dim), config.steps,
-        static_cast<long long>(config.batch_size), static_cast<unsigned long long>(config.seed));
+        "D: 2-d -> MLP -> %s; loss %s; %d steps, batch %lld, seed %llu\n",
+        config.radius, config.stddev, static_cast<long long>(config.noise_dim),
+        config.loss == toy_gan::Loss::WganGp ? "score" : "logit", toy_gan::loss_name(config.loss),
+        config.steps, static_cast<long long>(config.batch_size),
+        static_cast<unsigned long long>(config.seed));
+    if (config.loss == toy_gan::Loss::WganGp) {
+      std::printf("wgan-gp: lambda %g, %d critic steps per generator step\n", config.gp_lambda,
+                  config.critic_steps);
+    }
     picture("samples_0.svg", "step 0");
     const auto start = std::chrono::steady_clock::now();
     toy_gan::train(gan, config, gen, [&](const toy_gan::Progress& p) {
       if (p.step % log_every == 0 || p.step == 1) {
-        std::printf("step %5d  d_loss %.3f  g_loss %.3f  d_acc %5.1f%%  radius %.2f\n", p.step,
+        std::printf("step %5d  d_loss %.3f  g_loss %.3f  d_acc %5.1f%%  radius %.2f", p.step,
                     p.d_loss, p.g_loss, 100.0 * p.d_accuracy, p.fake_mean_radius);
+        if (config.loss == toy_gan::Loss::WganGp) std::printf("  gp %.3f", p.gradient_penalty);
+        std::printf("\n");
         std::fflush(stdout);
       }
       if (p.step % plot_every == 0) {

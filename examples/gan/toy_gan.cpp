@@ -68,10 +68,96 @@ double accuracy(const nn::Tensor& real_logits, const nn::Tensor& fake_logits) {
          static_cast<double>(real_logits.numel() + fake_logits.numel());
 }
 
+double mean_radius(const nn::Tensor& points) {
+  const auto xy = points.detach().to_vector<float>();
+  double radius = 0;
+  for (std::size_t i = 0; i + 1 < xy.size(); i += 2) radius += std::hypot(xy[i], xy[i + 1]);
+  return radius / static_cast<double>(xy.size() / 2);
+}
+
+// The WGAN-GP loop (train() for Loss::WganGp).
+void train_wgan_gp(Gan& gan, const Config& config, nn::Generator& gen,
+                   const std::function<void(const Progress&)>& on_step, bool train_generator) {
+  // The paper's Adam: beta2 = 0.9 (a critic whose loss moves fast); beta1 as configured.
+  const nn::optim::AdamOptions options =
+      nn::optim::AdamOptions(config.lr).betas(std::make_pair(config.beta1, 0.9));
+  nn::optim::Adam d_optimizer(gan.discriminator->parameters(), options);
+  nn::optim::Adam g_optimizer(gan.generator->parameters(), options);
+  const std::int64_t B = config.batch_size;
+  for (int step = 1; step <= config.steps; ++step) {
+    Progress progress;
+    progress.step = step;
+    // 1. critic_steps critic steps, each on a fresh batch: maximise mean D(real) - mean D(fake)
+    // while keeping ||grad D|| near 1 between the two (the penalty, which stands in for the
+    // 1-Lipschitz constraint the Wasserstein distance needs).
+    for (int k = 0; k < config.critic_steps; ++k) {
+      const nn::Tensor real = sample_real(config, B, gen);
+      nn::Tensor fake;
+      {
+        nn::NoGradGuard no_grad;  // the critic's step needs no graph through the generator
+        fake = gan.generator->forward(nn::randn({B, config.noise_dim}, &gen));
+      }
+      const nn::Tensor real_scores = gan.discriminator->forward(real);
+      const nn::Tensor fake_scores = gan.discriminator->forward(fake);
+      const nn::Tensor penalty = gradient_penalty(*gan.discriminator, real, fake, gen);
+      const nn::Tensor d_loss =
+          nn::wasserstein_critic_loss(real_scores, fake_scores) + penalty * config.gp_lambda;
+      d_optimizer.zero_grad();
+      d_loss.backward();  // through the penalty's recorded backward: a double backward
+      d_optimizer.step();
+      progress.d_loss = d_loss.item<float>();
+      progress.gradient_penalty = penalty.item<float>();
+      // Scores are unbounded: "right" is a real score above, a fake one below, the midpoint
+      // of the two means.
+      const double mid =
+          0.5 * (nn::mean(real_scores).item<float>() + nn::mean(fake_scores).item<float>());
+      progress.d_accuracy = accuracy(real_scores.detach() - mid, fake_scores.detach() - mid);
+    }
+    // 2. The generator's step: raise the critic's scores of its fakes.
+    const nn::Tensor fake = gan.generator->forward(nn::randn({B, config.noise_dim}, &gen));
+    const nn::Tensor g_loss = nn::wasserstein_generator_loss(gan.discriminator->forward(fake));
+    g_optimizer.zero_grad();
+    g_loss.backward();
+    if (train_generator) g_optimizer.step();
+    progress.g_loss = g_loss.item<float>();
+    progress.fake_mean_radius = mean_radius(fake);
+    if (on_step) on_step(progress);
+  }
+}
+
 }  // namespace
+
+Loss parse_loss(const std::string& name) {
+  if (name == "nonsat") return Loss::NonSaturating;
+  if (name == "wgan-gp") return Loss::WganGp;
+  throw std::invalid_argument("unknown loss '" + name + "' (expected nonsat or wgan-gp)");
+}
+
+const char* loss_name(Loss loss) { return loss == Loss::WganGp ? "wgan-gp" : "nonsat"; }
+
+nn::Tensor gradient_penalty(nn::Sequential& critic, const nn::Tensor& real, const nn::Tensor& fake,
+                            nn::Generator& gen) {
+  const std::int64_t B = real.size(0);
+  const nn::Tensor eps = nn::rand({B, 1}, &gen);
+  // x_hat: a leaf of its own (real and fake carry no history), so the gradient below is
+  // the critic's input gradient only.
+  nn::Tensor x_hat = eps * real + (1.0 - eps) * fake;
+  x_hat.set_requires_grad(true);
+  // create_graph: the gradient keeps its history, so the penalty built from it can be
+  // differentiated with respect to the critic's parameters.
+  const nn::Tensor g =
+      nn::grad({nn::sum(critic.forward(x_hat))}, {x_hat}, {}, /*create_graph=*/true)[0];
+  // ||g|| per sample; the 1e-12 keeps sqrt's derivative finite at a zero gradient.
+  const nn::Tensor norm = nn::sqrt(nn::sum(g * g, {1}) + 1e-12);
+  return nn::mean(nn::pow(norm - 1.0, 2.0));
+}
 
 void train(Gan& gan, const Config& config, nn::Generator& gen,
            const std::function<void(const Progress&)>& on_step, bool train_generator) {
+  if (config.loss == Loss::WganGp) {
+    train_wgan_gp(gan, config, gen, on_step, train_generator);
+    return;
+  }
   const nn::optim::AdamOptions options =
       nn::optim::AdamOptions(config.lr).betas(std::make_pair(config.beta1, 0.999));
   // Two players, two optimizers: each steps only its own parameters.
