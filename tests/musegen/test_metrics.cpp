@@ -571,6 +571,30 @@ TEST(CmdEval, PrintsTheTableAndWritesJson) {
     found_repeat_run = found_repeat_run || file.at("longest_repeat_run") == 24.0;
   EXPECT_TRUE(found_repeat_run) << json.dump(2);
 
+  // --reference with several paths, commas between them; --tolerance decides the flags.
+  {
+    const std::vector<std::string> several{
+        (dir / "gen/scale.mid").string(),
+        "--reference",
+        (dir / "gen/scale.mid").string() + "," + (dir / "gen/repeated.mid").string(),
+        "--tolerance",
+        "0",
+        "--json",
+        (dir / "several.json").string()};
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(musegen::cmd_eval(several), 0);
+    const std::string text = ::testing::internal::GetCapturedStdout();
+    EXPECT_NE(text.find("reference (2 files)"), std::string::npos) << text;
+    EXPECT_NE(text.find("within 0% of the reference: "), std::string::npos) << text;
+    std::ifstream several_in(dir / "several.json");
+    const nlohmann::json j = nlohmann::json::parse(several_in);
+    EXPECT_EQ(j.at("reference").at("pieces"), 2);
+    EXPECT_EQ(j.at("comparison").at("tolerance"), 0.0);
+    // The pitch range: 12 against (12 + 0) / 2 = 6, twice as large.
+    EXPECT_EQ(j.at("comparison").at("relative_difference").at("pitch_range"), 1.0);
+    EXPECT_EQ(j.at("comparison").at("within_tolerance").at("pitch_range"), false);
+  }
+
   const std::vector<std::string> bad{(dir / "gen").string(), "--ngram", "0"};
   EXPECT_THROW(musegen::cmd_eval(bad), musegen::cli::UsageError);
   const std::vector<std::string> missing{(dir / "nope").string()};
