@@ -26,15 +26,25 @@ Tensor softmax_impl(const Tensor& x, std::int64_t dim, bool log, const char* wha
   Tensor y = empty(shape, x.options());
   kernels::softmax_forward(x.device(), x, y, outer, c, inner, log);
   if (autograd::needs_history({&x})) {
-    autograd::record(what, {x}, {y},
-                     [y_saved = y.detach(), outer, c, inner, log](const std::vector<Tensor>& g,
-                                                                  const std::vector<bool>&) {
-                       // y = softmax(x):      gx = y * (gy - sum_c(gy * y))
-                       // y = log_softmax(x):  gx = gy - exp(y) * sum_c(gy)
-                       Tensor gx = empty(y_saved.sizes(), y_saved.options());
-                       kernels::softmax_backward(gx.device(), g[0], y_saved, gx, outer, c, inner, log);
-                       return std::vector<Tensor>{gx};
-                     });
+    autograd::record(
+        what, {x}, {y},
+        [y_saved = y.detach(), outer, c, inner, log](const std::vector<Tensor>& g,
+                                                     const std::vector<bool>&) {
+          // y = softmax(x):      gx = y * (gy - sum_c(gy * y))
+          // y = log_softmax(x):  gx = gy - exp(y) * sum_c(gy)
+          Tensor gx = empty(y_saved.sizes(), y_saved.options());
+          kernels::softmax_backward(gx.device(), g[0], y_saved, gx, outer, c, inner, log);
+          return std::vector<Tensor>{gx};
+        },
+        autograd::DoubleBackward(
+            [x, d, log](const std::vector<Tensor>& g, const std::vector<bool>&) {
+              // the same as recorded ops, with softmax(x) recomputed (for log_softmax
+              // exp(y) is softmax(x)); a 0-dim x is a constant 1 (or 0): gx = 0
+              if (x.dim() == 0) return std::vector<Tensor>{affine(g[0], 0.0, 0.0)};
+              const Tensor s = softmax(x, d);
+              if (log) return std::vector<Tensor>{sub(g[0], mul(s, sum(g[0], {d}, true)))};
+              return std::vector<Tensor>{mul(s, sub(g[0], sum(mul(g[0], s), {d}, true)))};
+            }));
   }
   return y;
 }

@@ -783,8 +783,8 @@ DOUBLE_BACKWARD_OPS = (
     "leaky_relu", "sqrt", "pow", "clamp", "matmul", "bmm", "linear", "sum", "mean", "max",
     "binary_cross_entropy_with_logits", "gan_discriminator_loss", "gan_generator_loss",
     "feature_matching_loss", "wasserstein_critic_loss", "wasserstein_generator_loss",
-    "layer_norm", "cat", "stack", "slice", "flip", "transpose", "reshape",
-    "conv1d", "conv_transpose1d", "conv2d", "conv_transpose2d")
+    "layer_norm", "cat", "stack", "slice", "flip", "transpose", "reshape", "softmax",
+    "log_softmax", "conv1d", "conv_transpose1d", "conv2d", "conv_transpose2d")
 
 # WGAN-GP critics (Gulrajani et al. 2017): (name, layers, input shape (B, ...)). A layer is
 # ("linear", in, out), ("conv1d", c_in, c_out, k, stride, padding), ("leaky_relu", slope),
