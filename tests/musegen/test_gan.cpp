@@ -533,6 +533,12 @@ TEST(Gan, RollGanResumesExactlyAndWritesMultitrackMidi) {
   resume.log_seconds = 0;
   EXPECT_EQ(gan_train(resume, log).steps, 8);
   expect_same_tensors(final_state(whole), final_state(half));
+  // A model option out of range fails before the data is read or a folder made.
+  GanOptions bad = whole;
+  bad.run_dir = dir / "bad";
+  bad.pitches = 12;
+  EXPECT_THROW(gan_train(bad, log), std::invalid_argument);
+  EXPECT_FALSE(fs::exists(bad.run_dir));
   const std::vector<Row> a = read_metrics(RunDir{whole.run_dir}.metrics()),
                          b = read_metrics(RunDir{half.run_dir}.metrics());
   ASSERT_EQ(a.size(), b.size());

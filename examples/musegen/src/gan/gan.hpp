@@ -134,6 +134,9 @@ struct GanModel {
   std::unique_ptr<GanTask> (*make_task)(const GanOptions& options, const GanData& data,
                                         const RunDir& run);
   std::vector<Piece> (*generate)(const GanWeights& weights, const GanGenerateOptions& options);
+  // Optional: checks the model's own options before any data is read or folder made (throws
+  // std::invalid_argument naming the option).
+  void (*check_options)(const GanOptions& options) = nullptr;
 };
 
 const std::vector<GanModel>& gan_models();

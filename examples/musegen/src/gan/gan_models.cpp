@@ -15,7 +15,7 @@ const std::vector<GanModel>& gan_models() {
       {"rollgan", true,
        "multi-track piano-roll GAN (MuseGAN's hybrid model: bars of piano roll, one channel per "
        "track, shared and private noise, WGAN-GP)",
-       make_rollgan_task, rollgan_generate},
+       make_rollgan_task, rollgan_generate, check_rollgan_options},
   };
   return models;
 }

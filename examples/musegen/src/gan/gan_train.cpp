@@ -239,7 +239,8 @@ TrainerResult gan_train(GanOptions options, std::ostream& log) {
   }
   if (!options.resume) {
     check_options(options);
-    gan_model(options.model);  // an unknown or unbuilt model fails before anything is read
+    // An unknown or unbuilt model, or a model option out of range, fails before anything is read.
+    if (const GanModel& m = gan_model(options.model); m.check_options) m.check_options(options);
   }
   // One writer per folder (run_lock.hpp), checks after the lock, a new folder only once the
   // data has been read: as train() does.

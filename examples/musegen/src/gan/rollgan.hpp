@@ -182,5 +182,7 @@ std::vector<double> roll_statistics(std::span<const std::uint8_t> rolls,
 std::unique_ptr<GanTask> make_rollgan_task(const GanOptions& options, const GanData& data,
                                            const RunDir& run);
 std::vector<Piece> rollgan_generate(const GanWeights& weights, const GanGenerateOptions& options);
+// rollgan_config's checks, for gan_train before it reads the data.
+void check_rollgan_options(const GanOptions& options);
 
 }  // namespace musegen

@@ -305,6 +305,8 @@ class RollGanTask final : public GanTask {
 
 }  // namespace
 
+void check_rollgan_options(const GanOptions& options) { rollgan_config(options); }
+
 std::unique_ptr<GanTask> make_rollgan_task(const GanOptions& options, const GanData& data,
                                            const RunDir& run) {
   return std::make_unique<RollGanTask>(options, data, run);
