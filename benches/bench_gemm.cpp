@@ -150,11 +150,21 @@ int register_all() {
 
 int main(int argc, char** argv) {
 #if defined(MUSEGEN_HAVE_OPENBLAS) && (defined(__x86_64__) || defined(__i386__))
-  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    __builtin_cpu_init();
-    const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                         : nullptr;
+  __builtin_cpu_init();
+  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                     : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                       : nullptr;
+  if (const char* set = std::getenv("OPENBLAS_CORETYPE"); set != nullptr) {
+    // Some machines set it for everything (one of ours: Haswell on an AVX-512 CPU), which
+    // would time OpenBLAS below its best and flatter ours.
+    if (core != nullptr && std::string(set) != core) {
+      std::printf(
+          "bench_gemm: warning: OPENBLAS_CORETYPE=%s is set in the environment, but this "
+          "CPU's best OpenBLAS kernel is %s: the yardstick is not OpenBLAS at its best "
+          "(run `env -u OPENBLAS_CORETYPE bench_gemm`)\n",
+          set, core);
+    }
+  } else {
     if (core != nullptr) {
       setenv("OPENBLAS_CORETYPE", core, 1);
       execv("/proc/self/exe", argv);  // returns only on failure: go on with the default
