@@ -15,6 +15,7 @@
 #include "gpu_memory.hpp"
 #include "progress.hpp"
 #include "run_lock.hpp"
+#include "saved_options.hpp"
 #include "signal_stop.hpp"
 
 namespace musegen {
@@ -25,11 +26,7 @@ namespace fs = std::filesystem;
 
 // --- the options a run saves: one table --------------------------------------------------------
 
-struct OptionField {
-  const char* flag;  // the command-line name; the state key is "options." + flag with '_'
-  std::variant<std::int64_t GanOptions::*, double GanOptions::*, std::string GanOptions::*> member;
-  bool fixed;  // a resumed run keeps the saved value (and the flag may not be given)
-};
+using OptionField = SavedOption<GanOptions>;
 
 const std::vector<OptionField>& option_fields() {
   static const std::vector<OptionField> fields = {
@@ -64,20 +61,9 @@ const std::vector<OptionField>& option_fields() {
   return fields;
 }
 
-std::string state_key(const char* flag) {
-  std::string key = std::string("options.") + flag;
-  std::replace(key.begin(), key.end(), '-', '_');
-  return key;
-}
-
 template <class Map>
 auto get(const Map& map, const std::string& key, const fs::path& file) {
-  auto it = map.find(key);
-  if (it == map.end()) {
-    throw std::runtime_error(file.string() + ": not a musegen GAN training state: \"" + key +
-                             "\" is missing");
-  }
-  return it->second;
+  return saved_value(map, key, file, "musegen GAN training state");
 }
 
 constexpr const char* kInputs = "options.inputs";  // the inputs, absolute, one per line
@@ -91,20 +77,7 @@ nn::TrainingState save_options(const GanOptions& o, const std::string& data_sha2
   s.strings[kInputs] = inputs;
   s.strings[kDataHash] = data_sha256;
   s.strings[kKind] = "musegen gan";
-  for (const OptionField& f : option_fields()) {
-    const std::string key = state_key(f.flag);
-    std::visit(
-        [&](auto member) {
-          using T = std::decay_t<decltype(o.*member)>;
-          if constexpr (std::is_same_v<T, std::int64_t>)
-            s.ints[key] = o.*member;
-          else if constexpr (std::is_same_v<T, double>)
-            s.floats[key] = o.*member;
-          else
-            s.strings[key] = o.*member;
-        },
-        f.member);
-  }
+  save_option_fields(option_fields(), o, s);
   return s;
 }
 
@@ -123,21 +96,7 @@ GanOptions restore_options(const nn::TrainingState& s, const GanOptions& given,
       if (!line.empty()) o.inputs.push_back(line);
     }
   }
-  for (const OptionField& f : option_fields()) {
-    if (!f.fixed) continue;
-    const std::string key = state_key(f.flag);
-    std::visit(
-        [&](auto member) {
-          using T = std::decay_t<decltype(o.*member)>;
-          if constexpr (std::is_same_v<T, std::int64_t>)
-            o.*member = get(s.ints, key, file);
-          else if constexpr (std::is_same_v<T, double>)
-            o.*member = get(s.floats, key, file);
-          else
-            o.*member = get(s.strings, key, file);
-        },
-        f.member);
-  }
+  restore_fixed_fields(option_fields(), s, o, file, "musegen GAN training state");
   return o;
 }
 

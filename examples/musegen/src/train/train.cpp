@@ -27,6 +27,7 @@
 #include "run_dir.hpp"
 #include "run_lock.hpp"
 #include "sample_picture.hpp"
+#include "saved_options.hpp"
 #include "sha256.hpp"
 #include "signal_stop.hpp"
 #include "tensorboard_log.hpp"
@@ -40,11 +41,7 @@ namespace fs = std::filesystem;
 
 // --- the options a run saves: one table ------------------------------------------------------
 
-struct OptionField {
-  const char* flag;  // the command-line name; the state key is "options." + flag with '_'
-  std::variant<std::int64_t TrainOptions::*, double TrainOptions::*, std::string TrainOptions::*> member;
-  bool fixed;  // a resumed run keeps the saved value (and the flag may not be given)
-};
+using OptionField = SavedOption<TrainOptions>;
 
 // epochs and max_steps are fixed because they set the cosine schedule's length: the resumed
 // run is the same run. checkpoint_every is saved for the record; a session may change it.
@@ -70,20 +67,9 @@ const std::vector<OptionField>& option_fields() {
   return fields;
 }
 
-std::string state_key(const char* flag) {
-  std::string key = std::string("options.") + flag;
-  std::replace(key.begin(), key.end(), '-', '_');
-  return key;
-}
-
 template <class Map>
 auto get(const Map& map, const std::string& key, const fs::path& file) {
-  auto it = map.find(key);
-  if (it == map.end()) {
-    throw std::runtime_error(file.string() + ": not a musegen training state: \"" + key +
-                             "\" is missing");
-  }
-  return it->second;
+  return saved_value(map, key, file, "musegen training state");
 }
 
 // The SHA-256 of the dataset file's bytes, saved with the options: resuming on other data
@@ -94,15 +80,7 @@ nn::TrainingState save_options(const TrainOptions& o, const std::string& dataset
   nn::TrainingState s;
   s.strings["options.dataset"] = fs::absolute(o.dataset).string();
   s.strings[kDatasetHash] = dataset_sha256;
-  for (const OptionField& f : option_fields()) {
-    const std::string key = state_key(f.flag);
-    std::visit([&](auto member) {
-      using T = std::decay_t<decltype(o.*member)>;
-      if constexpr (std::is_same_v<T, std::int64_t>) s.ints[key] = o.*member;
-      else if constexpr (std::is_same_v<T, double>) s.floats[key] = o.*member;
-      else s.strings[key] = o.*member;
-    }, f.member);
-  }
+  save_option_fields(option_fields(), o, s);
   return s;
 }
 
@@ -113,16 +91,7 @@ TrainOptions restore_options(const nn::TrainingState& s, const TrainOptions& giv
   if (!given.dataset.empty() && fs::absolute(given.dataset) != fs::path(o.dataset)) {
     o.dataset = given.dataset;  // the same data moved elsewhere: the caller's path wins
   }
-  for (const OptionField& f : option_fields()) {
-    if (!f.fixed) continue;
-    const std::string key = state_key(f.flag);
-    std::visit([&](auto member) {
-      using T = std::decay_t<decltype(o.*member)>;
-      if constexpr (std::is_same_v<T, std::int64_t>) o.*member = get(s.ints, key, file);
-      else if constexpr (std::is_same_v<T, double>) o.*member = get(s.floats, key, file);
-      else o.*member = get(s.strings, key, file);
-    }, f.member);
-  }
+  restore_fixed_fields(option_fields(), s, o, file, "musegen training state");
   return o;
 }
 
