@@ -12,6 +12,11 @@
 //   fit (kernels/lstm_plan.hpp) runs stepwise, and last_lstm_run() says why.
 // - cudnn (lstm_cudnn.cu): cuDNN's RNN for the whole layer.
 //
+// Precision (nn::set_float32_matmul_precision): every product here goes through the gemm
+// table, so TF32 ("high") and bf16 ("medium") operands apply to all of them; the pointwise
+// kernels, the gates and the cell state are float32 whatever the setting. cuDNN has no bf16
+// math for float32 tensors, so the cudnn algorithm runs stepwise under "medium".
+//
 // Forward: G = x w_ih^T for all T steps in one GEMM; per step G_t += h_{t-1} w_hh^T, then
 // the pointwise kernel. Backward: per step in reverse the pointwise kernel turns dh and dc
 // into dG_t, then dh_{t-1} = dG_t w_hh; after the loop dx, dw_ih and dw_hh are single GEMMs
@@ -50,6 +55,10 @@ void run_gemm(Device device, bool ta, bool tb, std::int64_t M, std::int64_t N,
               std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
   kernels::gemm(device, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
+
+// Under bf16 ("medium") the persistent kernels' recurrence still multiplies float32 w_hh by
+// float32 h (or dG) on chip; only the GEMMs around it take bf16 operands.
+constexpr const char* persistent_bf16_note = "persistent (its recurrence in float32)";
 
 __device__ __forceinline__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
@@ -103,7 +112,8 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
                        const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, Tensor& y,
                        Tensor& h_n, Tensor& c_n, Tensor& gates, Tensor& cells) {
   const cuda::LstmAlgorithm algorithm = cuda::lstm_algorithm();
-  if (algorithm == cuda::LstmAlgorithm::Cudnn && x.size(1) > 0 && x.size(2) > 0) {
+  const bool bf16 = float32_matmul_precision() == MatmulPrecision::Medium;
+  if (algorithm == cuda::LstmAlgorithm::Cudnn && x.size(1) > 0 && x.size(2) > 0 && !bf16) {
     lstm::cudnn_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_n, c_n, gates, cells);
     detail::record_lstm_run(false, "cudnn");
     return;
@@ -125,7 +135,10 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
   // G = x w_ih^T: (T*B,I) x (I,4H)
   run_gemm(device, false, true, T * B, G4, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(),
            I, 0.0f, g, G4);
-  if (algorithm == cuda::LstmAlgorithm::Cudnn) {  // an empty batch or input: cuDNN refuses
+  if (algorithm == cuda::LstmAlgorithm::Cudnn && bf16) {
+    // cuDNN's RNN takes bf16 math only with bf16 tensors; its float32 data allows TF32 at most.
+    detail::record_lstm_run(false, "stepwise (cudnn: no bf16 math for float32 tensors)");
+  } else if (algorithm == cuda::LstmAlgorithm::Cudnn) {  // an empty batch or input: cuDNN refuses
     detail::record_lstm_run(false, "stepwise (cudnn: an empty batch or input)");
   } else if (algorithm == cuda::LstmAlgorithm::Persistent) {
     const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
@@ -134,7 +147,7 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
                                data_or_null(c0), w_hh_p, py, cbuf, save, T, B, H);
       copy_device(h_n.data_ptr<float>(), py + (T - 1) * BH, BH);
       copy_device(c_n.data_ptr<float>(), c_at(T - 1), BH);
-      detail::record_lstm_run(false, "persistent");
+      detail::record_lstm_run(false, bf16 ? persistent_bf16_note : "persistent");
       return;
     }
     detail::record_lstm_run(false, "stepwise (persistent does not fit: " + plan.reason + ")");
@@ -262,7 +275,9 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
       lstm::persistent_backward(plan, a, cs, data_or_null(c0), pdy, dh_n.data_ptr<float>(),
                                 dc_n.data_ptr<float>(), w_hh_p, dg, dc_buf, pdc0, T, B, H);
       recurrence_done = true;
-      detail::record_lstm_run(true, "persistent");
+      detail::record_lstm_run(true, float32_matmul_precision() == MatmulPrecision::Medium
+                                        ? persistent_bf16_note
+                                        : "persistent");
     } else {
       detail::record_lstm_run(true, "stepwise (persistent does not fit: " + plan.reason + ")");
     }
