@@ -1,5 +1,6 @@
-// CUDA LSTM kernels (src/kernels/lstm.hpp): lstm_forward, lstm_backward (through time) and
-// lstm_step, the same functions as the CPU kernels of src/cpu/lstm.cpp and lstm_gemv.cpp.
+// CUDA LSTM kernels (src/kernels/lstm.hpp): lstm_forward and lstm_backward (through time),
+// the same functions as the CPU kernels of src/cpu/lstm.cpp (lstm_step, nn::LSTMStepper's
+// kernel, is in lstm_step.cu).
 //
 // Three algorithms, picked by nn::cuda::set_lstm_algorithm (libnn/cuda.hpp):
 // - stepwise (here, the default): the matrix products go through the gemm table (cuBLAS),
@@ -335,42 +336,11 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
   }
 }
 
-// --- one step (nn::LSTMStepper) ----------------------------------------------------------
-
-// x (B,I) or undefined with gx (B,4H); w_ih (4H,I) (unused with gx), w_hh (4H,H); bias (4H)
-// = b_ih + b_hh, or undefined; h_prev, c_prev (B,H). Writes h, c (B,H). The same kernels in
-// the same order as lstm_forward at T = 1 with h0 given, so the same bits.
-void lstm_step_cuda(const Tensor& x, const Tensor& gx, const Tensor& w_ih, const Tensor& w_hh,
-                    const Tensor& bias, const Tensor& h_prev, const Tensor& c_prev, Tensor& h,
-                    Tensor& c) {
-  NN_CHECK(w_hh.dtype() == DType::Float32,
-           "lstm_step: float16 step weights on CUDA come with the fused LSTM kernels (issue "
-           "13); expected w_hh of dtype float32, got {}",
-           dtype_name(w_hh.dtype()));
-  const std::int64_t B = h_prev.size(0), H = w_hh.size(1), G4 = 4 * H;
-  if (B == 0) return;
-  const Device device = h_prev.device();
-  Tensor g_work = scratch(B * G4, device);
-  float* g = g_work.data_ptr<float>();
-  if (gx.defined()) {
-    copy_device(g, gx.data_ptr<float>(), B * G4);
-  } else {
-    const std::int64_t I = x.size(1);
-    run_gemm(device, false, true, B, G4, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I,
-             0.0f, g, G4);
-  }
-  run_gemm(device, false, true, B, G4, H, h_prev.data_ptr<float>(), H, w_hh.data_ptr<float>(),
-           H, 1.0f, g, G4);
-  lstm_cell_forward_cuda(g, data_or_null(bias), nullptr, data_or_null(c_prev),
-                         c.data_ptr<float>(), h.data_ptr<float>(), false, B, H);
-}
-
 }  // namespace
 
 void register_lstm_kernels() {
   kernels::lstm_forward.set(DeviceType::CUDA, lstm_forward_cuda);
   kernels::lstm_backward.set(DeviceType::CUDA, lstm_backward_cuda);
-  kernels::lstm_step.set(DeviceType::CUDA, lstm_step_cuda);
 }
 
 }  // namespace nn::cuda
