@@ -18,14 +18,39 @@
 namespace nn {
 
 // The float32 matrix-product precision, as PyTorch's torch.set_float32_matmul_precision:
-// "highest" computes in float32 (the default); "high" lets cuBLAS use TF32 tensor cores
-// (10-bit mantissa products, float32 sums: about 1e-3 relative error, several times faster).
-// The CPU always computes in float32.
-enum class MatmulPrecision { Highest, High };
+//   "highest" (the default)  float32 products and sums
+//   "high"    TF32: operands rounded to a 10-bit mantissa on tensor cores, float32 sums
+//   "medium"  bf16: operands rounded to bfloat16 (8-bit mantissa) on tensor cores, float32
+//             sums (CUBLAS_COMPUTE_32F_FAST_16BF)
+// It applies to every CUDA matrix product: the cuBLAS GEMMs of Linear, matmul and the LSTM
+// (its input projection, its recurrence when stepwise, its weight and input gradients), and
+// cuDNN's math type. Tensors, master weights, gradients, optimizer state, the LSTM's gates and
+// cell state stay float32: only the products' operands are rounded (docs/libnn.md, "Matrix
+// product precision"). The CPU always computes in float32 and ignores the setting.
+// Process-wide, for every thread; meant for start-up (or a Float32MatmulPrecisionGuard).
+enum class MatmulPrecision { Highest, High, Medium };
 void set_float32_matmul_precision(MatmulPrecision precision);
-// "highest" or "high"; throws nn::Error naming the accepted values otherwise.
+// "highest", "high" or "medium"; throws nn::Error naming the accepted values otherwise.
 void set_float32_matmul_precision(const std::string& precision);
 MatmulPrecision float32_matmul_precision();
+// "highest", "high" or "medium".
+std::string matmul_precision_name(MatmulPrecision precision);
+
+// Sets the precision for its lifetime, then restores the one before (an autocast-style
+// scope; the setting stays process-wide while it lives).
+class Float32MatmulPrecisionGuard {
+ public:
+  explicit Float32MatmulPrecisionGuard(MatmulPrecision precision)
+      : previous_(float32_matmul_precision()) {
+    set_float32_matmul_precision(precision);
+  }
+  ~Float32MatmulPrecisionGuard() { set_float32_matmul_precision(previous_); }
+  Float32MatmulPrecisionGuard(const Float32MatmulPrecisionGuard&) = delete;
+  Float32MatmulPrecisionGuard& operator=(const Float32MatmulPrecisionGuard&) = delete;
+
+ private:
+  MatmulPrecision previous_;
+};
 
 namespace cuda {
 

@@ -167,6 +167,7 @@ void init() {
     register_embedding_kernels();
     register_optim_kernels();
     register_lstm_kernels();
+    register_lstm_step_kernels();
     register_conv_kernels();
     kernels::activate_device[static_cast<int>(DeviceType::CUDA)] = activate;
     detail::register_allocator(DeviceType::CUDA, {caching_allocate, caching_deallocate});

@@ -3,7 +3,9 @@
 // libnn's matrices are row-major and cuBLAS's column-major. A row-major C (M,N) is a
 // column-major C^T (N,M), and C^T = op(B)^T op(A)^T, so each call passes B before A with the
 // sizes swapped: no transposed copies. The float32 precision setting (libnn/cuda.hpp) picks
-// the compute type: "highest" = CUBLAS_COMPUTE_32F, "high" = CUBLAS_COMPUTE_32F_FAST_TF32.
+// the compute type: "highest" = CUBLAS_COMPUTE_32F, "high" = CUBLAS_COMPUTE_32F_FAST_TF32,
+// "medium" = CUBLAS_COMPUTE_32F_FAST_16BF (the float32 operands converted to bf16 on the way
+// into the tensor cores, float32 sums and output: no bf16 copy of a tensor is kept).
 //
 // cuBLAS itself is opened on the first product, not linked (cublas_api.hpp says why).
 //
@@ -71,8 +73,15 @@ cublasHandle_t handle() {
 }
 
 cublasComputeType_t compute_type() {
-  return float32_matmul_precision() == MatmulPrecision::High ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                             : CUBLAS_COMPUTE_32F;
+  switch (float32_matmul_precision()) {
+    case MatmulPrecision::High:
+      return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case MatmulPrecision::Medium:
+      return CUBLAS_COMPUTE_32F_FAST_16BF;
+    case MatmulPrecision::Highest:
+      break;
+  }
+  return CUBLAS_COMPUTE_32F;
 }
 
 int as_int(std::int64_t value, const char* what) {

@@ -1,5 +1,6 @@
-// CUDA LSTM kernels (src/kernels/lstm.hpp): lstm_forward, lstm_backward (through time) and
-// lstm_step, the same functions as the CPU kernels of src/cpu/lstm.cpp and lstm_gemv.cpp.
+// CUDA LSTM kernels (src/kernels/lstm.hpp): lstm_forward and lstm_backward (through time),
+// the same functions as the CPU kernels of src/cpu/lstm.cpp (lstm_step, nn::LSTMStepper's
+// kernel, is in lstm_step.cu).
 //
 // Three algorithms, picked by nn::cuda::set_lstm_algorithm (libnn/cuda.hpp):
 // - stepwise (here, the default): the matrix products go through the gemm table (cuBLAS),
@@ -10,6 +11,12 @@
 //   of all steps in one cooperative kernel that keeps w_hh on chip; a shape that does not
 //   fit (kernels/lstm_plan.hpp) runs stepwise, and last_lstm_run() says why.
 // - cudnn (lstm_cudnn.cu): cuDNN's RNN for the whole layer.
+//
+// Precision (nn::set_float32_matmul_precision): every product here goes through the gemm
+// table, so TF32 ("high") and bf16 ("medium") operands apply to all of them; the pointwise
+// kernels, the gates and the cell state are float32 whatever the setting. The persistent
+// kernels keep w_hh on chip in bf16 under "medium" (lstm_persistent.cu). cuDNN has no bf16
+// math for float32 tensors, so the cudnn algorithm runs stepwise under "medium".
 //
 // Forward: G = x w_ih^T for all T steps in one GEMM; per step G_t += h_{t-1} w_hh^T, then
 // the pointwise kernel. Backward: per step in reverse the pointwise kernel turns dh and dc
@@ -102,7 +109,8 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
                        const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, Tensor& y,
                        Tensor& h_n, Tensor& c_n, Tensor& gates, Tensor& cells) {
   const cuda::LstmAlgorithm algorithm = cuda::lstm_algorithm();
-  if (algorithm == cuda::LstmAlgorithm::Cudnn && x.size(1) > 0 && x.size(2) > 0) {
+  const bool bf16 = float32_matmul_precision() == MatmulPrecision::Medium;
+  if (algorithm == cuda::LstmAlgorithm::Cudnn && x.size(1) > 0 && x.size(2) > 0 && !bf16) {
     lstm::cudnn_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_n, c_n, gates, cells);
     detail::record_lstm_run(false, "cudnn");
     return;
@@ -124,10 +132,13 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
   // G = x w_ih^T: (T*B,I) x (I,4H)
   run_gemm(device, false, true, T * B, G4, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(),
            I, 0.0f, g, G4);
-  if (algorithm == cuda::LstmAlgorithm::Cudnn) {  // an empty batch or input: cuDNN refuses
+  if (algorithm == cuda::LstmAlgorithm::Cudnn && bf16) {
+    // cuDNN's RNN takes bf16 math only with bf16 tensors; its float32 data allows TF32 at most.
+    detail::record_lstm_run(false, "stepwise (cudnn: no bf16 math for float32 tensors)");
+  } else if (algorithm == cuda::LstmAlgorithm::Cudnn) {  // an empty batch or input: cuDNN refuses
     detail::record_lstm_run(false, "stepwise (cudnn: an empty batch or input)");
   } else if (algorithm == cuda::LstmAlgorithm::Persistent) {
-    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
+    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H, bf16);
     if (plan.fits) {
       lstm::persistent_forward(plan, g, data_or_null(b_ih), data_or_null(b_hh), data_or_null(h0),
                                data_or_null(c0), w_hh_p, py, cbuf, save, T, B, H);
@@ -256,7 +267,8 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
 
   bool recurrence_done = false;
   if (cuda::lstm_algorithm() == cuda::LstmAlgorithm::Persistent) {
-    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
+    const kernels::LstmPersistentPlan plan =
+        lstm::persistent_plan(B, H, float32_matmul_precision() == MatmulPrecision::Medium);
     if (plan.fits) {
       lstm::persistent_backward(plan, a, cs, data_or_null(c0), pdy, dh_n.data_ptr<float>(),
                                 dc_n.data_ptr<float>(), w_hh_p, dg, dc_buf, pdc0, T, B, H);
@@ -320,42 +332,11 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
   }
 }
 
-// --- one step (nn::LSTMStepper) ----------------------------------------------------------
-
-// x (B,I) or undefined with gx (B,4H); w_ih (4H,I) (unused with gx), w_hh (4H,H); bias (4H)
-// = b_ih + b_hh, or undefined; h_prev, c_prev (B,H). Writes h, c (B,H). The same kernels in
-// the same order as lstm_forward at T = 1 with h0 given, so the same bits.
-void lstm_step_cuda(const Tensor& x, const Tensor& gx, const Tensor& w_ih, const Tensor& w_hh,
-                    const Tensor& bias, const Tensor& h_prev, const Tensor& c_prev, Tensor& h,
-                    Tensor& c) {
-  NN_CHECK(w_hh.dtype() == DType::Float32,
-           "lstm_step: float16 step weights on CUDA come with the fused LSTM kernels (issue "
-           "13); expected w_hh of dtype float32, got {}",
-           dtype_name(w_hh.dtype()));
-  const std::int64_t B = h_prev.size(0), H = w_hh.size(1), G4 = 4 * H;
-  if (B == 0) return;
-  const Device device = h_prev.device();
-  Tensor g_work = scratch(B * G4, device);
-  float* g = g_work.data_ptr<float>();
-  if (gx.defined()) {
-    copy_device(g, gx.data_ptr<float>(), B * G4);
-  } else {
-    const std::int64_t I = x.size(1);
-    run_gemm(device, false, true, B, G4, I, x.data_ptr<float>(), I, w_ih.data_ptr<float>(), I,
-             0.0f, g, G4);
-  }
-  run_gemm(device, false, true, B, G4, H, h_prev.data_ptr<float>(), H, w_hh.data_ptr<float>(),
-           H, 1.0f, g, G4);
-  lstm_cell_forward_cuda(g, data_or_null(bias), nullptr, data_or_null(c_prev),
-                         c.data_ptr<float>(), h.data_ptr<float>(), false, B, H);
-}
-
 }  // namespace
 
 void register_lstm_kernels() {
   kernels::lstm_forward.set(DeviceType::CUDA, lstm_forward_cuda);
   kernels::lstm_backward.set(DeviceType::CUDA, lstm_backward_cuda);
-  kernels::lstm_step.set(DeviceType::CUDA, lstm_step_cuda);
 }
 
 }  // namespace nn::cuda

@@ -14,6 +14,7 @@
 // holding the packed weights.
 #include "cuda/common.cuh"
 #include "cuda/lstm_paths.hpp"
+#include "libnn/cuda.hpp"
 
 #ifdef LIBNN_WITH_CUDNN
 
@@ -159,12 +160,18 @@ struct Layer {
     NN_CUDNN_CHECK(a.cudnnCreateDropoutDescriptor(&dropout));
     NN_CUDNN_CHECK(a.cudnnSetDropoutDescriptor(dropout, h, 0.0f, nullptr, 0, 0));
     NN_CUDNN_CHECK(a.cudnnCreateRNNDescriptor(&rnn));
-    // float32 in and out, FMA math: no TF32 (the CPU's float32 is the reference).
+    // float32 in and out. The math type follows the float32 matmul precision, as PyTorch's
+    // torch.backends.cudnn.allow_tf32: "highest" is FMA math (no TF32: the CPU's float32 is
+    // the reference), "high" the default math, which lets cuDNN use TF32 tensor cores for
+    // float32 data. "medium" (bf16) never gets here: cuDNN has no bf16 math for float32
+    // tensors, so lstm.cu runs it stepwise.
+    const cudnnMathType_t math =
+        float32_matmul_precision() == MatmulPrecision::High ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
     NN_CUDNN_CHECK(a.cudnnSetRNNDescriptor_v8(
         rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
-        CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
-        CUDNN_FMA_MATH, static_cast<int32_t>(I), static_cast<int32_t>(H), static_cast<int32_t>(H),
-        1, dropout, CUDNN_RNN_PADDED_IO_DISABLED));
+        CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, math,
+        static_cast<int32_t>(I), static_cast<int32_t>(H), static_cast<int32_t>(H), 1, dropout,
+        CUDNN_RNN_PADDED_IO_DISABLED));
     // Every sequence T long: the packed sequence-major layout is (T,B,features) as it is.
     const std::vector<int> lengths(static_cast<std::size_t>(B), static_cast<int>(T));
     float pad = 0.0f;

@@ -18,7 +18,8 @@ void register_loss_kernels();         // loss.cu: cross-entropy, BCE with logits
 void register_norm_kernels();         // norm.cu: layer norm, batch norm
 void register_embedding_kernels();    // embedding.cu
 void register_optim_kernels();        // optim.cu: SGD, Adam(W), RMSprop steps, abs_pow_sum
-void register_lstm_kernels();         // lstm.cu: lstm_forward, lstm_backward, lstm_step
+void register_lstm_kernels();         // lstm.cu: lstm_forward, lstm_backward
+void register_lstm_step_kernels();    // lstm_step.cu: lstm_step (nn::LSTMStepper)
 void register_conv_kernels();         // conv.cu: im2col, col2im
 
 }  // namespace nn::cuda

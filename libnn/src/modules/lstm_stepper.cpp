@@ -1,6 +1,6 @@
 // LSTMStepper (libnn/modules/lstm_stepper.hpp): the weights copied (float32) or rounded to
 // float16 once, then one kernel call per layer and step (kernels::lstm_step,
-// src/kernels/lstm.hpp).
+// src/kernels/lstm.hpp: src/cpu/lstm_gemv.cpp, src/cuda/lstm_step.cu).
 #include "libnn/modules/lstm_stepper.hpp"
 
 #include <cstdint>
@@ -97,23 +97,26 @@ void LSTMStepper::prepare_state(LSTMState& state, std::int64_t batch, const char
 
 Tensor LSTMStepper::run(const Tensor& x, const Tensor& gx, LSTMState& state) const {
   NoGradGuard no_grad;
-  const std::int64_t B = (x.defined() ? x : gx).size(0), H = hidden_size_;
+  const std::int64_t B = (x.defined() ? x : gx).size(0), H = hidden_size_, L = num_layers();
   const Device device = layers_[0].w_hh.device();
   auto& [h, c] = state;
+  // The new state of every layer, copied into `state` after the last layer (the kernel must
+  // not write its inputs): one allocation and one copy each per step, whatever L.
+  Tensor h_next = empty({L, B, H}, TensorOptions().device(device));
+  Tensor c_next = empty({L, B, H}, TensorOptions().device(device));
   Tensor input = x;
-  for (std::int64_t k = 0; k < num_layers(); ++k) {
+  for (std::int64_t k = 0; k < L; ++k) {
     const Layer& l = layers_[static_cast<std::size_t>(k)];
-    // Views of layer k's state, updated after the kernel (which must not write its inputs).
-    Tensor h_k = h.slice(0, k, k + 1).reshape({B, H});
-    Tensor c_k = c.slice(0, k, k + 1).reshape({B, H});
-    Tensor h_new = empty({B, H}, TensorOptions().device(device));
-    Tensor c_new = empty({B, H}, TensorOptions().device(device));
+    const Tensor h_k = h.slice(0, k, k + 1).reshape({B, H});
+    const Tensor c_k = c.slice(0, k, k + 1).reshape({B, H});
+    Tensor h_new = h_next.slice(0, k, k + 1).reshape({B, H});
+    Tensor c_new = c_next.slice(0, k, k + 1).reshape({B, H});
     kernels::lstm_step(device, input, k == 0 ? gx : Tensor(), l.w_ih, l.w_hh, l.bias, h_k, c_k,
                        h_new, c_new);
-    h_k.copy_(h_new);
-    c_k.copy_(c_new);
     input = h_new;
   }
+  h.copy_(h_next);
+  c.copy_(c_next);
   return input;
 }
 

@@ -40,6 +40,31 @@ namespace cuda_test {
 inline constexpr nn::Device kCpu = nn::Device::cpu();
 inline constexpr nn::Device kCuda = nn::Device::cuda(0);
 
+// A float rounded to fewer mantissa bits, as a tensor core's operand conversion does:
+// bf16 keeps 7 stored bits (drop 16), TF32 10 (drop 13). `nearest`: round to nearest, ties
+// to even; otherwise toward zero (truncation). NaN and infinity pass through.
+inline float round_mantissa(float x, int drop_bits, bool nearest = true) {
+  if (!std::isfinite(x)) return x;
+  std::uint32_t u = 0;
+  std::memcpy(&u, &x, sizeof u);
+  const std::uint32_t mask = ~((std::uint32_t{1} << drop_bits) - 1);
+  if (nearest) {
+    const std::uint32_t half = (std::uint32_t{1} << (drop_bits - 1)) - 1;
+    u += half + ((u >> drop_bits) & 1u);
+  }
+  u &= mask;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+inline constexpr int kBf16Drop = 16, kTf32Drop = 13;
+
+// A float32 tensor's values rounded (round_mantissa), as a new tensor on the same device.
+inline nn::Tensor rounded(const nn::Tensor& t, int drop_bits, bool nearest = true) {
+  std::vector<float> v = t.to(kCpu).to_vector<float>();
+  for (float& x : v) x = round_mantissa(x, drop_bits, nearest);
+  return nn::from_vector(v, t.sizes()).to(t.device());
+}
+
 // ||a - b|| / max(||b||, tiny) over all elements (float32 tensors on any device), in double.
 // A NaN anywhere (in either tensor, or from inf - inf) or a shape / dtype mismatch gives
 // infinity, so it never passes a `<= tolerance` check.

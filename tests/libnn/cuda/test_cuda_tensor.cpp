@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <string>
@@ -102,18 +103,37 @@ TEST(CudaKernelTable, MissingCudaKernelThrowsNamingTheKernel) {
   EXPECT_TRUE(contains(msg, "cuda:0")) << msg;
 }
 
-TEST(CudaMatmulPrecisionSetting, AcceptsHighestAndHighAndNamesThemOtherwise) {
+TEST(CudaMatmulPrecisionSetting, AcceptsPyTorchsThreeNamesAndNamesThemOtherwise) {
   const cuda_test::MatmulPrecisionGuard restore;  // whatever happens here is undone
   nn::set_float32_matmul_precision("high");
   EXPECT_EQ(nn::float32_matmul_precision(), nn::MatmulPrecision::High);
+  nn::set_float32_matmul_precision("medium");
+  EXPECT_EQ(nn::float32_matmul_precision(), nn::MatmulPrecision::Medium);
   nn::set_float32_matmul_precision("highest");
   EXPECT_EQ(nn::float32_matmul_precision(), nn::MatmulPrecision::Highest);
-  const std::string msg = error_message([] { nn::set_float32_matmul_precision("medium"); });
-  EXPECT_TRUE(contains(msg, "medium")) << msg;
+  for (nn::MatmulPrecision p :
+       {nn::MatmulPrecision::Highest, nn::MatmulPrecision::High, nn::MatmulPrecision::Medium}) {
+    nn::set_float32_matmul_precision(nn::matmul_precision_name(p));
+    EXPECT_EQ(nn::float32_matmul_precision(), p) << nn::matmul_precision_name(p);
+  }
+  nn::set_float32_matmul_precision("highest");
+  const std::string msg = error_message([] { nn::set_float32_matmul_precision("low"); });
+  EXPECT_TRUE(contains(msg, "\"low\"")) << msg;
   EXPECT_TRUE(contains(msg, "highest")) << msg;
   EXPECT_TRUE(contains(msg, "high")) << msg;
+  EXPECT_TRUE(contains(msg, "medium")) << msg;
   EXPECT_EQ(nn::float32_matmul_precision(), nn::MatmulPrecision::Highest)
       << "unchanged by the bad call";
+}
+
+TEST(CudaMatmulPrecisionSetting, GuardRestoresThePreviousPrecision) {
+  const cuda_test::MatmulPrecisionGuard restore;
+  nn::set_float32_matmul_precision("high");
+  {
+    const nn::Float32MatmulPrecisionGuard bf16(nn::MatmulPrecision::Medium);
+    EXPECT_EQ(nn::float32_matmul_precision(), nn::MatmulPrecision::Medium);
+  }
+  EXPECT_EQ(nn::float32_matmul_precision(), nn::MatmulPrecision::High);
 }
 
 // ============================================================================================
@@ -812,6 +832,34 @@ TEST(CudaMatmulPrecision, HighUsesTf32AndHighestMatchesCpu) {
   // The setting is read at each call: back to highest, back to float32 results.
   const cuda_test::MatmulPrecisionGuard precision(nn::MatmulPrecision::Highest);
   EXPECT_LE(rel_error(nn::matmul(ad, bd), reference), 1e-5);
+}
+
+// "medium": the operands rounded to bf16, the products summed in float32. The oracle is the
+// CPU's float32 product of the operands rounded here (bf16 times bf16 is exact in float32),
+// once rounded to nearest and once truncated, since cuBLAS does not document which its
+// conversion does; the GPU must match one of the two to float32 summation error, and be
+// far from the unrounded product. (Every CUDA GEMM shares this one call: gemm.cu.)
+TEST(CudaMatmulPrecision, MediumRoundsOperandsToBf16AndSumsInFloat32) {
+  NN_REQUIRE_CUDA();
+  nn::Generator gen = cuda_test::test_generator();
+  const Tensor a = nn::randn({256, 1024}, &gen), b = nn::randn({1024, 384}, &gen);
+  const Tensor exact = nn::matmul(a, b);
+  const Tensor nearest = nn::matmul(cuda_test::rounded(a, cuda_test::kBf16Drop),
+                                    cuda_test::rounded(b, cuda_test::kBf16Drop));
+  const Tensor truncated = nn::matmul(cuda_test::rounded(a, cuda_test::kBf16Drop, false),
+                                      cuda_test::rounded(b, cuda_test::kBf16Drop, false));
+  Tensor got;
+  {
+    const cuda_test::MatmulPrecisionGuard precision(nn::MatmulPrecision::Medium);
+    got = nn::matmul(a.to(kCuda), b.to(kCuda)).to(kCpu);
+  }
+  const double to_nearest = rel_error(got, nearest), to_truncated = rel_error(got, truncated);
+  std::printf("bf16 matmul: vs operands rounded to nearest %.3g, truncated %.3g, exact %.3g\n",
+              to_nearest, to_truncated, rel_error(got, exact));
+  EXPECT_LE(std::min(to_nearest, to_truncated), 1e-5)
+      << "\"medium\" is not the float32 product of bf16-rounded operands";
+  // bf16 keeps 8 significant bits: about 3e-3 here. Much closer means the setting was ignored.
+  EXPECT_GT(rel_error(got, exact), 3e-4) << "\"medium\" gave float32 (or TF32) results";
 }
 
 }  // namespace
