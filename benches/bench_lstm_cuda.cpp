@@ -1,6 +1,8 @@
 // bench_lstm_cuda: one LSTM layer on the GPU, forward + backward, with each of libnn's CUDA
 // algorithms (nn::cuda::set_lstm_algorithm: stepwise, persistent, cudnn), at T = 100 and
-// batch 1, 16, 64, 256 x hidden 256, 512, 1024 (input size = hidden), float32. Timed with
+// batch 1, 16, 64, 256 x hidden 256, 512, 1024 (input size = hidden), in fp32 and bf16
+// (--precisions fp32,tf32,bf16: nn::set_float32_matmul_precision "highest", "high", "medium";
+// docs/libnn.md, "Matrix product precision"; the tensors are float32 in all). Timed with
 // CUDA events on libnn's current stream: `--reps` forward + backward passes after `--warmup`,
 // the mean per pass. PyTorch's cuDNN LSTM at the same shapes is benches/lstm_cudnn_torch.py
 // (the yardstick); scripts/gpu-check.sh runs both and prints them side by side.
@@ -15,13 +17,14 @@
 // launched per token, or a CUDA graph of 16 tokens replayed; 64 tokens per call, each call
 // ending in the copy of its tokens to the host; wall clock). Tokens per second over --tokens.
 //
-// Output: one JSON object per line ({"algorithm", "ran", "T", "batch", "hidden", "fwd_bwd_ms",
-// "fwd_ms"}), then a table. Without a usable GPU it prints why and exits 0; in a build
-// without the CUDA backend it says so.
+// Output: one JSON object per line ({"algorithm", "precision", "ran", "T", "batch", "hidden",
+// "fwd_bwd_ms", "fwd_ms"}), then a table. Without a usable GPU it prints why and exits 0; in a
+// build without the CUDA backend it says so.
 //   build/release/benches/bench_lstm_cuda [--quick] [--reps N] [--batch 1,16] [--hidden 256]
 //                                         [--algorithms stepwise,persistent,cudnn] [--T 100]
-//   build/release/benches/bench_lstm_cuda --generate [--hidden 512,1024] [--layers 3] [--tokens
-//   2000]
+//                                         [--precisions fp32,bf16]
+//   build/release/benches/bench_lstm_cuda --generate [--hidden 512,1024] [--layers 3]
+//                                         [--tokens 2000]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -96,19 +99,32 @@ struct Options {
   std::vector<long> batches{1, 16, 64, 256};
   std::vector<long> hiddens{256, 512, 1024};
   std::vector<std::string> algorithms{"stepwise", "persistent", "cudnn"};
+  std::vector<std::string> precisions{"fp32", "bf16"};
   bool generate = false;
   long layers = 3, tokens = 2000;
 };
 
+// libnn's matmul precision for a --precisions entry.
+nn::MatmulPrecision matmul_precision(const std::string& name) {
+  if (name == "fp32") return nn::MatmulPrecision::Highest;
+  if (name == "tf32") return nn::MatmulPrecision::High;
+  if (name == "bf16") return nn::MatmulPrecision::Medium;
+  throw nn::Error(
+      "bench_lstm_cuda: --precisions expects fp32, tf32 or bf16 separated by commas, "
+      "got '" +
+      name + "'");
+}
+
 void usage() {
   std::printf(
       "usage: bench_lstm_cuda [--quick] [--T N] [--reps N] [--warmup N] [--batch LIST]\n"
-      "                       [--hidden LIST] [--algorithms LIST]\n"
+      "                       [--hidden LIST] [--algorithms LIST] [--precisions LIST]\n"
       "       bench_lstm_cuda --generate [--hidden LIST] [--layers N] [--tokens N]\n"
       "  One LSTM layer (input size = hidden) on the GPU, forward + backward, per algorithm\n"
-      "  (stepwise, persistent, cudnn), timed with CUDA events; JSON lines, then a table.\n"
+      "  (stepwise, persistent, cudnn) and matmul precision (fp32, tf32, bf16: the GEMMs'\n"
+      "  operands; tensors stay float32), timed with CUDA events; JSON lines, then a table.\n"
       "  --quick   2 timed passes after 1 warm-up (default 5 after 2)\n"
-      "  defaults: --T 100 --batch 1,16,64,256 --hidden 256,512,1024\n"
+      "  defaults: --T 100 --batch 1,16,64,256 --hidden 256,512,1024 --precisions fp32,bf16\n"
       "  --generate  batch-1 generation (Embedding(360,H) -> LSTM layers -> Linear(H,360)) in\n"
       "              tokens/s: the stepper per token, the token loop eager and as a CUDA graph\n"
       "              (defaults --hidden 512 --layers 3 --tokens 2000)\n");
@@ -149,6 +165,10 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--algorithms") {
       o.algorithms = split(value());
       for (const std::string& a : o.algorithms) nn::cuda::set_lstm_algorithm(a);  // checks
+      nn::cuda::set_lstm_algorithm(nn::cuda::LstmAlgorithm::Auto);
+    } else if (arg == "--precisions") {
+      o.precisions = split(value());
+      for (const std::string& p : o.precisions) matmul_precision(p);  // checks
     } else {
       usage();
       throw nn::Error("bench_lstm_cuda: unknown argument '" + arg + "'");
@@ -330,37 +350,40 @@ int main(int argc, char** argv) {
       return 0;
     }
     struct Row {
-      std::string algorithm;
+      std::string algorithm, precision;
       long B, H;
       Timing t;
     };
     std::vector<Row> rows;
     for (const long H : o.hiddens) {
       for (const long B : o.batches) {
-        for (const std::string& a : o.algorithms) {
-          nn::cuda::set_lstm_algorithm(a);
-          Row row{a, B, H, {}};
-          try {
-            row.t = measure(o, B, H);
-          } catch (const std::exception& e) {
-            row.t.ran = std::string("error: ") + e.what();
+        for (const std::string& precision : o.precisions) {
+          for (const std::string& a : o.algorithms) {
+            nn::cuda::set_lstm_algorithm(a);
+            Row row{a, precision, B, H, {}};
+            try {
+              const nn::Float32MatmulPrecisionGuard guard(matmul_precision(precision));
+              row.t = measure(o, B, H);
+            } catch (const std::exception& e) {
+              row.t.ran = std::string("error: ") + e.what();
+            }
+            nn::cuda::set_lstm_algorithm(nn::cuda::LstmAlgorithm::Auto);
+            std::printf(
+                "{\"algorithm\": \"%s\", \"precision\": \"%s\", \"ran\": \"%s\", \"T\": %ld, "
+                "\"batch\": %ld, \"hidden\": %ld, \"fwd_bwd_ms\": %s, \"fwd_ms\": %s}\n",
+                a.c_str(), precision.c_str(), json_escape(row.t.ran.substr(0, 200)).c_str(), o.T, B,
+                H, json_ms(row.t.fwd_bwd_ms).c_str(), json_ms(row.t.fwd_ms).c_str());
+            std::fflush(stdout);
+            rows.push_back(row);
           }
-          nn::cuda::set_lstm_algorithm(nn::cuda::LstmAlgorithm::Auto);
-          std::printf(
-              "{\"algorithm\": \"%s\", \"ran\": \"%s\", \"T\": %ld, \"batch\": %ld, \"hidden\": "
-              "%ld, \"fwd_bwd_ms\": %s, \"fwd_ms\": %s}\n",
-              a.c_str(), json_escape(row.t.ran.substr(0, 200)).c_str(), o.T, B, H,
-              json_ms(row.t.fwd_bwd_ms).c_str(), json_ms(row.t.fwd_ms).c_str());
-          std::fflush(stdout);
-          rows.push_back(row);
         }
       }
     }
-    std::printf("\n| hidden | batch | algorithm | fwd+bwd ms | fwd ms | ran |\n");
-    std::printf("|---|---|---|---|---|---|\n");
+    std::printf("\n| hidden | batch | precision | algorithm | fwd+bwd ms | fwd ms | ran |\n");
+    std::printf("|---|---|---|---|---|---|---|\n");
     for (const Row& r : rows) {
-      std::printf("| %ld | %ld | %s | %.3f | %.3f | %s |\n", r.H, r.B, r.algorithm.c_str(),
-                  r.t.fwd_bwd_ms, r.t.fwd_ms, r.t.ran.substr(0, 80).c_str());
+      std::printf("| %ld | %ld | %s | %s | %.3f | %.3f | %s |\n", r.H, r.B, r.precision.c_str(),
+                  r.algorithm.c_str(), r.t.fwd_bwd_ms, r.t.fwd_ms, r.t.ran.substr(0, 80).c_str());
     }
     return 0;
   } catch (const std::exception& e) {

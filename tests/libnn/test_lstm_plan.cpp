@@ -48,6 +48,33 @@ TEST(LstmPlan, AgreesWithBruteForce) {
   }
 }
 
+// bf16 on chip: half the bytes per unit, the same cut, and the hidden sizes up to about
+// 1900 fit a Hopper GPU (float32: about 1320).
+TEST(LstmPlan, Bf16HalvesTheBytesPerUnit) {
+  for (std::int64_t H = 1; H <= 2600; H += (H < 300 ? 1 : 37)) {
+    SCOPED_TRACE("H " + std::to_string(H));
+    const auto f32 = plan_lstm_persistent(16, H, kHopper);
+    const auto bf16 = plan_lstm_persistent(16, H, kHopper, 2);
+    const std::int64_t units = fewest_units(H, kHopper.sm_count);
+    EXPECT_EQ(f32.weight_bytes, 4);
+    EXPECT_EQ(bf16.weight_bytes, 2);
+    EXPECT_EQ(bf16.units, units);
+    EXPECT_EQ(bf16.blocks, f32.blocks);
+    EXPECT_EQ(bf16.smem_bytes, units * 4 * H * 2);
+    EXPECT_EQ(bf16.fits, units * 4 * H * 2 <= kHopper.smem_per_block) << bf16.reason;
+    if (f32.fits) {
+      EXPECT_TRUE(bf16.fits) << "whatever fits in float32 fits in bf16";
+    }
+    if (!bf16.fits) {
+      EXPECT_NE(bf16.reason.find("4H bf16 values"), std::string::npos) << bf16.reason;
+    }
+  }
+  EXPECT_FALSE(plan_lstm_persistent(1, 1500, kHopper).fits);
+  EXPECT_TRUE(plan_lstm_persistent(1, 1500, kHopper, 2).fits);   // 12 units x 12000 bytes
+  EXPECT_TRUE(plan_lstm_persistent(1, 1900, kHopper, 2).fits);   // 15 x 15200 = 228000
+  EXPECT_FALSE(plan_lstm_persistent(1, 2048, kHopper, 2).fits);  // 16 x 16384 = 262144
+}
+
 // The bench's hidden sizes fit a Hopper GPU; twice the largest does not.
 TEST(LstmPlan, HopperHolds256To1024) {
   for (const std::int64_t H : {256, 512, 1024}) {

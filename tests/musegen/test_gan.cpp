@@ -174,16 +174,20 @@ TEST(Gan, ModelsTableSaysWhatIsNotBuilt) {
   EXPECT_THROW(gan_model("wavegan"), std::invalid_argument);
 }
 
-// The smoke test the issue asks for: over 300 steps the discriminator's accuracy leaves 100%
+// The smoke test the issue asks for: over 900 steps the discriminator's accuracy leaves 100%
 // (it does not win at once and stay there) and the generated notes move toward the data's
-// statistics.
+// statistics. 900 steps, not tiny_options' 300: at 300 steps the run passed on 3 seeds of 8
+// (the others ended 0.52-0.97 data sd from the data on some feature); at 900 steps seeds 1-12
+// all pass, the worst feature ending 0.43 sd away (measured 2026-12-06, GanOptions::seed).
 TEST(Gan, CrnnGanTrainsVisiblyOnATinySyntheticSet) {
   const fs::path dir = test::fresh_temp_dir("gan");
   const std::vector<NoteFeatures> data = write_synthetic_set(dir / "data");
   GanOptions o = tiny_options(dir / "data", dir / "run");
+  o.epochs = 150;  // 6 steps per epoch
+  const std::int64_t steps = o.epochs * 6, adversarial = steps - o.pretrain_steps;
   std::ostringstream log;
   const TrainerResult r = gan_train(o, log);
-  ASSERT_EQ(r.steps, 300);
+  ASSERT_EQ(r.steps, steps);
   const std::vector<Row> rows = read_metrics(RunDir{o.run_dir}.metrics());
   std::vector<double> accuracy, distance;
   std::int64_t d_updates = 0;
@@ -194,8 +198,8 @@ TEST(Gan, CrnnGanTrainsVisiblyOnATinySyntheticSet) {
     }
     if (row.kind == "epoch") distance.push_back(row.values.at("stat_distance"));
   }
-  ASSERT_EQ(accuracy.size(), 240u);
-  ASSERT_EQ(distance.size(), 50u);
+  ASSERT_EQ(accuracy.size(), static_cast<std::size_t>(adversarial));
+  ASSERT_EQ(distance.size(), static_cast<std::size_t>(o.epochs));
   // The discriminator learns (it is updated, and is right more often than chance on
   // average) but does not run away: over the last 100 steps it is wrong on a good share.
   double late = 0;
@@ -216,9 +220,8 @@ TEST(Gan, CrnnGanTrainsVisiblyOnATinySyntheticSet) {
   g.length = 32;
   const std::vector<double> gaps = mean_gaps(data, gan_generate(load_gan_weights(o.run_dir), g));
   for (std::size_t f = 0; f < 4; ++f) EXPECT_LT(gaps[f], 0.5) << "feature " << f;
-  std::cout << "late D accuracy " << late << ", D updated in " << d_updates
-            << " of 240 steps, stat distance " << distance.front() << " -> " << best
-            << " (best epoch)"
+  std::cout << "late D accuracy " << late << ", D updated in " << d_updates << " of " << adversarial
+            << " steps, stat distance " << distance.front() << " -> " << best << " (best epoch)"
             << ", mean gaps (data sd) " << gaps[0] << " " << gaps[1] << " " << gaps[2] << " "
             << gaps[3] << "\n";
   fs::remove_all(dir);

@@ -14,7 +14,8 @@
 //
 // Precision (nn::set_float32_matmul_precision): every product here goes through the gemm
 // table, so TF32 ("high") and bf16 ("medium") operands apply to all of them; the pointwise
-// kernels, the gates and the cell state are float32 whatever the setting. cuDNN has no bf16
+// kernels, the gates and the cell state are float32 whatever the setting. The persistent
+// kernels keep w_hh on chip in bf16 under "medium" (lstm_persistent.cu). cuDNN has no bf16
 // math for float32 tensors, so the cudnn algorithm runs stepwise under "medium".
 //
 // Forward: G = x w_ih^T for all T steps in one GEMM; per step G_t += h_{t-1} w_hh^T, then
@@ -55,10 +56,6 @@ void run_gemm(Device device, bool ta, bool tb, std::int64_t M, std::int64_t N,
               std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
   kernels::gemm(device, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
-
-// Under bf16 ("medium") the persistent kernels' recurrence still multiplies float32 w_hh by
-// float32 h (or dG) on chip; only the GEMMs around it take bf16 operands.
-constexpr const char* persistent_bf16_note = "persistent (its recurrence in float32)";
 
 __device__ __forceinline__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
@@ -141,13 +138,13 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
   } else if (algorithm == cuda::LstmAlgorithm::Cudnn) {  // an empty batch or input: cuDNN refuses
     detail::record_lstm_run(false, "stepwise (cudnn: an empty batch or input)");
   } else if (algorithm == cuda::LstmAlgorithm::Persistent) {
-    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
+    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H, bf16);
     if (plan.fits) {
       lstm::persistent_forward(plan, g, data_or_null(b_ih), data_or_null(b_hh), data_or_null(h0),
                                data_or_null(c0), w_hh_p, py, cbuf, save, T, B, H);
       copy_device(h_n.data_ptr<float>(), py + (T - 1) * BH, BH);
       copy_device(c_n.data_ptr<float>(), c_at(T - 1), BH);
-      detail::record_lstm_run(false, bf16 ? persistent_bf16_note : "persistent");
+      detail::record_lstm_run(false, "persistent");
       return;
     }
     detail::record_lstm_run(false, "stepwise (persistent does not fit: " + plan.reason + ")");
@@ -270,14 +267,13 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
 
   bool recurrence_done = false;
   if (cuda::lstm_algorithm() == cuda::LstmAlgorithm::Persistent) {
-    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H);
+    const kernels::LstmPersistentPlan plan =
+        lstm::persistent_plan(B, H, float32_matmul_precision() == MatmulPrecision::Medium);
     if (plan.fits) {
       lstm::persistent_backward(plan, a, cs, data_or_null(c0), pdy, dh_n.data_ptr<float>(),
                                 dc_n.data_ptr<float>(), w_hh_p, dg, dc_buf, pdc0, T, B, H);
       recurrence_done = true;
-      detail::record_lstm_run(true, float32_matmul_precision() == MatmulPrecision::Medium
-                                        ? persistent_bf16_note
-                                        : "persistent");
+      detail::record_lstm_run(true, "persistent");
     } else {
       detail::record_lstm_run(true, "stepwise (persistent does not fit: " + plan.reason + ")");
     }

@@ -14,8 +14,10 @@
 
 namespace nn::cuda::lstm {
 
-// The persistent kernels' plan for (B, H) on the current device, with its occupancy asked.
-kernels::LstmPersistentPlan persistent_plan(std::int64_t B, std::int64_t H);
+// The persistent kernels' plan for (B, H) on the current device, with its occupancy asked;
+// `bf16`: w_hh kept on chip in bf16 and the products' operands rounded to bf16 (the bf16
+// matmul precision), float32 otherwise. The forward and backward run what the plan says.
+kernels::LstmPersistentPlan persistent_plan(std::int64_t B, std::int64_t H, bool bf16);
 
 // The forward recurrence. g (T,B,4H) holds x_t w_ih^T for every step; each step adds
 // h_{t-1} w_hh^T and the biases and applies the cell update, leaving the activations in g

@@ -15,7 +15,16 @@
 //
 // What other blocks wrote in this launch (h_{t-1}, dG_{t+1}) is read with __ldcg, from L2,
 // after the grid sync; the cells and dc a thread reads are its own.
+//
+// Precision: each kernel is a template on how w_hh is kept on chip (OnChip<W>). float: the
+// float32 products of the default precision. __nv_bfloat16, under the bf16 matmul precision
+// ("medium"): w_hh rounded to bf16 (to nearest even) as it is loaded, half the shared memory
+// per unit (so twice the weights fit), and the other operand (h_{t-1}, or dG_{t+1}) rounded
+// to bf16 as it is read; the products of two bf16 values are exact in float32 and summed in
+// float32, the gates and cells float32: the same arithmetic as the stepwise path's bf16
+// GEMMs, in another order. TF32 ("high") keeps the float32 kernels.
 #include <cooperative_groups.h>
+#include <cuda_bf16.h>
 
 #include <mutex>
 #include <vector>
@@ -32,6 +41,27 @@ namespace {
 constexpr int kRows = 4;
 
 __device__ __forceinline__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+// How a w_hh value is kept in shared memory, and how the other operand of its products is
+// rounded: float (as it is) or __nv_bfloat16 (both rounded to bf16).
+template <class W>
+struct OnChip;
+
+template <>
+struct OnChip<float> {
+  static __device__ __forceinline__ float store(float v) { return v; }
+  static __device__ __forceinline__ float load(float v) { return v; }
+  static __device__ __forceinline__ float operand(float v) { return v; }
+};
+
+template <>
+struct OnChip<__nv_bfloat16> {
+  static __device__ __forceinline__ __nv_bfloat16 store(float v) { return __float2bfloat16_rn(v); }
+  static __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
+  static __device__ __forceinline__ float operand(float v) {
+    return __bfloat162float(__float2bfloat16_rn(v));
+  }
+};
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -52,16 +82,18 @@ struct ForwardArgs {
   std::int64_t T, B, H, units;
 };
 
-// Shared memory: unit u's gate q row of w_hh at smem[(u * 4 + q) * H .. + H).
+// Shared memory: unit u's gate q row of w_hh at smem[(u * 4 + q) * H .. + H), as W.
+template <class W>
 __global__ void lstm_persistent_forward_kernel(ForwardArgs p) {
-  extern __shared__ float smem[];
+  extern __shared__ __align__(16) unsigned char smem_bytes[];
+  W* smem = reinterpret_cast<W*>(smem_bytes);
   cg::grid_group grid = cg::this_grid();
   const std::int64_t H = p.H, B = p.B, G4 = 4 * H, BH = B * H;
   const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.x) * p.units;
   const std::int64_t nu = j0 < H ? (p.units < H - j0 ? p.units : H - j0) : 0;
   for (std::int64_t e = threadIdx.x; e < nu * G4; e += blockDim.x) {
     const std::int64_t u = e / G4, q = (e % G4) / H, k = e % H;
-    smem[e] = p.w_hh[(q * H + j0 + u) * H + k];
+    smem[e] = OnChip<W>::store(p.w_hh[(q * H + j0 + u) * H + k]);
   }
   __syncthreads();
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
@@ -79,15 +111,15 @@ __global__ void lstm_persistent_forward_kernel(ForwardArgs p) {
         for (int q = 0; q < 4; ++q) acc[r][q] = 0.0f;
       }
       if (h_prev) {
-        const float* w = smem + u * G4;
+        const W* w = smem + u * G4;
         for (std::int64_t k = lane; k < H; k += 32) {
           float wq[4];
 #pragma unroll
-          for (int q = 0; q < 4; ++q) wq[q] = w[q * H + k];
+          for (int q = 0; q < 4; ++q) wq[q] = OnChip<W>::load(w[q * H + k]);
 #pragma unroll
           for (int r = 0; r < kRows; ++r) {
             if (b0 + r < B) {  // the same for the whole warp
-              const float hv = __ldcg(h_prev + (b0 + r) * H + k);
+              const float hv = OnChip<W>::operand(__ldcg(h_prev + (b0 + r) * H + k));
 #pragma unroll
               for (int q = 0; q < 4; ++q) acc[r][q] += hv * wq[q];
             }
@@ -149,16 +181,18 @@ struct BackwardArgs {
   std::int64_t T, B, H, units;
 };
 
-// Shared memory: unit u's column of w_hh (4H floats) at smem[u * 4H .. + 4H).
+// Shared memory: unit u's column of w_hh (4H values) at smem[u * 4H .. + 4H), as W.
+template <class W>
 __global__ void lstm_persistent_backward_kernel(BackwardArgs p) {
-  extern __shared__ float smem[];
+  extern __shared__ __align__(16) unsigned char smem_bytes[];
+  W* smem = reinterpret_cast<W*>(smem_bytes);
   cg::grid_group grid = cg::this_grid();
   const std::int64_t H = p.H, B = p.B, G4 = 4 * H, BH = B * H;
   const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.x) * p.units;
   const std::int64_t nu = j0 < H ? (p.units < H - j0 ? p.units : H - j0) : 0;
   for (std::int64_t e = threadIdx.x; e < nu * G4; e += blockDim.x) {
     const std::int64_t u = e / G4, n = e % G4;
-    smem[e] = p.w_hh[n * H + j0 + u];
+    smem[e] = OnChip<W>::store(p.w_hh[n * H + j0 + u]);
   }
   __syncthreads();
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
@@ -170,12 +204,14 @@ __global__ void lstm_persistent_backward_kernel(BackwardArgs p) {
       // h_t feeds G_{t+1}: its recurrent gradient is (dG_{t+1} w_hh)[b, j]
       float acc[kRows] = {};
       if (!last) {
-        const float* w = smem + u * G4;
+        const W* w = smem + u * G4;
         for (std::int64_t n = lane; n < G4; n += 32) {
-          const float wn = w[n];
+          const float wn = OnChip<W>::load(w[n]);
 #pragma unroll
           for (int r = 0; r < kRows; ++r) {
-            if (b0 + r < B) acc[r] += __ldcg(p.dg + ((t + 1) * B + b0 + r) * G4 + n) * wn;
+            if (b0 + r < B) {
+              acc[r] += OnChip<W>::operand(__ldcg(p.dg + ((t + 1) * B + b0 + r) * G4 + n)) * wn;
+            }
           }
         }
 #pragma unroll
@@ -250,10 +286,11 @@ int occupancy(Kernel kernel, int threads, std::int64_t bytes) {
 
 }  // namespace
 
-kernels::LstmPersistentPlan persistent_plan(std::int64_t B, std::int64_t H) {
+kernels::LstmPersistentPlan persistent_plan(std::int64_t B, std::int64_t H, bool bf16) {
   const DeviceLimits d = device_limits();
   kernels::LstmGpuLimits limits{d.sm_count, d.smem_optin, -1};
-  kernels::LstmPersistentPlan plan = kernels::plan_lstm_persistent(B, H, limits);
+  const int weight_bytes = bf16 ? 2 : 4;
+  kernels::LstmPersistentPlan plan = kernels::plan_lstm_persistent(B, H, limits, weight_bytes);
   if (!plan.fits) return plan;
   if (!d.cooperative) {
     plan.fits = false;
@@ -261,10 +298,16 @@ kernels::LstmPersistentPlan persistent_plan(std::int64_t B, std::int64_t H) {
     return plan;
   }
   // Forward and backward take the same shared memory; both must be resident.
-  limits.blocks_per_sm =
-      std::min(occupancy(lstm_persistent_forward_kernel, plan.threads, plan.smem_bytes),
-               occupancy(lstm_persistent_backward_kernel, plan.threads, plan.smem_bytes));
-  return kernels::plan_lstm_persistent(B, H, limits);
+  if (bf16) {
+    limits.blocks_per_sm = std::min(
+        occupancy(lstm_persistent_forward_kernel<__nv_bfloat16>, plan.threads, plan.smem_bytes),
+        occupancy(lstm_persistent_backward_kernel<__nv_bfloat16>, plan.threads, plan.smem_bytes));
+  } else {
+    limits.blocks_per_sm =
+        std::min(occupancy(lstm_persistent_forward_kernel<float>, plan.threads, plan.smem_bytes),
+                 occupancy(lstm_persistent_backward_kernel<float>, plan.threads, plan.smem_bytes));
+  }
+  return kernels::plan_lstm_persistent(B, H, limits, weight_bytes);
 }
 
 void persistent_forward(const kernels::LstmPersistentPlan& plan, float* g, const float* b_ih,
@@ -275,8 +318,11 @@ void persistent_forward(const kernels::LstmPersistentPlan& plan, float* g, const
   ForwardArgs args{g, b_ih, b_hh, h0, c0, w_hh, y, cbuf, save ? 1 : 0, T, B, H, plan.units};
   void* params[] = {&args};
   NN_CUDA_CHECK(cudaLaunchCooperativeKernel(
-      reinterpret_cast<const void*>(lstm_persistent_forward_kernel), dim3(plan.blocks),
-      dim3(plan.threads), params, static_cast<std::size_t>(plan.smem_bytes), current_stream()));
+      plan.weight_bytes == 2
+          ? reinterpret_cast<const void*>(lstm_persistent_forward_kernel<__nv_bfloat16>)
+          : reinterpret_cast<const void*>(lstm_persistent_forward_kernel<float>),
+      dim3(plan.blocks), dim3(plan.threads), params, static_cast<std::size_t>(plan.smem_bytes),
+      current_stream()));
 }
 
 void persistent_backward(const kernels::LstmPersistentPlan& plan, const float* a, const float* cs,
@@ -287,8 +333,11 @@ void persistent_backward(const kernels::LstmPersistentPlan& plan, const float* a
   BackwardArgs args{a, cs, c0, dy, dh_n, dc_n, w_hh, dg, dc_work, dc0, T, B, H, plan.units};
   void* params[] = {&args};
   NN_CUDA_CHECK(cudaLaunchCooperativeKernel(
-      reinterpret_cast<const void*>(lstm_persistent_backward_kernel), dim3(plan.blocks),
-      dim3(plan.threads), params, static_cast<std::size_t>(plan.smem_bytes), current_stream()));
+      plan.weight_bytes == 2
+          ? reinterpret_cast<const void*>(lstm_persistent_backward_kernel<__nv_bfloat16>)
+          : reinterpret_cast<const void*>(lstm_persistent_backward_kernel<float>),
+      dim3(plan.blocks), dim3(plan.threads), params, static_cast<std::size_t>(plan.smem_bytes),
+      current_stream()));
 }
 
 }  // namespace nn::cuda::lstm

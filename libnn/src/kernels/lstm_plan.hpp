@@ -9,8 +9,9 @@
 //             computes the four gate pre-activations of its units, then their cell update;
 //   backward: the column j of w_hh (4H floats per unit), so the block computes its units'
 //             part of dh_{t} = dG_{t+1} w_hh, then their gate gradients.
-// Either way a unit costs 4 H floats of shared memory, and one grid-wide synchronisation per
-// step publishes h_t (forward) or dG_t (backward) to every block.
+// Either way a unit costs 4 H weights of shared memory: float32 (4 bytes), or bf16 (2 bytes)
+// under the bf16 matmul precision, which so holds twice the weights per block. One grid-wide
+// synchronisation per step publishes h_t (forward) or dG_t (backward) to every block.
 //
 // A shape fits when every block's slice fits the shared memory a block may opt into and the
 // grid (at most one block per multiprocessor: they must all be resident at once) covers H.
@@ -37,21 +38,25 @@ struct LstmPersistentPlan {
   int threads = 0;              // per block
   std::int64_t units = 0;       // hidden units per block (the last block may have fewer)
   std::int64_t smem_bytes = 0;  // dynamic shared memory per block
+  int weight_bytes = 4;         // bytes of one w_hh value on chip: 4 float32, 2 bf16
 };
 
 inline constexpr int kLstmPersistentThreads = 256;
-// The slice of w_hh a unit keeps on chip: 4 H floats (forward rows or backward columns).
-inline std::int64_t lstm_persistent_unit_bytes(std::int64_t H) {
-  return 4 * H * static_cast<std::int64_t>(sizeof(float));
+// The slice of w_hh a unit keeps on chip: 4 H values (forward rows or backward columns) of
+// weight_bytes each.
+inline std::int64_t lstm_persistent_unit_bytes(std::int64_t H, int weight_bytes = 4) {
+  return 4 * H * static_cast<std::int64_t>(weight_bytes);
 }
 
 // The plan for a layer of H hidden units and B batch rows on a GPU with `limits`. As few
 // units per block as the multiprocessors allow (the work of a step is spread over the most
-// blocks), and then as few blocks as that many units per block need.
+// blocks), and then as few blocks as that many units per block need. weight_bytes: 4 (w_hh
+// in float32 on chip) or 2 (bf16).
 inline LstmPersistentPlan plan_lstm_persistent(std::int64_t B, std::int64_t H,
-                                               const LstmGpuLimits& limits) {
+                                               const LstmGpuLimits& limits, int weight_bytes = 4) {
   LstmPersistentPlan plan;
   plan.threads = kLstmPersistentThreads;
+  plan.weight_bytes = weight_bytes;
   if (B <= 0 || H <= 0) {
     plan.reason = "an empty batch or layer";
     return plan;
@@ -67,10 +72,11 @@ inline LstmPersistentPlan plan_lstm_persistent(std::int64_t B, std::int64_t H,
   const std::int64_t sms = limits.sm_count;
   plan.units = (H + sms - 1) / sms;
   plan.blocks = static_cast<int>((H + plan.units - 1) / plan.units);
-  plan.smem_bytes = plan.units * lstm_persistent_unit_bytes(H);
+  plan.smem_bytes = plan.units * lstm_persistent_unit_bytes(H, weight_bytes);
   if (plan.smem_bytes > limits.smem_per_block) {
     plan.reason = "w_hh does not fit on chip: " + std::to_string(plan.units) +
-                  " hidden units per block x 4H floats = " + std::to_string(plan.smem_bytes) +
+                  " hidden units per block x 4H " + (weight_bytes == 2 ? "bf16 values" : "floats") +
+                  " = " + std::to_string(plan.smem_bytes) +
                   " bytes of shared memory per block, the GPU allows " +
                   std::to_string(limits.smem_per_block) + " (H = " + std::to_string(H) + " on " +
                   std::to_string(limits.sm_count) + " multiprocessors)";

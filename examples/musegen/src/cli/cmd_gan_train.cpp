@@ -127,7 +127,9 @@ int cmd_gan_train(Args args) {
   cli::add_device_option(p, device_name);
   std::string lstm_algorithm = "auto";
   cli::add_lstm_algorithm_option(p, lstm_algorithm);
+  cli::add_precision_option(p, o.precision);
   if (!p.parse(args)) return 0;
+  cli::check_precision_option(o.precision);
   cli::apply_threads(threads);
   const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
   cli::apply_lstm_algorithm(lstm_algorithm, device, o.quiet ? nullptr : &std::cerr);

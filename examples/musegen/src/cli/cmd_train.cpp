@@ -84,7 +84,9 @@ int cmd_train(Args args) {
   cli::add_device_option(p, device_name);
   std::string lstm_algorithm = "auto";
   cli::add_lstm_algorithm_option(p, lstm_algorithm);
+  cli::add_precision_option(p, o.precision);
   if (!p.parse(args)) return 0;
+  cli::check_precision_option(o.precision);
   cli::apply_threads(threads);
   // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
   const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);

@@ -4,6 +4,8 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "precision.hpp"
+
 namespace musegen::cli {
 
 Parser& add_device_option(Parser& p, std::string& device) {
@@ -36,6 +38,23 @@ Parser& add_lstm_algorithm_option(Parser& p, std::string& algorithm) {
                   "how the LSTM layers run on a GPU: auto (the default: stepwise), stepwise "
                   "(cuBLAS per step), persistent (one kernel keeping w_hh on chip; stepwise "
                   "when it does not fit) or cudnn (cuDNN's RNN; needs libcudnn)");
+}
+
+Parser& add_precision_option(Parser& p, std::string& precision) {
+  return p.option("precision", precision, "NAME",
+                  "the GPU's matrix products: fp32 (the default), tf32 (operands rounded to TF32 "
+                  "on tensor cores) or bf16 (operands rounded to bf16); sums, weights, gradients "
+                  "and the LSTM's cells stay float32 in all three. tf32 and bf16 need --device "
+                  "cuda. Saved with the run and kept on --resume (docs/libnn.md, \"Matrix product "
+                  "precision\")");
+}
+
+void check_precision_option(const std::string& precision) {
+  try {
+    matmul_precision_for(precision);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
 }
 
 void apply_lstm_algorithm(const std::string& algorithm, const nn::Device& device,

@@ -43,6 +43,13 @@ Parser& add_lstm_algorithm_option(Parser& p, std::string& algorithm);
 // four for any other name. On a GPU, a choice other than auto is said on `log` (when not
 // null): "lstm: persistent (--lstm-algorithm)"; on the CPU it changes nothing and says
 // "lstm: --lstm-algorithm persistent has no effect on the cpu".
+// --precision fp32|tf32|bf16 (train, gan-train): the GPU's matrix-product precision for the
+// run (train/precision.hpp), bound to `precision`.
+Parser& add_precision_option(Parser& p, std::string& precision);
+// Throws UsageError naming fp32, tf32 and bf16 when `precision` is none of them. (tf32 and
+// bf16 on the CPU are refused by train() / gan_train(), which know the resumed run's value.)
+void check_precision_option(const std::string& precision);
+
 void apply_lstm_algorithm(const std::string& algorithm, const nn::Device& device,
                           std::ostream* log);
 

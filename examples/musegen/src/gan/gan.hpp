@@ -73,6 +73,7 @@ struct GanOptions {
   bool quiet = false;
   bool tensorboard = true;
   nn::Device device = nn::Device::cpu();  // not saved: a run may resume on another device
+  std::string precision = "fp32";  // --precision (train/precision.hpp): saved, kept on resume
   // Stopping (as TrainOptions, train.hpp): Ctrl-C / SIGTERM when handle_sigint, a stop token,
   // and for tests a stop right after a step (0: never).
   bool handle_sigint = true;

@@ -13,6 +13,7 @@
 
 #include "gan.hpp"
 #include "gpu_memory.hpp"
+#include "precision.hpp"
 #include "progress.hpp"
 #include "run_lock.hpp"
 #include "saved_options.hpp"
@@ -56,6 +57,8 @@ const std::vector<OptionField>& option_fields() {
       {"n-critic", &GanOptions::n_critic, true},
       {"gp-weight", &GanOptions::gp_weight, true},
       {"zero-length-off-first", &GanOptions::zero_length_off_first, true},
+      // The products' precision changes the run's numbers; runs from before it were fp32.
+      {"precision", &GanOptions::precision, true, "fp32"},
       {"checkpoint-every", &GanOptions::checkpoint_every, false},
   };
   return fields;
@@ -119,6 +122,7 @@ void check_options(const GanOptions& o) {
   if (!(o.clip >= 0)) throw std::invalid_argument("--clip must be >= 0");
   if (!(o.freeze_accuracy >= 0 && o.freeze_accuracy <= 1))
     throw std::invalid_argument("--freeze-accuracy must be in [0, 1]");
+  check_precision(o.precision, o.device);
 }
 
 // --- the console -------------------------------------------------------------------------------
@@ -242,6 +246,10 @@ TrainerResult gan_train(GanOptions options, std::ostream& log) {
         << " in " << run.root.string() << "\n";
   }
 
+  // The run's GPU matrix-product precision, for this call only (as train() does).
+  const nn::Float32MatmulPrecisionGuard precision(matmul_precision_for(options.precision));
+  if (const std::string note = precision_note(options.precision); !note.empty() && !options.quiet)
+    log << "gan-train: " << note << "\n";
   std::unique_ptr<GanTask> task = model.make_task(options, data, run);
   ConsoleObserver console(log, options, *task);
   TrainerOptions trainer_options;

@@ -21,6 +21,9 @@ struct SavedOption {
   const char* flag;  // the command-line name
   std::variant<std::int64_t Options::*, double Options::*, std::string Options::*> member;
   bool fixed;  // a resumed run keeps the saved value (and the flag may not be given)
+  // A string flag added after runs were saved: the value a state file without it had (null:
+  // the key is required).
+  const char* if_missing = nullptr;
 };
 
 inline std::string saved_option_key(const char* flag) {
@@ -76,6 +79,8 @@ void restore_fixed_fields(const std::vector<SavedOption<Options>>& fields,
             options.*member = saved_value(state.ints, key, file, kind);
           else if constexpr (std::is_same_v<T, double>)
             options.*member = saved_value(state.floats, key, file, kind);
+          else if (f.if_missing != nullptr && !state.strings.contains(key))
+            options.*member = f.if_missing;
           else
             options.*member = saved_value(state.strings, key, file, kind);
         },

@@ -23,6 +23,7 @@
 #include "evaluate.hpp"
 #include "gpu_memory.hpp"
 #include "model.hpp"
+#include "precision.hpp"
 #include "progress.hpp"
 #include "run_dir.hpp"
 #include "run_lock.hpp"
@@ -62,6 +63,8 @@ const std::vector<OptionField>& option_fields() {
       {"warmup", &TrainOptions::warmup, true},
       {"seed", &TrainOptions::seed, true},
       {"eval-length", &TrainOptions::eval_length, true},
+      // The products' precision changes the run's numbers; runs from before it were fp32.
+      {"precision", &TrainOptions::precision, true, "fp32"},
       {"checkpoint-every", &TrainOptions::checkpoint_every, false},
   };
   return fields;
@@ -115,6 +118,7 @@ void check_options(const TrainOptions& o) {
     throw std::invalid_argument("--schedule: expected cosine or constant, found \"" + o.schedule +
                                 "\"");
   }
+  check_precision(o.precision, o.device);
 }
 
 // --- the LSTM task ---------------------------------------------------------------------------
@@ -433,6 +437,9 @@ TrainResult train(TrainOptions options, std::ostream& log) {
   if (data->train.empty()) {
     throw std::runtime_error(options.dataset.string() + ": the training split is empty");
   }
+  // The run's GPU matrix-product precision, for this call only (libnn's setting is
+  // process-wide: a caller's own setting comes back when train() returns or throws).
+  const nn::Float32MatmulPrecisionGuard precision(matmul_precision_for(options.precision));
   const std::string dataset_sha256 = sha256_file(options.dataset);
   // Runs from before the hash was saved have none: they resume unchecked, as they always did.
   if (const auto it = saved.strings.find(kDatasetHash); it != saved.strings.end() && it->second != dataset_sha256) {
@@ -476,6 +483,8 @@ TrainResult train(TrainOptions options, std::ostream& log) {
         << "train: model " << task.config().describe() << ", " << task.model().parameter_count()
         << " parameters" << (task.device().is_cpu() ? "" : ", on " + task.device().str()) << "\n";
     if (options.resume) log << "train: resuming " << run.root.string() << " at step " << trainer.step() << "\n";
+    if (const std::string note = precision_note(options.precision); !note.empty())
+      log << "train: " << note << "\n";
   }
   const auto start = std::chrono::steady_clock::now();
   TrainerResult done;

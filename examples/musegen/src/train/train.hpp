@@ -44,6 +44,9 @@ struct TrainOptions {
   // Where the model trains (musegen train --device). Not saved with the run: a run may resume
   // on another device (exactly only on the same one: docs/musegen.md, "Devices").
   nn::Device device = nn::Device::cpu();
+  // The GPU's matrix-product precision (--precision; train/precision.hpp): fp32, tf32 or bf16.
+  // Saved with the run and kept on resume.
+  std::string precision = "fp32";
   // bookkeeping
   std::int64_t checkpoint_every = 500;  // steps (0: only at epoch ends)
   std::int64_t eval_length = 0;  // validation window (0: whole sequences for roll, 4×seq_len else)
