@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cpu/gemm/gemm_testing.hpp"
 #include "thread_scope.hpp"
 
 namespace {
@@ -251,6 +253,74 @@ TEST_P(GemmIsaTest, MatrixVectorSameResultWithOneAndTwoThreads) {
       }
       ASSERT_TRUE(C1 == C2) << "results differ between 1 and 2 threads: "
                             << describe({t[0], t[1], 1, N, K, 1.0f, 1.0f}, GetParam());
+    }
+}
+
+// Products tall enough for the shared-B path (threads share one packed B block per KC×NC
+// block and claim B-packing slices and row pieces of C from one counter; gemm.cpp): odd
+// sizes crossing KC and NC, each transpose, padded leading dimensions, 2 and 3 threads,
+// against the double-precision product. The path must actually be taken.
+TEST_P(GemmIsaTest, SharedBPathOddSizes) {
+  std::mt19937 rng(6);
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
+      {263, 70, 530}, {390, 45, 400}, {301, 530, 37}};
+  for (const int threads : {2, 3}) {
+    const test_util::ThreadScope scope(threads);
+    for (const auto& t : kTransposes)
+      for (const auto& [M, N, K] : shapes) {
+        if (M < 128 * threads) continue;  // below the path's rows per thread
+        const int64_t before = nn::cpu::gemm_testing::shared_b_calls();
+        const float beta = K % 2 == 0 ? 0.0f : 0.5f;
+        if (!check_case({t[0], t[1], M, N, K, 0.75f, beta, 5}, GetParam(), rng)) return;
+        ASSERT_EQ(nn::cpu::gemm_testing::shared_b_calls(), before + 1)
+            << "the shared-B path was not taken with " << threads << " threads, M=" << M;
+      }
+  }
+}
+
+// Runs C = alpha op(A) op(B) + beta C with `threads` threads on a copy of C0.
+std::vector<float> product(const Case& c, int threads, const std::vector<float>& A,
+                           const std::vector<float>& B, const std::vector<float>& C0) {
+  const int64_t lda = (c.ta == Trans::Yes ? c.M : c.K) + c.pad;
+  const int64_t ldb = (c.tb == Trans::Yes ? c.K : c.N) + c.pad;
+  std::vector<float> C = C0;
+  const test_util::ThreadScope scope(threads);
+  nn::cpu::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(),
+                 c.N + c.pad);
+  return C;
+}
+
+// The same bits with 1 to 4 threads, and with every worker slowed down after each task it
+// claims (a worker descheduled while it holds a B-packing slice or a row piece: the others
+// must wait for it, or go round it, without changing the result). Sizes cross MC, NC and
+// KC several times (several stages, both B buffers reused), with odd edges.
+TEST_P(GemmIsaTest, SharedBPathSameBitsForAnyThreadCountAndSlowedWorkers) {
+  std::mt19937 rng(7);
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {{1031, 1100, 777}, {600, 61, 1200}};
+  for (const auto& t : kTransposes)
+    for (const auto& [M, N, K] : shapes) {
+      const Case c{t[0], t[1], M, N, K, 0.5f, 0.25f, 3};
+      const std::vector<float> A = random_vector(
+          size_t((c.ta == Trans::Yes ? K : M) * ((c.ta == Trans::Yes ? M : K) + 3)), rng);
+      const std::vector<float> B = random_vector(
+          size_t((c.tb == Trans::Yes ? N : K) * ((c.tb == Trans::Yes ? K : N) + 3)), rng);
+      const std::vector<float> C0 = random_vector(size_t(M * (N + 3)), rng);
+      const std::vector<float> one = product(c, 1, A, B, C0);
+      for (const int threads : {2, 3, 4}) {
+        const int64_t before = nn::cpu::gemm_testing::shared_b_calls();
+        ASSERT_TRUE(product(c, threads, A, B, C0) == one)
+            << threads << " threads differ from 1: " << describe(c, GetParam());
+        ASSERT_EQ(nn::cpu::gemm_testing::shared_b_calls(), before + 1) << "shared-B path not taken";
+      }
+      if (M != 600) continue;  // the slowed runs take a while: one shape is enough
+      nn::cpu::gemm_testing::set_task_delay(std::chrono::microseconds(300));
+      const std::vector<float> slowed2 = product(c, 2, A, B, C0);
+      const std::vector<float> slowed4 = product(c, 4, A, B, C0);
+      nn::cpu::gemm_testing::set_task_delay(std::chrono::microseconds(0));
+      ASSERT_TRUE(slowed2 == one) << "2 threads, one slowed, differ from 1: "
+                                  << describe(c, GetParam());
+      ASSERT_TRUE(slowed4 == one) << "4 threads, three slowed, differ from 1: "
+                                  << describe(c, GetParam());
     }
 }
 

@@ -21,6 +21,12 @@
 // fit any cache (A is packed one micro-panel at a time), so it is large: it only sets how
 // often B is packed again.
 //
+// With several threads and a C of at least kSharedMinRowsPerThread rows per thread, the
+// shared-B path (SharedBGemm below) replaces the chunks: the threads pack each KC×NC block
+// of B once, together, into a buffer they all read, and share out its rows of C. The
+// chunks packed every block of B once per chunk of rows on each thread: 4 times over at
+// 1024² on 2 threads, 5 at 4096².
+//
 // M == 1 (a matrix-vector product: linear at batch 1, the head of a generation step) skips
 // all of that: packing B would cost as much as the product, whose every element of B is
 // used once. gemv() streams B once with the KernelSet's gemv_rows / gemv_cols, the N
@@ -29,14 +35,17 @@
 
 #include "cpu/cpu_features.hpp"
 #include "cpu/gemm/gemm_kernel.hpp"
+#include "cpu/gemm/gemm_testing.hpp"
 #include "cpu/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace nn::cpu {
 
@@ -109,6 +118,7 @@ class PackBuffer {
 struct ThreadBuffers {
   PackBuffer a;
   PackBuffer b;
+  PackBuffer shared_b;  // the shared-B path's two B blocks, when this thread is the caller
 };
 
 ThreadBuffers& thread_buffers() {
@@ -197,6 +207,177 @@ void run_chunk(const KernelSet& ks, const Problem& p, const Chunking& ch, int64_
   gemm_chunk(ks, p, m0, std::min(ch.mc, M - m0), n0, std::min(ch.nc, N - n0), buffers);
 }
 
+// ---------------------------------------------------------------------------------------
+// The shared-B path: several threads, C tall enough that B would otherwise be packed again
+// by every thread for every chunk of rows. The work is a sequence of stages, one per
+// (jc, pc) block: jc over N by NC, pc over K by KC, pc innermost. A stage is
+//   its slices: packing the stage's KC×NC block of op(B) into a buffer all threads read,
+//               a few NR-column panels per slice;
+//   its pieces: the micro-kernel loops over a block of rows of C (a multiple of MR) times
+//               the stage's NC columns, against that buffer (A packed one MR×KC
+//               micro-panel at a time, as in gemm_chunk).
+// All tasks of all stages, in that order, are claimed first come, first served from one
+// counter, so a thread that runs late does fewer of them, and every B block is packed once
+// in all instead of once per chunk of rows (that chunk's every KC step, on each thread).
+// A task waits only for tasks claimed before it:
+//   a piece of stage s  for the stage's last slice (its B block is packed), and for the
+//                       same rows' piece of stage s - 1 (C's rows are summed over K in
+//                       stage order, the same order as gemm_chunk's pc loop);
+//   a slice of stage s  for the last piece of stage s - 2 (the B buffers are two, used in
+//                       turns: stage s packs over what stage s - 2 read).
+// So a thread descheduled while it holds a task stalls the others only after they have done
+// about one stage's work, and a wait spins briefly, then yields, then sleeps on a futex. The
+// result is the same bits for any thread count and any order of claims: every C tile is
+// computed by the same micro-kernel calls over the same KC blocks in the same order.
+
+// How long a wait spins (pause instructions), then yields, before it sleeps.
+constexpr int kWaitSpins = 1000;
+constexpr int kWaitYields = 50;
+
+// The shared-B path takes products of at least this many rows per thread: below that, C is
+// too short for the row pieces to keep every thread busy and B is packed only a few times
+// anyway (gemm_chunk's chunks then split N too).
+constexpr int64_t kSharedMinRowsPerThread = 128;
+
+// A row piece has at most this many register blocks of rows: small enough that a thread
+// descheduled while it holds one holds little, large enough that claims cost nothing.
+constexpr int64_t kPieceMaxBlocks = 8;
+
+std::atomic<std::int64_t> g_task_delay_us{0};
+std::atomic<std::int64_t> g_shared_b_calls{0};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+class SharedBGemm {
+ public:
+  SharedBGemm(const KernelSet& ks, const Problem& p, int64_t M, int64_t N, int threads,
+              PackBuffer& b_buffers)
+      : ks_(ks), p_(p), M_(M), N_(N) {
+    const int64_t mr = ks.mr, nr = ks.nr;
+    nc_step_ = even_chunk(N, ks.nc, nr);
+    kc_step_ = even_chunk(p.K, ks.kc, 1);
+    k_blocks_ = (p.K + kc_step_ - 1) / kc_step_;
+    stages_ = (N + nc_step_ - 1) / nc_step_ * k_blocks_;
+    const int64_t row_blocks = (M + mr - 1) / mr;
+    const int64_t per_piece =
+        std::clamp<int64_t>(row_blocks / (kChunksPerThread * threads), 1, kPieceMaxBlocks);
+    piece_rows_ = per_piece * mr;
+    pieces_ = (M + piece_rows_ - 1) / piece_rows_;
+    const int64_t panels = (nc_step_ + nr - 1) / nr;
+    slice_panels_ = std::max<int64_t>(1, panels / (2 * threads));
+    slices_ = (panels + slice_panels_ - 1) / slice_panels_;
+    tasks_per_stage_ = slices_ + pieces_;
+    buffer_floats_ = round_up(nc_step_, nr) * kc_step_;
+    float* buffers = b_buffers.get(2 * buffer_floats_);
+    b_[0] = buffers;
+    b_[1] = buffers + buffer_floats_;
+    packed_ = std::make_unique<std::atomic<int32_t>[]>(static_cast<size_t>(stages_));
+    computed_ = std::make_unique<std::atomic<int32_t>[]>(static_cast<size_t>(stages_));
+    rows_done_ = std::make_unique<std::atomic<int32_t>[]>(static_cast<size_t>(pieces_));
+  }
+
+  // The body of every participant: claims tasks until none is left.
+  void work(int slot, ThreadBuffers& own) {
+    const int64_t tasks = stages_ * tasks_per_stage_;
+    const int64_t delay_us = slot > 0 ? g_task_delay_us.load(std::memory_order_relaxed) : 0;
+    // Allocated before the first claim: a task, once claimed, must finish (others wait for
+    // it), so nothing after a claim may throw.
+    float* a_packed = own.a.get(ks_.mr * kc_step_);
+    for (int64_t t = next_.fetch_add(1); t < tasks; t = next_.fetch_add(1)) {
+      if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+      const int64_t stage = t / tasks_per_stage_, index = t % tasks_per_stage_;
+      if (index < slices_) {
+        pack_slice(stage, index);
+      } else {
+        compute_piece(stage, index - slices_, a_packed);
+      }
+    }
+  }
+
+ private:
+  struct Block {
+    int64_t n0, nc, pc, kc;
+  };
+  Block block(int64_t stage) const {
+    const int64_t n0 = stage / k_blocks_ * nc_step_, pc = stage % k_blocks_ * kc_step_;
+    return {n0, std::min(nc_step_, N_ - n0), pc, std::min(kc_step_, p_.K - pc)};
+  }
+
+  void pack_slice(int64_t stage, int64_t slice) {
+    if (stage >= 2) wait_for(computed_[stage - 2], pieces_);
+    const Block b = block(stage);
+    const int64_t j0 = slice * slice_panels_ * ks_.nr;
+    if (j0 < b.nc) {
+      const int64_t n = std::min(b.nc - j0, slice_panels_ * ks_.nr);
+      const int64_t col = b.n0 + j0;
+      ks_.pack_b(p_.tb, p_.tb ? p_.B + col * p_.ldb + b.pc : p_.B + b.pc * p_.ldb + col, p_.ldb,
+                 b.kc, n, b_[stage % 2] + j0 * b.kc);
+    }
+    signal(packed_[stage]);
+  }
+
+  void compute_piece(int64_t stage, int64_t piece, float* a_packed) {
+    wait_for(packed_[stage], slices_);
+    if (stage > 0) wait_for(rows_done_[piece], stage);
+    const Block b = block(stage);
+    const int64_t mr = ks_.mr, nr = ks_.nr;
+    const float beta = b.pc == 0 ? p_.beta : 1.0f;
+    const float* b_packed = b_[stage % 2];
+    const int64_t m0 = piece * piece_rows_, m_end = std::min(M_, m0 + piece_rows_);
+    for (int64_t row = m0; row < m_end; row += mr) {
+      const int m = static_cast<int>(std::min(mr, m_end - row));
+      ks_.pack_a(p_.ta, p_.ta ? p_.A + b.pc * p_.lda + row : p_.A + row * p_.lda + b.pc, p_.lda, m,
+                 b.kc, a_packed);
+      float* c_row = p_.C + row * p_.ldc + b.n0;
+      for (int64_t jr = 0; jr < b.nc; jr += nr) {
+        const int n = static_cast<int>(std::min(nr, b.nc - jr));
+        ks_.kernel(b.kc, a_packed, b_packed + jr * b.kc, c_row + jr, p_.ldc, m, n, p_.alpha, beta);
+      }
+    }
+    signal(rows_done_[piece]);
+    signal(computed_[stage]);
+  }
+
+  // Counters only grow. Sequentially consistent with sleepers_: either a waiter that is
+  // about to sleep sees the new count, or the signaller sees the sleeper and wakes it.
+  void signal(std::atomic<int32_t>& counter) {
+    counter.fetch_add(1);
+    if (sleepers_.load() > 0) counter.notify_all();
+  }
+
+  void wait_for(std::atomic<int32_t>& counter, int64_t target) {
+    int32_t seen = counter.load();
+    if (seen >= target) return;
+    for (int spins = 0; spins < kWaitSpins; ++spins) {
+      cpu_relax();
+      if ((seen = counter.load()) >= target) return;
+    }
+    for (int yields = 0; yields < kWaitYields; ++yields) {
+      std::this_thread::yield();  // the thread we wait for may be waiting for this core
+      if ((seen = counter.load()) >= target) return;
+    }
+    sleepers_.fetch_add(1);
+    while ((seen = counter.load()) < target) counter.wait(seen);
+    sleepers_.fetch_sub(1);
+  }
+
+  const KernelSet& ks_;
+  const Problem& p_;
+  int64_t M_, N_;
+  int64_t nc_step_, kc_step_, k_blocks_, stages_;
+  int64_t piece_rows_, pieces_, slice_panels_, slices_, tasks_per_stage_, buffer_floats_;
+  float* b_[2];
+  std::unique_ptr<std::atomic<int32_t>[]> packed_;     // per stage: slices packed
+  std::unique_ptr<std::atomic<int32_t>[]> computed_;   // per stage: pieces computed
+  std::unique_ptr<std::atomic<int32_t>[]> rows_done_;  // per row piece: stages computed
+  alignas(64) std::atomic<int64_t> next_{0};
+  alignas(64) std::atomic<int32_t> sleepers_{0};
+};
+
 // Below this many multiply-adds (N*K) a matrix-vector product (M == 1) runs on the calling
 // thread. Lower than kMinParallelWork: the product is bound by reading B, one read per
 // multiply-add, and a second core's share of the L3 bandwidth pays for the fork sooner.
@@ -273,6 +454,12 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
 
   int threads = 1;
   if (M * N * K >= kMinParallelWork) threads = max_team();
+  if (threads > 1 && M >= kSharedMinRowsPerThread * threads) {
+    g_shared_b_calls.fetch_add(1, std::memory_order_relaxed);
+    SharedBGemm shared(ks, problem, M, N, threads, thread_buffers().shared_b);
+    run_team(threads, [&](int slot) { shared.work(slot, thread_buffers()); });
+    return;
+  }
   const Chunking ch = choose_chunking(ks, M, N, threads > 1 ? kChunksPerThread * threads : 1);
   const int64_t chunks = ch.m_chunks * ch.n_chunks;
   if (threads <= 1 || chunks <= 1) {
@@ -300,6 +487,11 @@ void set_gemm_isa(GemmIsa isa) {
 }
 
 GemmIsa gemm_isa() { return kernels().isa; }
+
+namespace gemm_testing {
+void set_task_delay(std::chrono::microseconds delay) { g_task_delay_us.store(delay.count()); }
+int64_t shared_b_calls() { return g_shared_b_calls.load(); }
+}  // namespace gemm_testing
 
 bool gemm_isa_available(GemmIsa isa) { return kernel_set_for(isa) != nullptr; }
 
