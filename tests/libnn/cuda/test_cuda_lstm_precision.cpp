@@ -5,7 +5,7 @@
 // shapes, for each algorithm. The allowed error of each tensor is derived in the test itself:
 // the same reference run in float32 with the GEMM operands rounded as the precision rounds
 // them (to nearest, and truncated: cuBLAS does not document which its conversion does), and
-// the GPU may be 3x as far from float64 as the worse of the two, plus 1e-5 for float32's own
+// the GPU may be 3x as far from float64 as the worse of the two, plus 2e-5 for float32's own
 // sum orders. Skips without a GPU.
 #include <gtest/gtest.h>
 
@@ -154,7 +154,8 @@ TEST(CudaLstmPrecision, EveryAlgorithmWithinTheEmulatedErrorOfFloat64EveryGradie
             const std::vector<double>& want = *ref_tensors[i].second;
             const double emulated = std::max(lstm_ref::rel_error(*near_t[i].second, want),
                                              lstm_ref::rel_error(*trunc_t[i].second, want));
-            const double allowed = 3.0 * emulated + 1e-5;
+            const double allowed =
+                3.0 * emulated + 2e-5;  // 2e-5: the float32 algorithms test's tolerance
             const double err = lstm_ref::rel_error(gpu.values[i], want);
             worst = std::max(worst, err / allowed);
             EXPECT_LE(err, allowed)
