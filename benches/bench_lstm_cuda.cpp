@@ -10,12 +10,21 @@
 // Each row says what really ran (nn::cuda::last_lstm_run(): "stepwise (persistent does not
 // fit: ...)" when a shape falls back), so a fallback is never timed under another name.
 //
+// --generate: batch-1 generation instead, Embedding(360,H) -> --layers (3) x LSTM(H) ->
+// Linear(H,360) per --hidden, float32 and float16 weights, three ways: "stepper" (per token
+// nn::LSTMStepper::step_tokens + the head, no sampling, one CUDA-event interval over the
+// tokens), "loop-eager" and "loop-graph" (nn::LSTMTokenLoop, sampling included: every kernel
+// launched per token, or a CUDA graph of 16 tokens replayed; 64 tokens per call, each call
+// ending in the copy of its tokens to the host; wall clock). Tokens per second over --tokens.
+//
 // Output: one JSON object per line ({"algorithm", "precision", "ran", "T", "batch", "hidden",
 // "fwd_bwd_ms", "fwd_ms"}), then a table. Without a usable GPU it prints why and exits 0; in a
 // build without the CUDA backend it says so.
 //   build/release/benches/bench_lstm_cuda [--quick] [--reps N] [--batch 1,16] [--hidden 256]
 //                                         [--algorithms stepwise,persistent,cudnn] [--T 100]
 //                                         [--precisions fp32,bf16]
+//   build/release/benches/bench_lstm_cuda --generate [--hidden 512,1024] [--layers 3]
+//                                         [--tokens 2000]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +42,7 @@ int main() {
 
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <sstream>
@@ -40,6 +50,10 @@ int main() {
 #include "libnn/autograd.hpp"
 #include "libnn/cuda.hpp"
 #include "libnn/error.hpp"
+#include "libnn/modules/embedding.hpp"
+#include "libnn/modules/linear.hpp"
+#include "libnn/modules/lstm.hpp"
+#include "libnn/modules/lstm_stepper.hpp"
 #include "libnn/ops.hpp"
 #include "libnn/random.hpp"
 #include "libnn/tensor.hpp"
@@ -86,6 +100,8 @@ struct Options {
   std::vector<long> hiddens{256, 512, 1024};
   std::vector<std::string> algorithms{"stepwise", "persistent", "cudnn"};
   std::vector<std::string> precisions{"fp32", "bf16"};
+  bool generate = false;
+  long layers = 3, tokens = 2000;
 };
 
 // libnn's matmul precision for a --precisions entry.
@@ -103,15 +119,20 @@ void usage() {
   std::printf(
       "usage: bench_lstm_cuda [--quick] [--T N] [--reps N] [--warmup N] [--batch LIST]\n"
       "                       [--hidden LIST] [--algorithms LIST] [--precisions LIST]\n"
+      "       bench_lstm_cuda --generate [--hidden LIST] [--layers N] [--tokens N]\n"
       "  One LSTM layer (input size = hidden) on the GPU, forward + backward, per algorithm\n"
       "  (stepwise, persistent, cudnn) and matmul precision (fp32, tf32, bf16: the GEMMs'\n"
       "  operands; tensors stay float32), timed with CUDA events; JSON lines, then a table.\n"
       "  --quick   2 timed passes after 1 warm-up (default 5 after 2)\n"
-      "  defaults: --T 100 --batch 1,16,64,256 --hidden 256,512,1024 --precisions fp32,bf16\n");
+      "  defaults: --T 100 --batch 1,16,64,256 --hidden 256,512,1024 --precisions fp32,bf16\n"
+      "  --generate  batch-1 generation (Embedding(360,H) -> LSTM layers -> Linear(H,360)) in\n"
+      "              tokens/s: the stepper per token, the token loop eager and as a CUDA graph\n"
+      "              (defaults --hidden 512 --layers 3 --tokens 2000)\n");
 }
 
 Options parse(int argc, char** argv) {
   Options o;
+  bool hidden_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -124,6 +145,12 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--quick") {
       o.warmup = 1;
       o.reps = 2;
+    } else if (arg == "--generate") {
+      o.generate = true;
+    } else if (arg == "--layers") {
+      o.layers = parse_list(value(), "--layers").at(0);
+    } else if (arg == "--tokens") {
+      o.tokens = parse_list(value(), "--tokens").at(0);
     } else if (arg == "--T") {
       o.T = parse_list(value(), "--T").at(0);
     } else if (arg == "--reps") {
@@ -134,6 +161,7 @@ Options parse(int argc, char** argv) {
       o.batches = parse_list(value(), "--batch");
     } else if (arg == "--hidden") {
       o.hiddens = parse_list(value(), "--hidden");
+      hidden_given = true;
     } else if (arg == "--algorithms") {
       o.algorithms = split(value());
       for (const std::string& a : o.algorithms) nn::cuda::set_lstm_algorithm(a);  // checks
@@ -146,6 +174,7 @@ Options parse(int argc, char** argv) {
       throw nn::Error("bench_lstm_cuda: unknown argument '" + arg + "'");
     }
   }
+  if (o.generate && !hidden_given) o.hiddens = {512};
   return o;
 }
 
@@ -197,6 +226,72 @@ Timing measure(const Options& o, long B, long H) {
   return t;
 }
 
+// --generate: tokens per second of one way to generate at batch 1.
+struct GenRow {
+  std::string way, weights, ran;
+  long H = 0;
+  double tokens_per_s = NAN;
+};
+
+GenRow measure_generate(const Options& o, long H, nn::DType dtype, const std::string& way) {
+  constexpr long V = 360;
+  nn::Generator gen(99);
+  nn::Embedding embedding(nn::EmbeddingOptions(V, H).generator(&gen));
+  nn::LSTM lstm(nn::LSTMOptions(H, H).num_layers(o.layers).generator(&gen));
+  nn::Linear head(nn::LinearOptions(H, V).generator(&gen));
+  embedding.to(kCuda);
+  lstm.to(kCuda);
+  head.to(kCuda);
+  nn::NoGradGuard no_grad;
+  const nn::LSTMStepper stepper(embedding, lstm, nn::LSTMStepperOptions().weight_dtype(dtype));
+  GenRow row{way, dtype == nn::DType::Float16 ? "fp16" : "fp32", way, H, NAN};
+  nn::LSTMState state;
+  if (way == "stepper") {
+    const Tensor token = nn::zeros({1}, nn::TensorOptions(nn::DType::Int64).device(kCuda));
+    auto run = [&](long n) {
+      for (long i = 0; i < n; ++i) head.forward(stepper.step_tokens(token, state));
+    };
+    run(100);
+    nn::cuda::synchronize();
+    auto stream = static_cast<cudaStream_t>(nn::cuda::get_current_stream());
+    cudaEvent_t start, stop;
+    check(cudaEventCreate(&start), "cudaEventCreate");
+    check(cudaEventCreate(&stop), "cudaEventCreate");
+    check(cudaEventRecord(start, stream), "cudaEventRecord");
+    run(o.tokens);
+    check(cudaEventRecord(stop, stream), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0.0f;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    row.tokens_per_s = static_cast<double>(o.tokens) / (ms / 1000.0);
+    return row;
+  }
+  nn::LSTMTokenLoop loop(stepper, head,
+                         nn::TokenLoopOptions().graph_tokens(way == "loop-graph" ? 16 : 0));
+  std::int64_t token = 0;
+  std::uint64_t draw = 0;
+  auto run = [&](long n) {
+    for (long done = 0; done < n;) {
+      const long m = std::min(64L, n - done);
+      token = loop.generate(token, state, m, draw).back();
+      draw += static_cast<std::uint64_t>(m);
+      done += m;
+    }
+  };
+  run(128);  // warm-up, and the graph's capture
+  nn::cuda::synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  run(o.tokens);
+  nn::cuda::synchronize();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  row.tokens_per_s = static_cast<double>(o.tokens) / seconds;
+  row.ran = loop.how();
+  return row;
+}
+
 std::string json_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
@@ -221,6 +316,37 @@ int main(int argc, char** argv) {
     if (!nn::cuda::is_available()) {
       std::printf("bench_lstm_cuda: no usable GPU (%s); nothing to measure\n",
                   nn::cuda::unavailable_reason().c_str());
+      return 0;
+    }
+    if (o.generate) {
+      std::vector<GenRow> rows;
+      for (const long H : o.hiddens) {
+        for (const nn::DType dtype : {nn::DType::Float32, nn::DType::Float16}) {
+          for (const std::string way : {"stepper", "loop-eager", "loop-graph"}) {
+            GenRow row;
+            try {
+              row = measure_generate(o, H, dtype, way);
+            } catch (const std::exception& e) {
+              row = GenRow{way, dtype == nn::DType::Float16 ? "fp16" : "fp32",
+                           std::string("error: ") + e.what(), H, NAN};
+            }
+            std::printf(
+                "{\"generate\": \"%s\", \"weights\": \"%s\", \"hidden\": %ld, \"layers\": %ld, "
+                "\"tokens\": %ld, \"tokens_per_s\": %s, \"ran\": \"%s\"}\n",
+                row.way.c_str(), row.weights.c_str(), H, o.layers, o.tokens,
+                std::isfinite(row.tokens_per_s) ? std::to_string(row.tokens_per_s).c_str() : "null",
+                json_escape(row.ran.substr(0, 200)).c_str());
+            std::fflush(stdout);
+            rows.push_back(row);
+          }
+        }
+      }
+      std::printf(
+          "\n| hidden | layers | weights | way | tokens/s | ran |\n|---|---|---|---|---|---|\n");
+      for (const GenRow& r : rows) {
+        std::printf("| %ld | %ld | %s | %s | %.0f | %s |\n", r.H, o.layers, r.weights.c_str(),
+                    r.way.c_str(), r.tokens_per_s, r.ran.substr(0, 80).c_str());
+      }
       return 0;
     }
     struct Row {

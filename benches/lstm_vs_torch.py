@@ -13,9 +13,12 @@ then one JSON line with everything.
 --device cuda: both on the GPU (PyTorch with cuDNN's LSTM, libnn's CUDA backend), each timed
 interval closed by a synchronization (torch.cuda.synchronize(), nn::cuda::synchronize()).
 Training is then compared in tokens (T*B positions) per second; generation as before. On the
-GPU PyTorch's sampling loop keeps the token on the device (no copy to the host per token),
-libnn's copies the probabilities back and samples on the host as musegen generate does: the
-comparison is, if anything, in PyTorch's favour.
+GPU PyTorch's sampling loop keeps the token on the device (no copy to the host per token).
+libnn's is timed three ways per weight dtype: "fp32"/"fp16" copy the probabilities back and
+sample on the host every token (musegen generate --host-sampling, and its path with top-k /
+top-p or a rule); "fp32-graph"/"fp16-graph" run the whole token on the device through
+nn::LSTMTokenLoop, replaying a CUDA graph of 16 tokens, 64 tokens per call (musegen generate's
+plain sampling on a GPU); "fp32-eager" the same loop launching every kernel per token.
 
 Usage (run with Debian's /usr/bin/python3, which has torch):
   /usr/bin/python3 benches/lstm_vs_torch.py [path/to/train_step] [--threads 2]
@@ -111,12 +114,12 @@ def torch_generate(a):
     return a.tokens / elapsed
 
 
-def ours(a, binary, generate, weights="fp32"):
+def ours(a, binary, generate, weights="fp32", loop="host"):
     args = [binary, "--T", str(a.T), "--B", str(a.B), "--V", str(a.V), "--E", str(a.E),
             "--H", str(a.H), "--layers", str(a.layers), "--steps", str(a.steps),
             "--warmup", str(a.warmup), "--tokens", str(a.tokens), "--device", a.device]
     if generate:
-        args += ["--generate", "--weights", weights]
+        args += ["--generate", "--weights", weights, "--loop", loop]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     run = subprocess.run(args, env=env, capture_output=True, text=True)
     if run.returncode != 0:
@@ -150,6 +153,9 @@ def main():
         ours_train = ours(a, binary, generate=False)
         torch_step, torch_steps = torch_train(a)
     ours_gen = {w: ours(a, binary, generate=True, weights=w) for w in ("fp32", "fp16")}
+    if a.device == "cuda":
+        for w, loop in (("fp32", "graph"), ("fp16", "graph"), ("fp32", "eager")):
+            ours_gen[f"{w}-{loop}"] = ours(a, binary, generate=True, weights=w, loop=loop)
     torch_tps = torch_generate(a)
 
     ours_tps = {w: g["tokens_per_second"] for w, g in ours_gen.items()}
@@ -173,6 +179,7 @@ def main():
         print(f"generation at batch 1 ({a.tokens} tokens): PyTorch (fp32) {torch_tps:.0f} tokens/s, "
               f"libnn ({w} weights) {tps:.0f} tokens/s: libnn {tps / torch_tps:.2f}x faster")
     result["generate"] = {"torch_tokens_per_second": torch_tps,
+                          "libnn_ran": {w: g.get("lstm") for w, g in ours_gen.items()},
                           "libnn_tokens_per_second": ours_tps,
                           "speedup": {w: tps / torch_tps for w, tps in ours_tps.items()}}
     print(json.dumps(result))

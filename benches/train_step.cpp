@@ -17,7 +17,9 @@
 // --device cuda: the same (the weights drawn on the host, then moved: the same model) on the
 // GPU. Every timed interval starts and ends with nn::cuda::synchronize(), so it holds the GPU's
 // work and not just its launching. Generation copies each step's probabilities back to the
-// host and samples there, as musegen generate does.
+// host and samples there, as musegen's host sampling does; --loop eager|graph instead runs the
+// whole token on the device through nn::LSTMTokenLoop (CUDA graphs of 16 tokens with graph,
+// every kernel launched per token with eager), 64 tokens per call as musegen generate does.
 // Prints one JSON object. benches/lstm_vs_torch.py runs the same model in PyTorch and this
 // program, and compares. Threads: OMP_NUM_THREADS (the comparison uses 2). E.g.
 //   OMP_NUM_THREADS=2 build/release/benches/train_step --steps 5
@@ -49,6 +51,7 @@ struct Config {
   bool module = false;   // --generate through the LSTM module, not the stepper
   bool compare = false;  // fp16 against fp32 weights, numerically
   bool fp16 = false;     // --weights fp16
+  std::string loop = "host";  // --loop host|eager|graph (--generate)
   int tokens = 2000;
   std::uint64_t seed = 1;
   nn::Device device = nn::Device::cpu();  // --device cpu|cuda
@@ -59,7 +62,8 @@ struct Config {
                "train_step: %s\n"
                "usage: train_step [--T 100] [--B 64] [--V 360] [--E 512] [--H 512] [--layers 3]\n"
                "                  [--dropout 0.3] [--steps 3] [--warmup 1] [--seed 1]\n"
-               "                  [--generate [--tokens 2000] [--weights fp32|fp16 | --module]]\n"
+               "                  [--generate [--tokens 2000] [--weights fp32|fp16 | --module]\n"
+               "                              [--loop host|eager|graph]]\n"
                "                  [--compare [--tokens 2000]] [--device cpu|cuda]\n",
                message);
   std::exit(2);
@@ -78,6 +82,13 @@ Config parse(int argc, char** argv) {
       const std::string_view d = argv[++i];
       if (d != "cpu" && d != "cuda") usage("--device takes cpu or cuda");
       c.device = d == "cuda" ? nn::Device::cuda() : nn::Device::cpu();
+      continue;
+    }
+    if (a == "--loop") {
+      if (i + 1 >= argc) usage("missing value after --loop");
+      c.loop = argv[++i];
+      if (c.loop != "host" && c.loop != "eager" && c.loop != "graph")
+        usage("--loop takes host, eager or graph");
       continue;
     }
     if (a == "--weights") {
@@ -244,21 +255,44 @@ int generate(const Config& c) {
     const float u = nn::rand({1}, &gen).item<float>();
     token[0] = sample(probs.data_ptr<float>(), c.V, u);
   };
-  for (int i = 0; i < std::min(c.tokens, 100); ++i) step();  // warm-up
+  // --loop eager|graph: the whole token on the device, 64 tokens per call.
+  std::optional<nn::LSTMTokenLoop> loop;
+  std::uint64_t draw = 0;
+  if (c.loop != "host") {
+    if (c.module) usage("--loop eager|graph runs the stepper, not --module");
+    loop.emplace(stepper, *m.head,
+                 nn::TokenLoopOptions().seed(c.seed).graph_tokens(c.loop == "graph" ? 16 : 0));
+  }
+  auto run = [&](int tokens) {
+    if (!loop) {
+      for (int i = 0; i < tokens; ++i) step();
+      return;
+    }
+    for (int done = 0; done < tokens;) {
+      const int n = std::min(64, tokens - done);
+      token[0] = loop->generate(token[0], state, n, draw).back();
+      draw += static_cast<std::uint64_t>(n);
+      done += n;
+    }
+  };
+  run(std::min(c.tokens, 128));  // warm-up (and the graph's capture)
   synchronize(c);
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < c.tokens; ++i) step();
+  run(c.tokens);
   synchronize(c);
   const double elapsed = seconds_since(start);
+  std::string how = loop ? loop->how() : "";
+  std::replace(how.begin(), how.end(), '"', '\'');
   std::printf(
       "{\"mode\": \"generate\", \"device\": \"%s\", \"lstm\": \"%s\", \"threads\": %d, \"V\": "
       "%lld, \"E\": %lld, "
       "\"H\": %lld, \"layers\": %lld, \"tokens\": %d, \"seconds\": %.4f, "
       "\"tokens_per_second\": %.1f, \"last_token\": %lld}\n",
       c.device.str().c_str(),
-      c.module ? "module"
-      : c.fp16 ? "stepper-fp16"
-               : "stepper-fp32",
+      (c.module ? std::string("module")
+                : (c.loop == "host" ? "stepper-" : "loop-" + c.loop + "(" + how + ")-") +
+                      (c.fp16 ? "fp16" : "fp32"))
+          .c_str(),
       omp_get_max_threads(), static_cast<long long>(c.V), static_cast<long long>(c.E),
       static_cast<long long>(c.H), static_cast<long long>(c.layers), c.tokens, elapsed,
       c.tokens / elapsed, static_cast<long long>(token[0]));

@@ -224,6 +224,13 @@ if [[ -n "$bin" ]]; then
     [[ "$quick" == 1 ]] && lstm_reps=(--quick)
     timeout 150 "$bin/bench_lstm_cuda" "${lstm_reps[@]}" >"$out/bench-lstm-cuda.log" 2>&1
     row "bench_lstm_cuda" "exit $? ($(grep -c '^{' "$out/bench-lstm-cuda.log") rows, $(grep -c '"ran": "error' "$out/bench-lstm-cuda.log") errors)" "$(elapsed "$t")"
+    # Batch-1 generation (nn::LSTMStepper per token; nn::LSTMTokenLoop eager and as a CUDA
+    # graph), 3 layers, hidden 512 and 1024, fp32 and fp16 weights (docs/perf.md, "LSTMStepper
+    # on CUDA").
+    t=$(date +%s)
+    timeout 60 "$bin/bench_lstm_cuda" --generate --hidden 512,1024 --tokens 2000 >"$out/bench-lstm-generate.log" 2>&1
+    row "bench_lstm_cuda --generate" "exit $? ($(grep -c '^{' "$out/bench-lstm-generate.log") rows, $(grep -c '"ran": "error\|(the graph failed' "$out/bench-lstm-generate.log") errors)" "$(elapsed "$t")"
+    grep '^|' "$out/bench-lstm-generate.log" | head -16
     t=$(date +%s)
     timeout 90 python3 benches/lstm_cudnn_torch.py "${lstm_reps[@]}" --compare "$out/bench-lstm-cuda.log" \
       >"$out/lstm-cudnn-torch.log" 2>&1
@@ -256,7 +263,7 @@ PY
   fi
   if [[ -x "$bin/train_step" ]]; then
     t=$(date +%s)
-    timeout 90 python3 benches/lstm_vs_torch.py "$bin/train_step" --device cuda --steps 10 --warmup 3 \
+    timeout 110 python3 benches/lstm_vs_torch.py "$bin/train_step" --device cuda --steps 10 --warmup 3 \
       --tokens 2000 >"$out/musegen-lstm-vs-torch.log" 2>&1
     status=$?
     summary=$(python3 - "$out/musegen-lstm-vs-torch.log" <<'PY' 2>/dev/null
@@ -264,7 +271,9 @@ import json, sys
 r = json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1])
 t, g = r["train"], r["generate"]
 print(f"train {t['speedup']:.2f}x ({t['libnn_tokens_per_second']:.0f} vs {t['torch_tokens_per_second']:.0f} tok/s), "
-      f"gen fp32 {g['speedup']['fp32']:.2f}x fp16 {g['speedup']['fp16']:.2f}x")
+      f"gen fp32 {g['speedup']['fp32']:.2f}x fp16 {g['speedup']['fp16']:.2f}x, on the device: "
+      f"graph fp32 {g['speedup'].get('fp32-graph', 0):.2f}x fp16 {g['speedup'].get('fp16-graph', 0):.2f}x "
+      f"eager fp32 {g['speedup'].get('fp32-eager', 0):.2f}x")
 PY
 )
     row "lstm_vs_torch --device cuda" "${summary:-no result} (exit $status)" "$(elapsed "$t")"

@@ -358,6 +358,39 @@ TEST(DeviceCuda, WeightsTrainedOnOneDeviceGenerateOnTheOther) {
   }
 }
 
+// Plain sampling on the GPU runs whole on the device (nn::LSTMTokenLoop, CUDA graphs): the
+// same draws as the host sampler on the same GPU's logits, so the same piece while no draw
+// falls within float rounding of a boundary; and it stops and reports progress per chunk.
+TEST(DeviceCuda, DeviceSamplingDrawsTheHostSamplersTokens) {
+  SKIP_WITHOUT_CUDA();
+  test_util::TempDir tmp;
+  ModelConfig config;
+  config.embed = 16;
+  config.hidden = 32;
+  config.layers = 2;
+  const fs::path run =
+      test::save_tiny_run(tmp.path() / "events", test::tiny_dataset(Encoding::events), config);
+  LoadedModel gpu = load_model(run, nn::Device::cuda());
+  Sequence primer = Sequence::of_tokens("primer");
+  primer.tokens = {5, 9, 11, 2};
+  for (const nn::DType weights : {nn::DType::Float32, nn::DType::Float16}) {
+    GenerateOptions g;
+    g.steps = 150;  // two chunks of 64 and a rest
+    g.weights = weights;
+    g.sample.top_p = 1.0;
+    g.sample.temperature = 1.2;
+    std::vector<std::int64_t> progress;
+    g.progress = [&](const ProgressUpdate& p) { progress.push_back(p.done); };
+    const GenerateResult device = generate(*gpu.model, primer, g);
+    g.device_sampling = false;
+    g.progress = nullptr;
+    const GenerateResult host = generate(*gpu.model, primer, g);
+    EXPECT_EQ(device.generated, 150);
+    EXPECT_EQ(progress, (std::vector<std::int64_t>{64, 128, 150}));
+    EXPECT_EQ(device.sequence.tokens, host.sequence.tokens);
+  }
+}
+
 // Generation's per-step logits (the stepper on the GPU against the CPU's), fed the same tokens.
 TEST(DeviceCuda, GenerationLogitsMatchTheCpus) {
   SKIP_WITHOUT_CUDA();

@@ -101,4 +101,29 @@ TEST(Generate, RollStartsFromSilenceAndTokensNeedAPrimer) {
   EXPECT_THROW(generate(tokens, bad, options), std::invalid_argument);
 }
 
+// The rule of nn::LSTMTokenLoop (libnn's batch-1 loop that generate() runs on a GPU for plain
+// sampling) is sample_token's without top-k / top-p: run on the CPU, where the logits are the
+// same bits, it draws the same tokens as generate()'s host sampler (here it could only differ
+// where a draw falls within float rounding of a boundary).
+TEST(Generate, DeviceLoopsRuleIsTheHostSamplers) {
+  nn::Generator g(8);
+  MusicModel model = make_model(Encoding::events, g);
+  model.eval();
+  Sequence primer = Sequence::empty_of(model.config().step());
+  primer.tokens = {4};  // one token: no primer forward, the loop starts from zeros
+  GenerateOptions options;
+  options.steps = 200;
+  options.sample.seed = 23;
+  options.sample.temperature = 1.3;
+  options.sample.top_p = 1.0;
+  const GenerateResult host = generate(model, primer, options);
+  nn::LSTMTokenLoop loop(nn::LSTMStepper(*model.embedding(), model.lstm()), model.head(),
+                         nn::TokenLoopOptions().temperature(1.3).seed(23));
+  nn::LSTMState state;
+  const std::vector<std::int64_t> tokens = loop.generate(4, state, 200);
+  ASSERT_EQ(host.sequence.tokens.size(), 201u);
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    ASSERT_EQ(tokens[i], host.sequence.tokens[i + 1]) << "token " << i;
+}
+
 }  // namespace

@@ -57,4 +57,13 @@ NN_HOST_DEVICE inline float uniform_from_bits(std::uint32_t bits) {
   return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f);
 }
 
+// A uniform double in [0, 1) from the first two words of a block: 53 random bits, the
+// formula of musegen's sampling (examples/musegen/src/core/sampling.cpp, uniform()) and of
+// nn::LSTMTokenLoop (src/kernels/token_loop.hpp): change all or none.
+NN_HOST_DEVICE inline double uniform53(const Block& block) {
+  const std::uint64_t bits =
+      (static_cast<std::uint64_t>(block.word[0]) << 21) ^ (block.word[1] >> 11);
+  return static_cast<double>(bits & ((1ULL << 53) - 1)) * 0x1.0p-53;
+}
+
 }  // namespace nn::philox

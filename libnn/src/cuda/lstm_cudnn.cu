@@ -9,9 +9,17 @@
 // cudnn.h (LIBNN_WITH_CUDNN unset, cmake/NNCuda.cmake) compiles the stubs at the end, which
 // say so.
 //
+// The descriptors of a layer shape (and the workspace sizes cuDNN asks for it) are made once
+// and kept, keyed by (device, stream, T, B, I, H, bias, math type), in a least-recently-used
+// cache of 32 shapes (core/lru_cache.hpp, tested on the CPU by test_lru_cache.cpp): a
+// training step's forward and backward of every layer reuse them instead of creating and
+// querying five descriptors per call. The cache is never destroyed (its descriptors would
+// outlive cuDNN and the allocator at exit).
+//
 // The forward in training mode keeps what cuDNN's backward needs in the op's saved tensors
 // (lstm_paths.hpp): `gates` becomes a 1-D tensor holding the reserve space, `cells` one
 // holding the packed weights.
+#include "core/lru_cache.hpp"
 #include "cuda/common.cuh"
 #include "cuda/lstm_paths.hpp"
 #include "libnn/cuda.hpp"
@@ -21,6 +29,8 @@
 #include <cudnn.h>
 #include <dlfcn.h>
 
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -141,6 +151,15 @@ void copy_device(void* dst, const void* src, std::size_t bytes) {
   NN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, current_stream()));
 }
 
+// The math type follows the float32 matmul precision, as PyTorch's
+// torch.backends.cudnn.allow_tf32: "highest" is FMA math (no TF32: the CPU's float32 is the
+// reference), "high" the default math, which lets cuDNN use TF32 tensor cores for float32
+// data. "medium" (bf16) never gets here: cuDNN has no bf16 math for float32 tensors, so
+// lstm.cu runs it stepwise.
+cudnnMathType_t math_type() {
+  return float32_matmul_precision() == MatmulPrecision::High ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
+
 // The descriptors of one layer of shape (T, B, I, H), destroyed with it.
 struct Layer {
   const Api& a;
@@ -160,13 +179,8 @@ struct Layer {
     NN_CUDNN_CHECK(a.cudnnCreateDropoutDescriptor(&dropout));
     NN_CUDNN_CHECK(a.cudnnSetDropoutDescriptor(dropout, h, 0.0f, nullptr, 0, 0));
     NN_CUDNN_CHECK(a.cudnnCreateRNNDescriptor(&rnn));
-    // float32 in and out. The math type follows the float32 matmul precision, as PyTorch's
-    // torch.backends.cudnn.allow_tf32: "highest" is FMA math (no TF32: the CPU's float32 is
-    // the reference), "high" the default math, which lets cuDNN use TF32 tensor cores for
-    // float32 data. "medium" (bf16) never gets here: cuDNN has no bf16 math for float32
-    // tensors, so lstm.cu runs it stepwise.
-    const cudnnMathType_t math =
-        float32_matmul_precision() == MatmulPrecision::High ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    // float32 in and out; the math type: math_type().
+    const cudnnMathType_t math = math_type();
     NN_CUDNN_CHECK(a.cudnnSetRNNDescriptor_v8(
         rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
         CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, math,
@@ -254,6 +268,38 @@ struct Layer {
   }
 };
 
+// What a cached Layer is made for: equal keys give interchangeable descriptors.
+struct LayerKey {
+  int device;
+  std::uintptr_t stream;  // seq_lengths was filled on it: reused on it, in order
+  std::int64_t T, B, I, H;
+  bool bias;
+  int math;
+  bool operator==(const LayerKey& o) const {
+    return device == o.device && stream == o.stream && T == o.T && B == o.B && I == o.I &&
+           H == o.H && bias == o.bias && math == o.math;
+  }
+};
+
+// The layer of this shape on the current device and stream: cached, or made and cached. Its
+// handle (one per device) is set to the current stream again, as handle() does.
+std::shared_ptr<Layer> layer_for(std::int64_t T, std::int64_t B, std::int64_t I, std::int64_t H,
+                                 bool bias, Device device) {
+  static auto* cache = new LruCache<LayerKey, Layer>(32);  // never destroyed: see the top
+  const LayerKey key{device.index,
+                     reinterpret_cast<std::uintptr_t>(current_stream()),
+                     T,
+                     B,
+                     I,
+                     H,
+                     bias,
+                     static_cast<int>(math_type())};
+  std::shared_ptr<Layer> layer =
+      cache->get(key, [&] { return std::make_shared<Layer>(T, B, I, H, bias, device); });
+  handle();
+  return layer;
+}
+
 const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 float* ptr_or_null(Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
@@ -267,7 +313,9 @@ void cudnn_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Te
   const std::int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const Device device = x.device();
   const bool train = gates.defined() && cells.defined();
-  Layer layer(T, B, I, H, b_ih.defined() || b_hh.defined(), device);
+  const std::shared_ptr<Layer> cached =
+      layer_for(T, B, I, H, b_ih.defined() || b_hh.defined(), device);
+  Layer& layer = *cached;
   Tensor weights = scratch_bytes(layer.weight_bytes, device);
   layer.transfer(weights.data_ptr<float>(), w_ih.data_ptr<float>(), w_hh.data_ptr<float>(),
                  ptr_or_null(b_ih), ptr_or_null(b_hh), true);
@@ -300,12 +348,11 @@ void cudnn_backward(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n, co
   const std::int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const Device device = x.device();
   // The forward's bias mode: its packed weights' size tells (the same shape otherwise).
-  Layer with_bias(T, B, I, H, true, device);
+  const std::shared_ptr<Layer> with_bias = layer_for(T, B, I, H, true, device);
   const bool bias =
-      static_cast<std::size_t>(cells.numel()) * sizeof(float) >= with_bias.weight_bytes;
-  std::optional<Layer> without_bias;
-  if (!bias) without_bias.emplace(T, B, I, H, false, device);
-  Layer& layer = bias ? with_bias : *without_bias;
+      static_cast<std::size_t>(cells.numel()) * sizeof(float) >= with_bias->weight_bytes;
+  const std::shared_ptr<Layer> cached = bias ? with_bias : layer_for(T, B, I, H, false, device);
+  Layer& layer = *cached;
   NN_CHECK(static_cast<std::size_t>(gates.numel()) * sizeof(float) >= layer.reserve_bytes,
            "cuDNN LSTM backward: the saved reserve space ({} bytes) is smaller than cuDNN "
            "asks ({} bytes)",

@@ -11,16 +11,27 @@
 // is one launch with no grid-wide synchronization, and the weights are read once per step
 // (per group of 4 rows). Batches above 4 run in groups of 4 rows, one launch each.
 //
+// The token loop (nn::LSTMTokenLoop, src/kernels/token_loop.hpp) adds two kernels per token:
+// the head (one warp per logit row, the same row_dot) and the sampler (one warp), and keeps
+// the previous token, the draw counter and the tokens so far in device memory, so a token
+// needs nothing from the host and a CUDA graph of several tokens can be replayed (below).
+//
 // Precision: products and sums in float32 (half weights are converted exactly), like the CPU
 // stepper; the sums run in another order (lanes, then the butterfly), so the results are
 // the CPU's up to float32 rounding, not its bits. Deterministic: fixed-order sums, no
 // atomics, the same bits every run.
 #include <cuda_fp16.h>
 
+#include <array>
+#include <memory>
+#include <string>
+
+#include "core/philox.hpp"
 #include "cuda/common.cuh"
 #include "cuda/lstm_step.cuh"
 #include "cuda/register.hpp"
 #include "kernels/lstm.hpp"
+#include "kernels/token_loop.hpp"
 
 namespace nn::cuda {
 namespace lstm_step_detail {
@@ -126,6 +137,79 @@ __global__ void __launch_bounds__(kStepThreads) lstm_step_kernel(StepArgs p) {
   }
 }
 
+// logits (K) = head_w (K,H) h + head_b: one warp per row, 8 rows per block.
+__global__ void __launch_bounds__(kStepThreads)
+    head_kernel(const float* w, const float* bias, const float* h, std::int64_t H, std::int64_t K,
+                bool vec, float* logits) {
+  const int warp = static_cast<int>(threadIdx.x) / kWarp,
+            lane = static_cast<int>(threadIdx.x) % kWarp;
+  const std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * (kStepThreads / kWarp) + warp;
+  if (r >= K) return;
+  float acc[1] = {0.0f};
+  row_dot<1>(w + r * H, H, h, H, vec, lane, acc);
+  const float s = warp_sum(acc[0]);
+  if (lane == 0) logits[r] = s + (bias ? bias[r] : 0.0f);
+}
+
+// The token loop's control words (an int64 tensor of 4): the token fed next, the draw
+// counter of the next sample, the tokens written to `out` since the host last reset it.
+enum Control { kToken = 0, kDraw = 1, kCount = 2, kControlWords = 4 };
+
+// One token from logits (K), by src/kernels/token_loop.hpp's rule, in one warp: lane l
+// takes the l-th run of ceil(K/32) logits; the lanes' sums of p_i (in index order) are
+// scanned across the warp in a fixed order, the first lane whose inclusive sum passes
+// u * total walks its run again from its exclusive sum. Writes the token to ctrl[kToken]
+// and out[ctrl[kCount]], and advances kCount and kDraw.
+__global__ void sample_kernel(const float* logits, std::int64_t K, double temperature,
+                              std::uint64_t seed, std::int64_t* ctrl, std::int64_t* out) {
+  constexpr unsigned kAll = 0xffffffffu;
+  const int lane = static_cast<int>(threadIdx.x);
+  const std::int64_t run = (K + kWarp - 1) / kWarp;
+  const std::int64_t i0 = min(K, lane * run), i1 = min(K, i0 + run);
+  float m = -INFINITY;
+  for (std::int64_t i = i0; i < i1; ++i) m = fmaxf(m, logits[i]);
+  const double max = warp_max(m);
+  double sum = 0;
+  for (std::int64_t i = i0; i < i1; ++i)
+    sum += exp((static_cast<double>(logits[i]) - max) / temperature);
+  double inclusive = sum;
+#pragma unroll
+  for (int offset = 1; offset < kWarp; offset *= 2) {
+    const double v = __shfl_up_sync(kAll, inclusive, offset);
+    if (lane >= offset) inclusive += v;
+  }
+  double exclusive = __shfl_up_sync(kAll, inclusive, 1);
+  if (lane == 0) exclusive = 0;
+  const double total = __shfl_sync(kAll, inclusive, kWarp - 1);
+  const auto draw = static_cast<std::uint64_t>(ctrl[kDraw]);
+  const std::int64_t count = ctrl[kCount];
+  const double target = philox::uniform53(philox::philox4x32_10(seed, draw, 0)) * total;
+  const unsigned crossing = __ballot_sync(kAll, target < inclusive);
+  const unsigned nonzero = __ballot_sync(kAll, sum > 0);
+  // Rounding may leave the target at the total: then the last nonzero p_i (the max has p = 1,
+  // so some lane has one).
+  const int walker =
+      crossing ? __ffs(static_cast<int>(crossing)) - 1 : 31 - __clz(static_cast<int>(nonzero));
+  if (lane != walker) return;
+  double cumulative = exclusive;
+  std::int64_t token = -1, last_nonzero = i0;
+  for (std::int64_t i = i0; i < i1; ++i) {
+    const double p = exp((static_cast<double>(logits[i]) - max) / temperature);
+    if (p == 0) continue;
+    cumulative += p;
+    last_nonzero = i;
+    if (crossing && target < cumulative) {
+      token = i;
+      break;
+    }
+  }
+  if (token < 0) token = last_nonzero;
+  ctrl[kToken] = token;
+  out[count] = token;
+  ctrl[kCount] = count + 1;
+  ctrl[kDraw] = static_cast<std::int64_t>(draw + 1);
+}
+
 template <class W>
 void launch_rows(const StepArgs& p, int nb) {
   const auto blocks = static_cast<unsigned>((p.H + kUnits - 1) / kUnits);
@@ -182,11 +266,187 @@ void launch_step(StepArgs p, bool half, std::int64_t B) {
 
 namespace {
 
+using lstm_step_detail::StepArgs;
+
+// The CUDA token loop. Buffers, all allocated here (never while a graph is captured): two
+// (L,H) h buffers that take turns (a layer reads all of h_prev while its blocks write h;
+// token t reads buffer t % 2 and writes the other), c (updated in place: each element is
+// read and written by one thread), the logits, the control words and up to kOut tokens.
+// A graph holds these pointers, so it stays valid for the loop's life; it is captured with
+// an even number of tokens, so it starts and ends on buffer 0.
+class CudaTokenLoop final : public kernels::TokenLoopBackend {
+ public:
+  static constexpr std::int64_t kOut = 4096;  // tokens per trip back to the host
+
+  explicit CudaTokenLoop(const kernels::TokenLoopSpec& spec)
+      : spec_(spec),
+        device_(spec.table.device()),
+        L_(static_cast<std::int64_t>(spec.w_hh.size())),
+        H_(spec.hidden_size),
+        K_(spec.head_weight.size(0)),
+        half_(spec.w_hh[0].dtype() == DType::Float16) {
+    const TensorOptions f32 = TensorOptions().device(device_);
+    const TensorOptions i64 = TensorOptions(DType::Int64).device(device_);
+    h_[0] = empty({L_, H_}, f32);
+    h_[1] = empty({L_, H_}, f32);
+    c_ = empty({L_, H_}, f32);
+    logits_ = empty({K_}, f32);
+    ctrl_ = zeros({lstm_step_detail::kControlWords}, i64);
+    out_ = empty({kOut}, i64);
+  }
+
+  ~CudaTokenLoop() override {
+    if (exec_) cudaGraphExecDestroy(exec_);  // no throw from a destructor: errors ignored
+  }
+
+  void generate(std::int64_t token, Tensor& h, Tensor& c, std::int64_t n, std::uint64_t first_draw,
+                std::int64_t* out) override {
+    activate(device_);
+    const std::size_t state_bytes = sizeof(float) * static_cast<std::size_t>(L_ * H_);
+    cudaStream_t stream = current_stream();
+    NN_CUDA_CHECK(cudaMemcpyAsync(h_[0].data_ptr<float>(), h.data_ptr<float>(), state_bytes,
+                                  cudaMemcpyDeviceToDevice, stream));
+    NN_CUDA_CHECK(cudaMemcpyAsync(c_.data_ptr<float>(), c.data_ptr<float>(), state_bytes,
+                                  cudaMemcpyDeviceToDevice, stream));
+    const std::array<std::int64_t, lstm_step_detail::kControlWords> control{
+        token, static_cast<std::int64_t>(first_draw), 0, 0};
+    // From pageable memory: the call returns once `control` has been read.
+    NN_CUDA_CHECK(cudaMemcpyAsync(ctrl_.data_ptr<std::int64_t>(), control.data(), sizeof control,
+                                  cudaMemcpyHostToDevice, stream));
+    const std::int64_t G = spec_.graph_tokens;
+    if (G > 0 && !graph_tried_ && n >= G) capture(G);
+    int parity = 0;
+    std::int64_t graphs = 0;
+    for (std::int64_t done = 0; done < n;) {
+      const std::int64_t m = std::min(kOut, n - done);
+      if (done > 0) {
+        NN_CUDA_CHECK(cudaMemsetAsync(ctrl_.data_ptr<std::int64_t>() + lstm_step_detail::kCount, 0,
+                                      sizeof(std::int64_t), current_stream()));
+      }
+      std::int64_t t = 0;
+      // The graph starts from buffer 0 (and, G being even, ends there): only at parity 0.
+      if (exec_ && parity == 0) {
+        for (; t + G <= m; t += G, ++graphs)
+          NN_CUDA_CHECK(cudaGraphLaunch(exec_, current_stream()));
+      }
+      for (; t < m; ++t, parity ^= 1) token_step(parity);
+      copy_to_host(out + done, out_.data_ptr<std::int64_t>(),
+                   sizeof(std::int64_t) * static_cast<std::size_t>(m));
+      done += m;
+    }
+    NN_CUDA_CHECK(cudaMemcpyAsync(h.data_ptr<float>(), h_[parity].data_ptr<float>(), state_bytes,
+                                  cudaMemcpyDeviceToDevice, current_stream()));
+    NN_CUDA_CHECK(cudaMemcpyAsync(c.data_ptr<float>(), c_.data_ptr<float>(), state_bytes,
+                                  cudaMemcpyDeviceToDevice, current_stream()));
+    if (graphs > 0) {
+      how_ = "graph of " + std::to_string(G) + " tokens";
+    } else if (!graph_error_.empty()) {
+      how_ = "eager (the graph failed: " + graph_error_ + ")";
+    } else {
+      how_ = "eager";
+    }
+  }
+
+  std::string how() const override { return how_; }
+
+ private:
+  // One token's kernels: the layers (layer 0 from the table row of ctrl[kToken]), the head,
+  // the sampler. Reads h buffer `parity`, writes the other.
+  void token_step(int parity) {
+    float* h_prev = h_[parity].data_ptr<float>();
+    float* h_next = h_[parity ^ 1].data_ptr<float>();
+    float* c = c_.data_ptr<float>();
+    for (std::int64_t k = 0; k < L_; ++k) {
+      const auto kk = static_cast<std::size_t>(k);
+      StepArgs p;
+      p.H = H_;
+      if (k == 0) {
+        p.tokens = ctrl_.data_ptr<std::int64_t>() + lstm_step_detail::kToken;
+        p.table = spec_.table.data_ptr<float>();
+      } else {
+        p.x = h_next + (k - 1) * H_;
+        p.I = p.ldx = H_;
+        p.w_ih = spec_.w_ih[kk].raw_data();
+        p.vec_ih = lstm_step_detail::can_vectorize(p.w_ih, half_, H_, p.x, H_);
+      }
+      p.w_hh = spec_.w_hh[kk].raw_data();
+      p.h_prev = h_prev + k * H_;
+      p.vec_hh = lstm_step_detail::can_vectorize(p.w_hh, half_, H_, p.h_prev, H_);
+      p.c_prev = c + k * H_;
+      p.c = c + k * H_;
+      p.bias = spec_.bias[kk].defined() ? spec_.bias[kk].data_ptr<float>() : nullptr;
+      p.h = h_next + k * H_;
+      lstm_step_detail::launch_step(p, half_, 1);
+    }
+    const float* h_last = h_next + (L_ - 1) * H_;
+    const float* w = spec_.head_weight.data_ptr<float>();
+    const bool vec = lstm_step_detail::can_vectorize(w, false, H_, h_last, H_);
+    constexpr int kRowsPerBlock = lstm_step_detail::kStepThreads / kWarp;
+    const auto blocks = static_cast<unsigned>((K_ + kRowsPerBlock - 1) / kRowsPerBlock);
+    lstm_step_detail::head_kernel<<<blocks, lstm_step_detail::kStepThreads, 0, current_stream()>>>(
+        w, spec_.head_bias.defined() ? spec_.head_bias.data_ptr<float>() : nullptr, h_last, H_, K_,
+        vec, logits_.data_ptr<float>());
+    NN_CUDA_CHECK_LAUNCH();
+    lstm_step_detail::sample_kernel<<<1, kWarp, 0, current_stream()>>>(
+        logits_.data_ptr<float>(), K_, spec_.temperature, spec_.seed,
+        ctrl_.data_ptr<std::int64_t>(), out_.data_ptr<std::int64_t>());
+    NN_CUDA_CHECK_LAUNCH();
+  }
+
+  // Records G tokens (G even) of token_step on the current stream into a graph. Nothing is
+  // allocated or copied to the host meanwhile (every buffer exists), which is what capture
+  // needs. A failure leaves the loop eager and says why in how().
+  void capture(std::int64_t G) {
+    graph_tried_ = true;
+    cudaStream_t stream = current_stream();
+    cudaError_t status = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (status != cudaSuccess) {
+      graph_error_ = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(status);
+      cudaGetLastError();
+      return;
+    }
+    std::string launch_error;
+    try {
+      for (std::int64_t t = 0; t < G; ++t) token_step(static_cast<int>(t % 2));
+    } catch (const std::exception& e) {
+      launch_error = e.what();
+    }
+    cudaGraph_t graph = nullptr;
+    status = cudaStreamEndCapture(stream, &graph);
+    if (launch_error.empty() && status == cudaSuccess) {
+      status = cudaGraphInstantiate(&exec_, graph, 0);
+      if (status != cudaSuccess) {
+        exec_ = nullptr;
+        graph_error_ = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(status);
+      }
+    } else {
+      graph_error_ = !launch_error.empty()
+                         ? "a launch during capture: " + launch_error
+                         : std::string("cudaStreamEndCapture: ") + cudaGetErrorString(status);
+    }
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();  // a failed capture leaves its error behind: the eager path goes on
+  }
+
+  kernels::TokenLoopSpec spec_;
+  Device device_;
+  std::int64_t L_, H_, K_;
+  bool half_;
+  Tensor h_[2], c_, logits_, ctrl_, out_;
+  cudaGraphExec_t exec_ = nullptr;
+  bool graph_tried_ = false;
+  std::string graph_error_, how_;
+};
+
+std::unique_ptr<kernels::TokenLoopBackend> make_token_loop_cuda(
+    const kernels::TokenLoopSpec& spec) {
+  return std::make_unique<CudaTokenLoop>(spec);
+}
+
 // kernels::lstm_step on CUDA: the table's contract (src/kernels/lstm.hpp).
 void lstm_step_cuda(const Tensor& x, const Tensor& gx, const Tensor& w_ih, const Tensor& w_hh,
                     const Tensor& bias, const Tensor& h_prev, const Tensor& c_prev, Tensor& h,
                     Tensor& c) {
-  using lstm_step_detail::StepArgs;
   const std::int64_t B = h_prev.size(0), H = w_hh.size(1);
   if (B == 0 || H == 0) return;
   const bool half = w_hh.dtype() == DType::Float16;
@@ -213,6 +473,9 @@ void lstm_step_cuda(const Tensor& x, const Tensor& gx, const Tensor& w_ih, const
 
 }  // namespace
 
-void register_lstm_step_kernels() { kernels::lstm_step.set(DeviceType::CUDA, lstm_step_cuda); }
+void register_lstm_step_kernels() {
+  kernels::lstm_step.set(DeviceType::CUDA, lstm_step_cuda);
+  kernels::make_token_loop.set(DeviceType::CUDA, make_token_loop_cuda);
+}
 
 }  // namespace nn::cuda

@@ -19,7 +19,8 @@ void register_norm_kernels();         // norm.cu: layer norm, batch norm
 void register_embedding_kernels();    // embedding.cu
 void register_optim_kernels();        // optim.cu: SGD, Adam(W), RMSprop steps, abs_pow_sum
 void register_lstm_kernels();         // lstm.cu: lstm_forward, lstm_backward
-void register_lstm_step_kernels();    // lstm_step.cu: lstm_step (nn::LSTMStepper)
+void register_lstm_step_kernels();    // lstm_step.cu: lstm_step, make_token_loop (nn::LSTMStepper,
+                                      // LSTMTokenLoop)
 void register_conv_kernels();         // conv.cu: im2col, col2im
 
 }  // namespace nn::cuda

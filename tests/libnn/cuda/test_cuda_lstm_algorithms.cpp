@@ -238,4 +238,43 @@ TEST(CudaLstmAlgorithms, CudnnBackwardFollowsItsForward) {
   EXPECT_LE(rel_error(w_hh.grad().to(kCpu), cpu.values[5]), 2e-5);
 }
 
+// cuDNN's descriptors are cached per layer shape (lstm_cudnn.cu; the cache's logic:
+// test_lru_cache.cpp): shapes interleaved, with and without bias, each run twice, match the
+// CPU every time, and the second run of a shape (a cache hit) gives the first run's bits.
+TEST(CudaLstmAlgorithms, CudnnCachedDescriptorsServeInterleavedShapes) {
+  NN_REQUIRE_CUDA();
+  cuda_test::MatmulPrecisionGuard precision;
+  AlgorithmGuard guard(LstmAlgorithm::Cudnn);
+  struct Case {
+    Shape shape;
+    bool bias;
+  };
+  const Case cases[] = {
+      {{5, 3, 7, 16}, true}, {{5, 2, 7, 16}, true}, {{5, 3, 7, 16}, false}, {{9, 1, 4, 24}, true}};
+  std::vector<Inputs> inputs;
+  for (const Case& c : cases) inputs.push_back(make_inputs(c.shape, true, c.bias));
+  std::vector<Outcome> first;
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t k = 0; k < std::size(cases); ++k) {
+      const Inputs& in = inputs[k];
+      const Outcome cpu = run_layer(in, kCpu);
+      const Outcome gpu = run_layer(in, kCuda);
+      EXPECT_EQ(gpu.run.forward, "cudnn");
+      const std::string what = "case " + std::to_string(k) + ", round " + std::to_string(round);
+      ASSERT_EQ(gpu.values.size(), cpu.values.size()) << what;
+      for (std::size_t i = 0; i < cpu.values.size(); ++i) {
+        EXPECT_LE(rel_error(gpu.values[i], cpu.values[i]), 2e-5) << what << ", " << cpu.names[i];
+      }
+      if (round == 0) {
+        first.push_back(gpu);
+        continue;
+      }
+      for (std::size_t i = 0; i < gpu.values.size(); ++i) {
+        EXPECT_TRUE(cuda_test::same_bits(gpu.values[i], first[k].values[i]))
+            << what << ", " << gpu.names[i] << ": not the first round's bits";
+      }
+    }
+  }
+}
+
 }  // namespace

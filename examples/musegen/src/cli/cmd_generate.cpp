@@ -30,37 +30,54 @@ int cmd_generate(Args args) {
   std::int64_t steps = 512, top_k = 0, seed = 1, primer_sequence = -1, primer_steps = 16;
   double temperature = 1.0, top_p = 0.95, tempo = 0;
   std::int64_t program = -1, velocity = 0;
-  bool drop_primer = false, quiet = false;
+  bool drop_primer = false, quiet = false, host_sampling = false;
   std::string weights = "fp32", instruments_list;
   cli::Parser p("generate", "RUN_DIR|WEIGHTS [options]",
                 "Samples a new piece from a model trained by `musegen train`: runs an optional\n"
                 "primer through the LSTM, then draws one token (or roll frame) at a time with\n"
                 "temperature, top-k and top-p. Writes the tokens (--out) and, with --midi, a MIDI\n"
                 "file. The same --seed gives the same piece.");
-  p.positional("RUN_DIR|WEIGHTS", run, "a --run-dir of musegen train (uses best.safetensors, else model.safetensors) or a .safetensors file")
+  p.positional("RUN_DIR|WEIGHTS", run,
+               "a --run-dir of musegen train (uses best.safetensors, else model.safetensors) or a "
+               ".safetensors file")
       .option("steps", steps, "N", "tokens (or frames) to generate", cli::range(1, kMaxCount))
-      .option("temperature", temperature, "T", "divide the logits by T: < 1 safer, > 1 more adventurous",
+      .option("temperature", temperature, "T",
+              "divide the logits by T: < 1 safer, > 1 more adventurous",
               cli::range(0, 100).open_low())
-      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)", cli::range(0, 100'000))
-      .option("top-p", top_p, "P", "sample among the most likely tokens holding probability P (1: all)",
+      .option("top-k", top_k, "K", "sample among the K most likely tokens only (0: all)",
+              cli::range(0, 100'000))
+      .option("top-p", top_p, "P",
+              "sample among the most likely tokens holding probability P (1: all)",
               cli::range(0, 1).open_low())
       .option("seed", seed, "N", "seed of the sampling", cli::range(0, cli::kMaxSeed))
-      .option("primer", primer_midi, "FILE.mid", "start from this MIDI file (encoded with the run's codec)")
-      .option("primer-sequence", primer_sequence, "I", "start from validation sequence I of the dataset",
+      .option("primer", primer_midi, "FILE.mid",
+              "start from this MIDI file (encoded with the run's codec)")
+      .option("primer-sequence", primer_sequence, "I",
+              "start from validation sequence I of the dataset",
               cli::range(0, kMaxCount).or_value(-1, "the sequence picked by --seed"))
-      .option("primer-steps", primer_steps, "N", "how many steps of the primer to use (0: none; roll then starts from silence)",
+      .option("primer-steps", primer_steps, "N",
+              "how many steps of the primer to use (0: none; roll then starts from silence)",
               cli::range(0, kMaxCount))
       .flag("drop-primer", drop_primer, "leave the primer out of the output")
-      .option("weights", weights, "fp32|fp16",
-              "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
-              "halves the memory read per step: faster for large models, logits move by the weights' "
-              "rounding to half (docs/perf.md, \"LSTM\", has both measured)")
-      .option("instruments", instruments_list, "LIST",
-              "multitrack: write for this ensemble, one part per entry in order, each a name (violin,\n"
-              "viola, cello, soprano, alto, tenor, bass, piano, flute, ...: `musegen instruments` lists\n"
-              "them with their ranges) or a GM program number, e.g. violin,violin,viola,cello\n"
-              "(default: the primer's ensemble)")
-      .option("dataset", dataset_path, "FILE", "the dataset file (default: the one the run was trained on)")
+      .option(
+          "weights", weights, "fp32|fp16",
+          "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
+          "halves the memory read per step: faster for large models, logits move by the weights' "
+          "rounding to half (docs/perf.md, \"LSTM\", has both measured)")
+      .flag("host-sampling", host_sampling,
+            "on a GPU, copy the logits to the host and sample there every step; without it, plain\n"
+            "sampling (--top-k 0 --top-p 1, no multitrack rule) runs whole on the GPU, 64 tokens "
+            "per\n"
+            "trip (the same draws; a token differs only within float rounding of a boundary)")
+      .option(
+          "instruments", instruments_list, "LIST",
+          "multitrack: write for this ensemble, one part per entry in order, each a name (violin,\n"
+          "viola, cello, soprano, alto, tenor, bass, piano, flute, ...: `musegen instruments` "
+          "lists\n"
+          "them with their ranges) or a GM program number, e.g. violin,violin,viola,cello\n"
+          "(default: the primer's ensemble)")
+      .option("dataset", dataset_path, "FILE",
+              "the dataset file (default: the one the run was trained on)")
       .option("out", out, "FILE", "where to write the tokens")
       .option("midi", midi_out, "FILE.mid", "also write the piece as a MIDI file")
       .option("tempo", tempo, "BPM", "MIDI tempo",
@@ -70,11 +87,14 @@ int cmd_generate(Args args) {
       .option("velocity", velocity, "V", "note velocity where the encoding has none",
               cli::range(1, 127).or_value(0, "the codec's default"))
       .flag("quiet", quiet, "print nothing but errors")
-      .epilog("examples:\n"
-              "  musegen generate runs/jsb --steps 128 --midi chorale.mid\n"
-              "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi out.mid\n"
-              "  musegen generate runs/quartets --instruments violin,violin,viola,cello --steps 2000 --midi q.mid\n\n"
-              "With a multitrack model every part stays inside its instrument's range.\n");
+      .epilog(
+          "examples:\n"
+          "  musegen generate runs/jsb --steps 128 --midi chorale.mid\n"
+          "  musegen generate runs/piano --primer theme.mid --temperature 0.9 --top-p 0.9 --midi "
+          "out.mid\n"
+          "  musegen generate runs/quartets --instruments violin,violin,viola,cello --steps 2000 "
+          "--midi q.mid\n\n"
+          "With a multitrack model every part stays inside its instrument's range.\n");
   std::int64_t threads = 0;
   std::string device_name = "cpu";
   cli::add_threads_option(p, threads);
@@ -141,6 +161,7 @@ int cmd_generate(Args args) {
   g.steps = steps;
   g.keep_primer = !drop_primer;
   g.weights = weights == "fp16" ? nn::DType::Float16 : nn::DType::Float32;
+  g.device_sampling = !host_sampling;
   g.sample.temperature = temperature;
   g.sample.top_k = top_k;
   g.sample.top_p = top_p;

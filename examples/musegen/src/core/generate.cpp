@@ -1,5 +1,6 @@
 #include "generate.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -72,6 +73,36 @@ GenerateResult generate(MusicModel& model, const Sequence& primer, const Generat
   if (options.rule) so_far.assign(primer.tokens.begin(), primer.tokens.end());
 
   const auto start = std::chrono::steady_clock::now();
+  // On a GPU, plain sampling (no rule, no top-k / top-p) runs whole on the device
+  // (nn::LSTMTokenLoop: the same Philox draws, a CUDA graph per 16 tokens), kChunk tokens
+  // per trip to the host, where the stop token and the progress are looked at.
+  if (!roll && !device.is_cpu() && options.device_sampling && !options.rule &&
+      options.sample.top_k == 0 && options.sample.top_p >= 1) {
+    if (!(options.sample.temperature > 0))
+      throw std::invalid_argument("temperature must be positive");
+    constexpr std::int64_t kChunk = 64;
+    nn::LSTMTokenLoop loop(
+        stepper, model.head(),
+        nn::TokenLoopOptions().temperature(options.sample.temperature).seed(options.sample.seed));
+    std::int64_t token = primer.tokens.back();
+    for (std::int64_t done = 0; done < options.steps;) {
+      if (options.stop.stop_requested()) {
+        result.stopped = true;
+        break;
+      }
+      const std::int64_t n = std::min(kChunk, options.steps - done);
+      const std::vector<std::int64_t> tokens =
+          loop.generate(token, carried, n, static_cast<std::uint64_t>(done));
+      for (std::int64_t t : tokens) out.tokens.push_back(static_cast<std::int32_t>(t));
+      token = tokens.back();
+      done += n;
+      result.generated = done;
+      if (options.progress) options.progress({"generate", done, options.steps});
+    }
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  }
   for (std::int64_t step = 0; step < options.steps; ++step) {
     if (options.stop.stop_requested()) {
       result.stopped = true;

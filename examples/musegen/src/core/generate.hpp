@@ -17,7 +17,9 @@
 // change the model (train it, load weights) while a generation reads it.
 //
 // Devices: generation runs where the model is (MusicModel::device(); load_model() puts it
-// there). The primer and every step's input are copied there, and every step's logits are
+// there). On a GPU with plain sampling (GenerateOptions::device_sampling) the whole token --
+// LSTM step, head, softmax, draw -- runs on the device and the tokens come back every 64;
+// otherwise the primer and every step's input are copied there, and every step's logits are
 // copied back, because the sampling (sampling.hpp) stays on the host: the same seed draws
 // the same uniform numbers on every device, so the same logits give the same piece. A GPU's
 // logits equal the CPU's only to float rounding (sums in another order), so a piece can
@@ -59,6 +61,11 @@ struct GenerateOptions {
   // (half the memory traffic: faster on a large model, logits move slightly; docs/perf.md,
   // "LSTM", has both measured).
   nn::DType weights = nn::DType::Float32;
+  // On a GPU, sample on the device (nn::LSTMTokenLoop) when the sampling allows it: a token
+  // model, no rule, no top-k / top-p. The same draws as the host's sampler; a token differs
+  // only where a draw falls within float rounding of a boundary. false: logits to the host
+  // every step (the path the CPU always takes).
+  bool device_sampling = true;
   std::shared_ptr<TokenRule> rule;  // none: every token may follow every other
   std::stop_token stop;  // checked before every step (default: never stops)
   ProgressFn progress;   // after every step: {"generate", steps done, steps} (default: none)

@@ -16,11 +16,18 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "libnn/module.hpp"
 #include "libnn/modules/embedding.hpp"
+#include "libnn/modules/linear.hpp"
 #include "libnn/modules/lstm.hpp"
+
+namespace nn::kernels {
+class TokenLoopBackend;
+}  // namespace nn::kernels
 
 namespace nn {
 
@@ -60,6 +67,7 @@ class LSTMStepper {
   std::int64_t num_embeddings() const { return table_.defined() ? table_.size(0) : 0; }
 
  private:
+  friend class LSTMTokenLoop;
   struct Layer {
     Tensor w_ih;  // (4H,I or H) in weight_dtype
     Tensor w_hh;  // (4H,H) in weight_dtype
@@ -72,6 +80,60 @@ class LSTMStepper {
   DType weight_dtype_ = DType::Float32;
   std::vector<Layer> layers_;
   Tensor table_;  // (V,4H) float32: the embedding through layer 0's w_ih, or undefined
+};
+
+struct TokenLoopOptions {
+  // The logits are divided by it before the softmax (> 0).
+  LIBNN_ARG(double, temperature, 1.0)
+  // The draw of generation step d is Philox at (seed, d) (the rule: src/kernels/token_loop.hpp).
+  LIBNN_ARG(std::uint64_t, seed, 1)
+  // On CUDA: tokens per CUDA graph, captured at the first generate() and replayed (rounded up
+  // to even; 0: launch every kernel of every token, no graph). Ignored on the CPU.
+  LIBNN_ARG(std::int64_t, graph_tokens, 16)
+};
+
+// Batch-1 token generation, the whole loop on the stepper's device: the token's row of the
+// folded embedding table -> the LSTM layers -> `head` (a Linear, H -> K) -> softmax of the
+// logits / temperature -> a token drawn from it, fed back in. On CUDA every token is L + 2
+// kernels (L layers, the head, the sampler) that read the previous token from device
+// memory, and a CUDA graph of graph_tokens tokens replays them: the host launches one graph
+// per graph_tokens tokens and waits once per generate() call, when the tokens come back.
+// On the CPU it runs the same steps with the CPU kernels (the reference).
+//
+//   nn::LSTMTokenLoop loop(stepper, head, nn::TokenLoopOptions().temperature(0.9).seed(7));
+//   nn::LSTMState state;                                   // zeros, or a primer's state
+//   std::vector<std::int64_t> tokens = loop.generate(last_primer_token, state, 512);
+//
+// Sampling: the draw of step d is uniform53(Philox(seed, d, 0)); the token is the first i
+// whose cumulative softmax probability (double) exceeds it: musegen's sample_token without
+// top-k/top-p. The stepper must have an embedding, the head H inputs, both on one device;
+// the loop keeps their tensors (a later change to the head's module does not reach it).
+class LSTMTokenLoop {
+ public:
+  LSTMTokenLoop(const LSTMStepper& stepper, const Linear& head,
+                const TokenLoopOptions& options = {});
+  ~LSTMTokenLoop();
+  LSTMTokenLoop(LSTMTokenLoop&&) noexcept;
+  LSTMTokenLoop& operator=(LSTMTokenLoop&&) noexcept;
+
+  // Feeds `token` (in [0,V)), then samples n tokens for generation steps first_draw ..
+  // first_draw + n - 1, feeding each but the last back in, and returns them. state: (h, c),
+  // each (num_layers,1,H) float32 on the stepper's device, updated in place (after the call
+  // it is the state after feeding `token` and the first n - 1 sampled tokens); undefined
+  // tensors start from zeros. So two calls continue one another when the second is given the
+  // first's last token and first_draw + n.
+  std::vector<std::int64_t> generate(std::int64_t token, LSTMState& state, std::int64_t n,
+                                     std::uint64_t first_draw = 0);
+
+  // How the last generate() ran: "cpu", "eager", "graph of 16 tokens" (and eager for the
+  // remainder), or "eager (the graph failed: ...)".
+  std::string how() const;
+  Device device() const { return device_; }
+
+ private:
+  std::int64_t num_layers_ = 0, hidden_size_ = 0, vocab_ = 0;
+  Device device_ = Device::cpu();
+  std::unique_ptr<kernels::TokenLoopBackend> backend_;
 };
 
 }  // namespace nn
