@@ -7,9 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "core/cpu_allocator.hpp"
 #include "libnn/cpu/memory.hpp"
 #include "libnn/libnn.hpp"
 
@@ -168,6 +170,15 @@ TEST(CpuMemory, ConcurrentThreadsGetBlocksOfTheirOwn) {
   for (std::thread& t : threads) t.join();
   for (int id = 0; id < 4; ++id) EXPECT_EQ(bad[static_cast<std::size_t>(id)], 0) << "thread " << id;
   EXPECT_GT(nn::cpu::memory_stats().cache_hits, 0);
+}
+
+TEST(CpuMemory, TheEnvironmentSwitchTakesOnOffAndRejectsTheRest) {
+  for (const char* off : {"0", "off", "false"})
+    EXPECT_EQ(nn::detail::parse_cache_switch(off), false) << off;
+  for (const char* on : {"1", "on", "true"})
+    EXPECT_EQ(nn::detail::parse_cache_switch(on), true) << on;
+  for (const char* bad : {"", "2", "no", "OFF", " 0"})
+    EXPECT_EQ(nn::detail::parse_cache_switch(bad), std::nullopt) << "'" << bad << "'";
 }
 
 TEST(CpuMemory, OffByDefaultUnderAddressSanitizer) {

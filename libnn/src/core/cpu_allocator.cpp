@@ -16,11 +16,13 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <vector>
 
 #include "libnn/cpu/memory.hpp"
@@ -55,7 +57,14 @@ bool enabled_by_default() {
   return false;  // ASan must see every free, to report a use after it
 #else
   const char* env = std::getenv("LIBNN_CPU_CACHING_ALLOCATOR");
-  return env == nullptr || std::strcmp(env, "0") != 0;
+  if (env == nullptr) return true;
+  if (const std::optional<bool> value = detail::parse_cache_switch(env)) return *value;
+  // No exception from an allocation for a typo in the environment: say so once, keep it on.
+  std::fprintf(stderr,
+               "libnn: LIBNN_CPU_CACHING_ALLOCATOR: expected 0, 1, off, on, false or true, got "
+               "'%s'; the CPU caching allocator stays on\n",
+               env);
+  return true;
 #endif
 }
 
@@ -173,6 +182,14 @@ Cache& cache() {
 }
 
 }  // namespace
+
+std::optional<bool> detail::parse_cache_switch(const char* value) {
+  for (const char* off : {"0", "off", "false"})
+    if (std::strcmp(value, off) == 0) return false;
+  for (const char* on : {"1", "on", "true"})
+    if (std::strcmp(value, on) == 0) return true;
+  return std::nullopt;
+}
 
 void* detail::cpu_allocate(std::size_t nbytes) { return cache().allocate(nbytes); }
 void detail::cpu_deallocate(void* ptr) { cache().deallocate(ptr); }

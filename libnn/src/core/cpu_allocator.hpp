@@ -3,10 +3,15 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
 namespace nn::detail {
 
 void* cpu_allocate(std::size_t nbytes);
 void cpu_deallocate(void* ptr);
+
+// LIBNN_CPU_CACHING_ALLOCATOR's value: "0", "off", "false" -> false; "1", "on", "true" ->
+// true; anything else -> nullopt (the allocator warns on stderr and stays on).
+std::optional<bool> parse_cache_switch(const char* value);
 
 }  // namespace nn::detail

@@ -12,7 +12,8 @@
 // The cache is thread-safe and bounded (1 GiB by default, set_cache_limit): a block freed
 // when the cache is full goes back to malloc. It is off in AddressSanitizer builds, so that
 // ASan still reports a use after free, and off when the environment has
-// LIBNN_CPU_CACHING_ALLOCATOR=0; set_caching_allocator(true) turns it on anyway.
+// LIBNN_CPU_CACHING_ALLOCATOR=0 (or off, false; 1, on, true keep it on; other values are
+// reported on stderr and ignored); set_caching_allocator(true) turns it on anyway.
 #pragma once
 
 #include <cstddef>
