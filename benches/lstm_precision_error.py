@@ -45,6 +45,22 @@ def rounder(drop, nearest):
     return r
 
 
+def check_rounding_against_torch():
+    """The bf16 rounder against PyTorch's float32 -> bfloat16 conversion (round to nearest
+    even), on values spread over 10 decades; skipped without torch."""
+    try:
+        import torch
+    except ImportError:
+        return "not checked against torch (not installed)"
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(100000) * 10.0 ** rng.integers(-5, 5, 100000)).astype(np.float32)
+    ours = rounder(16, True)(x)
+    theirs = torch.from_numpy(x).to(torch.bfloat16).float().numpy()
+    if not np.array_equal(ours, theirs):
+        sys.exit("lstm_precision_error: the bf16 rounding differs from torch's")
+    return "bf16 rounding equal to torch's .to(bfloat16) on 100000 values"
+
+
 def sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
@@ -120,6 +136,7 @@ def main():
     ap.add_argument("--hidden", default="256,512,1024")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    print(check_rounding_against_torch(), file=sys.stderr)
     print("| B | H | tensor | " + " | ".join(m[0] for m in MODES) + " |")
     print("|---|---|---|" + "---|" * len(MODES))
     for H in [int(v) for v in args.hidden.split(",")]:

@@ -316,6 +316,13 @@ PY
       status=$?
       row "piano events 3x512 --device $device" "$(mg_rate "$runs/piano-$device/metrics.csv") tok/s (exit $status)" "$(elapsed "$t")"
     done
+    # The same 12 steps on the GPU with bf16 matrix products (musegen train --precision bf16;
+    # docs/libnn.md, "Matrix product precision"): tokens/s beside fp32's above.
+    t=$(date +%s)
+    timeout 40 "$bin/musegen" train "$piano" --run-dir "$runs/piano-cuda-bf16" --device cuda \
+      --precision bf16 --max-steps 12 --log-seconds 0 --no-tensorboard >"$out/musegen-piano-cuda-bf16.log" 2>&1
+    status=$?
+    row "piano events 3x512 --device cuda --precision bf16" "$(mg_rate "$runs/piano-cuda-bf16/metrics.csv") tok/s (exit $status)" "$(elapsed "$t")"
   fi
   # C-RNN-GAN (issue 15): gan-train's default model on the JSB chorales, 120 steps (40 of them
   # pre-training), notes per second on each device (the median of the metrics rows after two).

@@ -263,7 +263,7 @@ TEST_P(GemmIsaTest, MatrixVectorSameResultWithOneAndTwoThreads) {
 TEST_P(GemmIsaTest, SharedBPathOddSizes) {
   std::mt19937 rng(6);
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
-      {263, 70, 530}, {390, 45, 400}, {301, 530, 37}};
+      {263, 70, 530}, {390, 45, 400}, {301, 530, 37}, {263, 2085, 45}};
   for (const int threads : {2, 3}) {
     const test_util::ThreadScope scope(threads);
     for (const auto& t : kTransposes)
@@ -296,7 +296,9 @@ std::vector<float> product(const Case& c, int threads, const std::vector<float>&
 // KC several times (several stages, both B buffers reused), with odd edges.
 TEST_P(GemmIsaTest, SharedBPathSameBitsForAnyThreadCountAndSlowedWorkers) {
   std::mt19937 rng(7);
-  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {{1031, 1100, 777}, {600, 61, 1200}};
+  // The last shape is wide enough (N >= 4 NC) for the blocks of 2 NC columns.
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
+      {1031, 1100, 777}, {600, 61, 1200}, {530, 2100, 100}};
   for (const auto& t : kTransposes)
     for (const auto& [M, N, K] : shapes) {
       const Case c{t[0], t[1], M, N, K, 0.5f, 0.25f, 3};

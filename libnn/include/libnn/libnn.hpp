@@ -8,6 +8,7 @@
 #include "libnn/autograd.hpp"
 #include "libnn/checkpoint.hpp"
 #include "libnn/cpu/gemm.hpp"
+#include "libnn/cpu/memory.hpp"
 #include "libnn/cuda.hpp"
 #include "libnn/dtype.hpp"
 #include "libnn/error.hpp"

@@ -7,6 +7,7 @@
 
 #include "core/allocator.hpp"
 #include "core/check.hpp"
+#include "core/cpu_allocator.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/memory.hpp"
 #include "libnn/autograd.hpp"
@@ -21,13 +22,9 @@ namespace nn {
 namespace {
 
 void* cpu_allocate(std::size_t nbytes, int /*device_index*/) {
-  constexpr std::size_t kAlignment = 64;  // a cache line; what AVX-512 loads like
-  const std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  void* ptr = std::aligned_alloc(kAlignment, rounded);
-  if (!ptr) throw std::bad_alloc();
-  return ptr;
+  return detail::cpu_allocate(nbytes);
 }
-void cpu_deallocate(void* ptr, int /*device_index*/) { std::free(ptr); }
+void cpu_deallocate(void* ptr, int /*device_index*/) { detail::cpu_deallocate(ptr); }
 
 detail::CopyAcrossFn& copy_across() {
   static detail::CopyAcrossFn fn = nullptr;

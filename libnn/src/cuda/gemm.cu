@@ -18,6 +18,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/cublas_api.hpp"
+#include "cuda/gemm_bf16.hpp"
 #include "cuda/register.hpp"
 #include "kernels/gemm.hpp"
 #include "libnn/cuda.hpp"
@@ -136,6 +137,20 @@ void gemm_batched_cuda(bool ta, bool tb, std::int64_t batch, std::int64_t M, std
 }
 
 }  // namespace
+
+void gemm_bf16(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, const void* A,
+               std::int64_t lda, const void* B, std::int64_t ldb, float beta, float* C,
+               std::int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return scale_matrix(C, M, N, ldc, beta);
+  const float alpha = 1.0f;
+  // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T, as gemm_cuda.
+  NN_CUBLAS_CHECK(cublas::api().gemm_ex(
+      handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, as_int(N, "N"),
+      as_int(M, "M"), as_int(K, "K"), &alpha, B, CUDA_R_16BF, as_int(ldb, "ldb"), A, CUDA_R_16BF,
+      as_int(lda, "lda"), &beta, C, CUDA_R_32F, as_int(ldc, "ldc"), CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT));
+}
 
 void register_gemm_kernels() {
   kernels::gemm.set(DeviceType::CUDA, gemm_cuda);

@@ -14,9 +14,14 @@
 //
 // Precision (nn::set_float32_matmul_precision): every product here goes through the gemm
 // table, so TF32 ("high") and bf16 ("medium") operands apply to all of them; the pointwise
-// kernels, the gates and the cell state are float32 whatever the setting. The persistent
-// kernels keep w_hh on chip in bf16 under "medium" (lstm_persistent.cu). cuDNN has no bf16
-// math for float32 tensors, so the cudnn algorithm runs stepwise under "medium".
+// kernels, the gates and the cell state are float32 whatever the setting. Under "medium" the
+// stepwise recurrence keeps its own bf16 copies: w_hh converted once per pass, h_t (forward)
+// and dG_t (backward) written in bf16 by the pointwise kernels beside their float32 values,
+// and the step's product h_{t-1} w_hh^T (dG_{t+1} w_hh) takes them as CUDA_R_16BF operands
+// (gemm_bf16.hpp): half the bytes a step reads, the same rounding (to nearest even) as the
+// emulation the tests derive their bounds from. The persistent kernels keep w_hh on chip in
+// bf16 under "medium" (lstm_persistent.cu). cuDNN has no bf16 math for float32 tensors, so
+// the cudnn algorithm runs stepwise under "medium".
 //
 // Forward: G = x w_ih^T for all T steps in one GEMM; per step G_t += h_{t-1} w_hh^T, then
 // the pointwise kernel. Backward: per step in reverse the pointwise kernel turns dh and dc
@@ -25,8 +30,11 @@
 //
 // Determinism: the pointwise kernels compute each element in one thread, the column sum
 // adds in a fixed order, and there are no atomics; everything runs on the current stream.
+#include <cuda_bf16.h>
+
 #include "core/lstm_algorithm.hpp"
 #include "cuda/common.cuh"
+#include "cuda/gemm_bf16.hpp"
 #include "cuda/lstm_paths.hpp"
 #include "cuda/register.hpp"
 #include "kernels/gemm.hpp"
@@ -57,6 +65,34 @@ void run_gemm(Device device, bool ta, bool tb, std::int64_t M, std::int64_t N,
   kernels::gemm(device, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+// A device array of bf16 values (the recurrence's operands under the bf16 precision), freed
+// with its tensor.
+struct Bf16Array {
+  Tensor storage;
+  __nv_bfloat16* p = nullptr;
+};
+
+Bf16Array bf16_scratch(std::int64_t n, Device device) {
+  Bf16Array a;
+  a.storage = empty({n}, TensorOptions().dtype(DType::BFloat16).device(device));
+  a.p = static_cast<__nv_bfloat16*>(a.storage.raw_data());
+  return a;
+}
+
+__global__ void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::int64_t n) {
+  NN_CUDA_KERNEL_LOOP(i, n) out[i] = __float2bfloat16_rn(in[i]);
+}
+
+// in (n floats) rounded to bf16, to nearest even.
+Bf16Array to_bf16(const float* in, std::int64_t n, Device device) {
+  Bf16Array a = bf16_scratch(n, device);
+  if (n > 0) {
+    to_bf16_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(in, a.p, n);
+    NN_CUDA_CHECK_LAUNCH();
+  }
+  return a;
+}
+
 __device__ __forceinline__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 // --- forward ---------------------------------------------------------------------------
@@ -64,10 +100,11 @@ __device__ __forceinline__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-
 // One step's gates and cell update, one thread per (batch row, hidden unit).
 // g (B,4H): the pre-activations x_t w_ih^T + h_{t-1} w_hh^T in; with `save`, the
 // activations i, f, g, o out (what the backward reads). b_ih, b_hh (4H) or null; c_prev
-// (B,H) or null (zeros); c, h (B,H) out.
+// (B,H) or null (zeros); c, h (B,H) out; h_bf16 (B,H) or null: h again, rounded to bf16.
 __global__ void lstm_cell_forward_kernel(float* g, const float* b_ih, const float* b_hh,
-                                         const float* c_prev, float* c, float* h, bool save,
-                                         std::int64_t B, std::int64_t H) {
+                                         const float* c_prev, float* c, float* h,
+                                         __nv_bfloat16* h_bf16, bool save, std::int64_t B,
+                                         std::int64_t H) {
   const std::int64_t G4 = 4 * H;
   NN_CUDA_KERNEL_LOOP(k, B * H) {
     const std::int64_t b = k / H, j = k % H;
@@ -83,7 +120,9 @@ __global__ void lstm_cell_forward_kernel(float* g, const float* b_ih, const floa
     const float i = sigmoid(a[0]), f = sigmoid(a[1]), gv = tanhf(a[2]), o = sigmoid(a[3]);
     const float cc = c_prev ? f * c_prev[k] + i * gv : i * gv;
     c[k] = cc;
-    h[k] = o * tanhf(cc);
+    const float hv = o * tanhf(cc);
+    h[k] = hv;
+    if (h_bf16) h_bf16[k] = __float2bfloat16_rn(hv);
     if (save) {
       g_row[j] = i;
       g_row[H + j] = f;
@@ -94,11 +133,12 @@ __global__ void lstm_cell_forward_kernel(float* g, const float* b_ih, const floa
 }
 
 void lstm_cell_forward_cuda(float* g, const float* b_ih, const float* b_hh, const float* c_prev,
-                            float* c, float* h, bool save, std::int64_t B, std::int64_t H) {
+                            float* c, float* h, __nv_bfloat16* h_bf16, bool save, std::int64_t B,
+                            std::int64_t H) {
   const std::int64_t n = B * H;
   if (n == 0) return;
-  lstm_cell_forward_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(g, b_ih, b_hh, c_prev,
-                                                                         c, h, save, B, H);
+  lstm_cell_forward_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(g, b_ih, b_hh, c_prev, c,
+                                                                         h, h_bf16, save, B, H);
   NN_CUDA_CHECK_LAUNCH();
 }
 
@@ -151,14 +191,25 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
   } else {
     detail::record_lstm_run(false, "stepwise");
   }
+  // bf16: w_hh and h_{t-1} as bf16 operands (one buffer for h: step t's product reads it
+  // before step t's pointwise kernel overwrites it with h_t, in stream order).
+  Bf16Array w_hh_bf16, h_bf16;
+  if (bf16) {
+    w_hh_bf16 = to_bf16(w_hh_p, G4 * H, device);
+    h_bf16 = h0.defined() ? to_bf16(h0.data_ptr<float>(), BH, device) : bf16_scratch(BH, device);
+  }
   for (std::int64_t t = 0; t < T; ++t) {
     const float* h_prev = t == 0 ? data_or_null(h0) : py + (t - 1) * BH;
     const float* c_prev = t == 0 ? data_or_null(c0) : c_at(t - 1);
     float* g_t = g + t * B * G4;
     // G_t += h_{t-1} w_hh^T (nothing to add from an undefined h0)
-    if (h_prev) run_gemm(device, false, true, B, G4, H, h_prev, H, w_hh_p, H, 1.0f, g_t, G4);
+    if (h_prev && bf16) {
+      gemm_bf16(false, true, B, G4, H, h_bf16.p, H, w_hh_bf16.p, H, 1.0f, g_t, G4);
+    } else if (h_prev) {
+      run_gemm(device, false, true, B, G4, H, h_prev, H, w_hh_p, H, 1.0f, g_t, G4);
+    }
     lstm_cell_forward_cuda(g_t, data_or_null(b_ih), data_or_null(b_hh), c_prev, c_at(t),
-                           py + t * BH, save, B, H);
+                           py + t * BH, h_bf16.p, save, B, H);
   }
   copy_device(h_n.data_ptr<float>(), py + (T - 1) * BH, BH);
   copy_device(c_n.data_ptr<float>(), c_at(T - 1), BH);
@@ -173,9 +224,10 @@ void lstm_forward_cuda(const Tensor& x, const Tensor& h0, const Tensor& c0, cons
 // dy (B,H): the gradient at h_t from y; dh_rec (B,H): the one from step t+1 (dh_n at the
 // last step); dc_in (B,H): the gradient at c_t. Writes dg (B,4H), the gradient at the
 // pre-activations G_t, and dc_out (B,H), the one at c_{t-1}; dc_out may be dc_in.
+// dg_bf16 (B,4H) or null: dg again, rounded to bf16.
 __global__ void lstm_cell_backward_kernel(const float* a, const float* c, const float* c_prev,
-                                          const float* dy, const float* dh_rec,
-                                          const float* dc_in, float* dc_out, float* dg,
+                                          const float* dy, const float* dh_rec, const float* dc_in,
+                                          float* dc_out, float* dg, __nv_bfloat16* dg_bf16,
                                           std::int64_t B, std::int64_t H) {
   const std::int64_t G4 = 4 * H;
   NN_CUDA_KERNEL_LOOP(k, B * H) {
@@ -187,22 +239,29 @@ __global__ void lstm_cell_backward_kernel(const float* a, const float* c, const 
     // h = o * tanh(c): dh reaches o and, through tanh, c (adding to what c_t gets from t+1)
     const float dh = dy[k] + dh_rec[k];
     const float dc = dc_in[k] + dh * o * (1.0f - tc * tc);
-    dg_row[3 * H + j] = dh * tc * o * (1.0f - o);
+    float d[4];
+    d[3] = dh * tc * o * (1.0f - o);
     // c = f * c_prev + i * g; sigmoid' = s (1 - s), tanh' = 1 - t^2
-    dg_row[j] = dc * gv * i * (1.0f - i);
-    dg_row[H + j] = c_prev ? dc * c_prev[k] * f * (1.0f - f) : 0.0f;
-    dg_row[2 * H + j] = dc * i * (1.0f - gv * gv);
+    d[0] = dc * gv * i * (1.0f - i);
+    d[1] = c_prev ? dc * c_prev[k] * f * (1.0f - f) : 0.0f;
+    d[2] = dc * i * (1.0f - gv * gv);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) dg_row[q * H + j] = d[q];
+    if (dg_bf16) {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) dg_bf16[b * G4 + q * H + j] = __float2bfloat16_rn(d[q]);
+    }
     dc_out[k] = dc * f;
   }
 }
 
-void lstm_cell_backward_cuda(const float* a, const float* c, const float* c_prev,
-                             const float* dy, const float* dh_rec, const float* dc_in,
-                             float* dc_out, float* dg, std::int64_t B, std::int64_t H) {
+void lstm_cell_backward_cuda(const float* a, const float* c, const float* c_prev, const float* dy,
+                             const float* dh_rec, const float* dc_in, float* dc_out, float* dg,
+                             __nv_bfloat16* dg_bf16, std::int64_t B, std::int64_t H) {
   const std::int64_t n = B * H;
   if (n == 0) return;
   lstm_cell_backward_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(
-      a, c, c_prev, dy, dh_rec, dc_in, dc_out, dg, B, H);
+      a, c, c_prev, dy, dh_rec, dc_in, dc_out, dg, dg_bf16, B, H);
   NN_CUDA_CHECK_LAUNCH();
 }
 
@@ -265,10 +324,10 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
   const float* w_hh_p = w_hh.data_ptr<float>();
   float* pdc0 = data_or_null(dc0);
 
+  const bool bf16 = float32_matmul_precision() == MatmulPrecision::Medium;
   bool recurrence_done = false;
   if (cuda::lstm_algorithm() == cuda::LstmAlgorithm::Persistent) {
-    const kernels::LstmPersistentPlan plan =
-        lstm::persistent_plan(B, H, float32_matmul_precision() == MatmulPrecision::Medium);
+    const kernels::LstmPersistentPlan plan = lstm::persistent_plan(B, H, bf16);
     if (plan.fits) {
       lstm::persistent_backward(plan, a, cs, data_or_null(c0), pdy, dh_n.data_ptr<float>(),
                                 dc_n.data_ptr<float>(), w_hh_p, dg, dc_buf, pdc0, T, B, H);
@@ -280,9 +339,18 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
   } else {
     detail::record_lstm_run(true, "stepwise");
   }
+  // bf16: w_hh and dG_{t+1} as bf16 operands (one buffer for dG: step t's product reads it
+  // before step t's pointwise kernel overwrites it with dG_t, in stream order).
+  Bf16Array w_hh_bf16, dg_bf16;
+  if (bf16 && !recurrence_done) {
+    w_hh_bf16 = to_bf16(w_hh_p, G4 * H, device);
+    dg_bf16 = bf16_scratch(B * G4, device);
+  }
   for (std::int64_t t = recurrence_done ? -1 : T - 1; t >= 0; --t) {
     // G_{t+1} = ... + h_t w_hh^T, so h_t gets dG_{t+1} w_hh: (B,4H) x (4H,H)
-    if (t + 1 < T) {
+    if (t + 1 < T && bf16) {
+      gemm_bf16(false, false, B, H, G4, dg_bf16.p, G4, w_hh_bf16.p, H, 0.0f, dh_buf, H);
+    } else if (t + 1 < T) {
       run_gemm(device, false, false, B, H, G4, dg + (t + 1) * B * G4, G4, w_hh_p, H, 0.0f,
                dh_buf, H);
     }
@@ -291,7 +359,7 @@ void lstm_backward_cuda(const Tensor& dy, const Tensor& dh_n, const Tensor& dc_n
     float* dc_out = t == 0 && pdc0 ? pdc0 : dc_buf;
     const float* c_prev = t == 0 ? data_or_null(c0) : cs + (t - 1) * BH;
     lstm_cell_backward_cuda(a + t * B * G4, cs + t * BH, c_prev, pdy + t * BH, dh_rec, dc_in,
-                            dc_out, dg + t * B * G4, B, H);
+                            dc_out, dg + t * B * G4, dg_bf16.p, B, H);
   }
   if (dh0.defined()) {
     run_gemm(device, false, false, B, H, G4, dg, G4, w_hh_p, H, 0.0f, dh0.data_ptr<float>(),
