@@ -5,6 +5,7 @@
 // checks. The CUDA backend against this one: tests/libnn/cuda/test_cuda_lstm_stepper.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -73,7 +74,7 @@ TEST(TokenLoopRule, DrawsFollowTheSoftmax) {
     std::vector<std::int64_t> counts(logits.size(), 0);
     for (std::int64_t d = 0; d < draws; ++d) {
       const std::int64_t i =
-          nn::kernels::sample_index(logits.data(), 10, temperature,
+          nn::kernels::sample_index(logits.data(), 10, temperature, 0, 1.0,
                                     nn::kernels::token_uniform(7, static_cast<std::uint64_t>(d)));
       ASSERT_GE(i, 0);
       ASSERT_LT(i, 10);
@@ -83,15 +84,63 @@ TEST(TokenLoopRule, DrawsFollowTheSoftmax) {
   }
 }
 
+// Top-k then top-p: the kept tokens (by decreasing probability) renormalized, computed here
+// from the exact softmax; the rest never drawn.
+TEST(TokenLoopRule, TopKAndTopPKeepTheMostLikely) {
+  const std::vector<float> logits = {0.3f, -1.2f, 2.0f, 0.0f, 0.7f, -0.4f, 1.1f, -2.0f, 0.5f, 1.6f};
+  const std::vector<double> p = softmax(logits, 1.0);
+  std::vector<std::size_t> order(p.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+  struct Case {
+    std::int64_t top_k;
+    double top_p;
+    std::size_t keep;  // how many of `order` stay
+  };
+  // p sorted: 2 (2.0), 9 (1.6), 6 (1.1), 4 (0.7), 8 (0.5), ...: the top 3 hold ~0.62 of the mass
+  double top3 = p[order[0]] + p[order[1]] + p[order[2]], top2 = p[order[0]] + p[order[1]];
+  ASSERT_GT(top3, 0.6);
+  ASSERT_LT(top2, 0.6);
+  for (const Case& c : {Case{3, 1.0, 3}, Case{0, 0.6, 3}, Case{2, 0.6, 2}, Case{5, 0.999, 5}}) {
+    std::vector<double> want(p.size(), 0.0);
+    double mass = 0;
+    for (std::size_t r = 0; r < c.keep; ++r) mass += p[order[r]];
+    for (std::size_t r = 0; r < c.keep; ++r) want[order[r]] = p[order[r]] / mass;
+    const std::int64_t draws = 20000;
+    std::vector<std::int64_t> counts(p.size(), 0);
+    for (std::int64_t d = 0; d < draws; ++d) {
+      ++counts[static_cast<std::size_t>(nn::kernels::sample_index(
+          logits.data(), 10, 1.0, c.top_k, c.top_p,
+          nn::kernels::token_uniform(11, static_cast<std::uint64_t>(d))))];
+    }
+    std::vector<std::int64_t> kept_counts;
+    std::vector<double> kept_p;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      if (want[i] == 0) {
+        EXPECT_EQ(counts[i], 0) << "token " << i << " is not kept (top_k " << c.top_k << ")";
+      } else {
+        kept_counts.push_back(counts[i]);
+        kept_p.push_back(want[i]);
+      }
+    }
+    ASSERT_EQ(kept_p.size(), c.keep);
+    // 99.9% quantiles of chi-square with keep - 1 = 1, 2, 4 degrees of freedom.
+    const double limit = c.keep == 2 ? 10.83 : c.keep == 3 ? 13.82 : 18.47;
+    EXPECT_LT(chi_square(kept_counts, kept_p, draws), limit)
+        << "top_k " << c.top_k << " top_p " << c.top_p;
+  }
+}
+
 TEST(TokenLoopRule, Boundaries) {
   const std::vector<float> logits = {0.0f, 0.0f, 0.0f, 0.0f};  // p = 1/4 each
-  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0.0), 0);
-  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0.2499), 0);
-  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0.25), 1);  // u * total = 1 = cum_0
-  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0.999), 3);
+  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0, 1.0, 0.0), 0);
+  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0, 1.0, 0.2499), 0);
+  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0, 1.0, 0.25),
+            1);  // u * total = 1 = cum_0
+  EXPECT_EQ(nn::kernels::sample_index(logits.data(), 4, 1.0, 0, 1.0, 0.999), 3);
   // A token whose probability underflows to 0 is never drawn, even at u -> 1.
   const std::vector<float> skewed = {0.0f, -1e4f};
-  EXPECT_EQ(nn::kernels::sample_index(skewed.data(), 2, 1.0, 1.0 - 0x1.0p-53), 0);
+  EXPECT_EQ(nn::kernels::sample_index(skewed.data(), 2, 1.0, 0, 1.0, 1.0 - 0x1.0p-53), 0);
 }
 
 struct Model {
@@ -120,7 +169,7 @@ std::vector<std::int64_t> by_hand(const nn::LSTMStepper& stepper, const nn::Line
         state);
     const std::vector<float> logits = head.forward(h).to_vector<float>();
     token = nn::kernels::sample_index(
-        logits.data(), static_cast<std::int64_t>(logits.size()), temperature,
+        logits.data(), static_cast<std::int64_t>(logits.size()), temperature, 0, 1.0,
         nn::kernels::token_uniform(seed, static_cast<std::uint64_t>(s)));
     out.push_back(token);
   }
@@ -204,6 +253,15 @@ TEST(LSTMTokenLoop, ArgumentErrors) {
   EXPECT_TRUE(has(
       error_of([&] { nn::LSTMTokenLoop(with, m.head, nn::TokenLoopOptions().graph_tokens(-1)); }),
       "graph_tokens >= 0"));
+  EXPECT_TRUE(
+      has(error_of([&] { nn::LSTMTokenLoop(with, m.head, nn::TokenLoopOptions().top_k(-1)); }),
+          "top_k >= 0"));
+  EXPECT_TRUE(
+      has(error_of([&] { nn::LSTMTokenLoop(with, m.head, nn::TokenLoopOptions().top_p(0)); }),
+          "top_p in (0, 1]"));
+  EXPECT_TRUE(
+      has(error_of([&] { nn::LSTMTokenLoop(with, m.head, nn::TokenLoopOptions().top_p(1.5)); }),
+          "top_p in (0, 1]"));
   nn::LSTMTokenLoop loop(with, m.head);
   nn::LSTMState s;
   EXPECT_TRUE(has(error_of([&] { loop.generate(12, s, 1); }), "token in [0,12)"));

@@ -101,29 +101,37 @@ TEST(Generate, RollStartsFromSilenceAndTokensNeedAPrimer) {
   EXPECT_THROW(generate(tokens, bad, options), std::invalid_argument);
 }
 
-// The rule of nn::LSTMTokenLoop (libnn's batch-1 loop that generate() runs on a GPU for plain
-// sampling) is sample_token's without top-k / top-p: run on the CPU, where the logits are the
-// same bits, it draws the same tokens as generate()'s host sampler (here it could only differ
-// where a draw falls within float rounding of a boundary).
+// The rule of nn::LSTMTokenLoop (libnn's batch-1 loop that generate() runs on a GPU) is
+// sample_token's, temperature, top-k and top-p: run on the CPU, where the logits are the same
+// bits and its sampler does musegen's steps in musegen's order, it draws generate()'s tokens.
 TEST(Generate, DeviceLoopsRuleIsTheHostSamplers) {
   nn::Generator g(8);
   MusicModel model = make_model(Encoding::events, g);
   model.eval();
   Sequence primer = Sequence::empty_of(model.config().step());
   primer.tokens = {4};  // one token: no primer forward, the loop starts from zeros
-  GenerateOptions options;
-  options.steps = 200;
-  options.sample.seed = 23;
-  options.sample.temperature = 1.3;
-  options.sample.top_p = 1.0;
-  const GenerateResult host = generate(model, primer, options);
-  nn::LSTMTokenLoop loop(nn::LSTMStepper(*model.embedding(), model.lstm()), model.head(),
-                         nn::TokenLoopOptions().temperature(1.3).seed(23));
-  nn::LSTMState state;
-  const std::vector<std::int64_t> tokens = loop.generate(4, state, 200);
-  ASSERT_EQ(host.sequence.tokens.size(), 201u);
-  for (std::size_t i = 0; i < tokens.size(); ++i)
-    ASSERT_EQ(tokens[i], host.sequence.tokens[i + 1]) << "token " << i;
+  struct Case {
+    std::int64_t top_k;
+    double top_p;
+  };
+  for (const Case c : {Case{0, 1.0}, Case{5, 1.0}, Case{0, 0.8}, Case{8, 0.9}}) {
+    GenerateOptions options;
+    options.steps = 200;
+    options.sample.seed = 23;
+    options.sample.temperature = 1.3;
+    options.sample.top_k = c.top_k;
+    options.sample.top_p = c.top_p;
+    const GenerateResult host = generate(model, primer, options);
+    nn::LSTMTokenLoop loop(
+        nn::LSTMStepper(*model.embedding(), model.lstm()), model.head(),
+        nn::TokenLoopOptions().temperature(1.3).seed(23).top_k(c.top_k).top_p(c.top_p));
+    nn::LSTMState state;
+    const std::vector<std::int64_t> tokens = loop.generate(4, state, 200);
+    ASSERT_EQ(host.sequence.tokens.size(), 201u);
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      ASSERT_EQ(tokens[i], host.sequence.tokens[i + 1])
+          << "token " << i << ", top_k " << c.top_k << " top_p " << c.top_p;
+  }
 }
 
 }  // namespace

@@ -155,23 +155,20 @@ __global__ void __launch_bounds__(kStepThreads)
 // counter of the next sample, the tokens written to `out` since the host last reset it.
 enum Control { kToken = 0, kDraw = 1, kCount = 2, kControlWords = 4 };
 
-// One token from logits (K), by src/kernels/token_loop.hpp's rule, in one warp: lane l
-// takes the l-th run of ceil(K/32) logits; the lanes' sums of p_i (in index order) are
-// scanned across the warp in a fixed order, the first lane whose inclusive sum passes
-// u * total walks its run again from its exclusive sum. Writes the token to ctrl[kToken]
-// and out[ctrl[kCount]], and advances kCount and kDraw.
-__global__ void sample_kernel(const float* logits, std::int64_t K, double temperature,
-                              std::uint64_t seed, std::int64_t* ctrl, std::int64_t* out) {
+// The draw of one token, in one warp: weight(i) >= 0 for i < K (in index order), and the
+// token is the first i whose running sum passes `target` (the last i with a nonzero weight
+// when rounding leaves none). Lane l takes the l-th run of ceil(K/32) indices; the lanes'
+// sums are scanned across the warp in a fixed order, and the first lane whose inclusive sum
+// passes the target walks its run again from its exclusive sum. Every lane of the warp calls
+// it; the result is returned to every lane.
+template <class Weight>
+__device__ std::int64_t draw_index(std::int64_t K, double target, const Weight& weight) {
   constexpr unsigned kAll = 0xffffffffu;
-  const int lane = static_cast<int>(threadIdx.x);
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const std::int64_t run = (K + kWarp - 1) / kWarp;
   const std::int64_t i0 = min(K, lane * run), i1 = min(K, i0 + run);
-  float m = -INFINITY;
-  for (std::int64_t i = i0; i < i1; ++i) m = fmaxf(m, logits[i]);
-  const double max = warp_max(m);
   double sum = 0;
-  for (std::int64_t i = i0; i < i1; ++i)
-    sum += exp((static_cast<double>(logits[i]) - max) / temperature);
+  for (std::int64_t i = i0; i < i1; ++i) sum += weight(i);
   double inclusive = sum;
 #pragma unroll
   for (int offset = 1; offset < kWarp; offset *= 2) {
@@ -180,34 +177,147 @@ __global__ void sample_kernel(const float* logits, std::int64_t K, double temper
   }
   double exclusive = __shfl_up_sync(kAll, inclusive, 1);
   if (lane == 0) exclusive = 0;
-  const double total = __shfl_sync(kAll, inclusive, kWarp - 1);
-  const auto draw = static_cast<std::uint64_t>(ctrl[kDraw]);
-  const std::int64_t count = ctrl[kCount];
-  const double target = philox::uniform53(philox::philox4x32_10(seed, draw, 0)) * total;
   const unsigned crossing = __ballot_sync(kAll, target < inclusive);
   const unsigned nonzero = __ballot_sync(kAll, sum > 0);
-  // Rounding may leave the target at the total: then the last nonzero p_i (the max has p = 1,
-  // so some lane has one).
+  // With no crossing (rounding), the last lane with a nonzero weight (one has: the most
+  // likely token's).
   const int walker =
       crossing ? __ffs(static_cast<int>(crossing)) - 1 : 31 - __clz(static_cast<int>(nonzero));
-  if (lane != walker) return;
-  double cumulative = exclusive;
-  std::int64_t token = -1, last_nonzero = i0;
-  for (std::int64_t i = i0; i < i1; ++i) {
-    const double p = exp((static_cast<double>(logits[i]) - max) / temperature);
-    if (p == 0) continue;
-    cumulative += p;
-    last_nonzero = i;
-    if (crossing && target < cumulative) {
-      token = i;
-      break;
+  std::int64_t token = -1;
+  if (lane == walker) {
+    double cumulative = exclusive;
+    std::int64_t last_nonzero = i0;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const double w = weight(i);
+      if (w == 0) continue;
+      cumulative += w;
+      last_nonzero = i;
+      if (crossing && target < cumulative) {
+        token = i;
+        break;
+      }
     }
+    if (token < 0) token = last_nonzero;
   }
-  if (token < 0) token = last_nonzero;
+  return __shfl_sync(kAll, token, walker);
+}
+
+// Writes `token` as the loop's next input and its output, and advances the counters.
+__device__ void record(std::int64_t token, std::uint64_t draw, std::int64_t* ctrl,
+                       std::int64_t* out) {
+  const std::int64_t count = ctrl[kCount];
   ctrl[kToken] = token;
   out[count] = token;
   ctrl[kCount] = count + 1;
   ctrl[kDraw] = static_cast<std::int64_t>(draw + 1);
+}
+
+// One token from logits (K) by src/kernels/token_loop.hpp's rule without top-k / top-p, in
+// one warp: max, then draw_index over exp((logit_i - max) / T) with target u * total.
+__global__ void sample_kernel(const float* logits, std::int64_t K, double temperature,
+                              std::uint64_t seed, std::int64_t* ctrl, std::int64_t* out) {
+  constexpr unsigned kAll = 0xffffffffu;
+  const int lane = static_cast<int>(threadIdx.x);
+  float m = -INFINITY;
+  for (std::int64_t i = lane; i < K; i += kWarp) m = fmaxf(m, logits[i]);
+  const double max = warp_max(m);
+  const auto weight = [&](std::int64_t i) {
+    return exp((static_cast<double>(logits[i]) - max) / temperature);
+  };
+  double part = 0;
+  for (std::int64_t i = lane; i < K; i += kWarp) part += weight(i);
+  const double total = warp_sum(part);
+  const auto draw = static_cast<std::uint64_t>(ctrl[kDraw]);
+  const double u = philox::uniform53(philox::philox4x32_10(seed, draw, 0));
+  const std::int64_t token = draw_index(K, u * total, weight);
+  __syncwarp(kAll);
+  if (lane == 0) record(token, draw, ctrl, out);
+}
+
+// The rule with top-k / top-p, in one block of kSortThreads for K <= kMaxSortK: p_i
+// normalized (block sums in a fixed order), the (p_i, i) pairs sorted by decreasing p, ties by
+// index (a bitonic sort in shared memory over the next power of two, padded with p = -1),
+// then thread 0 finds how many to keep and their mass in sorted order as the host does, and
+// warp 0 draws over q_i = p_i / mass for the kept.
+// kMaxSortK is nn::LSTMTokenLoop::kMaxFilteredVocab (libnn/modules/lstm_stepper.hpp).
+constexpr int kSortThreads = 256, kMaxSortK = 2048;
+
+__global__ void __launch_bounds__(kSortThreads)
+    sample_top_kernel(const float* logits, std::int64_t K_, double temperature, std::int64_t top_k,
+                      double top_p, std::uint64_t seed, std::int64_t* ctrl, std::int64_t* out) {
+  __shared__ double key[kMaxSortK];
+  __shared__ int index[kMaxSortK];
+  __shared__ unsigned char kept[kMaxSortK];
+  __shared__ double scratch[kWarp];
+  __shared__ double kept_mass;
+  __shared__ int keep_count;
+  const int K = static_cast<int>(K_), t = static_cast<int>(threadIdx.x);
+  int N = 1;
+  while (N < K) N <<= 1;
+  float m = -INFINITY;
+  for (int i = t; i < K; i += kSortThreads) m = fmaxf(m, logits[i]);
+  const double max = block_max(m, reinterpret_cast<float*>(scratch), -INFINITY);
+  double part = 0;
+  for (int i = t; i < K; i += kSortThreads)
+    part += exp((static_cast<double>(logits[i]) - max) / temperature);
+  const double total = block_sum(part, scratch);
+  const auto p = [&](int i) {
+    return exp((static_cast<double>(logits[i]) - max) / temperature) / total;
+  };
+  for (int i = t; i < N; i += kSortThreads) {
+    key[i] = i < K ? p(i) : -1.0;
+    index[i] = i;
+    kept[i] = 0;
+  }
+  __syncthreads();
+  for (int size = 2; size <= N; size <<= 1) {
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+      for (int i = t; i < N; i += kSortThreads) {
+        const int j = i ^ stride;
+        if (j > i) {
+          const bool j_first = key[j] > key[i] || (key[j] == key[i] && index[j] < index[i]);
+          if (((i & size) == 0) == j_first) {
+            const double kv = key[i];
+            key[i] = key[j];
+            key[j] = kv;
+            const int iv = index[i];
+            index[i] = index[j];
+            index[j] = iv;
+          }
+        }
+      }
+      __syncthreads();
+    }
+  }
+  if (t == 0) {
+    int keep = K;
+    if (top_k > 0 && top_k < keep) keep = static_cast<int>(top_k);
+    if (top_p < 1) {
+      double mass = 0;
+      int n = 0;
+      while (n < keep) {
+        mass += key[n];
+        ++n;
+        if (mass >= top_p) break;
+      }
+      keep = n;
+    }
+    double mass = 0;
+    for (int r = 0; r < keep; ++r) mass += key[r];
+    kept_mass = mass;
+    keep_count = keep;
+  }
+  __syncthreads();
+  for (int r = t; r < keep_count; r += kSortThreads) kept[index[r]] = 1;
+  __syncthreads();
+  if (t >= kWarp) return;
+  const auto draw = static_cast<std::uint64_t>(ctrl[kDraw]);
+  const double u = philox::uniform53(philox::philox4x32_10(seed, draw, 0));
+  const double mass = kept_mass;
+  const std::int64_t token = draw_index(
+      K_, u, [&](std::int64_t i) { return kept[i] ? p(static_cast<int>(i)) / mass : 0.0; });
+  __syncwarp();
+  if (t == 0) record(token, draw, ctrl, out);
 }
 
 template <class W>
@@ -285,6 +395,9 @@ class CudaTokenLoop final : public kernels::TokenLoopBackend {
         H_(spec.hidden_size),
         K_(spec.head_weight.size(0)),
         half_(spec.w_hh[0].dtype() == DType::Float16) {
+    NN_CHECK((spec.top_k == 0 && spec.top_p >= 1) || K_ <= lstm_step_detail::kMaxSortK,
+             "LSTMTokenLoop: top-k / top-p on CUDA take at most {} logits, got {}",
+             lstm_step_detail::kMaxSortK, K_);
     const TensorOptions f32 = TensorOptions().device(device_);
     const TensorOptions i64 = TensorOptions(DType::Int64).device(device_);
     h_[0] = empty({L_, H_}, f32);
@@ -387,9 +500,16 @@ class CudaTokenLoop final : public kernels::TokenLoopBackend {
         w, spec_.head_bias.defined() ? spec_.head_bias.data_ptr<float>() : nullptr, h_last, H_, K_,
         vec, logits_.data_ptr<float>());
     NN_CUDA_CHECK_LAUNCH();
-    lstm_step_detail::sample_kernel<<<1, kWarp, 0, current_stream()>>>(
-        logits_.data_ptr<float>(), K_, spec_.temperature, spec_.seed,
-        ctrl_.data_ptr<std::int64_t>(), out_.data_ptr<std::int64_t>());
+    if (spec_.top_k == 0 && spec_.top_p >= 1) {
+      lstm_step_detail::sample_kernel<<<1, kWarp, 0, current_stream()>>>(
+          logits_.data_ptr<float>(), K_, spec_.temperature, spec_.seed,
+          ctrl_.data_ptr<std::int64_t>(), out_.data_ptr<std::int64_t>());
+    } else {
+      lstm_step_detail::
+          sample_top_kernel<<<1, lstm_step_detail::kSortThreads, 0, current_stream()>>>(
+              logits_.data_ptr<float>(), K_, spec_.temperature, spec_.top_k, spec_.top_p,
+              spec_.seed, ctrl_.data_ptr<std::int64_t>(), out_.data_ptr<std::int64_t>());
+    }
     NN_CUDA_CHECK_LAUNCH();
   }
 

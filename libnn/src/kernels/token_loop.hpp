@@ -4,14 +4,18 @@
 // reference; the CUDA one (src/cuda/lstm_step.cu) keeps everything on the device and replays
 // a CUDA graph of several tokens.
 //
-// The sampling rule, the same on every backend: the draw of generation step d is
-//   u = uniform53(philox4x32(seed, d, 0))  (53 random bits, core/philox.hpp)
-//   p_i = exp((logit_i - max) / temperature)  in double,  total = sum of the p_i
-//   token = the first i with u * total < p_0 + ... + p_i  (the last i with p_i > 0 when
-//           rounding leaves none)
-// which is musegen's sample_token without top-k / top-p (examples/musegen/src/core/sampling.cpp):
-// the same distribution, and the same token except where u falls within rounding of a
-// boundary (the sums run in another order on each device).
+// The sampling rule, the same on every backend: musegen's sample_token
+// (examples/musegen/src/core/sampling.cpp), with top-k and top-p:
+//   u = uniform53(philox4x32(seed, d, 0))  for generation step d (53 random bits, core/philox.hpp)
+//   p_i = exp((logit_i - max) / temperature) / total  in double
+//   keep the top_k most likely (0: all; ties by index), then the fewest of those whose mass
+//   reaches top_p (1: all); q_i = p_i / (their mass) for the kept, 0 for the others
+//   token = the first i with u < q_0 + ... + q_i  (the last kept i when rounding leaves none)
+// The CPU backend (sample_index) does it step for step as musegen does, so on the same logits
+// it draws musegen's tokens. The CUDA one sums in other orders (a block reduction, a warp
+// scan): the same distribution, the same token except where u falls within rounding of a
+// boundary. Without top-k / top-p it skips the sort and compares u * total with the running
+// sum of exp((logit_i - max) / temperature), which is the same up to rounding.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +38,8 @@ struct TokenLoopSpec {
   std::int64_t hidden_size = 0;
   double temperature = 1.0;
   std::uint64_t seed = 1;
+  std::int64_t top_k = 0;         // 0: every token
+  double top_p = 1.0;             // 1: every token
   std::int64_t graph_tokens = 0;  // tokens per CUDA graph (0: none); backends may ignore it
 };
 
@@ -54,6 +60,7 @@ extern Table<MakeTokenLoopFn> make_token_loop;
 
 // The host side of the sampling rule above (the CPU backend, and the tests' reference).
 double token_uniform(std::uint64_t seed, std::uint64_t draw);
-std::int64_t sample_index(const float* logits, std::int64_t K, double temperature, double u);
+std::int64_t sample_index(const float* logits, std::int64_t K, double temperature,
+                          std::int64_t top_k, double top_p, double u);
 
 }  // namespace nn::kernels

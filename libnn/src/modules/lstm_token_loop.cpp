@@ -1,9 +1,12 @@
 // nn::LSTMTokenLoop (libnn/modules/lstm_stepper.hpp): the argument checks, the state, and
 // the CPU backend of the token loop (the rule: src/kernels/token_loop.hpp). The CUDA backend
 // is src/cuda/lstm_step.cu.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <utility>
+#include <vector>
 
 #include "core/check.hpp"
 #include "core/philox.hpp"
@@ -21,22 +24,49 @@ double token_uniform(std::uint64_t seed, std::uint64_t draw) {
   return philox::uniform53(philox::philox4x32_10(seed, draw, 0));
 }
 
-std::int64_t sample_index(const float* logits, std::int64_t K, double temperature, double u) {
+std::int64_t sample_index(const float* logits, std::int64_t K, double temperature,
+                          std::int64_t top_k, double top_p, double u) {
+  // musegen's token_distribution and sample_token (examples/musegen/src/core/sampling.cpp),
+  // step for step.
+  std::vector<double> p(static_cast<std::size_t>(K));
   double max = -std::numeric_limits<double>::infinity();
   for (std::int64_t i = 0; i < K; ++i) max = std::max(max, static_cast<double>(logits[i]));
   double total = 0;
-  for (std::int64_t i = 0; i < K; ++i) total += std::exp((logits[i] - max) / temperature);
-  const double target = u * total;
+  for (std::int64_t i = 0; i < K; ++i) {
+    p[static_cast<std::size_t>(i)] = std::exp((static_cast<double>(logits[i]) - max) / temperature);
+    total += p[static_cast<std::size_t>(i)];
+  }
+  for (double& v : p) v /= total;
+  // Tokens by decreasing probability, ties by index.
+  std::vector<std::size_t> order(p.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+  std::size_t keep = p.size();
+  if (top_k > 0) keep = std::min(keep, static_cast<std::size_t>(top_k));
+  if (top_p < 1) {
+    double mass = 0;
+    std::size_t n = 0;
+    while (n < keep) {
+      mass += p[order[n]];
+      ++n;
+      if (mass >= top_p) break;
+    }
+    keep = n;
+  }
+  double kept = 0;
+  for (std::size_t r = 0; r < keep; ++r) kept += p[order[r]];
+  std::vector<double> q(p.size(), 0.0);
+  for (std::size_t r = 0; r < keep; ++r) q[order[r]] = p[order[r]] / kept;
   double cumulative = 0;
   std::int64_t last_nonzero = 0;
-  for (std::int64_t i = 0; i < K; ++i) {
-    const double p = std::exp((logits[i] - max) / temperature);
-    if (p == 0) continue;
-    cumulative += p;
-    last_nonzero = i;
-    if (target < cumulative) return i;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    if (q[i] == 0) continue;
+    cumulative += q[i];
+    last_nonzero = static_cast<std::int64_t>(i);
+    if (u < cumulative) return static_cast<std::int64_t>(i);
   }
-  return last_nonzero;  // rounding left the target at the total
+  return last_nonzero;  // rounding left u just above the total
 }
 
 namespace {
@@ -65,7 +95,8 @@ class CpuTokenLoop final : public TokenLoopBackend {
       h.copy_(h_next);
       c.copy_(c_next);
       const Tensor logits = linear(input, spec_.head_weight, spec_.head_bias);
-      token = sample_index(logits.data_ptr<float>(), logits.size(1), spec_.temperature,
+      token = sample_index(logits.data_ptr<float>(), logits.size(1), spec_.temperature, spec_.top_k,
+                           spec_.top_p,
                            token_uniform(spec_.seed, first_draw + static_cast<std::uint64_t>(s)));
       out[s] = token;
     }
@@ -105,6 +136,15 @@ LSTMTokenLoop::LSTMTokenLoop(const LSTMStepper& stepper, const Linear& head,
            device_.str(), dtype_name(head.weight.dtype()), head.weight.device().str());
   NN_CHECK(options.temperature() > 0 && std::isfinite(options.temperature()),
            "LSTMTokenLoop: expected a positive finite temperature, got {}", options.temperature());
+  NN_CHECK(options.top_k() >= 0, "LSTMTokenLoop: expected top_k >= 0 (0: every token), got {}",
+           options.top_k());
+  NN_CHECK(options.top_p() > 0 && options.top_p() <= 1,
+           "LSTMTokenLoop: expected top_p in (0, 1] (1: every token), got {}", options.top_p());
+  NN_CHECK(device_.is_cpu() || (options.top_k() == 0 && options.top_p() >= 1) ||
+               head.weight.size(0) <= kMaxFilteredVocab,
+           "LSTMTokenLoop: top-k / top-p on {} sort the logits in one block of shared memory, "
+           "which takes at most {} of them; the head has {} (sample on the host instead)",
+           device_.str(), kMaxFilteredVocab, head.weight.size(0));
   NN_CHECK(options.graph_tokens() >= 0,
            "LSTMTokenLoop: expected graph_tokens >= 0 (0: no CUDA graph), got {}",
            options.graph_tokens());
@@ -121,6 +161,8 @@ LSTMTokenLoop::LSTMTokenLoop(const LSTMStepper& stepper, const Linear& head,
   spec.hidden_size = hidden_size_;
   spec.temperature = options.temperature();
   spec.seed = options.seed();
+  spec.top_k = options.top_k();
+  spec.top_p = options.top_p();
   spec.graph_tokens = options.graph_tokens() + options.graph_tokens() % 2;
   backend_ = kernels::make_token_loop(device_, spec);
 }

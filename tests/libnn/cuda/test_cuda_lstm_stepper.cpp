@@ -12,6 +12,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cuda_test_support.hpp"
@@ -168,7 +169,8 @@ TokenModel token_model(std::int64_t V, std::int64_t H, std::int64_t L, std::uint
                     nn::Linear(nn::LinearOptions(H, V).generator(&gen))};
 }
 
-// The logits differ from the CPU's by float32 rounding (~1e-6), so a draw picks another token
+// With and without top-k / top-p (the block sort). The logits differ from the CPU's by float32
+// rounding (~1e-6), so a draw picks another token
 // only when it falls that close to a boundary: the 64 tokens are the CPU's (a failure here
 // that shows one differing token late in the run would be that, not a bug; rerun with another
 // NN_TEST_SEED).
@@ -176,19 +178,26 @@ TEST(CudaLstmTokenLoop, MatchesTheCpuLoop) {
   NN_REQUIRE_CUDA();
   for (const auto& [V, H, L] : {std::array<std::int64_t, 3>{360, 64, 3}, {50, 24, 2}, {7, 13, 1}}) {
     for (nn::DType dtype : {nn::DType::Float32, nn::DType::Float16}) {
-      for (std::int64_t graph : {0, 8}) {
+      for (const auto& [graph, top_k, top_p] :
+           {std::tuple<std::int64_t, std::int64_t, double>{0, 0, 1.0},
+            {8, 0, 1.0},
+            {8, 5, 1.0},
+            {0, 0, 0.8},
+            {8, 20, 0.9}}) {
         TokenModel m = token_model(V, H, L, cuda_test::test_seed() + static_cast<std::uint64_t>(V));
         const nn::LSTMStepperOptions so = nn::LSTMStepperOptions().weight_dtype(dtype);
         const nn::TokenLoopOptions lo =
-            nn::TokenLoopOptions().temperature(0.9).seed(11).graph_tokens(graph);
+            nn::TokenLoopOptions().temperature(0.9).seed(11).graph_tokens(graph).top_k(top_k).top_p(
+                top_p);
         nn::LSTMTokenLoop cpu(nn::LSTMStepper(m.embedding, m.lstm, so), m.head, lo);
         m.to(kCuda);
         nn::LSTMTokenLoop gpu(nn::LSTMStepper(m.embedding, m.lstm, so), m.head, lo);
         ASSERT_EQ(gpu.device(), kCuda);
         nn::LSTMState s_cpu, s_gpu;
-        const std::string what = "V=" + std::to_string(V) + " H=" + std::to_string(H) +
-                                 " L=" + std::to_string(L) + " graph " + std::to_string(graph) +
-                                 (dtype == nn::DType::Float16 ? " float16" : " float32");
+        const std::string what =
+            "V=" + std::to_string(V) + " H=" + std::to_string(H) + " L=" + std::to_string(L) +
+            " graph " + std::to_string(graph) + " top_k " + std::to_string(top_k) + " top_p " +
+            std::to_string(top_p) + (dtype == nn::DType::Float16 ? " float16" : " float32");
         const std::vector<std::int64_t> want = cpu.generate(1, s_cpu, 64, 100);
         const std::vector<std::int64_t> got = gpu.generate(1, s_gpu, 64, 100);
         EXPECT_EQ(got, want) << what << ", how: " << gpu.how();

@@ -64,11 +64,11 @@ int cmd_generate(Args args) {
           "precision of the LSTM weights while sampling: fp32 is the trained model exactly; fp16 "
           "halves the memory read per step: faster for large models, logits move by the weights' "
           "rounding to half (docs/perf.md, \"LSTM\", has both measured)")
-      .flag("host-sampling", host_sampling,
-            "on a GPU, copy the logits to the host and sample there every step; without it, plain\n"
-            "sampling (--top-k 0 --top-p 1, no multitrack rule) runs whole on the GPU, 64 tokens "
-            "per\n"
-            "trip (the same draws; a token differs only within float rounding of a boundary)")
+      .flag(
+          "host-sampling", host_sampling,
+          "on a GPU, copy the logits to the host and sample there every step; without it, token\n"
+          "models without a multitrack rule sample whole on the GPU, 64 tokens per trip (the same\n"
+          "draws and rule; a token differs only within float rounding of a boundary)")
       .option(
           "instruments", instruments_list, "LIST",
           "multitrack: write for this ensemble, one part per entry in order, each a name (violin,\n"

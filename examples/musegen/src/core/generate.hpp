@@ -17,7 +17,7 @@
 // change the model (train it, load weights) while a generation reads it.
 //
 // Devices: generation runs where the model is (MusicModel::device(); load_model() puts it
-// there). On a GPU with plain sampling (GenerateOptions::device_sampling) the whole token --
+// there). On a GPU without a rule (GenerateOptions::device_sampling) the whole token --
 // LSTM step, head, softmax, draw -- runs on the device and the tokens come back every 64;
 // otherwise the primer and every step's input are copied there, and every step's logits are
 // copied back, because the sampling (sampling.hpp) stays on the host: the same seed draws
@@ -62,9 +62,9 @@ struct GenerateOptions {
   // "LSTM", has both measured).
   nn::DType weights = nn::DType::Float32;
   // On a GPU, sample on the device (nn::LSTMTokenLoop) when the sampling allows it: a token
-  // model, no rule, no top-k / top-p. The same draws as the host's sampler; a token differs
-  // only where a draw falls within float rounding of a boundary. false: logits to the host
-  // every step (the path the CPU always takes).
+  // model, no rule (top-k / top-p with a vocabulary of at most 2048). The same draws and
+  // rule as the host's sampler; a token differs only where a draw falls within float
+  // rounding of a boundary. false: logits to the host every step (the CPU's path).
   bool device_sampling = true;
   std::shared_ptr<TokenRule> rule;  // none: every token may follow every other
   std::stop_token stop;  // checked before every step (default: never stops)

@@ -87,6 +87,11 @@ struct TokenLoopOptions {
   LIBNN_ARG(double, temperature, 1.0)
   // The draw of generation step d is Philox at (seed, d) (the rule: src/kernels/token_loop.hpp).
   LIBNN_ARG(std::uint64_t, seed, 1)
+  // Sample among the top_k most likely tokens only (0: all), then among the fewest of those
+  // whose probability reaches top_p (1: all). On CUDA these sort the logits in one block:
+  // at most LSTMTokenLoop::kMaxFilteredVocab of them.
+  LIBNN_ARG(std::int64_t, top_k, 0)
+  LIBNN_ARG(double, top_p, 1.0)
   // On CUDA: tokens per CUDA graph, captured at the first generate() and replayed (rounded up
   // to even; 0: launch every kernel of every token, no graph). Ignored on the CPU.
   LIBNN_ARG(std::int64_t, graph_tokens, 16)
@@ -105,11 +110,15 @@ struct TokenLoopOptions {
 //   std::vector<std::int64_t> tokens = loop.generate(last_primer_token, state, 512);
 //
 // Sampling: the draw of step d is uniform53(Philox(seed, d, 0)); the token is the first i
-// whose cumulative softmax probability (double) exceeds it: musegen's sample_token without
-// top-k/top-p. The stepper must have an embedding, the head H inputs, both on one device;
-// the loop keeps their tensors (a later change to the head's module does not reach it).
+// whose cumulative softmax probability (double; after top-k / top-p) exceeds it: musegen's
+// sample_token (on the CPU step for step; on CUDA up to the rounding of its sums). The stepper must
+// have an embedding, the head H inputs, both on one device; the loop keeps their tensors (a later
+// change to the head's module does not reach it).
 class LSTMTokenLoop {
  public:
+  // The most logits top-k / top-p take on CUDA (one block sorts them in shared memory).
+  static constexpr std::int64_t kMaxFilteredVocab = 2048;
+
   LSTMTokenLoop(const LSTMStepper& stepper, const Linear& head,
                 const TokenLoopOptions& options = {});
   ~LSTMTokenLoop();
