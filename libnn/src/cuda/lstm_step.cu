@@ -32,6 +32,7 @@
 #include "cuda/register.hpp"
 #include "kernels/lstm.hpp"
 #include "kernels/token_loop.hpp"
+#include "libnn/cuda.hpp"
 
 namespace nn::cuda {
 namespace lstm_step_detail {
@@ -409,7 +410,9 @@ class CudaTokenLoop final : public kernels::TokenLoopBackend {
   }
 
   ~CudaTokenLoop() override {
-    if (exec_) cudaGraphExecDestroy(exec_);  // no throw from a destructor: errors ignored
+    // No throw from a destructor: errors ignored.
+    if (exec_) cudaGraphExecDestroy(exec_);
+    if (capture_stream_) cudaStreamDestroy(capture_stream_);
   }
 
   void generate(std::int64_t token, Tensor& h, Tensor& c, std::int64_t n, std::uint64_t first_draw,
@@ -513,13 +516,28 @@ class CudaTokenLoop final : public kernels::TokenLoopBackend {
     NN_CUDA_CHECK_LAUNCH();
   }
 
-  // Records G tokens (G even) of token_step on the current stream into a graph. Nothing is
+  // Records G tokens (G even) of token_step into a graph, on a stream of the loop's own: a
+  // capture takes in whatever any thread queues on the captured stream, so it must not be
+  // libnn's shared one (another thread generating on the same GPU would land in this graph).
+  // The capture waits for the current stream first (the buffers' setup). Nothing is
   // allocated or copied to the host meanwhile (every buffer exists), which is what capture
   // needs. A failure leaves the loop eager and says why in how().
   void capture(std::int64_t G) {
     graph_tried_ = true;
-    cudaStream_t stream = current_stream();
-    cudaError_t status = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    cudaError_t status = cudaSuccess;
+    if (!capture_stream_) {
+      status = cudaStreamCreateWithFlags(&capture_stream_, cudaStreamNonBlocking);
+      if (status != cudaSuccess) {
+        capture_stream_ = nullptr;
+        graph_error_ = std::string("cudaStreamCreateWithFlags: ") + cudaGetErrorString(status);
+        cudaGetLastError();
+        return;
+      }
+    }
+    NN_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+    const StreamGuard guard(capture_stream_, device_.index);
+    cudaStream_t stream = capture_stream_;
+    status = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
     if (status != cudaSuccess) {
       graph_error_ = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(status);
       cudaGetLastError();
@@ -554,6 +572,7 @@ class CudaTokenLoop final : public kernels::TokenLoopBackend {
   bool half_;
   Tensor h_[2], c_, logits_, ctrl_, out_;
   cudaGraphExec_t exec_ = nullptr;
+  cudaStream_t capture_stream_ = nullptr;
   bool graph_tried_ = false;
   std::string graph_error_, how_;
 };

@@ -218,16 +218,21 @@ TEST(CudaLstmTokenLoop, GraphReplayIsEager) {
   TokenModel m = token_model(40, 32, 2, cuda_test::test_seed());
   m.to(kCuda);
   const nn::LSTMStepper stepper(m.embedding, m.lstm);
-  nn::LSTMTokenLoop eager(stepper, m.head, nn::TokenLoopOptions().seed(4).graph_tokens(0));
-  nn::LSTMTokenLoop graph(stepper, m.head, nn::TokenLoopOptions().seed(4).graph_tokens(3));  // -> 4
-  nn::LSTMState a, b;
-  for (std::int64_t n : {37, 8, 5}) {
-    const std::vector<std::int64_t> ta = eager.generate(2, a, n);
-    const std::vector<std::int64_t> tb = graph.generate(2, b, n);
-    EXPECT_EQ(ta, tb) << "n = " << n;
-    EXPECT_TRUE(cuda_test::same_bits(std::get<0>(a), std::get<0>(b))) << "n = " << n;
-    EXPECT_TRUE(cuda_test::same_bits(std::get<1>(a), std::get<1>(b))) << "n = " << n;
-    EXPECT_EQ(graph.how(), "graph of 4 tokens") << "n = " << n;
+  for (const double top_p : {1.0, 0.9}) {  // the one-warp sampler, and the block sort
+    const nn::TokenLoopOptions options = nn::TokenLoopOptions().seed(4).top_p(top_p);
+    nn::LSTMTokenLoop eager(stepper, m.head, nn::TokenLoopOptions(options).graph_tokens(0));
+    nn::LSTMTokenLoop graph(stepper, m.head,
+                            nn::TokenLoopOptions(options).graph_tokens(3));  // -> 4
+    nn::LSTMState a, b;
+    for (std::int64_t n : {37, 8, 5}) {
+      const std::string what = "top_p " + std::to_string(top_p) + ", n = " + std::to_string(n);
+      const std::vector<std::int64_t> ta = eager.generate(2, a, n);
+      const std::vector<std::int64_t> tb = graph.generate(2, b, n);
+      EXPECT_EQ(ta, tb) << what;
+      EXPECT_TRUE(cuda_test::same_bits(std::get<0>(a), std::get<0>(b))) << what;
+      EXPECT_TRUE(cuda_test::same_bits(std::get<1>(a), std::get<1>(b))) << what;
+      EXPECT_EQ(graph.how(), "graph of 4 tokens") << what;
+    }
   }
 }
 
