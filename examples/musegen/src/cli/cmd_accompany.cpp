@@ -91,14 +91,10 @@ int cmd_accompany(Args args) {
           "  musegen accompany runs/chorales chorale.mid --keep soprano --out harmonized.mid\n"
           "  musegen accompany runs/quartets melody.mid --keep 0 --instruments "
           "violin,violin,viola,cello --out q.mid\n");
-  std::int64_t threads = 0;
-  std::string device_name = "cpu";
-  cli::add_threads_option(p, threads);
-  cli::add_device_option(p, device_name);
+  cli::ComputeOptions compute;
+  compute.add_to(p);
   if (!p.parse(args)) return 0;
-  cli::apply_threads(threads);
-  // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
-  const nn::Device device = cli::choose_device(device_name, quiet ? nullptr : &std::cerr);
+  const nn::Device device = compute.resolve(quiet ? nullptr : &std::cerr);
   if (weights != "fp32" && weights != "fp16")
     throw cli::UsageError("--weights: expected fp32 or fp16, found \"" + weights + "\"");
   read.zero_length_off_first(zero_length);

@@ -208,14 +208,10 @@ int cmd_eval(Args args) {
           "\n"
           "The NLL is in nats per prediction: per token (cross-entropy; perplexity = e^NLL) or,\n"
           "for roll datasets, per frame summed over the 88 keys (the published JSB figure).\n");
-  std::int64_t threads = 0;
-  std::string device_name = "cpu";
-  cli::add_threads_option(p, threads);
-  cli::add_device_option(p, device_name);
+  cli::ComputeOptions compute;
+  compute.add_to(p);
   if (!p.parse(args)) return 0;
-  cli::apply_threads(threads);
-  // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
-  const nn::Device device = cli::choose_device(device_name, &std::cerr);
+  const nn::Device device = compute.resolve(&std::cerr);
 
   MetricOptions options;
   options.ngram = static_cast<int>(ngram);

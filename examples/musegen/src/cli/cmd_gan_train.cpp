@@ -121,18 +121,10 @@ int cmd_gan_train(Args args) {
               "  tensorboard --logdir runs\n\n"
               "With --resume, the model and optimisation options come from the checkpoint; only\n"
               "--checkpoint-every, --log-seconds, --quiet and --no-tensorboard may change.");
-  std::int64_t threads = 0;
-  std::string device_name = "cpu";
-  cli::add_threads_option(p, threads);
-  cli::add_device_option(p, device_name);
-  std::string lstm_algorithm = "auto";
-  cli::add_lstm_algorithm_option(p, lstm_algorithm);
-  cli::add_precision_option(p, o.precision);
+  cli::ComputeOptions compute;
+  compute.add_training_to(p, o.precision);
   if (!p.parse(args)) return 0;
-  cli::check_precision_option(o.precision);
-  cli::apply_threads(threads);
-  const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
-  cli::apply_lstm_algorithm(lstm_algorithm, device, o.quiet ? nullptr : &std::cerr);
+  const nn::Device device = compute.resolve(o.quiet ? nullptr : &std::cerr);
   if (o.inputs.empty() && !o.resume)
     throw cli::UsageError("missing INPUT (MIDI files or folders, or a JSB .json)");
   if (o.resume) {

@@ -78,19 +78,10 @@ int cmd_train(Args args) {
           "--checkpoint-every, --log-seconds, --quiet, --no-tensorboard and --sample-steps may\n"
           "change.\n\n"
           "TensorBoard is not needed to train; to watch a run: pip install tensorboard.");
-  std::int64_t threads = 0;
-  std::string device_name = "cpu";
-  cli::add_threads_option(p, threads);
-  cli::add_device_option(p, device_name);
-  std::string lstm_algorithm = "auto";
-  cli::add_lstm_algorithm_option(p, lstm_algorithm);
-  cli::add_precision_option(p, o.precision);
+  cli::ComputeOptions compute;
+  compute.add_training_to(p, o.precision);
   if (!p.parse(args)) return 0;
-  cli::check_precision_option(o.precision);
-  cli::apply_threads(threads);
-  // Before any work: --device cuda without a GPU fails here, and auto says what it chose.
-  const nn::Device device = cli::choose_device(device_name, o.quiet ? nullptr : &std::cerr);
-  cli::apply_lstm_algorithm(lstm_algorithm, device, o.quiet ? nullptr : &std::cerr);
+  const nn::Device device = compute.resolve(o.quiet ? nullptr : &std::cerr);
   if (dataset.size() > 1) throw cli::UsageError("expected one DATASET, found " + std::to_string(dataset.size()));
   if (dataset.empty() && !o.resume) throw cli::UsageError("missing DATASET");
   if (!dataset.empty()) o.dataset = dataset[0];

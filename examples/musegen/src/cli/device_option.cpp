@@ -73,4 +73,25 @@ void apply_lstm_algorithm(const std::string& algorithm, const nn::Device& device
   }
 }
 
+void ComputeOptions::add_to(Parser& p) {
+  add_threads_option(p, threads);
+  add_device_option(p, device);
+}
+
+void ComputeOptions::add_training_to(Parser& p, std::string& precision) {
+  add_to(p);
+  add_lstm_algorithm_option(p, lstm_algorithm);
+  add_precision_option(p, precision);
+  precision_ = &precision;
+}
+
+nn::Device ComputeOptions::resolve(std::ostream* log) const {
+  if (precision_ != nullptr) check_precision_option(*precision_);
+  apply_threads(threads);
+  const nn::Device on = choose_device(device, log);
+  // --lstm-algorithm is bound with --precision, by add_training_to.
+  if (precision_ != nullptr) apply_lstm_algorithm(lstm_algorithm, on, log);
+  return on;
+}
+
 }  // namespace musegen::cli

@@ -13,6 +13,7 @@
 // that happens to have one. A GPU is asked for (cuda) or allowed (auto).
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <libnn/dtype.hpp>
 #include <string>
@@ -39,10 +40,6 @@ nn::Device choose_device(const std::string& device, std::ostream* log);
 // libnn's default (stepwise until a GPU run has checked the others).
 Parser& add_lstm_algorithm_option(Parser& p, std::string& algorithm);
 
-// Sets libnn's LSTM algorithm from a parsed --lstm-algorithm. Throws UsageError naming the
-// four for any other name. On a GPU, a choice other than auto is said on `log` (when not
-// null): "lstm: persistent (--lstm-algorithm)"; on the CPU it changes nothing and says
-// "lstm: --lstm-algorithm persistent has no effect on the cpu".
 // --precision fp32|tf32|bf16 (train, gan-train): the GPU's matrix-product precision for the
 // run (train/precision.hpp), bound to `precision`.
 Parser& add_precision_option(Parser& p, std::string& precision);
@@ -50,7 +47,38 @@ Parser& add_precision_option(Parser& p, std::string& precision);
 // bf16 on the CPU are refused by train() / gan_train(), which know the resumed run's value.)
 void check_precision_option(const std::string& precision);
 
+// Sets libnn's LSTM algorithm from a parsed --lstm-algorithm. Throws UsageError naming the
+// four for any other name. On a GPU, a choice other than auto is said on `log` (when not
+// null): "lstm: persistent (--lstm-algorithm)"; on the CPU it changes nothing and says
+// "lstm: --lstm-algorithm persistent has no effect on the cpu".
 void apply_lstm_algorithm(const std::string& algorithm, const nn::Device& device,
                           std::ostream* log);
+
+// The options that say where and how a command runs its model, bound together and resolved
+// in one order: --threads and --device for every command that runs a model, and for the
+// training commands --lstm-algorithm and --precision too.
+//
+//   cli::ComputeOptions compute;
+//   compute.add_to(p);                           // train: compute.add_training_to(p, o.precision)
+//   if (!p.parse(args)) return 0;
+//   const nn::Device device = compute.resolve(quiet ? nullptr : &std::cerr);
+struct ComputeOptions {
+  std::int64_t threads = 0;
+  std::string device = "cpu";
+  std::string lstm_algorithm = "auto";
+
+  // --threads and --device.
+  void add_to(Parser& p);
+  // add_to's two, --lstm-algorithm, and --precision bound to `precision` (a field of the
+  // command's options, saved with its run).
+  void add_training_to(Parser& p, std::string& precision);
+  // After parse(), before any work: checks --precision (when bound), applies --threads,
+  // chooses the device (choose_device: --device cuda without a GPU fails here, auto says what
+  // it chose on `log`) and, for training, applies --lstm-algorithm. Returns the device.
+  nn::Device resolve(std::ostream* log) const;
+
+ private:
+  const std::string* precision_ = nullptr;
+};
 
 }  // namespace musegen::cli
