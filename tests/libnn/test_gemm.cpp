@@ -260,7 +260,17 @@ TEST_P(GemmIsaTest, MatrixVectorSameResultWithOneAndTwoThreads) {
 // block and claim B-packing slices and row pieces of C from one counter; gemm.cpp): odd
 // sizes crossing KC and NC, each transpose, padded leading dimensions, 2 and 3 threads,
 // against the double-precision product. The path must actually be taken.
+// Lowers the shared-B path's rows per thread (512 by default) for a test's lifetime, so that
+// products small enough to check quickly take it.
+struct SharedBFromRows {
+  explicit SharedBFromRows(int64_t rows)
+      : old(nn::cpu::gemm_testing::set_shared_min_rows_per_thread(rows)) {}
+  ~SharedBFromRows() { nn::cpu::gemm_testing::set_shared_min_rows_per_thread(old); }
+  int64_t old;
+};
+
 TEST_P(GemmIsaTest, SharedBPathOddSizes) {
+  const SharedBFromRows from(128);
   std::mt19937 rng(6);
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
       {263, 70, 530}, {390, 45, 400}, {301, 530, 37}, {263, 2085, 45}};
@@ -295,6 +305,7 @@ std::vector<float> product(const Case& c, int threads, const std::vector<float>&
 // must wait for it, or go round it, without changing the result). Sizes cross MC, NC and
 // KC several times (several stages, both B buffers reused), with odd edges.
 TEST_P(GemmIsaTest, SharedBPathSameBitsForAnyThreadCountAndSlowedWorkers) {
+  const SharedBFromRows from(128);
   std::mt19937 rng(7);
   // The last shape is wide enough (N >= 4 NC) for the blocks of 2 NC columns.
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {

@@ -236,8 +236,11 @@ constexpr int kWaitYields = 50;
 
 // The shared-B path takes products of at least this many rows per thread: below that, C is
 // too short for the row pieces to keep every thread busy and B is packed only a few times
-// anyway (gemm_chunk's chunks then split N too).
-constexpr int64_t kSharedMinRowsPerThread = 128;
+// anyway (gemm_chunk's chunks then split N too). 512, not 128: on the quiet 2-core EPYC the
+// shared path at 128 rows per thread took 256² from 392-446 to 349-358 GFLOP/s in 3 runs of
+// 4, and gained nothing clear at 512²; from 1024² on it gains (docs/perf.md, "Threads sharing
+// one packed B block"). Tests lower it (gemm_testing) to reach the path with small products.
+constexpr int64_t kSharedMinRowsPerThread = 512;
 
 // A row piece has at most this many register blocks of rows: small enough that a thread
 // descheduled while it holds one holds little, large enough that claims cost nothing.
@@ -250,6 +253,7 @@ constexpr int64_t kPieceMaxBlocks = 8;
 constexpr int64_t kWideN = 4;
 
 std::atomic<std::int64_t> g_task_delay_us{0};
+std::atomic<std::int64_t> g_shared_min_rows{kSharedMinRowsPerThread};
 std::atomic<std::int64_t> g_shared_b_calls{0};
 
 inline void cpu_relax() {
@@ -460,7 +464,7 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
 
   int threads = 1;
   if (M * N * K >= kMinParallelWork) threads = max_team();
-  if (threads > 1 && M >= kSharedMinRowsPerThread * threads) {
+  if (threads > 1 && M >= g_shared_min_rows.load(std::memory_order_relaxed) * threads) {
     g_shared_b_calls.fetch_add(1, std::memory_order_relaxed);
     SharedBGemm shared(ks, problem, M, N, threads, thread_buffers().shared_b);
     run_team(threads, [&](int slot) { shared.work(slot, thread_buffers()); });
@@ -497,6 +501,9 @@ GemmIsa gemm_isa() { return kernels().isa; }
 namespace gemm_testing {
 void set_task_delay(std::chrono::microseconds delay) { g_task_delay_us.store(delay.count()); }
 int64_t shared_b_calls() { return g_shared_b_calls.load(); }
+int64_t set_shared_min_rows_per_thread(int64_t rows) {
+  return g_shared_min_rows.exchange(rows > 0 ? rows : kSharedMinRowsPerThread);
+}
 }  // namespace gemm_testing
 
 bool gemm_isa_available(GemmIsa isa) { return kernel_set_for(isa) != nullptr; }

@@ -17,4 +17,9 @@ void set_task_delay(std::chrono::microseconds delay);
 // block) since the process started.
 int64_t shared_b_calls();
 
+// Products of at least `rows` rows per thread take the shared-B path (0: the default, 512);
+// returns the previous value. Lets a test reach the path with products small enough to check
+// quickly.
+int64_t set_shared_min_rows_per_thread(int64_t rows);
+
 }  // namespace nn::cpu::gemm_testing
