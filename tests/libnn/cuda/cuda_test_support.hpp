@@ -1,7 +1,7 @@
 // Shared by the CUDA backend's tests (tests/libnn/cuda/test_*.cpp, the libnn_cuda_tests
 // executable, ctest label "cuda"): skipping without a GPU, the error measure every CPU-vs-CUDA
 // comparison uses, fresh random inputs, and guards for the allocator's poisoning and the
-// matmul precision.
+// matmul precision and the LSTM algorithm.
 //
 // Every test that needs a GPU starts with NN_REQUIRE_CUDA(): on a machine without one (or a
 // build without the backend) it skips, saying why. The comparisons are CUDA against libnn's
@@ -224,5 +224,15 @@ inline bool contains_icase(std::string text, std::string part) {
   for (auto& ch : part) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return text.find(part) != std::string::npos;
 }
+
+// Sets libnn's LSTM algorithm for a test and restores the process-wide default (auto) when the
+// test ends, passing or not.
+class AlgorithmGuard {
+ public:
+  explicit AlgorithmGuard(nn::cuda::LstmAlgorithm a) { nn::cuda::set_lstm_algorithm(a); }
+  ~AlgorithmGuard() { nn::cuda::set_lstm_algorithm(nn::cuda::LstmAlgorithm::Auto); }
+  AlgorithmGuard(const AlgorithmGuard&) = delete;
+  AlgorithmGuard& operator=(const AlgorithmGuard&) = delete;
+};
 
 }  // namespace cuda_test

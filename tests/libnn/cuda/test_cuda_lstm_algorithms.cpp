@@ -17,20 +17,12 @@
 
 namespace {
 
+using cuda_test::AlgorithmGuard;
 using cuda_test::kCpu;
 using cuda_test::kCuda;
 using cuda_test::rel_error;
 using nn::Tensor;
 using nn::cuda::LstmAlgorithm;
-
-// Restores the process-wide algorithm (auto) when a test ends, passing or not.
-class AlgorithmGuard {
- public:
-  explicit AlgorithmGuard(LstmAlgorithm a) { nn::cuda::set_lstm_algorithm(a); }
-  ~AlgorithmGuard() { nn::cuda::set_lstm_algorithm(LstmAlgorithm::Auto); }
-  AlgorithmGuard(const AlgorithmGuard&) = delete;
-  AlgorithmGuard& operator=(const AlgorithmGuard&) = delete;
-};
 
 struct Shape {
   std::int64_t T, B, I, H;

@@ -22,20 +22,13 @@
 
 namespace {
 
+using cuda_test::AlgorithmGuard;
 using cuda_test::kCpu;
 using cuda_test::kCuda;
 using lstm_ref::Operands;
 using nn::MatmulPrecision;
 using nn::Tensor;
 using nn::cuda::LstmAlgorithm;
-
-class AlgorithmGuard {
- public:
-  explicit AlgorithmGuard(LstmAlgorithm a) { nn::cuda::set_lstm_algorithm(a); }
-  ~AlgorithmGuard() { nn::cuda::set_lstm_algorithm(LstmAlgorithm::Auto); }
-  AlgorithmGuard(const AlgorithmGuard&) = delete;
-  AlgorithmGuard& operator=(const AlgorithmGuard&) = delete;
-};
 
 std::vector<double> widen(const Tensor& t) {
   const std::vector<float> v = t.to(kCpu).to_vector<float>();
